@@ -1,0 +1,61 @@
+"""The ``hipaa-catalog`` command.  The one place where errors become a message and an exit code.
+
+Subcommands live in ``generator/commands/<name>.py``; each module has ``register(subparsers)``
+which adds its parser and sets ``func`` to a function ``(args) -> int``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from generator import __version__
+from generator.errors import CatalogError
+
+# One module per subcommand (or group of subcommands), in the order `--help` lists them.
+COMMAND_MODULES = ["build"]
+
+EPILOG = """\
+examples:
+  hipaa-catalog build                      render and validate every product into build/
+  hipaa-catalog build --json               the same, printing the manifest as JSON
+  hipaa-catalog --debug build              show the traceback of an error
+
+AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
+"""
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hipaa-catalog",
+        description="Build, validate, publish and launch HIPAA-compliant AWS Service Catalog products.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p.add_argument("--settings", metavar="PATH", default=None,
+                   help="catalog settings file (default: products/catalog.toml)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"generator.commands.{name}").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except CatalogError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"hipaa-catalog: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("hipaa-catalog: interrupted; a re-run finishes the job", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

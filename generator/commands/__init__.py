@@ -1,0 +1,1 @@
+"""Subcommands of ``hipaa-catalog``; see ``generator.cli``."""

@@ -1,0 +1,48 @@
+"""The build-time settings every product config shares, and helpers to validate them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from generator.errors import ConfigError
+from generator.settings import SEMVER, SSM_PREFIX
+
+
+def config_error(product: str, field: str, found: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"product {product}: {field}: found {found!r}; allowed: {allowed}",
+                       hint="fix the [products.%s.options] table in the catalog settings" % product)
+
+
+@dataclass(frozen=True)
+class ProductConfig:
+    """Fields every product has; a product's own config subclasses this (frozen, validated)."""
+
+    product: str
+    version: str
+    ssm_prefix: str
+    regions: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not SEMVER.match(self.version):
+            raise config_error(self.product, "version", self.version, "MAJOR.MINOR.PATCH")
+        if not SSM_PREFIX.match(self.ssm_prefix):
+            raise config_error(self.product, "ssm_prefix", self.ssm_prefix, "an SSM path such as /hipaa-catalog")
+        if not self.regions:
+            raise config_error(self.product, "regions", self.regions, "at least one region")
+
+    def ssm(self, name: str) -> str:
+        """The full SSM parameter name of an administrator setting, e.g. ``/hipaa-catalog/vpc-id``."""
+        return f"{self.ssm_prefix}/{name}"
+
+
+def options_for(cls, product: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a product's ``options`` table against the config class fields; unknown keys are errors."""
+    import dataclasses
+
+    allowed = sorted(f.name for f in dataclasses.fields(cls)
+                     if f.name not in {f2.name for f2 in dataclasses.fields(ProductConfig)} and f.init)
+    for key in options:
+        if key not in allowed:
+            raise config_error(product, f"options.{key}", key, ", ".join(allowed) or "no options")
+    return dict(options)

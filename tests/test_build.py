@@ -1,0 +1,75 @@
+"""`hipaa-catalog build`: deterministic output, manifest, and clear failure on lint findings."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator import build as pipeline
+from generator.cli import main
+from generator.errors import LintError
+
+
+def _snapshot(out: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def test_build_twice_is_byte_identical(tmp_path, capsys):
+    assert main(["build", "--out", str(tmp_path / "a")]) == 0
+    assert main(["build", "--out", str(tmp_path / "b")]) == 0
+    a, b = _snapshot(tmp_path / "a"), _snapshot(tmp_path / "b")
+    assert a.keys() == b.keys() and "manifest.json" in a
+    assert a == b
+
+
+def test_manifest_describes_every_product(tmp_path, settings, capsys):
+    assert main(["build", "--out", str(tmp_path), "--json"]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest == json.loads((tmp_path / "manifest.json").read_text())
+    names = [p["name"] for p in manifest["products"]]
+    assert names == list(settings.products)
+    for entry in manifest["products"]:
+        text = (tmp_path / entry["path"]).read_text()
+        assert pipeline.render.sha256(text) == entry["sha256"]
+        assert entry["size"] == len(text.encode())
+        assert entry["version"] == settings.products[entry["name"]].version
+        assert (tmp_path / entry["yaml_path"]).is_file()
+        assert entry["resource_types"] and entry["parameters"] is not None
+
+
+def test_lint_failure_names_product_logical_id_and_rule(tmp_path, settings):
+    from troposphere import Parameter, Template
+
+    from products.registry import ProductSpec
+
+    def bad_build(_cfg):
+        t = Template()
+        t.add_parameter(Parameter("Unused", Type="String"))
+        t.add_resource(__import__("troposphere.sns", fromlist=["Topic"]).Topic("Topic"))
+        return t
+
+    name = next(iter(settings.products))
+    spec = ProductSpec(name=name, title="bad", kind="product", build=bad_build, make_config=lambda *a: None)
+    with pytest.raises(LintError) as err:
+        pipeline.build(settings, out_dir=tmp_path, registry={name: spec})
+    msg = str(err.value)
+    assert name in msg and "[Unused]" in msg and "W2001" in msg
+    assert not (tmp_path / "manifest.json").exists()
+
+
+def test_cli_error_is_one_line_and_nonzero(tmp_path):
+    bad = tmp_path / "catalog.toml"
+    bad.write_text("[catalog]\nname = 1\n")
+    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--settings", str(bad), "build",
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert proc.stderr.startswith("hipaa-catalog: error: ") and str(bad) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--debug", "--settings", str(bad), "build"],
+                          capture_output=True, text=True)
+    assert "Traceback" in proc.stderr
