@@ -1,0 +1,50 @@
+"""The administrator's settings that products read: SSM parameter names under the catalog's prefix.
+
+The account baseline writes these parameters (from its own parameters); products read them, so
+network placement, the administrator CIDR and the PROD certificate stay the administrator's choice.
+Full name = ``<catalog ssm_prefix>/<name>``, e.g. ``/hipaa-catalog/network/vpc-id``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AdminSetting:
+    name: str        # below the prefix
+    ssm_type: str    # SSM parameter type the baseline writes
+    cfn_type: str    # CloudFormation SSM parameter type a product uses to read it
+    description: str
+
+    def full_name(self, prefix: str) -> str:
+        return f"{prefix}/{self.name}"
+
+
+VPC_ID = AdminSetting("network/vpc-id", "String", "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>",
+                      "VPC that products are launched into")
+PRIVATE_SUBNETS = AdminSetting("network/private-subnet-ids", "StringList",
+                               "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>",
+                               "private subnets for instances (no route from the internet)")
+PUBLIC_SUBNETS = AdminSetting("network/public-subnet-ids", "StringList",
+                              "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>",
+                              "public subnets for internet-facing load balancers (at least two AZs)")
+ADMIN_CIDR = AdminSetting("network/admin-cidr", "String", "AWS::SSM::Parameter::Value<String>",
+                          "CIDR range of the administrators' network (TEST access)")
+CERTIFICATE_ARN = AdminSetting("prod/certificate-arn", "String", "AWS::SSM::Parameter::Value<String>",
+                               "ACM certificate ARN for PROD load balancers")
+ACCESS_LOG_BUCKET = AdminSetting("logging/access-log-bucket", "String", "AWS::SSM::Parameter::Value<String>",
+                                 "bucket receiving load-balancer and S3 access logs")
+NOTIFICATION_TOPIC = AdminSetting("notifications/topic-arn", "String", "AWS::SSM::Parameter::Value<String>",
+                                  "KMS-encrypted SNS topic notifying the security administrator")
+TEMPLATE_BUCKET = AdminSetting("catalog/template-bucket", "String", "AWS::SSM::Parameter::Value<String>",
+                               "bucket that `hipaa-catalog publish` uploads templates to")
+
+ALL = (VPC_ID, PRIVATE_SUBNETS, PUBLIC_SUBNETS, ADMIN_CIDR, CERTIFICATE_ARN, ACCESS_LOG_BUCKET,
+       NOTIFICATION_TOPIC, TEMPLATE_BUCKET)
+
+# Roles that products create live under this IAM path, so the launch role may pass only those.
+PRODUCT_IAM_PATH = "/hipaa-catalog/products/"
+# Names of the administrator's fixed IAM resources.
+DEVELOPER_GROUP = "HealthcareDeveloper"
+LAUNCH_ROLE_NAME = "HipaaCatalogLaunchRole"
