@@ -19,6 +19,8 @@ from cfnlint.rules import RulesCollection
 from cfnlint.runner import run_template_by_data
 from cfnlint.version import __version__ as CFN_LINT_VERSION
 
+from generator.hipaa import split_scenario
+
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
 SEVERITY = {"E": "error", "W": "warning", "I": "informational"}
@@ -87,9 +89,10 @@ class Linter:
 
 def _finding(match, filename: str) -> Finding:
     rule_id = match.rule.id
-    return Finding(rule_id=rule_id, severity=SEVERITY.get(rule_id[:1], "error"), message=match.message,
+    message, scenario = split_scenario(match.message)  # HIPAA rules name the scenarios they failed in
+    return Finding(rule_id=rule_id, severity=SEVERITY.get(rule_id[:1], "error"), message=message,
                    path=tuple(getattr(match, "path", None) or ()), line=match.linenumber or 0,
-                   filename=filename or (match.filename or ""))
+                   filename=filename or (match.filename or ""), scenario=scenario)
 
 
 def blocking(findings: Iterable[Finding]) -> list[Finding]:

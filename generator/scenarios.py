@@ -194,3 +194,40 @@ def each(template: Mapping[str, Any], cap: int = DEFAULT_CAP, name: str = "templ
     """``(label, effective template)`` for every scenario of ``template``."""
     for assignment in scenarios(template, cap=cap, name=name):
         yield label(assignment), resolve(template, assignment)
+
+
+def source_path(template: Mapping[str, Any], params: Mapping[str, str], path: tuple | list) -> tuple:
+    """The path in the original template of ``path`` in the effective template for ``params``.
+
+    Follows the chosen branch of every ``Fn::If`` (adding ``Fn::If``, 1 or 2 to the path) and maps list
+    indexes back across items removed by ``AWS::NoValue``.  Segments below the last node that exists
+    (a missing property a rule complains about) are kept as they are.
+    """
+    ev = _Evaluator(template, params)
+    node: Any = template
+    out: list = []
+    segs = list(path)
+
+    def unwrap(node: Any) -> Any:
+        while (isinstance(node, Mapping) and len(node) == 1 and "Fn::If" in node
+               and isinstance(node["Fn::If"], list) and len(node["Fn::If"]) == 3):
+            branch = 1 if ev.condition(node["Fn::If"][0]) else 2
+            out.extend(["Fn::If", branch])
+            node = node["Fn::If"][branch]
+        return node
+
+    for i, seg in enumerate(segs):
+        node = unwrap(node)
+        if isinstance(node, list) and isinstance(seg, int):
+            kept = [j for j, item in enumerate(node) if ev.value(item, "") is not NO_VALUE]
+            if seg >= len(kept):
+                return tuple(out + segs[i:])
+            out.append(kept[seg])
+            node = node[kept[seg]]
+        elif isinstance(node, Mapping) and seg in node:
+            out.append(seg)
+            node = node[seg]
+        else:
+            return tuple(out + segs[i:])
+    unwrap(node)
+    return tuple(out)
