@@ -32,6 +32,9 @@ build: $(STAMP) ## Render, validate and report every product into build/
 test: $(STAMP) ## Run the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+publish: build ## Publish build/ to S3 + Service Catalog in every catalog region (DRY_RUN=1: plan only)
+	$(CLI) publish $(if $(filter-out 0,$(DRY_RUN)),--dry-run) $(PUBLISH_ARGS)
+
 golden: $(STAMP) ## Rewrite the golden templates under tests/golden/ (review the diff!)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 

@@ -1,0 +1,230 @@
+"""boto3 sessions and clients the way every hipaa-catalog command talks to AWS.
+
+- Standard settings only: ``AWS_PROFILE``, ``AWS_REGION`` (or ``AWS_DEFAULT_REGION``) and
+  ``AWS_ENDPOINT_URL`` (the local AWS endpoint in tests and demos).
+- Throttling and 5xx answers are retried by botocore's ``standard`` retry mode (``adaptive`` if
+  ``AWS_RETRY_MODE=adaptive``) with a bounded number of attempts (``AWS_MAX_ATTEMPTS``, default 8).
+- botocore's errors become ``AwsError``s naming the action and the resource (:func:`translated`).
+- :class:`CallRecorder` counts the API calls made, read or write, through botocore's event hooks; the
+  tests and the benchmark assert on it.
+
+boto3 sessions are not thread-safe: create one :func:`session` per thread.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import boto3
+import botocore.exceptions as bexc
+from botocore import xform_name
+from botocore.config import Config
+
+from generator.errors import AwsError
+
+DEFAULT_MAX_ATTEMPTS = 8
+RETRY_MODES = ("standard", "adaptive")
+# Test hook: a process with this variable set exits (os._exit) right after its Nth write call was
+# answered, as if it had been killed there.  Used by the kill-and-re-run tests; never set it otherwise.
+EXIT_AFTER_WRITES_ENV = "HIPAA_CATALOG_TEST_EXIT_AFTER_WRITES"
+EXIT_CODE_KILLED = 137
+
+# Operations whose name starts with one of these only read; every other operation writes.
+READ_PREFIXES = ("List", "Describe", "Get", "Head", "Search", "Scan", "Query", "Lookup", "Select",
+                 "Validate", "Estimate", "Preview", "BatchGet")
+# Error codes meaning the caller is not allowed to do the action.
+ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException",
+                 "AuthorizationError", "Forbidden", "403"}
+BAD_CREDENTIALS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
+                   "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "RequestExpired"}
+
+
+class AwsCallError(AwsError):
+    """An AWS API call failed; ``code`` is AWS's error code (e.g. ``ResourceNotFoundException``)."""
+
+    def __init__(self, message: str, *, code: str = "", action: str = "", resource: str = "",
+                 hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.action = action
+        self.resource = resource
+
+
+def is_write(operation: str) -> bool:
+    """True if an API operation (e.g. ``CreateProduct``) changes something."""
+    return not operation.startswith(READ_PREFIXES)
+
+
+def endpoint_url() -> str | None:
+    """The endpoint every service is sent to (``AWS_ENDPOINT_URL``), or None for real AWS."""
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def default_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def retry_config() -> dict:
+    mode = os.environ.get("AWS_RETRY_MODE", "standard")
+    if mode not in RETRY_MODES:
+        mode = "standard"
+    try:
+        attempts = int(os.environ.get("AWS_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+    except ValueError:
+        attempts = DEFAULT_MAX_ATTEMPTS
+    return {"mode": mode, "max_attempts": max(1, min(attempts, 20))}
+
+
+def session(region: str | None = None, profile: str | None = None) -> boto3.Session:
+    """A new boto3 session (one per thread) for ``region`` (default: AWS_REGION) and AWS_PROFILE."""
+    try:
+        return boto3.Session(profile_name=profile or os.environ.get("AWS_PROFILE") or None,
+                             region_name=region or default_region())
+    except bexc.ProfileNotFound as exc:
+        raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
+                       hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
+
+
+def client(sess: boto3.Session, service: str, region: str | None = None,
+           recorder: "CallRecorder | None" = None):
+    """A client with bounded standard retries, the endpoint override, and (optionally) call recording."""
+    region = region or sess.region_name or default_region()
+    if not region:
+        raise AwsError("no AWS region set", hint="set AWS_REGION (for example us-east-1)")
+    extra = {}
+    if service == "s3" and endpoint_url():
+        extra["s3"] = {"addressing_style": "path"}  # a local endpoint has no per-bucket host names
+    cfg = Config(retries=retry_config(), connect_timeout=10, read_timeout=60, **extra)
+    try:
+        c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+    except bexc.BotoCoreError as exc:
+        raise AwsError(f"cannot create an AWS {service} client in {region}: {exc}") from exc
+    if recorder is not None:
+        recorder.watch(c)
+    return c
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, bexc.ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def translate(exc: BaseException, action: str, resource: str) -> AwsError:
+    """Turn a botocore exception into an ``AwsCallError`` naming the action and the resource."""
+    where = f"{action} on {resource}" if resource else action
+    if isinstance(exc, bexc.ClientError):
+        code = error_code(exc)
+        msg = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        if code in ACCESS_DENIED:
+            return AwsCallError(f"access denied: {where}: {msg}", code=code, action=action, resource=resource,
+                                hint=f"the identity running this needs permission for {action} on {resource}")
+        if code in BAD_CREDENTIALS:
+            return AwsCallError(f"AWS rejected the credentials ({code}) for {where}: {msg}", code=code,
+                                action=action, resource=resource,
+                                hint="refresh the credentials (e.g. `aws sso login`) or check AWS_PROFILE")
+        if code in ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
+                    "SlowDown") or code.startswith("5"):
+            return AwsCallError(f"{where}: AWS kept answering {code} after retries: {msg}", code=code,
+                                action=action, resource=resource, hint="run the same command again later")
+        return AwsCallError(f"{where} failed: {code}: {msg}", code=code, action=action, resource=resource)
+    if isinstance(exc, (bexc.NoCredentialsError, bexc.PartialCredentialsError)):
+        return AwsCallError(f"no AWS credentials found for {where}", code="NoCredentials", action=action,
+                            resource=resource,
+                            hint="set AWS_PROFILE (and run `aws sso login`) or AWS_ACCESS_KEY_ID/"
+                                 "AWS_SECRET_ACCESS_KEY")
+    if isinstance(exc, bexc.NoRegionError):
+        return AwsCallError(f"no AWS region set for {where}", code="NoRegion", action=action,
+                            resource=resource, hint="set AWS_REGION")
+    if isinstance(exc, (bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ReadTimeoutError,
+                        bexc.ConnectionClosedError)):
+        return AwsCallError(f"{where}: cannot reach AWS ({exc})", code="EndpointConnection", action=action,
+                            resource=resource,
+                            hint="check the network, or AWS_ENDPOINT_URL if you use a local endpoint")
+    if isinstance(exc, bexc.BotoCoreError):
+        return AwsCallError(f"{where} failed: {exc}", action=action, resource=resource)
+    raise TypeError(f"not a botocore error: {exc!r}")
+
+
+@contextmanager
+def translated(action: str, resource: str = "") -> Iterator[None]:
+    """``with translated("CreateProduct", "product web in us-east-1"): ...`` raises ``AwsCallError``."""
+    try:
+        yield
+    except (bexc.ClientError, bexc.BotoCoreError) as exc:
+        raise translate(exc, action, resource) from exc
+
+
+def call(c, operation: str, resource: str = "", **params):
+    """Call ``operation`` (``CreateProduct``) on client ``c``; errors become ``AwsCallError``."""
+    method = getattr(c, xform_name(operation))
+    with translated(operation, resource):
+        return method(**params)
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str
+    operation: str
+    region: str
+    write: bool
+
+
+class CallRecorder:
+    """Records every API call (once per call, not per retry) made by the clients it watches.
+
+    Thread-safe; one recorder may watch the clients of many threads.  ``writes()``/``reads()`` list
+    the calls; ``summary()`` counts them.  If ``HIPAA_CATALOG_TEST_EXIT_AFTER_WRITES=N`` is set, the
+    process exits with code 137 right after the answer to its Nth write call (a test hook simulating a
+    kill at a chosen point).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[Call] = []
+        self._writes_answered = 0
+        exit_after = os.environ.get(EXIT_AFTER_WRITES_ENV, "")
+        self._exit_after = int(exit_after) if exit_after.isdigit() and int(exit_after) > 0 else 0
+
+    def watch(self, c) -> None:
+        region = c.meta.region_name
+        c.meta.events.register("before-call.*.*", functools.partial(self._before, region=region))
+        if self._exit_after:
+            c.meta.events.register("after-call.*.*", self._after)
+
+    def _before(self, model, region, **_kwargs) -> None:
+        call_ = Call(model.service_model.service_name, model.name, region, is_write(model.name))
+        with self._lock:
+            self.calls.append(call_)
+
+    def _after(self, model, **_kwargs) -> None:
+        if not is_write(model.name):
+            return
+        with self._lock:
+            self._writes_answered += 1
+            if self._writes_answered >= self._exit_after:
+                os._exit(EXIT_CODE_KILLED)
+
+    def writes(self) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.write]
+
+    def reads(self) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if not c.write]
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    def summary(self) -> dict:
+        with self._lock:
+            calls = list(self.calls)
+        return {"read": sum(not c.write for c in calls), "write": sum(c.write for c in calls),
+                "by_operation": dict(sorted(Counter(f"{c.service}:{c.operation}" for c in calls).items()))}

@@ -1,0 +1,547 @@
+"""Publish the built templates to S3 and AWS Service Catalog: versioned, idempotent, region-parallel.
+
+``publish()`` reads ``build/manifest.json`` (refusing a stale build), discovers the administrator's
+resources (template bucket from SSM, launch role and developer group from IAM), then in every region
+(in parallel, one boto3 session per thread) reads the catalog with list calls, plans with
+``generator.publish_plan`` and carries the plan out, or only reports it for a dry run.  The result is a
+report (also written to ``build/publish-report.json``): every action with its status, artifact id,
+template URL and hash.
+
+A re-run after any failure or kill completes the job: every create uses a deterministic
+IdempotencyToken or is found again by name, so nothing is ever created twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote
+
+from generator import admin_settings, aws
+from generator import publish_plan as plan
+from generator.build import DEFAULT_OUT, MANIFEST, load_manifest, sources_sha256
+from generator.errors import AwsError, BuildError, ConfigError, PublishError
+from generator.render import sha256 as text_sha256
+from generator.settings import Settings
+
+REPORT = "publish-report.json"
+# CloudFormation's limit for a template loaded from S3.
+TEMPLATE_SIZE_LIMIT = 1_048_576
+PROVISIONING_TAG = "servicecatalog:provisioning=true"
+BASELINE_HINT = "run deploy-baseline first (the account baseline creates it), or pass the override"
+
+# Statuses of an action in the report.
+DONE, PLANNED, FAILED, NOT_DONE = "done", "planned", "failed", "not done"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template ready to publish: its manifest entry as a desired product, and its bytes."""
+
+    want: plan.DesiredProduct
+    body: bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.want.name}/{self.want.version}/{self.want.sha256}.json"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Everything every region publishes: the templates, the portfolio, principals and launch role."""
+
+    templates: tuple[Template, ...]
+    portfolio: plan.Portfolio
+    principals: tuple[str, ...]
+    launch_role_arn: str
+    policy: object   # generator.settings.PublishSettings
+
+
+@dataclass
+class RegionResult:
+    region: str
+    bucket: str = ""
+    portfolio_id: str = ""
+    actions: list[dict] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(a["status"] in (DONE, PLANNED) and a["action"] != plan.REFUSED
+                                      for a in self.actions)
+
+
+# --- the release: manifest + settings -------------------------------------------------------------
+
+def load_release_templates(settings: Settings, out_dir: Path, check_stale: bool = True) -> tuple[Template, ...]:
+    """The templates of the manifest's "product" entries, checked: fresh build, hash, size."""
+    manifest = load_manifest(out_dir)
+    manifest_path = Path(out_dir) / MANIFEST
+    if check_stale and manifest.get("sources_sha256") != sources_sha256():
+        raise BuildError(f"{manifest_path}: stale build: generator/ or products/ changed since it was built",
+                         hint="run `make build` (or `make publish`, which builds first)")
+    templates = []
+    for entry in manifest.get("products", []):
+        if entry.get("kind") != "product":
+            continue   # "admin" templates are deployed by the administrator, not published
+        name = entry["name"]
+        ps = settings.products.get(name)
+        if ps is None:
+            raise ConfigError(f"{manifest_path}: product {name} is not in {settings.path}",
+                              hint="run `make build` with the current settings")
+        if ps.version != entry["version"]:
+            raise BuildError(f"{manifest_path}: {name} was built as {entry['version']} but {settings.path} says "
+                             f"{ps.version}", hint="run `make build`")
+        path = Path(out_dir) / entry["path"]
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise BuildError(f"{path}: cannot read the template of {name}: {exc.strerror}",
+                             hint="run `make build`") from exc
+        digest = text_sha256(body.decode("utf-8"))
+        if digest != entry["sha256"]:
+            raise BuildError(f"{path}: the template of {name} changed after the build (sha256 {digest[:12]}…, "
+                             f"manifest {entry['sha256'][:12]}…)", hint="run `make build`")
+        if len(body) > TEMPLATE_SIZE_LIMIT:
+            raise PublishError(f"{path}: the template of {name} {entry['version']} is {len(body)} bytes, over "
+                               f"CloudFormation's limit of {TEMPLATE_SIZE_LIMIT} bytes for a template in S3",
+                               hint="split the product or move logic into nested stacks / modules")
+        want = plan.DesiredProduct(
+            name=name, version=entry["version"], sha256=digest, change_note=entry["change_note"],
+            owner=ps.owner, description=ps.description, distributor=ps.distributor,
+            support_email=ps.support_email, support_url=ps.support_url,
+            support_description=ps.support_description)
+        templates.append(Template(want, body))
+    return tuple(templates)
+
+
+# --- discovery of the administrator's resources -----------------------------------------------
+
+def _missing(what: str, where: str, override: str = "") -> PublishError:
+    hint = BASELINE_HINT + (f" {override}" if override else "")
+    return PublishError(f"{what} not found ({where})", hint=hint)
+
+
+def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[str, str, str]:
+    """(account id, launch role ARN, developer group ARN), checking credentials first."""
+    sts = aws.client(sess, "sts", recorder=recorder)
+    account = aws.call(sts, "GetCallerIdentity", "the current AWS identity")["Account"]
+    iam = aws.client(sess, "iam", recorder=recorder)
+    if not launch_role_arn:
+        try:
+            launch_role_arn = aws.call(iam, "GetRole", f"IAM role {admin_settings.LAUNCH_ROLE_NAME}",
+                                       RoleName=admin_settings.LAUNCH_ROLE_NAME)["Role"]["Arn"]
+        except aws.AwsCallError as exc:
+            if exc.code == "NoSuchEntity":
+                raise _missing(f"launch role {admin_settings.LAUNCH_ROLE_NAME}", f"IAM, account {account}",
+                               "--launch-role-arn ARN") from exc
+            raise
+    try:
+        group_arn = aws.call(iam, "GetGroup", f"IAM group {admin_settings.DEVELOPER_GROUP}",
+                             GroupName=admin_settings.DEVELOPER_GROUP, MaxItems=1)["Group"]["Arn"]
+    except aws.AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            raise _missing(f"developer group {admin_settings.DEVELOPER_GROUP}", f"IAM, account {account}") from exc
+        raise
+    return account, launch_role_arn, group_arn
+
+
+def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | None) -> tuple[str, str]:
+    """(template bucket, its region): the override or the baseline's SSM parameter; the bucket must exist."""
+    bucket = override
+    if not bucket:
+        name = admin_settings.TEMPLATE_BUCKET.full_name(settings.ssm_prefix)
+        try:
+            bucket = aws.call(ssm, "GetParameter", f"SSM parameter {name} in {region}", Name=name)["Parameter"]["Value"]
+        except aws.AwsCallError as exc:
+            if exc.code == "ParameterNotFound":
+                raise _missing(f"SSM parameter {name} naming the template bucket", region, "--bucket NAME") from exc
+            raise
+    try:
+        head = aws.call(s3, "HeadBucket", f"S3 bucket {bucket}", Bucket=bucket)
+    except aws.AwsCallError as exc:
+        if exc.code in ("404", "NoSuchBucket", "NotFound"):
+            raise _missing(f"template bucket {bucket}", region, "--bucket NAME") from exc
+        raise
+    return bucket, head.get("BucketRegion") or region
+
+
+def template_url(bucket: str, bucket_region: str, key: str) -> str:
+    """The https URL Service Catalog loads a template from (the local endpoint's form if one is set)."""
+    endpoint = aws.endpoint_url()
+    if endpoint:
+        return f"{endpoint.rstrip('/')}/{bucket}/{quote(key)}"
+    return f"https://{bucket}.s3.{bucket_region}.amazonaws.com/{quote(key)}"
+
+
+# --- observing a region ------------------------------------------------------------------------
+
+def _pages(c, operation: str, key: str, resource: str, **params) -> list[dict]:
+    items: list[dict] = []
+    with aws.translated(operation, resource):
+        for page in c.get_paginator(aws.xform_name(operation)).paginate(**params):
+            items.extend(page.get(key, []))
+    return items
+
+
+def _oldest(items: list[dict]) -> dict:
+    return sorted(items, key=lambda i: (str(i.get("CreatedTime", "")), i.get("Id", "")))[0]
+
+
+def observe(sc, region: str, portfolio_name: str, product_names: list[str]) -> tuple[plan.ObservedRegion, list[str]]:
+    """The catalog's current state in a region, from list calls only; plus warnings (duplicates)."""
+    warnings: list[str] = []
+    where = f"Service Catalog in {region}"
+    portfolios = [p for p in _pages(sc, "ListPortfolios", "PortfolioDetails", where)
+                  if p.get("DisplayName") == portfolio_name]
+    if len(portfolios) > 1:
+        warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
+    portfolio = _oldest(portfolios) if portfolios else None
+    details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where)
+    by_name: dict[str, list[dict]] = {}
+    for d in details:
+        s = d.get("ProductViewSummary", {})
+        if s.get("Name") in product_names:
+            by_name.setdefault(s["Name"], []).append({**s, "CreatedTime": d.get("CreatedTime", "")})
+    in_portfolio: set[str] = set()
+    launch: set[str] = set()
+    principals: frozenset[str] = frozenset()
+    if portfolio:
+        pid = portfolio["Id"]
+        res = f"portfolio {pid} in {region}"
+        in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in
+                        _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)}
+        launch = {c.get("ProductId") for c in
+                  _pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
+                  if c.get("Type") == "LAUNCH"}
+        principals = frozenset(p.get("PrincipalARN") for p in
+                               _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
+    products = {}
+    for name, found in by_name.items():
+        if len(found) > 1:
+            warnings.append(f"{len(found)} products named {name!r}; using the oldest")
+        s = _oldest(found)
+        pid = s["ProductId"]
+        arts = aws.call(sc, "ListProvisioningArtifacts", f"product {name} ({pid}) in {region}",
+                        ProductId=pid).get("ProvisioningArtifactDetails", [])
+        products[name] = plan.ObservedProduct(
+            id=pid, name=name,
+            artifacts=tuple(plan.ObservedArtifact(a["Id"], a.get("Name", ""), a.get("Description", ""),
+                                                  bool(a.get("Active", True)), a.get("Guidance", "DEFAULT"))
+                            for a in arts),
+            fields={k: s.get(k, "") for k in ("Owner", "ShortDescription", "Distributor", "SupportEmail",
+                                              "SupportUrl", "SupportDescription")},
+            in_portfolio=pid in in_portfolio, has_launch_constraint=pid in launch)
+    seen = plan.ObservedRegion(
+        portfolio_id=portfolio["Id"] if portfolio else None,
+        portfolio_fields={k: portfolio.get(k, "") for k in ("Description", "ProviderName")} if portfolio else {},
+        principals=principals, products=products)
+    return seen, warnings
+
+
+# --- carrying out a region's plan -----------------------------------------------------------------
+
+class _Region:
+    """Carries out one region's plan with one boto3 session (one thread)."""
+
+    def __init__(self, region: str, release: Release, settings: Settings, recorder: aws.CallRecorder,
+                 progress: Progress, bucket_override: str | None):
+        self.region = region
+        self.release = release
+        self.settings = settings
+        self.progress = progress
+        self.bucket_override = bucket_override
+        sess = aws.session(region)
+        self.sc = aws.client(sess, "servicecatalog", region, recorder)
+        self.s3 = aws.client(sess, "s3", region, recorder)
+        self.ssm = aws.client(sess, "ssm", region, recorder)
+        self.result = RegionResult(region)
+        self.bucket_region = region
+        self.product_ids: dict[str, str] = {}
+        self.templates = {t.want.name: t for t in release.templates}
+
+    def say(self, message: str) -> None:
+        self.progress(f"{self.region}: {message}")
+
+    def run(self, dry_run: bool) -> RegionResult:
+        r = self.result
+        try:
+            r.bucket, self.bucket_region = discover_bucket(self.ssm, self.s3, self.settings, self.region,
+                                                           self.bucket_override)
+            self.say("reading the catalog")
+            names = [t.want.name for t in self.release.templates]
+            seen, warnings = observe(self.sc, self.region, self.release.portfolio.display_name, names)
+        except AwsError as exc:
+            r.error = str(exc)
+            return r
+        for w in warnings:
+            self.say(f"warning: {w}")
+        r.portfolio_id = seen.portfolio_id or ""
+        self.product_ids = {n: p.id for n, p in seen.products.items()}
+        actions = plan.plan_region([t.want for t in self.release.templates], seen, self.release.portfolio,
+                                   list(self.release.principals), self.release.policy)
+        if dry_run:
+            r.actions = [self.record(a, PLANNED) for a in actions]
+            return r
+        # Portfolio-level actions first; a failure there leaves every product not done.
+        portfolio_level = [a for a in actions if not a.product]
+        by_product: dict[str, list[plan.Action]] = {}
+        for a in actions:
+            if a.product:
+                by_product.setdefault(a.product, []).append(a)
+        pending = portfolio_level + [a for acts in by_product.values() for a in acts]
+        try:
+            for a in portfolio_level:
+                r.actions.append(self.record(a, DONE, **self.execute(a)))
+                pending.remove(a)
+        except AwsError as exc:
+            r.actions.append(self.record(a, FAILED, message=str(exc)))
+            pending.remove(a)
+            r.actions.extend(self.record(p, NOT_DONE) for p in pending)
+            r.error = f"{a.describe()}: {exc}"
+            return r
+        for name, acts in by_product.items():
+            if any(a.kind == plan.REFUSED for a in acts):
+                r.actions.extend(self.record(a, NOT_DONE if a.kind != plan.REFUSED else FAILED,
+                                             message=a.detail) for a in acts)
+                self.say(f"refused {name}: {plan.refused(acts)[0].detail}")
+                continue
+            for i, a in enumerate(acts):
+                try:
+                    r.actions.append(self.record(a, DONE, **self.execute(a)))
+                except AwsError as exc:
+                    r.actions.append(self.record(a, FAILED, message=str(exc)))
+                    r.actions.extend(self.record(p, NOT_DONE) for p in acts[i + 1:])
+                    self.say(f"{a.describe()} failed: {exc}")
+                    break
+        return r
+
+    def record(self, a: plan.Action, status: str, artifact_id: str = "", url: str = "", key: str = "",
+               message: str = "") -> dict:
+        t = self.templates.get(a.product)
+        if t and a.version == t.want.version and not key:
+            key = t.key
+        if key and not url and self.result.bucket:
+            url = template_url(self.result.bucket, self.bucket_region, key)
+        return {"region": self.region, "action": a.kind, "status": status, "product": a.product,
+                "version": a.version, "sha256": a.sha256, "artifact_id": artifact_id or a.artifact_id,
+                "principal": a.principal, "key": key if a.product and a.kind not in (plan.DEPRECATE, plan.HIDE)
+                else "", "url": url if a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION, plan.UNCHANGED) else "",
+                "message": message or (a.detail if status == PLANNED else "")}
+
+    # Each returns extra report fields (artifact_id, url, key) for the action.
+    def execute(self, a: plan.Action) -> dict:
+        sc, rel, region = self.sc, self.release, self.region
+        if a.kind == plan.CREATE_PORTFOLIO:
+            p = rel.portfolio
+            out = aws.call(sc, "CreatePortfolio", f"portfolio {p.display_name!r} in {region}",
+                           DisplayName=p.display_name, Description=p.description, ProviderName=p.provider,
+                           IdempotencyToken=plan.idempotency_token("portfolio", region, p.display_name))
+            self.result.portfolio_id = out["PortfolioDetail"]["Id"]
+            self.say(f"created portfolio {self.result.portfolio_id}")
+            return {}
+        pid = self.result.portfolio_id
+        if a.kind == plan.UPDATE_PORTFOLIO:
+            aws.call(sc, "UpdatePortfolio", f"portfolio {pid} in {region}", Id=pid,
+                     Description=rel.portfolio.description, ProviderName=rel.portfolio.provider)
+            return {}
+        if a.kind == plan.ASSOCIATE_PRINCIPAL:
+            aws.call(sc, "AssociatePrincipalWithPortfolio", f"portfolio {pid} in {region}", PortfolioId=pid,
+                     PrincipalARN=a.principal, PrincipalType="IAM")
+            return {}
+        t = self.templates[a.product]
+        if a.kind == plan.CREATE_PRODUCT:
+            url = self.upload(t)
+            w = t.want
+            details = {k: v for k, v in (("Distributor", w.distributor), ("SupportDescription",
+                       w.support_description), ("SupportEmail", w.support_email), ("SupportUrl", w.support_url))
+                       if v}
+            out = aws.call(sc, "CreateProduct", f"product {w.name} in {region}",
+                           Name=w.name, Owner=w.owner, Description=w.description, ProductType="CLOUD_FORMATION_TEMPLATE",
+                           ProvisioningArtifactParameters=self.artifact_parameters(t, url),
+                           IdempotencyToken=plan.idempotency_token("product", region, w.name, w.version, w.sha256),
+                           **details)
+            product_id = out["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+            self.product_ids[w.name] = product_id
+            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+            self.wait_available(t, product_id, artifact_id)
+            self.say(f"created product {w.name} ({product_id}) with {w.version} ({artifact_id})")
+            return {"artifact_id": artifact_id, "url": url}
+        product_id = self.product_ids[a.product]
+        where = f"product {a.product} ({product_id}) in {region}"
+        if a.kind == plan.UPDATE_PRODUCT:
+            w = t.want
+            fields = {k: v for k, v in (("Owner", w.owner), ("Description", w.description),
+                                        ("Distributor", w.distributor), ("SupportDescription", w.support_description),
+                                        ("SupportEmail", w.support_email), ("SupportUrl", w.support_url)) if v}
+            aws.call(sc, "UpdateProduct", where, Id=product_id, **fields)
+            return {}
+        if a.kind == plan.NEW_VERSION:
+            url = self.upload(t)
+            w = t.want
+            out = aws.call(sc, "CreateProvisioningArtifact", where, ProductId=product_id,
+                           Parameters=self.artifact_parameters(t, url),
+                           IdempotencyToken=plan.idempotency_token("artifact", product_id, w.version, w.sha256))
+            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+            self.wait_available(t, product_id, artifact_id)
+            self.say(f"published {w.name} {w.version} ({artifact_id})")
+            return {"artifact_id": artifact_id, "url": url}
+        if a.kind == plan.UNCHANGED:
+            return {}
+        if a.kind == plan.ASSOCIATE_PRODUCT:
+            aws.call(sc, "AssociateProductWithPortfolio", where, ProductId=product_id, PortfolioId=pid)
+            return {}
+        if a.kind == plan.CREATE_CONSTRAINT:
+            try:
+                aws.call(sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
+                         Type="LAUNCH", Parameters=json.dumps({"RoleArn": rel.launch_role_arn}),
+                         Description=f"Launch as {rel.launch_role_arn.rsplit('/', 1)[-1]}",
+                         IdempotencyToken=plan.idempotency_token("launch", pid, product_id, rel.launch_role_arn))
+            except aws.AwsCallError as exc:
+                if exc.code != "DuplicateResourceException":
+                    raise   # a duplicate means another publisher made it first: the desired state
+            return {}
+        if a.kind == plan.DEPRECATE:
+            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                     ProvisioningArtifactId=a.artifact_id, Guidance="DEPRECATED")
+            self.say(f"deprecated {a.product} {a.version}")
+            return {}
+        if a.kind == plan.HIDE:
+            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                     ProvisioningArtifactId=a.artifact_id, Active=False)
+            self.say(f"hid {a.product} {a.version}")
+            return {}
+        raise PublishError(f"unknown publish action {a.kind!r}")   # pragma: no cover
+
+    def artifact_parameters(self, t: Template, url: str) -> dict:
+        return {"Name": t.want.version, "Description": t.want.artifact_description,
+                "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"}
+
+    def upload(self, t: Template) -> str:
+        """Put the template at its content-addressed key unless it is there already; return its URL."""
+        bucket = self.result.bucket
+        res = f"s3://{bucket}/{t.key}"
+        try:
+            aws.call(self.s3, "HeadObject", res, Bucket=bucket, Key=t.key)
+        except aws.AwsCallError as exc:
+            if exc.code not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            aws.call(self.s3, "PutObject", res, Bucket=bucket, Key=t.key, Body=t.body,
+                     ContentType="application/json", ServerSideEncryption="aws:kms",
+                     Tagging=PROVISIONING_TAG, ChecksumAlgorithm="SHA256",
+                     ChecksumSHA256=base64.b64encode(bytes.fromhex(t.want.sha256)).decode())
+            self.say(f"uploaded {res}")
+        return template_url(bucket, self.bucket_region, t.key)
+
+    def wait_available(self, t: Template, product_id: str, artifact_id: str) -> None:
+        limit = self.release.policy.artifact_wait_seconds
+        deadline = time.monotonic() + limit
+        delay = 0.2
+        where = f"product {t.want.name} ({product_id}) version {t.want.version} ({artifact_id}) in {self.region}"
+        while True:
+            out = aws.call(self.sc, "DescribeProvisioningArtifact", where, ProductId=product_id,
+                           ProvisioningArtifactId=artifact_id)
+            status = out.get("Status", "AVAILABLE")
+            if status == "AVAILABLE":
+                return
+            if status == "FAILED":
+                raise PublishError(f"{where}: Service Catalog could not create the version: "
+                                   f"{out.get('Info', {}) or 'status FAILED'}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PublishError(f"{where}: still {status} after {limit} s",
+                                   hint="re-run later; raise publish.artifact_wait_seconds if this persists")
+            self.say(f"waiting for {t.want.name} {t.want.version} ({status})")
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+
+
+# --- the whole publish ---------------------------------------------------------------------------
+
+def publish(settings: Settings, out_dir: Path = DEFAULT_OUT, regions: list[str] | None = None,
+            dry_run: bool = False, bucket: str | None = None, launch_role_arn: str | None = None,
+            progress: Progress = lambda _m: None, recorder: aws.CallRecorder | None = None,
+            check_stale: bool = True) -> dict:
+    """Publish (or, with ``dry_run``, plan) every product of the manifest in every region; return the report.
+
+    Writes ``<out_dir>/publish-report.json``.  Raises ``PublishError`` for problems that stop everything
+    (credentials, missing baseline resources); per-region and per-product failures are in the report
+    (``ok`` false) — the caller decides the exit code.
+    """
+    out_dir = Path(out_dir)
+    recorder = recorder or aws.CallRecorder()
+    regions = list(regions or settings.regions)
+    unknown = [r for r in regions if r not in settings.regions]
+    if unknown:
+        raise ConfigError(f"region {unknown[0]} is not a catalog region; allowed: {', '.join(settings.regions)}",
+                          hint=f"add it to catalog.regions in {settings.path} and run `make build`")
+    templates = load_release_templates(settings, out_dir, check_stale=check_stale)
+    started = time.time()
+    sess = aws.session(settings.primary_region)
+    account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn)
+    principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
+    release = Release(templates=templates, policy=settings.publish, principals=principals,
+                      launch_role_arn=role_arn,
+                      portfolio=plan.Portfolio(settings.portfolio.name, settings.portfolio.description,
+                                               settings.portfolio.provider))
+    progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
+             f"(account {account})")
+
+    def one(region: str) -> RegionResult:
+        return _Region(region, release, settings, recorder, progress, bucket).run(dry_run)
+
+    workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
+        results = list(pool.map(one, regions))
+    report = {
+        "catalog": settings.name,
+        "account": account,
+        "dry_run": dry_run,
+        "ok": all(r.ok for r in results),
+        "launch_role_arn": role_arn,
+        "principals": list(principals),
+        "seconds": round(time.time() - started, 2),
+        "regions": {r.region: {"ok": r.ok, "bucket": r.bucket, "portfolio_id": r.portfolio_id, "error": r.error}
+                    for r in results},
+        "actions": [a for r in results for a in r.actions],
+        "calls": recorder.summary(),
+    }
+    write_report(out_dir, report)
+    return report
+
+
+def write_report(out_dir: Path, report: dict) -> Path:
+    path = Path(out_dir) / REPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{REPORT}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def failure_summary(report: dict) -> str:
+    """One paragraph for a report that is not ok: what failed, what was done, what was not."""
+    failed = [a for a in report["actions"] if a["status"] == FAILED]
+    not_done = [a for a in report["actions"] if a["status"] == NOT_DONE]
+    done = [a for a in report["actions"] if a["status"] == DONE and a["action"] != plan.UNCHANGED]
+    region_errors = [f"{r}: {v['error']}" for r, v in report["regions"].items() if v["error"]]
+    parts = []
+    refused = [a for a in failed if a["action"] == plan.REFUSED]
+    if refused:
+        parts.append("refused: " + "; ".join(f"{a['product']} {a['version']} in {a['region']}: {a['message']}"
+                                             for a in refused))
+    others = [a for a in failed if a["action"] != plan.REFUSED]
+    if others:
+        parts.append("failed: " + "; ".join(f"{a['action']} {a['product']} {a['version']} in {a['region']}: "
+                                            f"{a['message']}" for a in others))
+    parts.extend(e for e in region_errors if not any(e.endswith(a["message"]) for a in others))
+    parts.append(f"{len(done)} change(s) done, {len(not_done)} not done")
+    return "; ".join(parts)
