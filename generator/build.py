@@ -1,7 +1,8 @@
 """The build pipeline: render every registered product, validate it in-process, write build/.
 
-Writes ``build/<product>/<version>/template.json`` (canonical bytes) and ``template.yaml`` for each
-product, and ``build/manifest.json``.  A lint error or warning fails the build with every finding
+Writes ``build/<product>/<version>/template.json`` (canonical bytes), ``template.yaml`` and the
+compliance report (``compliance.md``, ``compliance.html``: generator.report) for each product, and
+``build/manifest.json``.  A lint error or warning fails the build with every finding
 named (product, logical id, rule, message); the manifest is only written for a clean build, so a
 failed build can never be published.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from generator import render
+from generator import report as compliance
 from generator.errors import BuildError, CatalogError, ConfigError, LintError
 from generator.lint import CFN_LINT_VERSION, Finding, Linter, blocking
 from generator.settings import Settings
@@ -173,6 +175,8 @@ def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] |
         d = out_dir / item.rel_dir
         _write(d / "template.json", item.json_text)
         _write(d / "template.yaml", render.canonical_yaml(item.json_text))
+        compliance.write(compliance.build_report(item.template, item.name, item.version, item.title, item.sha256,
+                                                 item.findings), d, writer=_write)
     bad = [(i, f) for i in items for f in blocking(i.findings)]
     manifest_path = out_dir / MANIFEST
     if bad:
