@@ -1,0 +1,508 @@
+"""Service Catalog backend: moto's, extended with artifacts, associations, constraints and provisioning.
+
+``ServiceCatalogBackend`` subclasses moto's, keeps its portfolio-share operations and replaces the
+portfolio and product models with ones that carry what the rest of the API needs.  Ids follow AWS's
+formats (``port-``, ``prod-``, ``prodview-``, ``pa-``, ``cons-``, ``lpv2-``, ``pp-``, ``rec-`` followed by
+13 lowercase base-32 characters).
+
+Asynchronous work is modelled deterministically, without timers:
+
+* a provisioning artifact is ``CREATING`` in the CreateProvisioningArtifact response and ``AVAILABLE``
+  from the next read on;
+* a record is ``CREATED`` in the ProvisionProduct / UpdateProvisionedProduct / TerminateProvisionedProduct
+  response, ``IN_PROGRESS`` for the next ``provisioning.PENDING_READS`` reads of it (DescribeRecord, or reads of its
+  provisioned product, which is ``UNDER_CHANGE`` meanwhile), then ``SUCCEEDED`` or ``FAILED``.  The
+  CloudFormation work itself is done when the request arrives, so the stack exists at once.
+
+Not modelled: principal-based access (every product in at least one portfolio is visible to the
+caller), TagOptions, budgets, portfolio sharing beyond moto's, AcceptLanguage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from moto.core.base_backend import BackendDict
+from moto.core.common_models import BaseModel
+from moto.core.resource_tagging import TaggedResource
+from moto.core.utils import utcnow
+from moto.servicecatalog.models import ServiceCatalogBackend as MotoServiceCatalogBackend
+
+from . import templates
+from .common import new_id, paginate
+from .exceptions import (
+    DuplicateResourceException,
+    InvalidParametersException,
+    LimitExceededException,
+    ResourceInUseException,
+    ResourceNotFoundException,
+)
+
+from .provisioning import ProvisionedProduct, ProvisioningMixin, Record
+
+ARTIFACTS_PER_PRODUCT = 100
+_IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12})?:(role|user|group)/(.+)$")
+
+
+class Portfolio(BaseModel):
+    def __init__(self, backend: "ServiceCatalogBackend", display_name: str, description: str | None,
+                 provider_name: str, tags: list[dict[str, str]] | None):
+        self.id = new_id("port")
+        self.arn = f"arn:{backend.partition}:catalog:{backend.region_name}:{backend.account_id}:portfolio/{self.id}"
+        self.display_name = display_name
+        self.description = description
+        self.provider_name = provider_name
+        self.tags = list(tags or [])
+        self.created_time = utcnow()
+        self.launch_paths: dict[str, str] = {}  # product id -> launch path id, in association order
+        self.principals: list[dict[str, str]] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Id": self.id, "ARN": self.arn, "DisplayName": self.display_name,
+                "Description": self.description, "CreatedTime": self.created_time,
+                "ProviderName": self.provider_name}
+
+
+class ProvisioningArtifact(BaseModel):
+    def __init__(self, name: str | None, description: str | None, artifact_type: str, url: str,
+                 body: str, doc: dict[str, Any]):
+        self.id = new_id("pa")
+        self.name = name
+        self.description = description
+        self.type = artifact_type
+        self.url = url
+        self.body = body
+        self.doc = doc
+        self.created_time = utcnow()
+        self.active = True
+        self.guidance = "DEFAULT"
+
+    def detail(self) -> dict[str, Any]:
+        return {"Id": self.id, "Name": self.name, "Description": self.description, "Type": self.type,
+                "CreatedTime": self.created_time, "Active": self.active, "Guidance": self.guidance}
+
+    def summary(self) -> dict[str, Any]:
+        return {"Id": self.id, "Name": self.name, "Description": self.description,
+                "CreatedTime": self.created_time, "ProvisioningArtifactMetadata": self.info()}
+
+    def info(self) -> dict[str, str]:
+        return {"TemplateUrl": self.url}
+
+
+class Product(BaseModel):
+    def __init__(self, backend: "ServiceCatalogBackend", params: dict[str, Any]):
+        self.id = new_id("prod")
+        self.view_id = new_id("prodview")
+        self.arn = f"arn:{backend.partition}:catalog:{backend.region_name}:{backend.account_id}:product/{self.id}"
+        self.created_time = utcnow()
+        self.product_type = params["ProductType"]
+        self.tags: list[dict[str, str]] = list(params.get("Tags") or [])
+        self.artifacts: dict[str, ProvisioningArtifact] = {}
+        self.update(params)
+
+    def update(self, params: dict[str, Any]) -> None:
+        for field, attr in (("Name", "name"), ("Owner", "owner"), ("Description", "description"),
+                            ("Distributor", "distributor"), ("SupportDescription", "support_description"),
+                            ("SupportEmail", "support_email"), ("SupportUrl", "support_url")):
+            if field in params or not hasattr(self, attr):
+                setattr(self, attr, params.get(field))
+
+    def summary(self, has_default_path: bool = False) -> dict[str, Any]:
+        return {"Id": self.view_id, "ProductId": self.id, "Name": self.name, "Owner": self.owner,
+                "ShortDescription": self.description, "Type": self.product_type,
+                "Distributor": self.distributor, "HasDefaultPath": has_default_path,
+                "SupportEmail": self.support_email, "SupportDescription": self.support_description,
+                "SupportUrl": self.support_url}
+
+    def detail(self) -> dict[str, Any]:
+        return {"ProductViewSummary": self.summary(), "Status": "AVAILABLE", "ProductARN": self.arn,
+                "CreatedTime": self.created_time}
+
+    def artifact(self, artifact_id: str | None, name: str | None = None) -> ProvisioningArtifact:
+        if artifact_id:
+            if artifact_id in self.artifacts:
+                return self.artifacts[artifact_id]
+            raise ResourceNotFoundException(
+                f"Provisioning artifact {artifact_id} not found for product {self.id}")
+        for artifact in self.artifacts.values():
+            if name is not None and artifact.name == name:
+                return artifact
+        raise ResourceNotFoundException(f"Provisioning artifact named '{name}' not found for product {self.id}")
+
+
+class Constraint(BaseModel):
+    def __init__(self, backend: "ServiceCatalogBackend", portfolio_id: str, product_id: str,
+                 constraint_type: str, parameters: str, description: str | None, role_arn: str):
+        self.id = new_id("cons")
+        self.owner = backend.account_id
+        self.portfolio_id = portfolio_id
+        self.product_id = product_id
+        self.type = constraint_type
+        self.parameters = parameters
+        self.description = description or ""
+        self.role_arn = role_arn
+
+    def detail(self) -> dict[str, Any]:
+        return {"ConstraintId": self.id, "Type": self.type, "Description": self.description,
+                "Owner": self.owner, "ProductId": self.product_id, "PortfolioId": self.portfolio_id}
+
+
+class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
+    """moto's Service Catalog backend plus the operations a catalog publisher and its users need."""
+
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.portfolios: dict[str, Portfolio] = {}  # type: ignore[assignment]
+        self.products: dict[str, Product] = {}  # type: ignore[assignment]
+        self.constraints: dict[str, Constraint] = {}
+        self.provisioned: dict[str, ProvisionedProduct] = {}
+        self.records: dict[str, Record] = {}
+        self.tokens: dict[tuple[str, str], Any] = {}
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def portfolio(self, portfolio_id: str | None) -> Portfolio:
+        if portfolio_id not in self.portfolios:
+            raise ResourceNotFoundException(f"Portfolio {portfolio_id} not found.")
+        return self.portfolios[portfolio_id]
+
+    def product(self, product_id: str | None, name: str | None = None) -> Product:
+        if product_id:
+            if product_id not in self.products:
+                raise ResourceNotFoundException(f"Product {product_id} not found.")
+            return self.products[product_id]
+        if not name:
+            raise InvalidParametersException("Either the product Id or the product Name must be specified.")
+        for product in self.products.values():
+            if product.name == name:
+                return product
+        raise ResourceNotFoundException(f"Product named '{name}' not found.")
+
+    def launch_paths(self, product: Product) -> list[tuple[str, Portfolio]]:
+        return [(p.launch_paths[product.id], p) for p in self.portfolios.values() if product.id in p.launch_paths]
+
+    def launch_path(self, product: Product, path_id: str | None, path_name: str | None) -> tuple[str, Portfolio]:
+        paths = self.launch_paths(product)
+        if not paths:
+            raise InvalidParametersException(f"No launch paths found for resource: {product.id}")
+        if path_id or path_name:
+            for pid, portfolio in paths:
+                if pid == path_id or (not path_id and portfolio.display_name == path_name):
+                    return pid, portfolio
+            raise ResourceNotFoundException(f"Launch path {path_id or path_name} not found for product {product.id}")
+        if len(paths) > 1:
+            raise InvalidParametersException(
+                f"Product {product.id} has {len(paths)} launch paths; specify PathId (see ListLaunchPaths)")
+        return paths[0]
+
+    def launch_constraint(self, portfolio_id: str, product_id: str) -> Constraint | None:
+        for constraint in self.constraints.values():
+            if (constraint.portfolio_id, constraint.product_id, constraint.type) == (portfolio_id, product_id, "LAUNCH"):
+                return constraint
+        return None
+
+    def visible_products(self) -> list[Product]:
+        return [p for p in self.products.values() if self.launch_paths(p)]
+
+    def _remember(self, kind: str, token: str | None, value: Any) -> Any:
+        if token:
+            self.tokens[(kind, token)] = value
+        return value
+
+    # -- portfolios ------------------------------------------------------------------------------
+    def create_portfolio(self, params: dict[str, Any]) -> Portfolio:  # type: ignore[override]
+        token = params.get("IdempotencyToken")
+        if ("portfolio", token) in self.tokens and self.tokens[("portfolio", token)].id in self.portfolios:
+            return self.tokens[("portfolio", token)]
+        portfolio = Portfolio(self, params["DisplayName"], params.get("Description"), params["ProviderName"],
+                              params.get("Tags"))
+        self.portfolios[portfolio.id] = portfolio
+        self.portfolio_access[portfolio.id] = []
+        return self._remember("portfolio", token, portfolio)
+
+    def delete_portfolio(self, accept_language: str | None, id: str) -> None:  # noqa: A002
+        portfolio = self.portfolio(id)
+        if portfolio.launch_paths:
+            raise ResourceInUseException(
+                f"Portfolio {id} has {len(portfolio.launch_paths)} product(s) associated; disassociate them first")
+        if portfolio.principals:
+            raise ResourceInUseException(f"Portfolio {id} has principals associated; disassociate them first")
+        super().delete_portfolio(accept_language, id)
+
+    def list_portfolios_page(self, page_token: str | None, page_size: int | None):
+        return paginate(list(self.portfolios.values()), page_token, page_size, maximum=100)
+
+    # -- products --------------------------------------------------------------------------------
+    def create_product(self, params: dict[str, Any]) -> tuple[Product, ProvisioningArtifact]:  # type: ignore[override]
+        token = params.get("IdempotencyToken")
+        if ("product", token) in self.tokens:
+            product = self.tokens[("product", token)]
+            if product.id in self.products:
+                return product, next(iter(product.artifacts.values()))
+        if params.get("ProductType") != "CLOUD_FORMATION_TEMPLATE":
+            raise InvalidParametersException(
+                f"ProductType {params.get('ProductType')!r} is not supported by the local endpoint; "
+                "allowed: CLOUD_FORMATION_TEMPLATE")
+        if not params.get("ProvisioningArtifactParameters"):
+            raise InvalidParametersException("ProvisioningArtifactParameters is required for a CLOUD_FORMATION_TEMPLATE product")
+        artifact = self._new_artifact(params["ProvisioningArtifactParameters"])
+        product = Product(self, params)
+        product.artifacts[artifact.id] = artifact
+        self.products[product.id] = product
+        return self._remember("product", token, product), artifact
+
+    def update_product(self, params: dict[str, Any]) -> Product:
+        product = self.product(params.get("Id"))
+        product.update(params)
+        remove = set(params.get("RemoveTags") or [])
+        add = {t["Key"]: t["Value"] for t in params.get("AddTags") or []}
+        product.tags = [t for t in product.tags if t["Key"] not in remove and t["Key"] not in add]
+        product.tags += [{"Key": k, "Value": v} for k, v in add.items()]
+        return product
+
+    def delete_product(self, accept_language: str | None, id: str) -> None:  # noqa: A002
+        product = self.product(id)
+        if self.launch_paths(product):
+            raise ResourceInUseException(
+                f"Product {id} is associated with portfolio(s); disassociate it first")
+        del self.products[id]
+
+    def search_products_as_admin(self, params: dict[str, Any]):
+        products = list(self.products.values())
+        if params.get("PortfolioId"):
+            portfolio = self.portfolio(params["PortfolioId"])
+            products = [p for p in products if p.id in portfolio.launch_paths]
+        products = _filter_products(products, params.get("Filters") or {})
+        products = _sort_products(products, params.get("SortBy"), params.get("SortOrder"))
+        return paginate(products, params.get("PageToken"), params.get("PageSize"))
+
+    def search_products(self, params: dict[str, Any]):
+        products = _filter_products(self.visible_products(), params.get("Filters") or {})
+        products = _sort_products(products, params.get("SortBy"), params.get("SortOrder"))
+        return paginate(products, params.get("PageToken"), params.get("PageSize"), maximum=100), products
+
+    def visible_product(self, product_id: str | None, name: str | None) -> Product:
+        product = self.product(product_id, name)
+        if not self.launch_paths(product):
+            raise ResourceNotFoundException(f"Product {product_id or name} not found.")
+        return product
+
+    # -- portfolio <-> product -------------------------------------------------------------------
+    def associate_product_with_portfolio(self, product_id: str, portfolio_id: str) -> None:
+        product, portfolio = self.product(product_id), self.portfolio(portfolio_id)
+        portfolio.launch_paths.setdefault(product.id, new_id("lpv2"))
+
+    def disassociate_product_from_portfolio(self, product_id: str, portfolio_id: str) -> None:
+        product, portfolio = self.product(product_id), self.portfolio(portfolio_id)
+        if product.id not in portfolio.launch_paths:
+            raise ResourceNotFoundException(f"Product {product_id} is not associated with portfolio {portfolio_id}")
+        if any(c.product_id == product.id and c.portfolio_id == portfolio.id for c in self.constraints.values()):
+            raise ResourceInUseException(
+                f"Product {product_id} has constraints in portfolio {portfolio_id}; delete them first")
+        del portfolio.launch_paths[product.id]
+
+    def list_portfolios_for_product(self, product_id: str, page_token: str | None, page_size: int | None):
+        product = self.product(product_id)
+        portfolios = [p for _, p in self.launch_paths(product)]
+        return paginate(portfolios, page_token, page_size, maximum=100)
+
+    # -- provisioning artifacts ------------------------------------------------------------------
+    def _new_artifact(self, props: dict[str, Any]) -> ProvisioningArtifact:
+        artifact_type = props.get("Type") or "CLOUD_FORMATION_TEMPLATE"
+        if artifact_type != "CLOUD_FORMATION_TEMPLATE":
+            raise InvalidParametersException(
+                f"Provisioning artifact Type {artifact_type!r} is not supported by the local endpoint; "
+                "allowed: CLOUD_FORMATION_TEMPLATE")
+        info = props.get("Info") or {}
+        url = info.get("LoadTemplateFromURL")
+        if not url:
+            raise InvalidParametersException(
+                "Info must contain LoadTemplateFromURL (ImportFromPhysicalId is not supported locally)")
+        body = templates.fetch(url, self.account_id, self.partition)
+        try:
+            doc = templates.parse(body)
+        except InvalidParametersException:
+            if not props.get("DisableTemplateValidation"):
+                raise
+            doc = {}
+        return ProvisioningArtifact(props.get("Name"), props.get("Description"), artifact_type, url, body, doc)
+
+    def create_provisioning_artifact(self, product_id: str, props: dict[str, Any], token: str
+                                     ) -> ProvisioningArtifact:
+        product = self.product(product_id)
+        remembered = self.tokens.get(("artifact", product.id, token))  # type: ignore[call-overload]
+        if remembered is not None and remembered.id in product.artifacts:
+            return remembered
+        if len(product.artifacts) >= ARTIFACTS_PER_PRODUCT:
+            raise LimitExceededException(
+                f"Product {product.id} already has {ARTIFACTS_PER_PRODUCT} provisioning artifacts, the maximum; "
+                "delete an old version first")
+        name = props.get("Name")
+        if name and any(a.name == name for a in product.artifacts.values()):
+            raise InvalidParametersException(
+                f"A provisioning artifact named '{name}' already exists for product {product.id}")
+        artifact = self._new_artifact(props)
+        product.artifacts[artifact.id] = artifact
+        self.tokens[("artifact", product.id, token)] = artifact  # type: ignore[index]
+        return artifact
+
+    def find_artifact(self, params: dict[str, Any], visible: bool = False) -> tuple[Product, ProvisioningArtifact]:
+        """The product and artifact named by Product{Id,Name} and ProvisioningArtifact{Id,Name}."""
+        lookup = self.visible_product if visible else self.product
+        product = lookup(params.get("ProductId"), params.get("ProductName"))
+        if not params.get("ProvisioningArtifactId") and not params.get("ProvisioningArtifactName"):
+            raise InvalidParametersException(
+                "Either ProvisioningArtifactId or ProvisioningArtifactName must be specified.")
+        return product, product.artifact(params.get("ProvisioningArtifactId"),
+                                         params.get("ProvisioningArtifactName"))
+
+    def update_provisioning_artifact(self, params: dict[str, Any]) -> ProvisioningArtifact:
+        product = self.product(params.get("ProductId"))
+        artifact = product.artifact(params.get("ProvisioningArtifactId"))
+        guidance = params.get("Guidance")
+        if guidance is not None and guidance not in ("DEFAULT", "DEPRECATED"):
+            raise InvalidParametersException(f"Guidance {guidance!r} is not valid; allowed: DEFAULT, DEPRECATED")
+        name = params.get("Name")
+        if name and any(a.name == name and a is not artifact for a in product.artifacts.values()):
+            raise InvalidParametersException(
+                f"A provisioning artifact named '{name}' already exists for product {product.id}")
+        for field, attr in (("Name", "name"), ("Description", "description"), ("Active", "active"),
+                            ("Guidance", "guidance")):
+            if params.get(field) is not None:
+                setattr(artifact, attr, params[field])
+        return artifact
+
+    def delete_provisioning_artifact(self, product_id: str, artifact_id: str) -> None:
+        product = self.product(product_id)
+        product.artifact(artifact_id)
+        if len(product.artifacts) == 1:
+            raise InvalidParametersException(
+                f"Cannot delete provisioning artifact {artifact_id}: it is the last one of product "
+                f"{product_id}, and a product must have at least one")
+        del product.artifacts[artifact_id]
+
+    # -- principals ------------------------------------------------------------------------------
+    def associate_principal_with_portfolio(self, portfolio_id: str, arn: str, principal_type: str) -> None:
+        portfolio = self.portfolio(portfolio_id)
+        match = _IAM_ARN.match(arn or "")
+        if principal_type not in ("IAM", "IAM_PATTERN"):
+            raise InvalidParametersException(f"PrincipalType {principal_type!r} is not valid; allowed: IAM, IAM_PATTERN")
+        if not match:
+            raise InvalidParametersException(
+                f"PrincipalARN {arn!r} is not an IAM role, user or group ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+        if principal_type == "IAM" and (not match.group(2) or any(c in arn for c in "*?")):
+            raise InvalidParametersException(
+                f"PrincipalARN {arn!r}: an IAM principal needs an account id and no wildcards; "
+                "use PrincipalType IAM_PATTERN for a pattern")
+        if principal_type == "IAM_PATTERN" and match.group(2):
+            raise InvalidParametersException(
+                f"PrincipalARN {arn!r}: an IAM_PATTERN principal must leave the account id empty "
+                "(arn:aws:iam:::role/NAME-PATTERN)")
+        entry = {"PrincipalARN": arn, "PrincipalType": principal_type}
+        if entry not in portfolio.principals:
+            portfolio.principals.append(entry)
+
+    def disassociate_principal_from_portfolio(self, portfolio_id: str, arn: str) -> None:
+        portfolio = self.portfolio(portfolio_id)
+        kept = [p for p in portfolio.principals if p["PrincipalARN"] != arn]
+        if len(kept) == len(portfolio.principals):
+            raise ResourceNotFoundException(f"Principal {arn} is not associated with portfolio {portfolio_id}")
+        portfolio.principals = kept
+
+    # -- constraints -----------------------------------------------------------------------------
+    def create_constraint(self, params: dict[str, Any]) -> Constraint:
+        token = params.get("IdempotencyToken")
+        remembered = self.tokens.get(("constraint", token))
+        if remembered is not None and remembered.id in self.constraints:
+            return remembered
+        portfolio, product = self.portfolio(params.get("PortfolioId")), self.product(params.get("ProductId"))
+        if params.get("Type") != "LAUNCH":
+            raise InvalidParametersException(
+                f"Constraint type {params.get('Type')!r} is not supported by the local endpoint; allowed: LAUNCH")
+        if product.id not in portfolio.launch_paths:
+            raise InvalidParametersException(
+                f"Product {product.id} is not associated with portfolio {portfolio.id}; associate it first")
+        role_arn = self._launch_role(params.get("Parameters"))
+        if self.launch_constraint(portfolio.id, product.id):
+            raise DuplicateResourceException(
+                f"A LAUNCH constraint already exists for product {product.id} in portfolio {portfolio.id}")
+        constraint = Constraint(self, portfolio.id, product.id, "LAUNCH", params["Parameters"],
+                                params.get("Description"), role_arn)
+        self.constraints[constraint.id] = constraint
+        return self._remember("constraint", token, constraint)
+
+    def _launch_role(self, raw: str | None) -> str:
+        try:
+            parameters = json.loads(raw or "")
+        except ValueError:
+            parameters = None
+        if not isinstance(parameters, dict):
+            raise InvalidParametersException(
+                f"LAUNCH constraint Parameters must be a JSON object such as {{\"RoleArn\": \"arn:aws:iam::123456789012:role/Launch\"}}; got {raw!r}")
+        role_arn, local = parameters.get("RoleArn"), parameters.get("LocalRoleName")
+        if bool(role_arn) == bool(local):
+            raise InvalidParametersException(
+                "A LAUNCH constraint needs exactly one of RoleArn or LocalRoleName, not both and not neither")
+        from moto.iam.models import iam_backends
+        from moto.iam.exceptions import NotFoundException
+
+        iam = iam_backends[self.account_id][self.partition]
+        try:
+            role = iam.get_role_by_arn(role_arn) if role_arn else iam.get_role(local)
+        except NotFoundException:
+            raise InvalidParametersException(
+                f"Launch role {role_arn or local} does not exist in the account's IAM; create it first") from None
+        return role.arn
+
+    def constraint(self, constraint_id: str) -> Constraint:
+        if constraint_id not in self.constraints:
+            raise ResourceNotFoundException(f"Constraint {constraint_id} not found.")
+        return self.constraints[constraint_id]
+
+    def delete_constraint(self, constraint_id: str) -> None:
+        self.constraint(constraint_id)
+        del self.constraints[constraint_id]
+
+    def list_constraints_for_portfolio(self, params: dict[str, Any]):
+        portfolio = self.portfolio(params.get("PortfolioId"))
+        items = [c for c in self.constraints.values() if c.portfolio_id == portfolio.id
+                 and params.get("ProductId") in (None, c.product_id)]
+        return paginate(items, params.get("PageToken"), params.get("PageSize"))
+
+    # -- Resource Groups Tagging API -------------------------------------------------------------
+    def iter_tagged_resources(self) -> Iterator[TaggedResource]:
+        for resource, kind in [*((p, "portfolio") for p in self.portfolios.values()),
+                               *((p, "product") for p in self.products.values())]:
+            yield TaggedResource(arn=resource.arn, tags={t["Key"]: t["Value"] for t in resource.tags},
+                                 resource_type=f"servicecatalog:{kind}")
+
+
+
+
+def _filter_products(products: list[Product], filters: dict[str, list[str]]) -> list[Product]:
+    for key, values in filters.items():
+        if key == "FullTextSearch":
+            terms = [v.lower() for v in values]
+            products = [p for p in products if any(
+                t in " ".join(filter(None, (p.name, p.description, p.owner, p.distributor))).lower() for t in terms)]
+        elif key == "Owner":
+            products = [p for p in products if p.owner in values]
+        elif key == "ProductType":
+            products = [p for p in products if p.product_type in values]
+        elif key == "SourceProductId":
+            products = [p for p in products if p.id in values]
+        else:
+            raise InvalidParametersException(
+                f"Filter {key!r} is not valid; allowed: FullTextSearch, Owner, ProductType, SourceProductId")
+    return products
+
+
+def _sort_products(products: list[Product], sort_by: str | None, order: str | None) -> list[Product]:
+    key = {"Title": lambda p: (p.name or "").lower(), "VersionCount": lambda p: len(p.artifacts)}.get(
+        sort_by or "", lambda p: p.created_time)
+    return sorted(products, key=key, reverse=order == "DESCENDING")
+
+
+servicecatalog_backends = BackendDict(ServiceCatalogBackend, "servicecatalog")

@@ -1,0 +1,226 @@
+"""Service Catalog request handlers: parse the JSON 1.1 body, call the backend, shape the result.
+
+Results are returned as moto ``ActionResult``s, so moto serialises them against botocore's output
+shapes (timestamps, dropped ``None`` members) exactly as it does for its own services.  moto's handlers
+for portfolio shares are inherited unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from moto.core.responses import ActionResult, EmptyResult
+from moto.servicecatalog.responses import ServiceCatalogResponse as MotoServiceCatalogResponse
+
+from .models import ServiceCatalogBackend, servicecatalog_backends
+
+_LOCK = threading.RLock()  # the backend's state is shared by the server's request threads
+
+
+class ServiceCatalogResponse(MotoServiceCatalogResponse):
+    @property
+    def servicecatalog_backend(self) -> ServiceCatalogBackend:  # type: ignore[override]
+        return servicecatalog_backends[self.current_account][self.region]
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        with _LOCK:
+            return super().call_action()
+
+    @property
+    def request_params(self) -> dict[str, Any]:
+        """The JSON 1.1 request body."""
+        return json.loads(self.body or "{}")
+
+    # -- portfolios ------------------------------------------------------------------------------
+    def create_portfolio(self) -> ActionResult:
+        portfolio = self.servicecatalog_backend.create_portfolio(self.request_params)
+        return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags})
+
+    def describe_portfolio(self) -> ActionResult:
+        portfolio = self.servicecatalog_backend.portfolio(self.request_params.get("Id"))
+        return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags,
+                             "TagOptions": [], "Budgets": []})
+
+    def list_portfolios(self) -> ActionResult:
+        p = self.request_params
+        page, token = self.servicecatalog_backend.list_portfolios_page(p.get("PageToken"), p.get("PageSize"))
+        return ActionResult({"PortfolioDetails": [x.to_dict() for x in page], "NextPageToken": token})
+
+    def list_portfolios_for_product(self) -> ActionResult:
+        p = self.request_params
+        page, token = self.servicecatalog_backend.list_portfolios_for_product(
+            p.get("ProductId"), p.get("PageToken"), p.get("PageSize"))
+        return ActionResult({"PortfolioDetails": [x.to_dict() for x in page], "NextPageToken": token})
+
+    def associate_product_with_portfolio(self) -> ActionResult:
+        self.servicecatalog_backend.associate_product_with_portfolio(
+            self.request_params.get("ProductId"), self.request_params.get("PortfolioId"))
+        return EmptyResult()
+
+    def disassociate_product_from_portfolio(self) -> ActionResult:
+        self.servicecatalog_backend.disassociate_product_from_portfolio(
+            self.request_params.get("ProductId"), self.request_params.get("PortfolioId"))
+        return EmptyResult()
+
+    def associate_principal_with_portfolio(self) -> ActionResult:
+        p = self.request_params
+        self.servicecatalog_backend.associate_principal_with_portfolio(
+            p.get("PortfolioId"), p.get("PrincipalARN"), p.get("PrincipalType"))
+        return EmptyResult()
+
+    def disassociate_principal_from_portfolio(self) -> ActionResult:
+        p = self.request_params
+        self.servicecatalog_backend.disassociate_principal_from_portfolio(p.get("PortfolioId"), p.get("PrincipalARN"))
+        return EmptyResult()
+
+    def list_principals_for_portfolio(self) -> ActionResult:
+        from .models import paginate
+
+        p = self.request_params
+        portfolio = self.servicecatalog_backend.portfolio(p.get("PortfolioId"))
+        page, token = paginate(portfolio.principals, p.get("PageToken"), p.get("PageSize"))
+        return ActionResult({"Principals": page, "NextPageToken": token})
+
+    # -- products --------------------------------------------------------------------------------
+    def create_product(self) -> ActionResult:
+        product, artifact = self.servicecatalog_backend.create_product(self.request_params)
+        return ActionResult({"ProductViewDetail": product.detail(), "ProvisioningArtifactDetail": artifact.detail(),
+                             "Tags": product.tags})
+
+    def update_product(self) -> ActionResult:
+        product = self.servicecatalog_backend.update_product(self.request_params)
+        return ActionResult({"ProductViewDetail": product.detail(), "Tags": product.tags})
+
+    def describe_product_as_admin(self) -> ActionResult:
+        product = self.servicecatalog_backend.product(self.request_params.get("Id"), self.request_params.get("Name"))
+        return ActionResult({"ProductViewDetail": product.detail(),
+                             "ProvisioningArtifactSummaries": [a.summary() for a in product.artifacts.values()],
+                             "Tags": product.tags, "TagOptions": [], "Budgets": []})
+
+    def describe_product(self) -> ActionResult:
+        backend = self.servicecatalog_backend
+        product = backend.visible_product(self.request_params.get("Id"), self.request_params.get("Name"))
+        paths = backend.launch_paths(product)
+        artifacts = [{"Id": a.id, "Name": a.name, "Description": a.description, "CreatedTime": a.created_time,
+                      "Guidance": a.guidance} for a in product.artifacts.values() if a.active]
+        return ActionResult({"ProductViewSummary": product.summary(len(paths) == 1),
+                             "ProvisioningArtifacts": artifacts, "Budgets": [],
+                             "LaunchPaths": [{"Id": pid, "Name": p.display_name} for pid, p in paths]})
+
+    def search_products_as_admin(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.search_products_as_admin(self.request_params)
+        return ActionResult({"ProductViewDetails": [p.detail() for p in page], "NextPageToken": token})
+
+    def search_products(self) -> ActionResult:
+        backend = self.servicecatalog_backend
+        (page, token), matched = backend.search_products(self.request_params)
+        aggregations: dict[str, dict[str, int]] = {"Owner": {}, "ProductType": {}}
+        for product in matched:
+            for field, value in (("Owner", product.owner), ("ProductType", product.product_type)):
+                aggregations[field][value] = aggregations[field].get(value, 0) + 1
+        return ActionResult({
+            "ProductViewSummaries": [p.summary(len(backend.launch_paths(p)) == 1) for p in page],
+            "ProductViewAggregations": {k: [{"Value": v, "ApproximateCount": n} for v, n in counts.items()]
+                                        for k, counts in aggregations.items()},
+            "NextPageToken": token})
+
+    # -- provisioning artifacts ------------------------------------------------------------------
+    def create_provisioning_artifact(self) -> ActionResult:
+        p = self.request_params
+        artifact = self.servicecatalog_backend.create_provisioning_artifact(
+            p.get("ProductId"), p.get("Parameters") or {}, p.get("IdempotencyToken"))
+        return ActionResult({"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
+                             "Status": "CREATING"})
+
+    def describe_provisioning_artifact(self) -> ActionResult:
+        _, artifact = self.servicecatalog_backend.find_artifact(self.request_params)
+        result: dict[str, Any] = {"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
+                                  "Status": "AVAILABLE"}
+        if self.request_params.get("IncludeProvisioningArtifactParameters"):
+            from . import templates
+
+            result["ProvisioningArtifactParameters"] = templates.parameters(artifact.doc)
+        return ActionResult(result)
+
+    def list_provisioning_artifacts(self) -> ActionResult:
+        product = self.servicecatalog_backend.product(self.request_params.get("ProductId"))
+        return ActionResult({"ProvisioningArtifactDetails": [a.detail() for a in product.artifacts.values()]})
+
+    def update_provisioning_artifact(self) -> ActionResult:
+        artifact = self.servicecatalog_backend.update_provisioning_artifact(self.request_params)
+        return ActionResult({"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
+                             "Status": "AVAILABLE"})
+
+    def delete_provisioning_artifact(self) -> ActionResult:
+        self.servicecatalog_backend.delete_provisioning_artifact(
+            self.request_params.get("ProductId"), self.request_params.get("ProvisioningArtifactId"))
+        return EmptyResult()
+
+    # -- constraints -----------------------------------------------------------------------------
+    def create_constraint(self) -> ActionResult:
+        constraint = self.servicecatalog_backend.create_constraint(self.request_params)
+        return ActionResult({"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters,
+                             "Status": "AVAILABLE"})
+
+    def describe_constraint(self) -> ActionResult:
+        constraint = self.servicecatalog_backend.constraint(self.request_params.get("Id"))
+        return ActionResult({"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters,
+                             "Status": "AVAILABLE"})
+
+    def delete_constraint(self) -> ActionResult:
+        self.servicecatalog_backend.delete_constraint(self.request_params.get("Id"))
+        return EmptyResult()
+
+    def list_constraints_for_portfolio(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.list_constraints_for_portfolio(self.request_params)
+        return ActionResult({"ConstraintDetails": [c.detail() for c in page], "NextPageToken": token})
+
+    # -- the end user's side ---------------------------------------------------------------------
+    def list_launch_paths(self) -> ActionResult:
+        from .models import paginate
+
+        p = self.request_params
+        summaries = self.servicecatalog_backend.launch_path_summaries(p.get("ProductId"))
+        page, token = paginate(summaries, p.get("PageToken"), p.get("PageSize"))
+        return ActionResult({"LaunchPathSummaries": page, "NextPageToken": token})
+
+    def describe_provisioning_parameters(self) -> ActionResult:
+        return ActionResult(self.servicecatalog_backend.provisioning_parameters(self.request_params))
+
+    def provision_product(self) -> ActionResult:
+        record = self.servicecatalog_backend.provision_product(self.request_params)
+        return ActionResult({"RecordDetail": record.detail("CREATED")})
+
+    def update_provisioned_product(self) -> ActionResult:
+        record = self.servicecatalog_backend.update_provisioned_product(self.request_params)
+        return ActionResult({"RecordDetail": record.detail("CREATED")})
+
+    def terminate_provisioned_product(self) -> ActionResult:
+        record = self.servicecatalog_backend.terminate_provisioned_product(self.request_params)
+        return ActionResult({"RecordDetail": record.detail("CREATED")})
+
+    def describe_record(self) -> ActionResult:
+        from .models import paginate
+
+        p = self.request_params
+        record = self.servicecatalog_backend.describe_record(p.get("Id"))
+        outputs = record.outputs if record.settled and record.outcome == "SUCCEEDED" else []
+        page, token = paginate(outputs, p.get("PageToken"), p.get("PageSize"))
+        return ActionResult({"RecordDetail": record.detail(), "RecordOutputs": page, "NextPageToken": token})
+
+    def describe_provisioned_product(self) -> ActionResult:
+        pp = self.servicecatalog_backend.provisioned_product(self.request_params.get("Id"), self.request_params.get("Name"))
+        return ActionResult({"ProvisionedProductDetail": pp.detail(), "CloudWatchDashboards": []})
+
+    def search_provisioned_products(self) -> ActionResult:
+        backend = self.servicecatalog_backend
+        page, token, total = backend.search_provisioned_products(self.request_params)
+        return ActionResult({"ProvisionedProducts": [pp.attributes(backend.products.get(pp.product_id)) for pp in page],
+                             "TotalResultsCount": total, "NextPageToken": token})
+
+    def scan_provisioned_products(self) -> ActionResult:
+        page, token, _ = self.servicecatalog_backend.search_provisioned_products(
+            {"PageToken": self.request_params.get("PageToken"), "PageSize": self.request_params.get("PageSize")})
+        return ActionResult({"ProvisionedProducts": [pp.detail() for pp in page], "NextPageToken": token})
