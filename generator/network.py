@@ -108,17 +108,22 @@ def https_target_group(logical_id: str, vpc_id, instance, *, health_path, tags=N
 
 
 def https_listener(logical_id: str, lb: elb.LoadBalancer, certificate_arn, target_group: elb.TargetGroup, *,
-                   condition: str | None = None) -> elb.Listener:
+                   tags=None, condition: str | None = None) -> elb.Listener:
     kwargs = {"LoadBalancerArn": Ref(lb), "Port": 443, "Protocol": "HTTPS", "SslPolicy": TLS_POLICY,
               "Certificates": [elb.Certificate(CertificateArn=certificate_arn)],
               "DefaultActions": [elb.Action(Type="forward", TargetGroupArn=Ref(target_group))]}
+    if tags is not None:
+        kwargs["Tags"] = tags
     return elb.Listener(logical_id, **_conditional(kwargs, condition))
 
 
-def redirect_listener(logical_id: str, lb: elb.LoadBalancer, *, condition: str | None = None) -> elb.Listener:
+def redirect_listener(logical_id: str, lb: elb.LoadBalancer, *, tags=None,
+                      condition: str | None = None) -> elb.Listener:
     """Port 80 that only answers with a permanent redirect to the same URL over HTTPS."""
     redirect = elb.RedirectConfig(Protocol="HTTPS", Port="443", Host="#{host}", Path="/#{path}",
                                   Query="#{query}", StatusCode="HTTP_301")
     kwargs = {"LoadBalancerArn": Ref(lb), "Port": 80, "Protocol": "HTTP",
               "DefaultActions": [elb.Action(Type="redirect", RedirectConfig=redirect)]}
+    if tags is not None:
+        kwargs["Tags"] = tags
     return elb.Listener(logical_id, **_conditional(kwargs, condition))

@@ -320,8 +320,9 @@ def build(cfg: WebServerConfig) -> Template:
         "TargetGroup", vpc_id, instance, health_path=Sub("/${WebDirectory}/"), tags=tagged("target group"),
         condition="IsProd"))
     t.add_resource(network.https_listener("HttpsListener", lb, ssm(admin.CERTIFICATE_ARN), target_group,
-                                          condition="IsProd"))
-    t.add_resource(network.redirect_listener("HttpRedirectListener", lb, condition="IsProd"))
+                                          tags=tagged("HTTPS listener"), condition="IsProd"))
+    t.add_resource(network.redirect_listener("HttpRedirectListener", lb, tags=tagged("HTTP redirect listener"),
+                                             condition="IsProd"))
 
     # Outputs
     t.add_output(Output("CompliantWebsiteURL", Description="The site's URL (HTTPS only)", Value=If(

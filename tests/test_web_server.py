@@ -1,0 +1,408 @@
+"""Behaviour of the healthcare web server template, per Environment x PHI scenario, and of its config."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+
+from generator import admin_settings as admin
+from generator import instance_types as it
+from generator import render
+from generator.errors import ConfigError
+from generator.scenarios import resolve
+from products.registry import REGISTRY  # noqa: F401  (import first: the registry imports the products)
+from products import web_server as ws  # noqa: E402
+
+SCENARIOS = [(env, phi) for env in ("PROD", "TEST") for phi in ("YES", "NO")]
+OPEN = {"0.0.0.0/0", "::/0"}
+REQUIRED_TAGS = {"Name", "Owner", "Environment", "PHI", "Product", "ProductVersion"}
+
+
+@pytest.fixture(scope="module")
+def cfg(settings):
+    return ws.make_config(settings, settings.products[ws.NAME], {})
+
+
+@pytest.fixture(scope="module")
+def template(cfg):
+    return json.loads(render.canonical_json(ws.build(cfg)))
+
+
+def effective(template, env, phi, key_name=""):
+    return resolve(template, {"Environment": env, "PHI": phi, "KeyName": key_name})
+
+
+def of_type(t, rtype):
+    return {lid: r for lid, r in t["Resources"].items() if r["Type"] == rtype}
+
+
+def ingress_rules(t):
+    """(security group logical id, rule) for every inline and standalone ingress rule."""
+    out = []
+    for lid, sg in of_type(t, "AWS::EC2::SecurityGroup").items():
+        out += [(lid, rule) for rule in sg["Properties"].get("SecurityGroupIngress", [])]
+    for rule in of_type(t, "AWS::EC2::SecurityGroupIngress").values():
+        out.append((rule["Properties"]["GroupId"]["Fn::GetAtt"][0], rule["Properties"]))
+    return out
+
+
+def from_internet(t):
+    return {(sg, rule["FromPort"], rule.get("CidrIp") or rule.get("CidrIpv6")) for sg, rule in ingress_rules(t)
+            if rule.get("CidrIp") in OPEN or rule.get("CidrIpv6") in OPEN}
+
+
+# --- scenarios ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_internet_reaches_only_https_and_the_redirect_on_the_load_balancer(template, env, phi):
+    t = effective(template, env, phi)
+    reachable = from_internet(t)
+    if env == "TEST":
+        assert reachable == set()
+        assert not of_type(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+        return
+    sg = "LoadBalancerSecurityGroup"
+    assert reachable == {(sg, 443, "0.0.0.0/0"), (sg, 443, "::/0"), (sg, 80, "0.0.0.0/0"), (sg, 80, "::/0")}
+    lb = t["Resources"]["LoadBalancer"]["Properties"]
+    assert lb["Scheme"] == "internet-facing" and lb["SecurityGroups"] == [{"Fn::GetAtt": [sg, "GroupId"]}]
+    assert lb["Subnets"] == {"Ref": "PublicSubnetIds"}
+    attrs = {a["Key"]: a["Value"] for a in lb["LoadBalancerAttributes"]}
+    assert attrs["access_logs.s3.enabled"] == "true"
+    assert attrs["access_logs.s3.bucket"] == "{{resolve:ssm:/hipaa-catalog/logging/access-log-bucket}}"
+    listeners = {r["Properties"]["Port"]: r["Properties"]
+                 for r in of_type(t, "AWS::ElasticLoadBalancingV2::Listener").values()}
+    assert set(listeners) == {80, 443}
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS" and https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert https["Certificates"] == [{"CertificateArn": "{{resolve:ssm:/hipaa-catalog/prod/certificate-arn}}"}]
+    [redirect] = listeners[80]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS" and redirect["RedirectConfig"]["Port"] == "443"
+    tg = t["Resources"]["TargetGroup"]["Properties"]
+    assert (tg["Protocol"], tg["Port"], tg["HealthCheckProtocol"]) == ("HTTPS", 443, "HTTPS")
+    assert tg["Targets"] == [{"Id": {"Ref": "Instance"}, "Port": 443}]
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_instance_accepts_only_the_load_balancer_in_prod_and_the_admin_network_in_test(template, env, phi):
+    t = effective(template, env, phi)
+    rules = {(r["FromPort"], r["ToPort"], json.dumps({k: v for k, v in r.items() if k in
+             ("CidrIp", "CidrIpv6", "SourceSecurityGroupId")}, sort_keys=True))
+             for sg, r in ingress_rules(t) if sg == "InstanceSecurityGroup"}
+    if env == "PROD":
+        alb = {"SourceSecurityGroupId": {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}}
+        assert rules == {(443, 443, json.dumps(alb, sort_keys=True))}
+    else:
+        cidr = json.dumps({"CidrIp": "{{resolve:ssm:/hipaa-catalog/network/admin-cidr}}"})
+        assert rules == {(22, 22, cidr), (443, 443, cidr)}
+    for _, rule in ingress_rules(t):
+        assert rule["IpProtocol"] == "tcp" and rule["Description"]
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_instance_is_private_and_hardened(template, env, phi):
+    t = effective(template, env, phi)
+    assert not of_type(t, "AWS::EC2::EIP") and not of_type(t, "AWS::EC2::EIPAssociation")
+    [instance] = of_type(t, "AWS::EC2::Instance").values()
+    p = instance["Properties"]
+    [nic] = p["NetworkInterfaces"]
+    assert nic["AssociatePublicIpAddress"] is False
+    assert nic["SubnetId"] == {"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}
+    assert "SubnetId" not in p
+    assert p["MetadataOptions"]["HttpTokens"] == "required"
+    assert p["Monitoring"] is True
+    assert p["IamInstanceProfile"] == {"Ref": "InstanceProfile"}
+    assert "KeyName" not in p  # no key given; and never in PROD (see the KeyName test)
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_every_volume_is_encrypted_with_a_customer_key(template, env, phi):
+    t = effective(template, env, phi)
+    keys = set(of_type(t, "AWS::KMS::Key"))
+    volumes = [r["Properties"] for r in of_type(t, "AWS::EC2::Volume").values()]
+    volumes += [m["Ebs"] for r in of_type(t, "AWS::EC2::Instance").values()
+                for m in r["Properties"]["BlockDeviceMappings"] if "Ebs" in m]
+    assert volumes
+    for v in volumes:
+        assert v["Encrypted"] is True
+        assert v["KmsKeyId"]["Fn::GetAtt"][0] in keys
+    for key in of_type(t, "AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
+    t = effective(template, env, phi)
+    res, outputs = t["Resources"], t["Outputs"]
+    configsets = res["Instance"]["Metadata"]["AWS::CloudFormation::Init"]["configSets"]["bootstrap"]
+    phi_ids = {"PhiKey", "PhiVolume", "PhiVolumeAttachment", "PhiBackupVault", "PhiBackupPlan", "PhiBackupSelection"}
+    if phi == "NO":
+        assert not phi_ids & set(res) and "PhiVolumeId" not in outputs
+        assert set(of_type(t, "AWS::KMS::Key")) == {"ServerKey"}
+        assert "phi_volume" not in configsets
+        return
+    assert phi_ids <= set(res)
+    assert res["PhiVolume"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
+    assert res["PhiVolume"]["Properties"]["AvailabilityZone"] == {"Fn::GetAtt": ["Instance", "AvailabilityZone"]}
+    assert res["PhiVolumeAttachment"]["Properties"]["InstanceId"] == {"Ref": "Instance"}
+    assert res["PhiBackupVault"]["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
+    selected = res["PhiBackupSelection"]["Properties"]["BackupSelection"]["Resources"]
+    assert [s["Fn::Sub"][1] for s in selected] == [{"Volume": {"Ref": "PhiVolume"}}]
+    assert outputs["PhiVolumeId"]["Value"] == {"Ref": "PhiVolume"}
+    assert configsets.index("phi_volume") < configsets.index("site")
+
+
+def taggable(rtype):
+    props = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema.get("properties", {})
+    return [name for name in props if name == "Tags" or name.endswith("Tags") and name != "RecoveryPointTags"]
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_every_taggable_resource_carries_the_standard_tags(template, cfg, env, phi):
+    t = effective(template, env, phi)
+    checked = 0
+    for lid, r in t["Resources"].items():
+        for prop in taggable(r["Type"]):
+            value = r["Properties"].get(prop)
+            assert value, f"{lid} ({r['Type']}) has no {prop}"
+            found = value if isinstance(value, dict) else {x["Key"]: x["Value"] for x in value}
+            assert REQUIRED_TAGS <= set(found), f"{lid}: missing {REQUIRED_TAGS - set(found)}"
+            assert found["Environment"] == env and found["PHI"] == phi
+            assert found["Owner"] == {"Ref": "InstanceOwnerEmail"}
+            assert (found["Product"], found["ProductVersion"]) == (cfg.product, cfg.version)
+            checked += 1
+    # instance, its SG, role, server key, 3 log groups; + ALB, its SG, target group, 2 listeners; + PHI key,
+    # volume, vault, plan and backup role: a new taggable resource must be added here on purpose
+    assert checked == 7 + (5 if env == "PROD" else 0) + (5 if phi == "YES" else 0)
+    assert t["Resources"]["Instance"]["Properties"]["PropagateTagsToVolumeOnCreation"] is True
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_outputs_give_the_https_url_and_the_ids(template, env, phi):
+    outputs = effective(template, env, phi)["Outputs"]
+    host = "${LoadBalancer.DNSName}" if env == "PROD" else "${Instance.PrivateDnsName}"
+    assert outputs["CompliantWebsiteURL"]["Value"] == {"Fn::Sub": f"https://{host}/${{WebDirectory}}/"}
+    expected = {"CompliantWebsiteURL", "InstanceId", "InstanceSecurityGroupId", "AccessLogGroupName",
+                "ErrorLogGroupName", "BootstrapLogGroupName"}
+    expected |= {"LoadBalancerSecurityGroupId"} if env == "PROD" else set()
+    expected |= {"PhiVolumeId"} if phi == "YES" else set()
+    assert set(outputs) == expected
+
+
+@pytest.mark.parametrize("env,expected", [("TEST", "my-key"), ("PROD", None)])
+def test_key_pair_only_in_test_and_only_when_given(template, env, expected):
+    assert effective(template, env, "NO", "my-key")["Resources"]["Instance"]["Properties"].get("KeyName") == expected
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+def test_every_parameter_is_described_constrained_and_on_the_form(template):
+    params = template["Parameters"]
+    assert {"FriendlyName", "CodeCommitRepo", "Environment", "PHI", "WebDirectory", "InstanceType",
+            "InstanceOwnerEmail", "KeyName"} <= set(params)
+    for name, p in params.items():
+        assert p["Description"] and p["ConstraintDescription"], name
+        assert {"AllowedPattern", "AllowedValues"} & set(p), name
+    ui = template["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [n for g in ui["ParameterGroups"] for n in g["Parameters"]]
+    assert sorted(grouped) == sorted(params)
+    assert set(ui["ParameterLabels"]) == set(params)
+    assert ui["ParameterGroups"][-1]["Label"]["default"] == "Administrator settings (do not change)"
+
+
+def test_admin_subnet_parameters_are_locked_to_the_admin_settings(template):
+    for name, setting in (("PrivateSubnetIds", admin.PRIVATE_SUBNETS), ("PublicSubnetIds", admin.PUBLIC_SUBNETS)):
+        p = template["Parameters"][name]
+        full = setting.full_name("/hipaa-catalog")
+        assert (p["Type"], p["Default"], p["AllowedValues"]) == (setting.cfn_type, full, [full])
+
+
+def allowed(template, name, value):
+    p = template["Parameters"][name]
+    if not p.get("MinLength", 0) <= len(value) <= p.get("MaxLength", 4096):
+        return False
+    return re.fullmatch(p["AllowedPattern"], value) is not None  # CloudFormation matches the whole value
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("https://git-codecommit.us-east-1.amazonaws.com/v1/repos/patient-portal", True),
+    ("https://git-codecommit.eu-central-1.amazonaws.com/v1/repos/My_Repo.v2", True),
+    ("https://git-codecommit.us-gov-west-1.amazonaws.com/v1/repos/site", True),
+    ("http://git-codecommit.us-east-1.amazonaws.com/v1/repos/site", False),
+    ("https://github.com/example/site", False),
+    ("https://git-codecommit.us-east-1.amazonaws.com/v1/repos/", False),
+    ("https://git-codecommit.us-east-1.amazonaws.com/v1/repos/a/b", False),
+    ("ssh://git-codecommit.us-east-1.amazonaws.com/v1/repos/site", False),
+    ("https://git-codecommit.us-east-1.amazonaws.com.evil.example/v1/repos/site", False),
+    ("https://git-codecommit.us-east-1.amazonaws.com/v1/repos/site\n", False),
+])
+def test_repository_url_pattern(template, value, ok):
+    assert allowed(template, "CodeCommitRepo", value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("jane.doe@example.org", True), ("ops+web@clinic.health.example.com", True),
+    ("jane", False), ("jane@", False), ("@example.org", False), ("jane@example", False),
+    ("jane doe@example.org", False), ("jane@exa mple.org", False), ("a@b.c", False),
+])
+def test_owner_email_pattern(template, value, ok):
+    assert allowed(template, "InstanceOwnerEmail", value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("portal", True), ("patient-portal_2", True), ("A", True),
+    ("", False), ("../etc", False), ("a/b", False), (".git", False), ("-x", False), ("has space", False),
+    ("x" * 64, False),
+])
+def test_web_directory_pattern(template, value, ok):
+    assert allowed(template, "WebDirectory", value) is ok
+
+
+@pytest.mark.parametrize("value,ok", [("", True), ("my-key", True), ("key with spaces", True), ("k\u00e9y", False)])
+def test_key_name_pattern(template, value, ok):
+    assert allowed(template, "KeyName", value) is ok
+
+
+def sub_eval(node, params):
+    """A tiny evaluator of Ref / Fn::Select / Fn::Split / Fn::Sub, enough to check the derived ARN."""
+    if isinstance(node, str):
+        return node
+    (fn, arg), = node.items()
+    if fn == "Ref":
+        return params[arg]
+    if fn == "Fn::Split":
+        return sub_eval(arg[1], params).split(arg[0])
+    if fn == "Fn::Select":
+        return sub_eval(arg[1], params)[int(arg[0])]
+    if fn == "Fn::Sub":
+        text, variables = arg
+        values = {**params, **{k: sub_eval(v, params) for k, v in variables.items()}}
+        return re.sub(r"\$\{([^}]+)\}", lambda m: values[m.group(1)], text)
+    raise AssertionError(fn)
+
+
+def test_instance_role_may_only_pull_the_one_repository(template):
+    res = template["Resources"]
+    role = res["InstanceRole"]["Properties"]
+    assert role["Path"] == admin.PRODUCT_IAM_PATH and "Policies" not in role
+    assert role["ManagedPolicyArns"][0] == {"Ref": "GitPullPolicy"}
+    managed = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in role["ManagedPolicyArns"][1:]}
+    assert managed == {"AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"}
+    [statement] = res["GitPullPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["codecommit:GitPull"] and statement["Effect"] == "Allow"
+    [arn] = statement["Resource"]
+    params = {"CodeCommitRepo": "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/patient-portal",
+              "AWS::Partition": "aws", "AWS::AccountId": "123456789012"}
+    assert sub_eval(arn, params) == "arn:aws:codecommit:eu-west-1:123456789012:patient-portal"
+    assert res["InstanceProfile"]["Properties"]["Path"] == admin.PRODUCT_IAM_PATH
+    assert res["PhiBackupRole"]["Properties"]["Path"] == admin.PRODUCT_IAM_PATH
+
+
+# --- bootstrap and logs ------------------------------------------------------------------------
+
+def test_user_data_only_runs_cfn_init_and_signals_the_wait_condition(template):
+    res = template["Resources"]
+    script = res["Instance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    commands = [line for line in script.splitlines() if line and not line.startswith("#")]
+    assert len(commands) == 3
+    assert "cfn-init" in commands[1] and "cfn-signal -e $?" in commands[2]
+    assert res["BootstrapComplete"]["CreationPolicy"]["ResourceSignal"] == {"Count": 1, "Timeout": "PT30M"}
+    assert res["BootstrapComplete"]["DependsOn"] == ["Instance"]
+
+
+def test_bootstrap_serves_https_only_and_clones_with_the_credential_helper(template):
+    init = template["Resources"]["Instance"]["Metadata"]["AWS::CloudFormation::Init"]
+    assert set(init["packages"]["packages"]["yum"]) >= {"httpd", "mod_ssl", "git", "amazon-cloudwatch-agent"}
+    files = init["https"]["files"]
+    ssl = files["/etc/httpd/conf.d/ssl.conf"]["content"]
+    assert "SSLProtocol -all +TLSv1.2 +TLSv1.3" in ssl and "Strict-Transport-Security" in ssl
+    site = files["/etc/httpd/conf.d/hipaa-site.conf"]["content"]
+    assert "RewriteRule ^ https://" in site and "RedirectMatch 404 /\\.git" in site
+    assert "openssl req -x509" in files["/usr/local/sbin/hipaa-make-certificate"]["content"]
+    deploy = init["site"]["files"]["/usr/local/sbin/hipaa-deploy-site"]["content"]["Fn::Sub"]
+    assert "credential.helper '!aws codecommit credential-helper $@'" in deploy
+    assert "credential.UseHttpPath true" in deploy and 'target="/var/www/html/${WebDirectory}"' in deploy
+    hook = init["cfn_hup"]["files"]["/etc/cfn/hooks.d/cfn-auto-reloader.conf"]["content"]["Fn::Sub"][0]
+    assert "triggers=post.update" in hook and "cfn-init" in hook
+
+
+def test_logs_are_encrypted_kept_a_year_and_collected_by_the_agent(template):
+    res = template["Resources"]
+    groups = of_type(template, "AWS::Logs::LogGroup")
+    assert set(groups) == {"AccessLogGroup", "ErrorLogGroup", "BootstrapLogGroup"}
+    for g in groups.values():
+        assert g["Properties"]["RetentionInDays"] >= 365
+        assert g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ServerKey", "Arn"]}
+        assert g["DeletionPolicy"] == "Retain"
+    statements = res["ServerKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}} for s in statements)
+    init = res["Instance"]["Metadata"]["AWS::CloudFormation::Init"]
+    agent = init["logging"]["files"][ws.bootstrap.AGENT_CONFIG]["content"]
+    shipped = {c["log_group_name"]["Ref"] for c in agent["logs"]["logs_collected"]["files"]["collect_list"]}
+    assert shipped == set(groups)
+
+
+# --- instance types and config -----------------------------------------------------------------
+
+def test_every_offered_instance_type_exists_in_every_catalog_region(template, settings):
+    offered = template["Parameters"]["InstanceType"]["AllowedValues"]
+    assert 10 <= len(offered) <= 80 and template["Parameters"]["InstanceType"]["Default"] in offered
+    data = it.cfn_lint_data()
+    for region in settings.regions:
+        assert set(offered) <= data[region], region
+    for t in offered:
+        assert it.ebs_encryption_eligible(it.family(t)) and it.is_x86_64(it.family(t))
+        assert it.size_rank(it.size(t)) <= it.size_rank("4xlarge")
+
+
+def test_a_type_missing_from_one_region_is_dropped():
+    data = {"r1": frozenset({"m6i.large", "m6i.xlarge", "m6i.8xlarge"}), "r2": frozenset({"m6i.large", "m6i.8xlarge"})}
+    assert it.allowed_instance_types(["r1", "r2"], ["m6i"], "4xlarge", data) == ("m6i.large",)
+    assert it.allowed_instance_types(["r1"], ["m6i"], "4xlarge", data) == ("m6i.large", "m6i.xlarge")
+    assert it.allowed_instance_types(["r1", "unknown-region"], ["m6i"], "4xlarge", data) == ()
+
+
+def test_instance_type_rules():
+    for fam in ("t1", "m1", "m2", "m3", "c1", "c3", "cc2", "cr1", "hi1", "hs1", "g2", "i2", "r3"):
+        assert not it.ebs_encryption_eligible(fam), fam
+    for fam in ("t3", "m5", "m6i", "c7i", "r7i", "m7i-flex"):
+        assert it.ebs_encryption_eligible(fam) and it.is_x86_64(fam), fam
+    for fam in ("a1", "t4g", "m6g", "m6gd", "c7gn", "is4gen", "im4gn", "mac2"):
+        assert not it.is_x86_64(fam), fam
+    assert [it.size_rank(s) for s in ("nano", "large", "xlarge", "2xlarge", "4xlarge")] == sorted(
+        it.size_rank(s) for s in ("nano", "large", "xlarge", "2xlarge", "4xlarge"))
+    data = {"r": frozenset({"m3.large", "m6g.large", "t3.micro", "t3.large", "m6i.large"})}
+    assert it.allowed_instance_types(["r"], ["m6i", "t3", "m3", "m6g"], "large", data) == \
+        ("m6i.large", "t3.micro", "t3.large")
+
+
+def make(settings, **options):
+    ps = settings.products[ws.NAME]
+    return ws.make_config(settings, dataclasses.replace(ps, options={**ps.options, **options}), {})
+
+
+@pytest.mark.parametrize("options,field", [
+    ({"instance_families": ["t3", "m3"]}, "instance_families"),
+    ({"instance_families": ["m6g"]}, "instance_families"),
+    ({"instance_families": []}, "instance_families"),
+    ({"max_instance_size": "huge"}, "max_instance_size"),
+    ({"default_instance_type": "m6i.24xlarge"}, "default_instance_type"),
+    ({"allowed_instance_types": ["t3.micro"]}, "allowed_instance_types"),
+    ({"log_retention_days": 30}, "log_retention_days"),
+    ({"phi_volume_gib": 0}, "phi_volume_gib"),
+    ({"phi_mount_point": "relative/path"}, "phi_mount_point"),
+    ({"instance_typo": 1}, "instance_typo"),
+])
+def test_bad_options_are_refused_naming_product_and_field(settings, options, field):
+    with pytest.raises(ConfigError) as err:
+        make(settings, **options)
+    assert ws.NAME in str(err.value) and field in str(err.value)
+
+
+def test_options_shape_the_instance_type_list(settings):
+    cfg = make(settings, instance_families=["m6i"], max_instance_size="xlarge", default_instance_type="m6i.large")
+    assert cfg.allowed_instance_types == ("m6i.large", "m6i.xlarge")
