@@ -32,9 +32,10 @@ class ProductSpec:
 
 
 def _specs() -> dict[str, ProductSpec]:
-    from products import web_server
+    from products import account_baseline, launch_role, web_server
 
-    specs = [web_server.SPEC]
+    # the launch role comes last: it covers the resource types of every product built before it
+    specs = [web_server.SPEC, account_baseline.SPEC, launch_role.SPEC]
     return {s.name: s for s in specs}
 
 

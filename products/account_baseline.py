@@ -1,0 +1,278 @@
+"""The account baseline: what the security administrator deploys so that every launched product is watched.
+
+One template, deployed in every catalog region.  The parameter ``GlobalResources`` separates the parts:
+
+- every region (``GlobalResources`` YES or NO): the KMS key for logs, the log bucket, the access-log
+  bucket, the template bucket (and its key), the encrypted notification topic with the administrator's
+  e-mail, AWS Config (recorder, delivery channel, managed rules), the NON_COMPLIANT alert, and the
+  administrator settings as SSM parameters under the catalog prefix;
+- once per account (``GlobalResources`` YES, in the catalog's primary region only): the multi-region
+  CloudTrail trail with its CloudWatch Logs group and role, the fourteen CIS metric filters and alarms,
+  the HealthcareDeveloper group, the IAM-only Config rules, and recording of global resource types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from awacs.aws import ArnLike, Condition, Principal, StringEquals, StringNotEquals
+from troposphere import (Equals, FindInMap, GetAtt, Join, Output, Parameter, Ref, Sub, Template, iam as cfn_iam, sns,
+                         ssm)
+
+from generator import admin_settings as admin
+from generator import alarms, config_rules, kms, trail
+from generator.config import ProductConfig, config_error, options_for
+from generator.iam import Deny, aws_managed, document, statement
+from generator.logs import RETENTION_VALUES, log_group
+from generator.s3 import encrypted_bucket, tls_only_policy
+from products.registry import ProductSpec
+
+NAME = "account-baseline"
+GLOBAL = "IsGlobalRegion"
+MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention)
+PROVISIONING_TAG = "servicecatalog:provisioning"
+
+# Elastic Load Balancing's log-delivery account of each region opened before August 2022 (AWS ELB user
+# guide, "Enable access logs"); later regions accept only the service principal below, which every
+# region also accepts.
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580", "ap-south-1": "718504428378", "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887", "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667", "eu-north-1": "897822967062", "me-south-1": "076674570225",
+    "sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
+}
+ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+
+
+def template_bucket_prefix(catalog: str) -> str:
+    """Template buckets are named ``<prefix>-<account>-<region>`` so the launch role can be scoped to them."""
+    return f"{catalog}-templates"
+
+
+def trail_name(catalog: str) -> str:
+    return f"{catalog}-trail"
+
+
+@dataclass(frozen=True)
+class BaselineConfig(ProductConfig):
+    catalog: str = "hipaa-catalog"
+    primary_region: str = "us-east-1"
+    log_expiration_days: int = 2192       # log bucket objects (and old versions) kept this long
+    trail_log_retention_days: int = 365   # CloudWatch Logs copy of the trail
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.log_expiration_days, int) or self.log_expiration_days < MIN_LOG_DAYS:
+            raise config_error(self.product, "log_expiration_days", self.log_expiration_days,
+                               f"a whole number of days >= {MIN_LOG_DAYS} (six years)")
+        if self.trail_log_retention_days not in RETENTION_VALUES:
+            raise config_error(self.product, "trail_log_retention_days", self.trail_log_retention_days,
+                               ", ".join(map(str, RETENTION_VALUES)))
+        longest = len(f"{template_bucket_prefix(self.catalog)}-123456789012-ap-southeast-3")
+        if longest > 63:
+            raise config_error(self.product, "catalog", self.catalog,
+                               f"a catalog name short enough for bucket names (at most {63 - longest + len(self.catalog)} chars)")
+        missing = [r for r in self.regions if r not in ELB_LOG_ACCOUNTS]
+        if missing:
+            raise config_error(self.product, "regions", missing[0],
+                               "a region with a known ELB log-delivery account: " + ", ".join(sorted(ELB_LOG_ACCOUNTS)))
+
+    @property
+    def metric_namespace(self) -> str:
+        return "".join(p.capitalize() for p in self.catalog.split("-")) + "/CIS"
+
+
+def make_config(settings, product, built) -> BaselineConfig:
+    return BaselineConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
+                          regions=settings.regions, catalog=settings.name, primary_region=settings.primary_region,
+                          **options_for(BaselineConfig, product.name, product.options))
+
+
+def _waive(resource, *waivers: tuple[str, str]):
+    resource.Metadata = {"hipaa-catalog": {"waivers": [{"rule": r, "reason": why} for r, why in waivers]}}
+    return resource
+
+
+def _parameters(t: Template, cfg: BaselineConfig) -> dict:
+    p = {}
+    p["GlobalResources"] = t.add_parameter(Parameter(
+        "GlobalResources", Type="String", AllowedValues=["YES", "NO"],
+        Description=f"YES in exactly one region per account (the catalog's primary region, {cfg.primary_region}): "
+                    "creates the trail, CIS alarms and HealthcareDeveloper group; NO in every other region"))
+    p["AdministratorEmail"] = t.add_parameter(Parameter(
+        "AdministratorEmail", Type="String", AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        ConstraintDescription="an e-mail address", Description="security administrator notified of alarms"))
+    p["VpcId"] = t.add_parameter(Parameter("VpcId", Type="AWS::EC2::VPC::Id", Description=admin.VPC_ID.description))
+    p["PrivateSubnetIds"] = t.add_parameter(Parameter(
+        "PrivateSubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description=admin.PRIVATE_SUBNETS.description))
+    p["PublicSubnetIds"] = t.add_parameter(Parameter(
+        "PublicSubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description=admin.PUBLIC_SUBNETS.description))
+    p["AdminCidr"] = t.add_parameter(Parameter(
+        "AdminCidr", Type="String", Description=admin.ADMIN_CIDR.description,
+        AllowedPattern=r"^(\d{1,3}\.){3}\d{1,3}/(\d|[12]\d|3[0-2])$",
+        ConstraintDescription="an IPv4 CIDR such as 10.20.0.0/16 (never 0.0.0.0/0 in practice)"))
+    p["ProdCertificateArn"] = t.add_parameter(Parameter(
+        "ProdCertificateArn", Type="String", Description=admin.CERTIFICATE_ARN.description,
+        AllowedPattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
+        ConstraintDescription="an ACM certificate ARN"))
+    return p
+
+
+def _log_key(t: Template, cfg: BaselineConfig):
+    logs_service = Sub("logs.${AWS::Region}.amazonaws.com")
+    statements = [
+        *trail.key_statements(trail_name(cfg.catalog)),
+        statement("CloudWatchLogsUseKey", list(kms.USE_ACTIONS), "*", principal=Principal("Service", logs_service),
+                  condition=Condition(ArnLike(
+                      "kms:EncryptionContext:aws:logs:arn",
+                      Sub("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")))),
+        *config_rules.key_statements(),
+        # AWS services that publish to the encrypted topic (SNS encrypts with the publisher's access).
+        statement("AlarmsAndEventsPublishToTopic", ["kms:Decrypt", "kms:GenerateDataKey*"], "*",
+                  principal=Principal("Service", ["cloudwatch.amazonaws.com", "events.amazonaws.com"])),
+    ]
+    key = t.add_resource(kms.customer_key("LogKey", f"{cfg.catalog}: CloudTrail, CloudWatch Logs, Config and "
+                                                    "notification topic encryption", statements=statements))
+    t.add_resource(kms.alias("LogKeyAlias", f"alias/{cfg.catalog}/logs", key))
+    return key
+
+
+def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
+    t.add_mapping("ElbLogDelivery", {r: {"Account": ELB_LOG_ACCOUNTS[r]} for r in cfg.regions})
+    access = t.add_resource(_waive(
+        encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
+                         noncurrent_expire_days=cfg.log_expiration_days),
+        ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
+                  "this bucket uses SSE-S3 (AES256)"),
+        ("E9502", "this is the access-log bucket; logging it into itself would loop")))
+    access_arn = GetAtt(access, "Arn")
+    elb_resources = [Join("", [access_arn, Sub("/AWSLogs/${AWS::AccountId}/*")]),
+                     Join("", [access_arn, Sub("/*/AWSLogs/${AWS::AccountId}/*")])]
+    t.add_resource(tls_only_policy("AccessLogBucketPolicy", access, [
+        statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [access_arn, "/*"]),
+                  principal=Principal("Service", "logging.s3.amazonaws.com"),
+                  condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))),
+        statement("LoadBalancerAccessLogs", ["s3:PutObject"], elb_resources,
+                  principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${Account}:root", 
+                                                Account=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Account")))),
+        statement("LoadBalancerLogDelivery", ["s3:PutObject"], elb_resources,
+                  principal=Principal("Service", ELB_LOG_SERVICE)),
+    ]))
+    logs = t.add_resource(encrypted_bucket(
+        "LogBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access), log_prefix="log-bucket/",
+        expire_after_days=cfg.log_expiration_days, noncurrent_expire_days=cfg.log_expiration_days))
+    log_policy = t.add_resource(tls_only_policy("LogBucketPolicy", logs, [
+        *trail.bucket_statements(logs, trail_name(cfg.catalog)),
+        *config_rules.bucket_statements(logs),
+    ]))
+    templates = t.add_resource(encrypted_bucket(
+        "TemplateBucket", kms_key_arn=GetAtt(template_key, "Arn"), access_log_bucket=Ref(access),
+        log_prefix="template-bucket/",
+        name=Sub(template_bucket_prefix(cfg.catalog) + "-${AWS::AccountId}-${AWS::Region}")))
+    launch_role_arn = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{admin.LAUNCH_ROLE_NAME}")
+    t.add_resource(tls_only_policy("TemplateBucketPolicy", templates, [
+        statement("LaunchRoleReadsOnlyProvisioningObjects", ["s3:GetObject"], Join("", [GetAtt(templates, "Arn"), "/*"]),
+                  effect=Deny, principal=Principal("*"),
+                  condition=Condition([StringEquals("aws:PrincipalArn", launch_role_arn),
+                                       StringNotEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG}", "true")])),
+    ]))
+    return access, logs, log_policy, templates
+
+
+def _topic(t: Template, cfg: BaselineConfig, key, email):
+    topic = t.add_resource(sns.Topic("NotificationTopic", DisplayName=f"{cfg.catalog} security notifications",
+                                     KmsMasterKeyId=GetAtt(key, "Arn")))
+    t.add_resource(sns.SubscriptionResource("AdministratorSubscription", TopicArn=Ref(topic), Protocol="email",
+                                    Endpoint=Ref(email)))
+    t.add_resource(sns.TopicPolicy("NotificationTopicPolicy", Topics=[Ref(topic)], PolicyDocument=document(
+        statement("AlarmsAndEventsPublish", ["sns:Publish"], Ref(topic),
+                  principal=Principal("Service", ["cloudwatch.amazonaws.com", "events.amazonaws.com"]),
+                  condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))))))
+    return topic
+
+
+def _settings(t: Template, cfg: BaselineConfig, p: dict, access, templates, topic) -> None:
+    values = [
+        ("SettingVpcId", admin.VPC_ID, Ref(p["VpcId"])),
+        ("SettingPrivateSubnetIds", admin.PRIVATE_SUBNETS, Join(",", Ref(p["PrivateSubnetIds"]))),
+        ("SettingPublicSubnetIds", admin.PUBLIC_SUBNETS, Join(",", Ref(p["PublicSubnetIds"]))),
+        ("SettingAdminCidr", admin.ADMIN_CIDR, Ref(p["AdminCidr"])),
+        ("SettingProdCertificateArn", admin.CERTIFICATE_ARN, Ref(p["ProdCertificateArn"])),
+        ("SettingAccessLogBucket", admin.ACCESS_LOG_BUCKET, Ref(access)),
+        ("SettingNotificationTopicArn", admin.NOTIFICATION_TOPIC, Ref(topic)),
+        ("SettingTemplateBucket", admin.TEMPLATE_BUCKET, Ref(templates)),
+    ]
+    assert {s for _, s, _ in values} == set(admin.ALL), "every administrator setting is written"
+    for logical_id, setting, value in values:
+        t.add_resource(ssm.Parameter(logical_id, Name=setting.full_name(cfg.ssm_prefix), Type=setting.ssm_type,
+                                     Value=value, Description=f"{cfg.catalog}: {setting.description}"))
+
+
+def build(cfg: BaselineConfig) -> Template:
+    t = Template(Description=f"{cfg.catalog} account baseline {cfg.version}: log key and buckets, CloudTrail, "
+                             "AWS Config, CIS alarms, notifications, developer group, template bucket, settings")
+    t.set_version("2010-09-09")
+    # --- parameters and conditions
+    p = _parameters(t, cfg)
+    t.add_condition(GLOBAL, Equals(Ref(p["GlobalResources"]), "YES"))
+
+    # --- keys and buckets
+    key = _log_key(t, cfg)
+    template_key = t.add_resource(kms.customer_key(
+        "TemplateKey", f"{cfg.catalog}: template bucket encryption (readers are granted through IAM)"))
+    t.add_resource(kms.alias("TemplateKeyAlias", f"alias/{cfg.catalog}/templates", template_key))
+    access, logs, log_policy, templates = _buckets(t, cfg, key, template_key)
+
+    # --- notifications
+    topic = _topic(t, cfg, key, p["AdministratorEmail"])
+
+    # --- AWS Config
+    role_resources = t.add_resource(config_rules.recorder_role("ConfigRecorderRole", logs, key))
+    rec = t.add_resource(config_rules.recorder("ConfigRecorder", role_resources[0], GLOBAL))
+    channel = t.add_resource(config_rules.delivery_channel("ConfigDeliveryChannel", logs, key, rec,
+                                                           depends_on=[log_policy.title]))
+    t.add_resource(config_rules.managed_rules(cfg.catalog, channel, GLOBAL))
+    t.add_resource(config_rules.non_compliant_alert("NonCompliantAlert", topic))
+
+    # --- once per account: trail, CIS alarms, developer group
+    trail_logs = t.add_resource(log_group("TrailLogGroup", GetAtt(key, "Arn"), name=f"/{cfg.catalog}/cloudtrail",
+                                          retention_days=cfg.trail_log_retention_days, condition=GLOBAL))
+    trail_role = t.add_resource(trail.logs_role("TrailLogsRole", trail_logs, trail_name(cfg.catalog),
+                                                condition=GLOBAL))
+    t.add_resource(trail.trail("Trail", trail_name(cfg.catalog), bucket=logs, kms_key=key, log_group=trail_logs,
+                               role=trail_role[0], depends_on=[log_policy.title, trail_role[1].title],
+                               condition=GLOBAL))
+    t.add_resource(alarms.cis_alarms(trail_logs, topic, cfg.metric_namespace, condition=GLOBAL))
+    group = t.add_resource(cfn_iam.Group("DeveloperGroup", GroupName=admin.DEVELOPER_GROUP, Condition=GLOBAL,
+                                         ManagedPolicyArns=[aws_managed("AWSCodeCommitPowerUser"),
+                                                            aws_managed("AWSServiceCatalogEndUserFullAccess")]))
+
+    # --- settings products read
+    _settings(t, cfg, p, access, templates, topic)
+
+    # --- outputs
+    for name, value, desc, cond in [
+        ("TemplateBucketName", Ref(templates), "bucket `hipaa-catalog publish` uploads to", None),
+        ("AccessLogBucketName", Ref(access), "bucket receiving S3 server and ALB access logs", None),
+        ("LogBucketName", Ref(logs), "bucket receiving CloudTrail and AWS Config", None),
+        ("NotificationTopicArn", Ref(topic), "encrypted topic notifying the administrator", None),
+        ("LogKeyArn", GetAtt(key, "Arn"), "KMS key of the logs and the topic", None),
+        ("TemplateKeyArn", GetAtt(template_key, "Arn"), "KMS key of the template bucket", None),
+        ("DeveloperGroupArn", GetAtt(group, "Arn"), "the HealthcareDeveloper group (portfolio principal)", GLOBAL),
+        ("DeveloperGroupName", Ref(group), "the HealthcareDeveloper group name", GLOBAL),
+        ("TrailLogGroupName", Ref(trail_logs), "CloudWatch Logs group of the trail", GLOBAL),
+    ]:
+        kwargs = {"Value": value, "Description": desc}
+        if cond:
+            kwargs["Condition"] = cond
+        t.add_output(Output(name, **kwargs))
+    return t
+
+
+SPEC = ProductSpec(name=NAME, title="Account baseline", kind="admin", build=build, make_config=make_config)
+
+__all__ = ["SPEC", "BaselineConfig", "build", "make_config", "template_bucket_prefix", "PROVISIONING_TAG"]
