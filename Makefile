@@ -7,6 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLI := $(BIN)/hipaa-catalog
+GRAPHVIZ_STAMP := $(VENV)/.graphviz
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 PYTEST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
@@ -26,11 +30,40 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by every other target)
 
-build: $(STAMP) ## Render, validate and report every product into build/
+build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) ## Run the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) scan ## Run the checkov scan, then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# --- HIPAA rules, compliance report, independent scanner (issue 4) ---------------------------------
+
+# Graphviz draws the resource picture of compliance.html; without it the report embeds the DOT text,
+# so a failed install only warns (delete $(GRAPHVIZ_STAMP) to retry).
+$(GRAPHVIZ_STAMP): $(STAMP)
+	@command -v dot >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing Graphviz with apt-get (resource pictures in the compliance reports)"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq graphviz >/dev/null; } \
+	    || echo "warning: Graphviz could not be installed; compliance.html embeds the DOT text instead"; }
+	@touch $@
+
+# checkov pins an old boto3, so it gets its own virtualenv, pinned by constraints-checkov.txt.
+$(CHECKOV_STAMP): constraints-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c constraints-checkov.txt checkov==$(CHECKOV_VERSION)
+	touch $@
+
+lint: $(STAMP) ## cfn-lint + HIPAA rules in every scenario on TEMPLATES="a.yaml b.json" (default: every built product)
+	$(if $(TEMPLATES),,$(CLI) build >/dev/null)
+	$(CLI) lint $(or $(TEMPLATES),build/*/*/template.json)
+
+scan: build $(CHECKOV_STAMP) ## checkov (own venv, --skip-download) over every built template; fails on any failed check
+	$(BIN)/python -m generator.scan
+
+report: $(STAMP) $(GRAPHVIZ_STAMP) ## Write the HIPAA compliance reports (compliance.md + .html) of every product into build/
+	$(CLI) report
 
 publish: build ## Publish build/ to S3 + Service Catalog in every catalog region (DRY_RUN=1: plan only)
 	$(CLI) publish $(if $(filter-out 0,$(DRY_RUN)),--dry-run) $(PUBLISH_ARGS)
