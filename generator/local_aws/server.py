@@ -138,7 +138,10 @@ def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
             if verbose:
                 super().log_request(code, size)
 
-    return werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
+    server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
+    server.daemon_threads = True  # idle keep-alive connections must not hold up a shutdown
+    server.block_on_close = False
+    return server
 
 
 def warm_up() -> None:
@@ -214,10 +217,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_on_eof(server: Any) -> None:
-    """Stop when the parent process (a test run) closes our stdin or dies."""
+    """Stop when the parent process (a test run) closes our stdin or dies.
+
+    State lives only in memory, so there is nothing to flush: exit at once rather than wait for the
+    serve loop's poll interval and the interpreter's teardown.
+    """
     while sys.stdin.buffer.read(1024):
         pass
-    server.shutdown()
+    server.server_close()
+    os._exit(0)
 
 
 if __name__ == "__main__":

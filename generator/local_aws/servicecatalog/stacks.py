@@ -104,6 +104,19 @@ def _check_value(key: str, value: str, spec: dict[str, Any]) -> None:
                 raise fail(f"must be a number not greater than {spec['MaxValue']}")
 
 
+def check_ssm_parameters(account_id: str, region: str, doc: dict[str, Any], values: dict[str, str]) -> None:
+    """SSM-typed parameters must name existing SSM parameters (moto would crash with AttributeError)."""
+    from moto.ssm.models import ssm_backends
+
+    ssm = ssm_backends[account_id][region]
+    missing = [values[key] for key, spec in doc.get("Parameters", {}).items()
+               if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<") and key in values
+               and ssm.get_parameter(values[key]) is None]
+    if missing:
+        raise StackFailure("ValidationError",
+                           f"Unable to fetch parameters [{','.join(missing)}] from parameter store for this account.")
+
+
 def _failure(err: Exception) -> StackFailure:
     code = getattr(err, "error_type", None) or getattr(err, "code", None)
     message = getattr(err, "message", None) or str(err) or type(err).__name__
