@@ -15,7 +15,7 @@ from generator import __version__
 from generator.errors import CatalogError
 
 # One module per subcommand (or group of subcommands), in the order `--help` lists them.
-COMMAND_MODULES = ["build", "lint", "report"]
+COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "developer"]
 
 EPILOG = """\
 examples:

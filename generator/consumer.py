@@ -142,6 +142,14 @@ def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str]
     return [{"Key": k, "Value": v} for k, v in given.items()]
 
 
+def backoff(limit: float, first: float = 0.25):
+    """Polling delays: quick at first (a short operation finishes fast), then every ``limit`` seconds."""
+    delay = first
+    while True:
+        yield min(delay, limit)
+        delay *= 2
+
+
 # ------------------------------------------------------------------------------------------ versions
 
 def _version_sort_key(artifact: Mapping) -> tuple:
@@ -301,6 +309,7 @@ class Consumer:
     def wait_record(self, record_id: str, name: str, product: str = "", version: str = "") -> dict:
         deadline = time.monotonic() + self.timeout
         last = None
+        delays = backoff(self.poll)
         while True:
             rec = self.describe_record(record_id)
             detail = rec["RecordDetail"]
@@ -313,7 +322,7 @@ class Consumer:
             if time.monotonic() > deadline:
                 raise LaunchError(f"{name}: record {record_id} still {status} after {self.timeout:.0f}s",
                                   hint=f"check later with `hipaa-catalog status {name}`")
-            time.sleep(self.poll)
+            time.sleep(next(delays))
         result = {"name": name, "product": product or detail.get("ProductId", ""), "version": version,
                   "record_id": record_id, "record_type": detail.get("RecordType", ""), "status": status,
                   "provisioned_product_id": detail.get("ProvisionedProductId", ""),

@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from generator import build as pipeline
 from generator import aws
+from generator.consumer import backoff
 from generator.errors import AwsError, BuildError, ConfigError
 
 Progress = Callable[[str], None]
@@ -202,7 +203,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
     except BotoCoreError as exc:
         raise _translate(exc, f"create change set for stack {stack_name}") from exc
     cs_id = created["Id"]
-    deadline = time.monotonic() + timeout
+    deadline, delays = time.monotonic() + timeout, backoff(poll)
     while True:
         desc = _call("describe change set", cf.describe_change_set, ChangeSetName=cs_id, StackName=stack_name)
         if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
@@ -210,7 +211,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
         if time.monotonic() > deadline:
             raise DeployError(f"change set {name} of stack {stack_name} still {desc['Status']} after {timeout:.0f}s")
         progress(f"change set {name}: {desc['Status']}")
-        time.sleep(poll)
+        time.sleep(next(delays))
     if desc["Status"] == "FAILED":
         reason = desc.get("StatusReason", "")
         _call("delete change set", cf.delete_change_set, ChangeSetName=cs_id, StackName=stack_name)
@@ -246,7 +247,7 @@ def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3
         err = aws.translate(exc, "ExecuteChangeSet", f"stack {p.stack_name}")
         raise DeployError(err.message, failing_events(cf, p.stack_name), hint=err.hint) from exc
     progress(f"executing {p.change_set_type} of stack {p.stack_name}")
-    deadline = time.monotonic() + timeout
+    deadline, delays = time.monotonic() + timeout, backoff(poll)
     while True:
         stack = describe_stack(cf, p.stack_name)
         for e in reversed(_events(cf, p.stack_name)):
@@ -261,7 +262,7 @@ def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3
             raise DeployError(f"stack {p.stack_name} still {status} after {timeout:.0f}s",
                               hint="it keeps running in CloudFormation; check it with aws cloudformation "
                                    "describe-stacks and run again when it has finished")
-        time.sleep(poll)
+        time.sleep(next(delays))
     if status not in OK_STATES:
         raise DeployError(f"stack {p.stack_name} ended in state {status}: CloudFormation rolled the "
                           f"{p.change_set_type.lower()} back", failing_events(cf, p.stack_name),

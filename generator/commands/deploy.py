@@ -32,8 +32,8 @@ def _add_common(p, product: str) -> None:
     p.add_argument("--yes", "-y", action="store_true",
                    help="execute the change set without asking (example: hipaa-catalog "
                         f"{p.prog.split()[-1]} --yes)")
-    p.add_argument("--build-dir", type=Path, default=pipeline.DEFAULT_OUT,
-                   help="where `make build` wrote the templates (default: build/; example: --build-dir out/)")
+    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT,
+                   help="where `make build` wrote the templates (default: build/; example: --out out/)")
     p.add_argument("--template-bucket", default=None, metavar="BUCKET",
                    help="S3 bucket to upload the template to when it is over CloudFormation's 51,200-byte "
                         "inline limit (example: --template-bucket my-admin-bucket)")
@@ -89,7 +89,7 @@ def print_changes(p: deploy.Plan) -> None:
 def run(args, product: str) -> int:
     settings = catalog_settings.load(args.settings)
     progress = output.progress
-    entry, template = deploy.load_template(product, args.build_dir)
+    entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
     region = args.region or aws.default_region() or settings.primary_region
     sess = aws.session(region)

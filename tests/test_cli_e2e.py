@@ -1,0 +1,214 @@
+"""The ``hipaa-catalog`` command end to end against the local AWS endpoint, ``--json`` parsed.
+
+Administrator: deploy-baseline (create, then "no changes", then a refused non-interactive update);
+release engineer: publish; developer: products, launch, status, update, terminate — and launches
+refused locally (bad parameters, DEPRECATED version) with no ProvisionProduct call reaching the
+endpoint (its call log).
+
+Besides the published catalog, the launch tests add a small "probe" product to the same portfolio
+through the administrator's Service Catalog API, with two versions: the developer commands are
+exercised on a template whose every resource moto's CloudFormation models.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from generator import aws, cli
+from generator import build as pipeline
+from generator import demo
+from generator.publish import template_url
+
+pytestmark = [pytest.mark.aws, pytest.mark.slow]
+REGION = "us-east-1"
+PROBE = "probe-site"
+PROBE_TEMPLATE = {
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Description": "probe product for the CLI tests",
+    "Parameters": {
+        "SiteName": {"Type": "String", "AllowedPattern": "[a-z][a-z0-9-]{2,30}",
+                     "ConstraintDescription": "lower-case letters, digits and '-', 3 to 31 characters"},
+        "Environment": {"Type": "String", "AllowedValues": ["PROD", "TEST"], "Default": "TEST",
+                        "ConstraintDescription": "PROD or TEST"},
+        "InstanceOwnerEmail": {"Type": "String", "AllowedPattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+                               "ConstraintDescription": "must be an e-mail address such as dev@example.org"},
+    },
+    "Resources": {"Site": {"Type": "AWS::SSM::Parameter",
+                           "Properties": {"Name": {"Fn::Sub": "/probe/${SiteName}"}, "Type": "String",
+                                          "Value": {"Ref": "InstanceOwnerEmail"}}}},
+    "Outputs": {"CompliantWebsiteURL": {"Value": {"Fn::Sub": "https://${SiteName}.example.org/"}},
+                "Environment": {"Value": {"Ref": "Environment"}}},
+}
+GOOD = ["-p", "SiteName=clinic", "-p", "InstanceOwnerEmail=dev@example.org"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, settings):
+    """Every product rendered into a build folder with its manifest (linting is the build tests' job)."""
+    out = tmp_path_factory.mktemp("build")
+    items = pipeline.render_all(settings)
+    for item in items:
+        (out / item.rel_dir).mkdir(parents=True, exist_ok=True)
+        (out / item.rel_dir / "template.json").write_text(item.json_text, encoding="utf-8")
+    (out / pipeline.MANIFEST).write_text(json.dumps(pipeline.manifest(settings, items, settings.regions)))
+    return out
+
+
+def hc(capsys, *argv: str) -> tuple[int, object, str]:
+    """Run ``hipaa-catalog ARGV --json``; return (exit code, parsed stdout or None, stderr)."""
+    capsys.readouterr()
+    code = cli.main([*argv, "--json"])
+    captured = capsys.readouterr()
+    return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
+
+
+def operations(endpoint) -> list[str]:
+    return [c["operation"] for c in endpoint.calls()]
+
+
+@pytest.fixture
+def account(aws_env, built, capsys):
+    """An account set up by the administrator with the CLI, and the catalog published (us-east-1)."""
+    network = demo.Demo(built, write=lambda _m: None).network(REGION)
+    args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
+    code, result, err = hc(capsys, "deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
+    assert code == 0, err
+    sess = aws.session(REGION)
+    iam = aws.client(sess, "iam")
+    # moto's CloudFormation does not model AWS::IAM::Group: create the group the baseline declares
+    iam.create_group(GroupName="HealthcareDeveloper")
+    code, role, err = hc(capsys, "deploy-launch-role", "--region", REGION, "--yes", "--out", str(built))
+    assert code == 0, err
+    code, _published, err = hc(capsys, "publish", "--out", str(built), "--region", REGION)
+    assert code == 0, err
+    return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,
+            "session": sess}
+
+
+def add_probe_product(account) -> dict[str, str]:
+    """The administrator adds the probe product (versions 1.0.0 and 1.1.0) to the catalog's portfolio."""
+    sess = account["session"]
+    s3, sc = aws.client(sess, "s3"), aws.client(sess, "servicecatalog")
+    bucket = aws.client(sess, "ssm").get_parameter(Name="/hipaa-catalog/catalog/template-bucket")["Parameter"]["Value"]
+    urls = {}
+    for version in ("1.0.0", "1.1.0"):
+        body = dict(PROBE_TEMPLATE, Description=f"probe {version}")
+        key = f"{PROBE}/{version}/{uuid.uuid4().hex}.json"
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode(),
+                      Tagging="servicecatalog:provisioning=true")
+        urls[version] = template_url(bucket, REGION, key)
+    art = lambda v: {"Name": v, "Info": {"LoadTemplateFromURL": urls[v]},  # noqa: E731
+                     "Type": "CLOUD_FORMATION_TEMPLATE", "Description": f"probe {v}"}
+    product = sc.create_product(Name=PROBE, Owner="tests", ProductType="CLOUD_FORMATION_TEMPLATE",
+                                ProvisioningArtifactParameters=art("1.0.0"))["ProductViewDetail"]
+    pid = product["ProductViewSummary"]["ProductId"]
+    first = sc.list_provisioning_artifacts(ProductId=pid)["ProvisioningArtifactDetails"][0]["Id"]
+    second = sc.create_provisioning_artifact(ProductId=pid, Parameters=art("1.1.0"),
+                                             IdempotencyToken=uuid.uuid4().hex)["ProvisioningArtifactDetail"]["Id"]
+    portfolio = sc.list_portfolios()["PortfolioDetails"][0]["Id"]
+    sc.associate_product_with_portfolio(ProductId=pid, PortfolioId=portfolio)
+    return {"product_id": pid, "1.0.0": first, "1.1.0": second}
+
+
+def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, capsys):
+    built, net = account["built"], account["network"]
+    first = account["baseline"]
+    assert first["change_set_type"] == "CREATE" and first["executed"] and first["status"] == "CREATE_COMPLETE"
+    adds = {c["logical_id"] for c in first["changes"] if c["action"] == "Add"}
+    assert {"TemplateBucket", "Trail", "SettingVpcId"} <= adds
+    ssm = aws.client(account["session"], "ssm")
+    assert ssm.get_parameter(Name="/hipaa-catalog/network/vpc-id")["Parameter"]["Value"] == net["VpcId"]
+
+    # the same parameters again: the change set is empty, nothing is executed
+    args = [a for k, v in net.items() for a in ("-p", f"{k}={v}")]
+    code, again, err = hc(capsys, "deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
+    assert code == 0, err
+    assert again["change_set_type"] == "NONE" and not again["executed"] and again["status"] == "CREATE_COMPLETE"
+
+    # a real change without --yes and without a terminal: shown, refused, discarded, nothing executed
+    account["endpoint"].reset_calls()
+    code, _out, err = hc(capsys, "deploy-baseline", "--region", REGION, "--out", str(built),
+                         "-p", "AdminCidr=10.30.0.0/24")
+    assert code == 2
+    assert "standard input is not a terminal" in err and "--yes" in err
+    ops = operations(account["endpoint"])
+    assert "CreateChangeSet" in ops and "DeleteChangeSet" in ops and "ExecuteChangeSet" not in ops
+    assert ssm.get_parameter(Name="/hipaa-catalog/network/admin-cidr")["Parameter"]["Value"] == net["AdminCidr"]
+
+    # the launch role, deployed by the fixture with the same command
+    assert account["launch_role"]["change_set_type"] == "CREATE"
+    assert account["launch_role"]["status"] == "CREATE_COMPLETE"
+    role = aws.client(account["session"], "iam").get_role(RoleName="HipaaCatalogLaunchRole")["Role"]
+    assert "servicecatalog.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+
+    # unknown and missing parameters are named before anything is created
+    code, _out, err = hc(capsys, "deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built),
+                         "-p", "Colour=blue")
+    assert code == 2 and "unknown parameter(s) Colour" in err
+
+
+def test_developer_launch_status_update_terminate(account, capsys):
+    ids = add_probe_product(account)
+    ep = account["endpoint"]
+
+    code, listing, err = hc(capsys, "products", "--region", REGION)
+    assert code == 0, err
+    names = {p["name"]: p for p in listing["products"]}
+    assert {"healthcare-web-server", PROBE} <= set(names)
+    assert [v["version"] for v in names[PROBE]["versions"]] == ["1.1.0", "1.0.0"]
+    assert names[PROBE]["versions"][0]["default"] and not any(v["deprecated"] for v in names[PROBE]["versions"])
+
+    # bad parameters: refused with the constraint description; no ProvisionProduct call
+    ep.reset_calls()
+    code, _out, err = hc(capsys, "launch", PROBE, "--name", "bad", "--region", REGION,
+                         "-p", "SiteName=clinic", "-p", "InstanceOwnerEmail=not-an-email", "-p", "Environment=DEV")
+    assert code == 2
+    assert "must be an e-mail address such as dev@example.org" in err and "PROD, TEST" in err
+    assert "DescribeProvisioningParameters" in operations(ep)
+    assert "ProvisionProduct" not in operations(ep)
+
+    # launch 1.0.0 explicitly
+    code, launched, err = hc(capsys, "launch", PROBE, "--name", "clinic", "--version", "1.0.0", "--region", REGION,
+                             *GOOD)
+    assert code == 0, err
+    assert launched["status"] == "SUCCEEDED" and launched["version"] == "1.0.0"
+    assert launched["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
+    assert launched["outputs"]["Environment"] == "TEST"  # the template's default
+
+    # the administrator deprecates 1.0.0: no new launches of it, and no ProvisionProduct call
+    aws.client(account["session"], "servicecatalog").update_provisioning_artifact(
+        ProductId=ids["product_id"], ProvisioningArtifactId=ids["1.0.0"], Guidance="DEPRECATED")
+    code, listing, _err = hc(capsys, "products", "--region", REGION)
+    versions = {v["version"]: v for p in listing["products"] if p["name"] == PROBE for v in p["versions"]}
+    assert versions["1.0.0"]["deprecated"] and versions["1.1.0"]["default"]
+    ep.reset_calls()
+    code, _out, err = hc(capsys, "launch", PROBE, "--name", "clinic-2", "--version", "1.0.0", "--region", REGION,
+                         *GOOD)
+    assert code == 3 and "DEPRECATED" in err and "launch version 1.1.0 instead" in err
+    assert "ProvisionProduct" not in operations(ep)
+
+    code, st, err = hc(capsys, "status", "clinic", "--region", REGION)
+    assert code == 0, err
+    assert st["status"] == "AVAILABLE" and st["version"] == "1.0.0" and st["deprecated"]
+    assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
+
+    code, updated, err = hc(capsys, "update", "clinic", "--version", "1.1.0", "--region", REGION,
+                            "-p", "Environment=PROD")
+    assert code == 0, err
+    assert updated["status"] == "SUCCEEDED" and updated["version"] == "1.1.0"
+    code, st, _err = hc(capsys, "status", "clinic", "--region", REGION)
+    assert st["version"] == "1.1.0" and not st["deprecated"] and st["outputs"]["Environment"] == "PROD"
+    assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"  # SiteName kept
+
+    code, listing, _err = hc(capsys, "status", "--region", REGION)
+    assert [p["Name"] for p in listing["provisioned_products"]] == ["clinic"]
+
+    code, done, err = hc(capsys, "terminate", "clinic", "--region", REGION)
+    assert code == 0, err
+    assert done["status"] == "SUCCEEDED" and done["record_type"] == "TERMINATE_PROVISIONED_PRODUCT"
+    code, _out, err = hc(capsys, "status", "clinic", "--region", REGION)
+    assert code == 3 and "no provisioned product named 'clinic'" in err
+
