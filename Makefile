@@ -68,6 +68,12 @@ report: $(STAMP) $(GRAPHVIZ_STAMP) ## Write the HIPAA compliance reports (compli
 publish: build ## Publish build/ to S3 + Service Catalog in every catalog region (DRY_RUN=1: plan only)
 	$(CLI) publish $(if $(filter-out 0,$(DRY_RUN)),--dry-run) $(PUBLISH_ARGS)
 
+local-aws: $(STAMP) ## Local AWS endpoint (moto + Service Catalog) on 127.0.0.1, port LOCAL_AWS_PORT (4566); foreground, Ctrl-C stops
+	$(BIN)/python scripts/local_aws.py --host 127.0.0.1 --port $(LOCAL_AWS_PORT) $(LOCAL_AWS_ARGS)
+
+demo: $(STAMP) ## The whole workflow (admin, release engineer, developer) against a local AWS endpoint, narrated
+	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
+
 golden: $(STAMP) ## Rewrite the golden templates under tests/golden/ (review the diff!)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 

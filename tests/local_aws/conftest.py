@@ -19,7 +19,7 @@ def client(aws_env):
     """``client("servicecatalog")``: a boto3 client for the local endpoint (no retries: errors surface)."""
     def make(service: str, retries: int = 0):
         return boto3.client(service, endpoint_url=aws_env.url,
-                            config=Config(retries={"max_attempts": retries + 1, "mode": "standard"}))
+                            config=Config(retries={"total_max_attempts": retries + 1, "mode": "standard"}))
     return make
 
 
