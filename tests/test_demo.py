@@ -1,0 +1,33 @@
+"""``make demo`` runs the whole workflow against a local AWS endpoint and exits 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "blocked by the local AWS endpoint (issue 5): moto's CloudFormation fails AWS::KMS::Key with Tags "
+    "(KeyError 'TagKey') and does not resolve {{resolve:ssm:...}} dynamic references, which the web server "
+    "uses; remove this marker when `make demo` passes"))
+def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "LOCAL_AWS_PORT"}
+    proc = subprocess.run(["make", "--no-print-directory", "demo", f"DEMO_ARGS=--out {tmp_path / 'build'}"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
+    for role in ("[security administrator]", "[release engineer]", "[developer]"):
+        assert role in out
+    for command in ("deploy-baseline", "deploy-launch-role", "publish", "launch", "terminate"):
+        assert f"$ hipaa-catalog {command}" in out
+    urls = re.findall(r"(clinic-test|clinic-prod): SUCCEEDED, CompliantWebsiteURL = (https://\S+)", out)
+    assert {name for name, _url in urls} == {"clinic-test", "clinic-prod"}
+    assert "compliance.md" in out
+    assert "local AWS endpoint stopped" in out
