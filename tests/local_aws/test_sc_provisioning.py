@@ -42,7 +42,7 @@ def test_search_products_launch_paths_and_provisioning_parameters(sc, catalog):
     assert params["RetentionDays"]["ParameterConstraints"] == {"MinValue": "1", "MaxValue": "3653"}
     assert params["KmsAlias"]["ParameterType"] == "AWS::SSM::Parameter::Value<String>"
     assert described["UsageInstructions"] == [{"Type": "launchAsRole", "Value": catalog.role_arn}]
-    assert [o["Key"] for o in described["ProvisioningArtifactOutputKeys"]] == ["BucketName", "KeyArn", "Alias"]
+    assert [o["Key"] for o in described["ProvisioningArtifactOutputKeys"]] == ["BucketName", "KeyArn", "Alias", "SettingName"]
 
     with pytest.raises(ClientError) as exc:
         sc.list_launch_paths(ProductId="prod-doesnotexist1")
@@ -63,6 +63,9 @@ def test_provisioned_product_record_carries_the_stack_outputs(sc, client, catalo
     assert outputs["BucketName"] == "phi-PROD-abc"
     assert outputs["Alias"] == "alias/phi"  # SSM-typed parameter resolved from the local SSM
     assert outputs["KeyArn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+    # {{resolve:ssm:...}} resolved from the local SSM into a parameter whose name CloudFormation generated
+    setting = client("ssm").get_parameter(Name=outputs["SettingName"])["Parameter"]
+    assert setting["Value"] == "alias/phi" and outputs["SettingName"].startswith("SC-123456789012-pp-")
 
     pp_id = record["ProvisionedProductId"]
     stack_name = f"SC-123456789012-{pp_id}"

@@ -185,7 +185,7 @@ class ProvisioningMixin:
         try:
             pp.parameters = stacks.resolve_parameters(artifact.doc, given)
             stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, pp.parameters)
-            body = stacks.with_generated_names(artifact.body, artifact.doc, pp.stack_name)
+            body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
             result = stacks.create(self.account_id, self.region_name, pp.stack_name, body, pp.parameters,
                                    self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except stacks.StackFailure as failure:
@@ -296,7 +296,7 @@ class ProvisioningMixin:
             values = stacks.resolve_parameters(artifact.doc, {**previous, **given},
                                                previous={k: v for k, v in pp.parameters.items()})
             stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, values)
-            body = stacks.with_generated_names(artifact.body, artifact.doc, pp.stack_name)
+            body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
             result = stacks.update(self.account_id, self.region_name, pp.stack_id or pp.stack_name, body,
                                    values, self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except stacks.StackFailure as failure:

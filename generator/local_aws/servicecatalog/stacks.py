@@ -13,9 +13,9 @@ What moto's CloudFormation does with the resource types our products use (measur
   stack succeeds without them; ``Ref`` to such a resource yields its logical id.
 * ``AWS::SSM::Parameter::Value<...>`` parameters are resolved from the local SSM; a missing SSM
   parameter fails the stack (as in AWS).
-* ``{{resolve:ssm:...}}`` dynamic references are not resolved: the literal string is used.
-* ``AWS::SSM::Parameter`` without ``Name`` breaks moto (AttributeError); CloudFormation generates a
-  name, so ``with_generated_names`` does the same before the template reaches moto.
+* ``{{resolve:ssm:...}}`` dynamic references are not resolved by moto, ``AWS::SSM::Parameter``
+  without ``Name`` and ``AWS::KMS::Key`` with ``Tags`` crash it; ``prepare`` rewrites the template
+  for those cases before it reaches moto.
 * Anything else moto cannot do fails the record with the resource's logical id and moto's error.
 """
 
@@ -145,21 +145,53 @@ def _resource_in_traceback(err: BaseException) -> str | None:
 # CloudFormation generates a physical name when a template leaves it out; moto does not for these
 # types, so one is generated here the way CloudFormation would (STACK-LOGICALID-SUFFIX).
 _GENERATED_NAMES = {"AWS::SSM::Parameter": "Name"}
+_DYNAMIC_SSM = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^:}]+)(?::(\d+))?\}\}")
 
 
-def with_generated_names(body: str, doc: dict[str, Any], stack_name: str) -> str:
-    """``body``, or the template as JSON with the names CloudFormation would generate filled in."""
-    changed = False
+def prepare(body: str, doc: dict[str, Any], stack_name: str, account_id: str, region: str) -> str:
+    """The template to hand to moto: ``body``, or a JSON rewrite doing what CloudFormation does and moto does not.
+
+    * ``{{resolve:ssm:NAME[:VERSION]}}`` / ``{{resolve:ssm-secure:...}}`` are replaced by the value in
+      the local SSM (a missing parameter fails like CloudFormation does);
+    * an ``AWS::SSM::Parameter`` without ``Name`` gets a generated name;
+    * ``AWS::KMS::Key`` ``Tags`` are passed in the TagKey/TagValue form moto's KMS expects.
+    """
     resources = {}
     for logical_id, resource in doc.get("Resources", {}).items():
+        resource = _resolve_dynamic(resource, account_id, region)
+        props = dict(resource.get("Properties") or {})
         prop = _GENERATED_NAMES.get(resource.get("Type"))
-        if prop and prop not in (resource.get("Properties") or {}):
+        if prop and prop not in props:
             suffix = hashlib.sha1(f"{stack_name}/{logical_id}".encode()).hexdigest()[:12].upper()
-            name = f"{stack_name}-{logical_id}-{suffix}"
-            resource = {**resource, "Properties": {**(resource.get("Properties") or {}), prop: name}}
-            changed = True
-        resources[logical_id] = resource
-    return json.dumps({**doc, "Resources": resources}) if changed else body
+            props[prop] = f"{stack_name}-{logical_id}-{suffix}"
+        if resource.get("Type") == "AWS::KMS::Key" and isinstance(props.get("Tags"), list):
+            props["Tags"] = [{"TagKey": t.get("Key"), "TagValue": t.get("Value")} if isinstance(t, dict) else t
+                             for t in props["Tags"]]
+        resources[logical_id] = {**resource, "Properties": props} if props else resource
+    if resources == doc.get("Resources", {}):
+        return body
+    return json.dumps({**doc, "Resources": resources})
+
+
+def _resolve_dynamic(value: Any, account_id: str, region: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_dynamic(v, account_id, region) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_dynamic(v, account_id, region) for v in value]
+    if isinstance(value, str) and "{{resolve:ssm" in value:
+        return _DYNAMIC_SSM.sub(lambda m: _ssm_value(m.group(2), m.group(3), account_id, region), value)
+    return value
+
+
+def _ssm_value(name: str, version: str | None, account_id: str, region: str) -> str:
+    from moto.ssm.models import ssm_backends
+
+    parameter = ssm_backends[account_id][region].get_parameter(f"{name}:{version}" if version else name)
+    if parameter is None:
+        raise StackFailure("ValidationError", f"Unable to resolve the dynamic reference {{{{resolve:ssm:{name}}}}}: "
+                                              f"parameter {name}{':' + version if version else ''} not found "
+                                              "in the parameter store of this account")
+    return str(parameter.value)
 
 
 def _outputs(stack) -> list[dict[str, str]]:
