@@ -406,3 +406,24 @@ def test_bad_options_are_refused_naming_product_and_field(settings, options, fie
 def test_options_shape_the_instance_type_list(settings):
     cfg = make(settings, instance_families=["m6i"], max_instance_size="xlarge", default_instance_type="m6i.large")
     assert cfg.allowed_instance_types == ("m6i.large", "m6i.xlarge")
+
+
+# --- building blocks ---------------------------------------------------------------------------
+
+def test_security_group_blocks_refuse_rules_without_one_peer_or_groups_without_egress():
+    from generator import network
+
+    with pytest.raises(ValueError, match="exactly one peer"):
+        network.rule(443, "no peer")
+    with pytest.raises(ValueError, match="exactly one peer"):
+        network.rule(443, "two peers", cidr="10.0.0.0/8", cidr_ipv6="::/0")
+    with pytest.raises(ValueError, match="declare its egress"):
+        network.security_group("Sg", "no egress", "vpc-1", egress=[])
+
+
+def test_backup_tags_become_a_map():
+    from troposphere import Tags
+
+    from generator import backup
+
+    assert backup.tag_map(Tags(Name="n", PHI="YES")) == {"Name": "n", "PHI": "YES"}
