@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -54,8 +55,9 @@ def test_lint_failure_names_product_logical_id_and_rule(tmp_path, settings):
 
     name = next(iter(settings.products))
     spec = ProductSpec(name=name, title="bad", kind="product", build=bad_build, make_config=lambda *a: None)
+    only = dataclasses.replace(settings, products={name: settings.products[name]})  # a one-product catalog
     with pytest.raises(LintError) as err:
-        pipeline.build(settings, out_dir=tmp_path, registry={name: spec})
+        pipeline.build(only, out_dir=tmp_path, registry={name: spec})
     msg = str(err.value)
     assert name in msg and "[Unused]" in msg and "W2001" in msg
     assert not (tmp_path / "manifest.json").exists()
