@@ -25,12 +25,13 @@ from urllib.parse import quote
 
 from generator import admin_settings, aws
 from generator import publish_plan as plan
-from generator.build import DEFAULT_OUT, MANIFEST, load_manifest, sources_sha256
 from generator.errors import AwsError, BuildError, ConfigError, PublishError
 from generator.render import sha256 as text_sha256
 from generator.settings import Settings
 
 REPORT = "publish-report.json"
+DEFAULT_OUT = Path(__file__).resolve().parent.parent / "build"   # the same folder as generator.build's
+MANIFEST = "manifest.json"
 # CloudFormation's limit for a template loaded from S3.
 TEMPLATE_SIZE_LIMIT = 1_048_576
 PROVISIONING_TAG = "servicecatalog:provisioning=true"
@@ -81,11 +82,22 @@ class RegionResult:
 
 # --- the release: manifest + settings -------------------------------------------------------------
 
+def _sources_sha256() -> str:
+    from generator.build import sources_sha256   # imported late: generator.build loads cfn-lint
+
+    return sources_sha256()
+
+
 def load_release_templates(settings: Settings, out_dir: Path, check_stale: bool = True) -> tuple[Template, ...]:
     """The templates of the manifest's "product" entries, checked: fresh build, hash, size."""
-    manifest = load_manifest(out_dir)
     manifest_path = Path(out_dir) / MANIFEST
-    if check_stale and manifest.get("sources_sha256") != sources_sha256():
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BuildError(f"{manifest_path}: no manifest; run `make build` first") from exc
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"{manifest_path}: unreadable manifest ({exc}); run `make build`") from exc
+    if check_stale and manifest.get("sources_sha256") != _sources_sha256():
         raise BuildError(f"{manifest_path}: stale build: generator/ or products/ changed since it was built",
                          hint="run `make build` (or `make publish`, which builds first)")
     templates = []
@@ -135,15 +147,14 @@ def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[st
     sts = aws.client(sess, "sts", recorder=recorder)
     account = aws.call(sts, "GetCallerIdentity", "the current AWS identity")["Account"]
     iam = aws.client(sess, "iam", recorder=recorder)
-    if not launch_role_arn:
-        try:
-            launch_role_arn = aws.call(iam, "GetRole", f"IAM role {admin_settings.LAUNCH_ROLE_NAME}",
-                                       RoleName=admin_settings.LAUNCH_ROLE_NAME)["Role"]["Arn"]
-        except aws.AwsCallError as exc:
-            if exc.code == "NoSuchEntity":
-                raise _missing(f"launch role {admin_settings.LAUNCH_ROLE_NAME}", f"IAM, account {account}",
-                               "--launch-role-arn ARN") from exc
-            raise
+    role_name = launch_role_arn.rsplit("/", 1)[-1] if launch_role_arn else admin_settings.LAUNCH_ROLE_NAME
+    try:
+        launch_role_arn = aws.call(iam, "GetRole", f"IAM role {role_name}", RoleName=role_name)["Role"]["Arn"]
+    except aws.AwsCallError as exc:
+        if exc.code == "NoSuchEntity":
+            raise _missing(f"launch role {launch_role_arn or role_name}", f"IAM, account {account}",
+                           "--launch-role-arn ARN") from exc
+        raise
     try:
         group_arn = aws.call(iam, "GetGroup", f"IAM group {admin_settings.DEVELOPER_GROUP}",
                              GroupName=admin_settings.DEVELOPER_GROUP, MaxItems=1)["Group"]["Arn"]
@@ -466,7 +477,7 @@ class _Region:
 
 # --- the whole publish ---------------------------------------------------------------------------
 
-def publish(settings: Settings, out_dir: Path = DEFAULT_OUT, regions: list[str] | None = None,
+def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] | None = None,
             dry_run: bool = False, bucket: str | None = None, launch_role_arn: str | None = None,
             progress: Progress = lambda _m: None, recorder: aws.CallRecorder | None = None,
             check_stale: bool = True) -> dict:
@@ -476,7 +487,7 @@ def publish(settings: Settings, out_dir: Path = DEFAULT_OUT, regions: list[str] 
     (credentials, missing baseline resources); per-region and per-product failures are in the report
     (``ok`` false) — the caller decides the exit code.
     """
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir else DEFAULT_OUT
     recorder = recorder or aws.CallRecorder()
     regions = list(regions or settings.regions)
     unknown = [r for r in regions if r not in settings.regions]

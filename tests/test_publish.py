@@ -1,0 +1,426 @@
+"""`hipaa-catalog publish` against the local AWS endpoint over HTTP (issue 6).
+
+Every test publishes synthetic catalogs (unique portfolio, product names and SSM prefix, so tests
+sharing one endpoint never see each other's state) except one that publishes the real build.  Write
+and read calls are counted with botocore's event hooks (``generator.aws.CallRecorder``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+
+from generator import admin_settings, aws
+from generator import publish as publisher
+from generator import settings as catalog_settings
+from generator.build import MANIFEST, sources_sha256
+from generator.errors import AwsError, BuildError, PublishError
+from generator.render import canonical_json, sha256
+
+pytestmark = pytest.mark.aws
+
+ROOT = Path(__file__).resolve().parent.parent
+REGION = "us-east-1"
+
+
+# --- fixtures: a baseline in the local endpoint, a synthetic catalog on disk ----------------------
+
+@pytest.fixture
+def baseline(aws_env):
+    """What deploy-baseline would create: template bucket + SSM parameter per region, launch role, group."""
+    prefix = f"/t{uuid.uuid4().hex[:10]}"
+    iam = boto3.client("iam", region_name=REGION)
+    for create in (lambda: iam.create_role(RoleName=admin_settings.LAUNCH_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(
+                       {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "servicecatalog.amazonaws.com"}}]})),
+                   lambda: iam.create_group(GroupName=admin_settings.DEVELOPER_GROUP)):
+        try:
+            create()
+        except iam.exceptions.EntityAlreadyExistsException:
+            pass
+    buckets = {}
+    for region in ("us-east-1", "us-west-2"):
+        bucket = f"templates-{uuid.uuid4().hex[:12]}"
+        s3 = boto3.client("s3", region_name=region)
+        kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **kw)
+        boto3.client("ssm", region_name=region).put_parameter(
+            Name=admin_settings.TEMPLATE_BUCKET.full_name(prefix), Value=bucket, Type="String")
+        buckets[region] = bucket
+    return {"prefix": prefix, "buckets": buckets, "endpoint": aws_env}
+
+
+class Catalog:
+    """A synthetic catalog: catalog.toml + build/ (manifest and templates) under a temporary folder."""
+
+    def __init__(self, root: Path, prefix: str, regions=(REGION,), active=2, visible=4):
+        self.root = root
+        self.out = root / "build"
+        self.prefix = prefix
+        self.regions = list(regions)
+        self.policy = {"active_versions": active, "visible_versions": visible, "artifact_wait_seconds": 30}
+        self.portfolio = f"Portfolio {uuid.uuid4().hex[:8]}"
+        self.tag = uuid.uuid4().hex[:6]
+        self.products: dict[str, dict] = {}
+
+    def name(self, short: str) -> str:
+        return f"{short}-{self.tag}"
+
+    def set(self, short: str, version: str, salt: str = "") -> "Catalog":
+        p = self.products.setdefault(self.name(short), {"changes": {}})
+        p["version"] = version
+        p["changes"][version] = f"release {version}"
+        p["salt"] = salt or version
+        return self
+
+    def template(self, name: str) -> dict:
+        p = self.products[name]
+        return {"AWSTemplateFormatVersion": "2010-09-09", "Description": f"{name} {p['salt']}",
+                "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+
+    def write(self, size: int | None = None) -> catalog_settings.Settings:
+        lines = ["[catalog]", 'name = "test-catalog"', f"regions = {json.dumps(self.regions)}",
+                 f'ssm_prefix = "{self.prefix}"', "", "[portfolio]", f'name = "{self.portfolio}"',
+                 'description = "Test portfolio"', 'provider = "Tests"', "", "[publish]"]
+        lines += [f"{k} = {v}" for k, v in self.policy.items()]
+        entries = []
+        for name, p in self.products.items():
+            lines += ["", f"[products.{name}]", f'version = "{p["version"]}"', f'description = "{name} product"',
+                      'owner = "Tests"', 'support_email = "help@example.org"', f"[products.{name}.changes]"]
+            lines += [f'"{v}" = "{note}"' for v, note in p["changes"].items()]
+            text = canonical_json(self.template(name))
+            if size:
+                text = text + " " * (size - len(text))
+            rel = f"{name}/{p['version']}/template.json"
+            (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.out / rel).write_text(text)
+            entries.append({"name": name, "title": name, "kind": "product", "version": p["version"],
+                            "change_note": p["changes"][p["version"]], "sha256": sha256(text),
+                            "size": len(text.encode()), "path": rel, "resource_types": ["AWS::SNS::Topic"],
+                            "parameters": []})
+        (self.root / "catalog.toml").write_text("\n".join(lines) + "\n")
+        manifest = {"catalog": "test-catalog", "regions": self.regions, "sources_sha256": "not-checked",
+                    "products": entries}
+        self.out.mkdir(parents=True, exist_ok=True)
+        (self.out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        return catalog_settings.load(self.root / "catalog.toml")
+
+    def publish(self, **kw) -> tuple[dict, aws.CallRecorder]:
+        recorder = aws.CallRecorder()
+        report = publisher.publish(self.write(), out_dir=self.out, recorder=recorder, check_stale=False, **kw)
+        return report, recorder
+
+    def state(self, region: str = REGION) -> dict:
+        """What the endpoint holds for this catalog: portfolios, products, artifacts, constraints, principals."""
+        sc = boto3.client("servicecatalog", region_name=region)
+        portfolios = [p for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
+                      if p["DisplayName"] == self.portfolio]
+        paginator = sc.get_paginator("list_portfolios")
+        portfolios = [p for page in paginator.paginate() for p in page["PortfolioDetails"]
+                      if p["DisplayName"] == self.portfolio]
+        products = [d["ProductViewSummary"] for page in sc.get_paginator("search_products_as_admin").paginate()
+                    for d in page["ProductViewDetails"] if d["ProductViewSummary"]["Name"] in self.products]
+        out = {"portfolios": len(portfolios), "products": {}, "constraints": [], "principals": [],
+               "in_portfolio": []}
+        for p in products:
+            arts = sc.list_provisioning_artifacts(ProductId=p["ProductId"])["ProvisioningArtifactDetails"]
+            out["products"].setdefault(p["Name"], []).append(sorted(
+                (a["Name"], a["Guidance"], a["Active"]) for a in arts))
+        if len(portfolios) == 1:
+            pid = portfolios[0]["Id"]
+            out["constraints"] = sorted(
+                (c["Type"], next(p["Name"] for p in products if p["ProductId"] == c["ProductId"]))
+                for c in sc.list_constraints_for_portfolio(PortfolioId=pid)["ConstraintDetails"])
+            out["principals"] = sorted(p["PrincipalARN"].rsplit("/", 1)[-1]
+                                       for p in sc.list_principals_for_portfolio(PortfolioId=pid)["Principals"])
+            out["in_portfolio"] = sorted(d["ProductViewSummary"]["Name"] for d in
+                                         sc.search_products_as_admin(PortfolioId=pid)["ProductViewDetails"])
+        return out
+
+
+@pytest.fixture
+def catalog(tmp_path, baseline):
+    return Catalog(tmp_path, baseline["prefix"])
+
+
+def ops(calls) -> list[str]:
+    return sorted(c.operation for c in calls)
+
+
+def actions(report, *kinds) -> list[tuple]:
+    return sorted((a["region"], a["product"], a["version"], a["action"], a["status"]) for a in report["actions"]
+                  if not kinds or a["action"] in kinds)
+
+
+# --- the tests -----------------------------------------------------------------------------------
+
+def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, baseline):
+    cat = Catalog(tmp_path, baseline["prefix"], regions=("us-east-1", "us-west-2"))
+    cat.set("web", "1.0.0").set("db", "2.1.0")
+    report, rec = cat.publish()
+    assert report["ok"], report
+    web, db = cat.name("web"), cat.name("db")
+    for region in cat.regions:
+        assert cat.state(region) == {
+            "portfolios": 1, "products": {web: [[("1.0.0", "DEFAULT", True)]], db: [[("2.1.0", "DEFAULT", True)]]},
+            "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
+            "in_portfolio": sorted([web, db])}
+        s3 = boto3.client("s3", region_name=region)
+        entry = next(a for a in report["actions"] if a["region"] == region and a["product"] == web)
+        key = f"{web}/1.0.0/{entry['sha256']}.json"
+        assert entry["key"] == key and entry["url"].endswith(f"/{baseline['buckets'][region]}/{key}")
+        head = s3.head_object(Bucket=baseline["buckets"][region], Key=key, ChecksumMode="ENABLED")
+        assert head["ServerSideEncryption"] == "aws:kms"
+        tags = s3.get_object_tagging(Bucket=baseline["buckets"][region], Key=key)["TagSet"]
+        assert {"Key": "servicecatalog:provisioning", "Value": "true"} in tags
+    per_region = ["AssociatePrincipalWithPortfolio", "AssociateProductWithPortfolio",
+                  "AssociateProductWithPortfolio", "CreateConstraint", "CreateConstraint", "CreatePortfolio",
+                  "CreateProduct", "CreateProduct", "PutObject", "PutObject"]
+    assert ops(rec.writes()) == sorted(per_region * 2)
+    saved = json.loads((cat.out / publisher.REPORT).read_text())
+    assert saved["ok"] and len([a for a in saved["actions"] if a["action"] == "create product"]) == 4
+    assert all(a["artifact_id"].startswith("pa-") for a in saved["actions"] if a["action"] == "create product")
+
+    again, rec2 = cat.publish()
+    assert again["ok"]
+    assert rec2.writes() == []
+    assert rec2.reads() and {a["action"] for a in again["actions"]} == {"unchanged"}
+    assert again["calls"]["write"] == 0
+
+
+def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
+    web, db = catalog.name("web"), catalog.name("db")
+    assert catalog.set("web", "1.0.0").set("db", "1.0.0").publish()[0]["ok"]
+
+    report, rec = catalog.set("web", "1.1.0").publish()
+    assert report["ok"]
+    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]
+    assert catalog.state()["products"][web] == [[("1.0.0", "DEFAULT", True), ("1.1.0", "DEFAULT", True)]]
+    new = next(a for a in report["actions"] if a["action"] == "new version")
+    assert new["version"] == "1.1.0" and new["artifact_id"] and new["url"]
+
+    before = catalog.state()
+    # web changes without a bump (refused), db gets a real new version (goes ahead)
+    report, rec = catalog.set("web", "1.1.0", salt="edited").set("db", "1.0.1").publish()
+    assert not report["ok"]
+    assert actions(report, "refused") == [(REGION, web, "1.1.0", "refused", "failed")]
+    refusal = next(a for a in report["actions"] if a["action"] == "refused")
+    assert "bump the version" in refusal["message"]
+    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]   # db only
+    after = catalog.state()
+    assert after["products"][web] == before["products"][web]
+    assert after["products"][db] == [[("1.0.0", "DEFAULT", True), ("1.0.1", "DEFAULT", True)]]
+    assert "bump the version" in publisher.failure_summary(report)
+
+
+def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
+    cat = Catalog(tmp_path, baseline["prefix"], active=1, visible=2)
+    web = cat.name("web")
+    for version in ("1.0.0", "1.1.0"):
+        assert cat.set("web", version).publish()[0]["ok"]
+    assert cat.state()["products"][web] == [[("1.0.0", "DEPRECATED", True), ("1.1.0", "DEFAULT", True)]]
+    report, rec = cat.set("web", "1.2.0").publish()
+    assert report["ok"]
+    assert cat.state()["products"][web] == [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEPRECATED", True),
+                                             ("1.2.0", "DEFAULT", True)]]
+    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact",
+                                 "UpdateProvisioningArtifact"]
+    assert cat.publish()[1].writes() == []
+    # a looser policy never brings retired versions back
+    cat.policy.update(active_versions=3, visible_versions=3)
+    assert cat.publish()[1].writes() == []
+
+
+def test_dry_run_plans_and_makes_no_write_call(catalog):
+    web = catalog.name("web")
+    report, rec = catalog.set("web", "1.0.0").publish(dry_run=True)
+    assert rec.writes() == [] and report["dry_run"] and report["ok"]
+    assert {(a["action"], a["status"]) for a in report["actions"]} == {
+        ("create portfolio", "planned"), ("associate principal", "planned"), ("create product", "planned"),
+        ("associate product", "planned"), ("create launch constraint", "planned")}
+    assert catalog.state()["portfolios"] == 0
+    assert catalog.publish()[0]["ok"]
+    report, rec = catalog.set("web", "2.0.0").publish(dry_run=True)
+    assert rec.writes() == []
+    assert actions(report) == [(REGION, web, "2.0.0", "new version", "planned")]
+    assert catalog.state()["products"][web] == [[("1.0.0", "DEFAULT", True)]]
+
+
+def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, baseline):
+    endpoint = baseline["endpoint"]
+    catalog.set("web", "1.0.0").set("db", "1.0.0")
+    endpoint.set_faults(throttle=0.15, unavailable=0.15, seed=6)
+    try:
+        report, rec = catalog.publish()
+        assert report["ok"], publisher.failure_summary(report)
+        catalog.set("web", "1.1.0")
+        assert catalog.publish()[0]["ok"]
+    finally:
+        endpoint.set_faults(throttle=0.0, unavailable=0.0)
+    web, db = catalog.name("web"), catalog.name("db")
+    assert catalog.state() == {
+        "portfolios": 1, "products": {web: [[("1.0.0", "DEFAULT", True), ("1.1.0", "DEFAULT", True)]],
+                                      db: [[("1.0.0", "DEFAULT", True)]]},
+        "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
+        "in_portfolio": sorted([web, db])}
+    assert catalog.publish()[1].writes() == []
+
+
+def _publisher_process(cat: Catalog, extra_env: dict | None = None) -> subprocess.Popen:
+    code = ("import sys; from generator import publish, settings; "
+            "r = publish.publish(settings.load(sys.argv[1]), out_dir=sys.argv[2], check_stale=False); "
+            "sys.exit(0 if r['ok'] else 1)")
+    env = {**os.environ, **(extra_env or {})}
+    return subprocess.Popen([sys.executable, "-c", code, str(cat.root / "catalog.toml"), str(cat.out)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_publishers_at_once_create_one_of_each(catalog):
+    web, db = catalog.name("web"), catalog.name("db")
+    catalog.set("web", "1.0.0").set("db", "1.0.0").write()
+    procs = [_publisher_process(catalog) for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    assert catalog.state() == {
+        "portfolios": 1, "products": {web: [[("1.0.0", "DEFAULT", True)]], db: [[("1.0.0", "DEFAULT", True)]]},
+        "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
+        "in_portfolio": sorted([web, db])}
+    assert catalog.publish()[1].writes() == []
+
+
+KILL_RUNS = 20
+# The killed run: web 1.2.0 (upload, artifact, deprecate 1.1.0, hide 1.0.0) and a new product db
+# (upload, create product, associate, launch constraint): 8 write calls.
+KILLED_RUN_WRITES = 8
+
+
+def _kill_scenario(root: Path, prefix: str, seed: int) -> tuple[int, dict, list]:
+    cat = Catalog(root / f"run{seed}", prefix, active=1, visible=2)
+    for version in ("1.0.0", "1.1.0"):
+        assert cat.set("web", version).publish()[0]["ok"]
+    cat.set("web", "1.2.0").set("db", "1.0.0").write()
+    kill_at = 1 + seed % KILLED_RUN_WRITES
+    proc = _publisher_process(cat, {aws.EXIT_AFTER_WRITES_ENV: str(kill_at)})
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == aws.EXIT_CODE_KILLED, f"seed {seed}: exit {proc.returncode}: {err}"
+    report, _ = cat.publish()
+    assert report["ok"], (seed, publisher.failure_summary(report))
+    final_writes = cat.publish()[1].writes()
+    return kill_at, cat.state(), final_writes, cat
+
+
+@pytest.mark.slow
+def test_killed_at_any_write_then_rerun_converges_with_one_artifact_per_version(tmp_path, baseline):
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        runs = list(pool.map(lambda s: _kill_scenario(tmp_path, baseline["prefix"], s), range(KILL_RUNS)))
+    assert {kill_at for kill_at, *_ in runs} == set(range(1, KILLED_RUN_WRITES + 1))
+    for kill_at, state, final_writes, cat in runs:
+        web, db = cat.name("web"), cat.name("db")
+        assert state == {
+            "portfolios": 1,
+            "products": {web: [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEPRECATED", True),
+                                ("1.2.0", "DEFAULT", True)]], db: [[("1.0.0", "DEFAULT", True)]]},
+            "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
+            "in_portfolio": sorted([web, db])}, f"killed after write {kill_at}"
+        assert final_writes == [], f"killed after write {kill_at}"
+
+
+def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline):
+    settings = catalog.set("web", "1.0.0").write()
+    boto3.client("ssm", region_name=REGION).delete_parameter(
+        Name=admin_settings.TEMPLATE_BUCKET.full_name(baseline["prefix"]))
+    rec = aws.CallRecorder()
+    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
+    assert not report["ok"] and rec.writes() == []
+    error = report["regions"][REGION]["error"]
+    assert f"SSM parameter {baseline['prefix']}/catalog/template-bucket" in error and "deploy-baseline" in error
+    assert "--bucket" in publisher.failure_summary(report)
+    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket="no-such-bucket-x")
+    assert "template bucket no-such-bucket-x not found" in report["regions"][REGION]["error"]
+    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket=baseline["buckets"][REGION])
+    assert report["ok"]
+
+
+def _other_account(monkeypatch) -> str:
+    """Switch this test's credentials to a fresh account of the local endpoint (nothing exists there)."""
+    account = str(uuid.uuid4().int)[:12].rjust(12, "1")
+    creds = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/Release", RoleSessionName="test")["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])
+    assert boto3.Session().client("sts", region_name=REGION).get_caller_identity()["Account"] == account
+    return account
+
+
+def test_missing_launch_role_or_group_fails_before_any_change(catalog, monkeypatch):
+    settings = catalog.set("web", "1.0.0").write()
+    account = _other_account(monkeypatch)
+    rec = aws.CallRecorder()
+    with pytest.raises(PublishError, match=f"launch role HipaaCatalogLaunchRole not found .IAM, account {account}"
+                                           ".*deploy-baseline.*--launch-role-arn"):
+        publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
+    with pytest.raises(PublishError, match="launch role arn:aws:iam::1:role/Other not found"):
+        publisher.publish(settings, out_dir=catalog.out, check_stale=False, launch_role_arn="arn:aws:iam::1:role/Other")
+    boto3.Session().client("iam").create_role(RoleName=admin_settings.LAUNCH_ROLE_NAME, AssumeRolePolicyDocument="{}")
+    with pytest.raises(PublishError, match="developer group HealthcareDeveloper not found.*deploy-baseline"):
+        publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
+    assert rec.writes() == []
+
+
+def test_stale_build_and_oversized_template_are_refused(catalog):
+    settings = catalog.set("web", "1.0.0").write()
+    with pytest.raises(BuildError, match="stale build.*make build"):
+        publisher.publish(settings, out_dir=catalog.out)
+    settings = catalog.write(size=publisher.TEMPLATE_SIZE_LIMIT + 1)
+    with pytest.raises(PublishError, match=f"over CloudFormation's limit of {publisher.TEMPLATE_SIZE_LIMIT}"):
+        publisher.publish(settings, out_dir=catalog.out, check_stale=False)
+
+
+def test_no_credentials_is_one_clear_line(tmp_path, catalog):
+    catalog.set("web", "1.0.0").write()
+    manifest = json.loads((catalog.out / MANIFEST).read_text())
+    manifest["sources_sha256"] = sources_sha256()   # the CLI always checks for a stale build
+    (catalog.out / MANIFEST).write_text(json.dumps(manifest))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_REGION=REGION, AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_EC2_METADATA_DISABLED="true",
+               AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
+    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--settings", str(catalog.root / "catalog.toml"),
+                           "publish", "--out", str(catalog.out)], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == AwsError.exit_code, proc.stderr
+    assert proc.stderr.startswith("hipaa-catalog: error: no AWS credentials found"), proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+
+
+def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
+    from generator.cli import main
+
+    out = tmp_path / "build"
+    assert main(["build", "--out", str(out)]) == 0
+    manifest = json.loads((out / MANIFEST).read_text())
+    products = [p for p in manifest["products"] if p["kind"] == "product"]
+    settings_path = tmp_path / "catalog.toml"
+    text = (ROOT / "products" / "catalog.toml").read_text()
+    text = text.replace('ssm_prefix = "/hipaa-catalog"', f'ssm_prefix = "{baseline["prefix"]}"')
+    text = text.replace('name = "HIPAA Healthcare Products"', f'name = "Real {uuid.uuid4().hex[:8]}"')
+    settings_path.write_text(text)
+    capsys.readouterr()
+    code = main(["--settings", str(settings_path), "publish", "--out", str(out), "--region", REGION, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["ok"]
+    created = [a for a in report["actions"] if a["action"] == "create product"]
+    assert sorted(a["product"] for a in created) == sorted(p["name"] for p in products)
+    assert code == 0
+    assert main(["--settings", str(settings_path), "publish", "--out", str(out), "--region", REGION]) == 0
+    table = capsys.readouterr().out
+    assert "unchanged" in table and "0 write call(s)" in table
