@@ -17,13 +17,12 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from cfnlint.graph import Graph
-from cfnlint.template import Template as CfnTemplate
-
-from generator import hipaa
 from generator.lint import Finding, load_rules
+
+if TYPE_CHECKING:  # cfn-lint (and generator.hipaa, which subclasses its rule) are imported when used
+    from generator import hipaa
 
 CITATIONS = {
     "164.308(a)(1)(ii)(D)": "Information system activity review",
@@ -92,6 +91,8 @@ def _scope(labels: Sequence[str], every: Sequence[str]) -> str:
 def build_report(template: Mapping, product: str, version: str, title: str = "", sha256: str = "",
                  findings: Iterable[Finding] = (), rules: Sequence[hipaa.HipaaRule] | None = None) -> Report:
     """Evaluate every HIPAA rule in every scenario of ``template`` and collect the report's data."""
+    from generator import hipaa
+
     rules = list(rules) if rules is not None else hipaa.rules_in(load_rules())
     labels = [s.label for s in hipaa.scenarios_of(template)]
     reports: dict[str, RuleReport] = {}
@@ -147,6 +148,9 @@ def _q(text: str) -> str:
 def resource_graph_dot(template: Mapping, reports: Mapping[str, RuleReport] | None = None) -> str:
     """DOT text of the resources and their Ref/GetAtt/Sub/DependsOn connections (cfn-lint's graph),
     each resource coloured by its HIPAA verdict; conditional resources are dashed."""
+    from cfnlint.graph import Graph
+    from cfnlint.template import Template as CfnTemplate
+
     cfn = CfnTemplate("template.json", dict(template), ["us-east-1"])
     graph = Graph(cfn).graph
     resources = template.get("Resources") or {}

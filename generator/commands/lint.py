@@ -7,7 +7,6 @@ from pathlib import Path
 
 from generator import output, settings as catalog_settings
 from generator.errors import ConfigError, LintError
-from generator.hipaa import REGISTRY
 from generator.lint import Linter, blocking, load_rules
 
 EPILOG = """\
@@ -44,6 +43,8 @@ def _regions(args) -> list[str]:
 
 
 def run(args) -> int:
+    from generator.hipaa import REGISTRY
+
     linter = Linter(_regions(args), load_rules())
     results = {}
     for path in args.paths:
