@@ -25,7 +25,7 @@ from generator.config import ProductConfig, config_error, options_for
 from generator.iam import Deny, aws_managed, document, statement
 from generator.logs import RETENTION_VALUES, log_group
 from generator.s3 import encrypted_bucket, tls_only_policy
-from products.registry import ProductSpec
+from generator.spec import ProductSpec
 
 NAME = "account-baseline"
 GLOBAL = "IsGlobalRegion"

@@ -21,8 +21,8 @@ from generator import permissions
 from generator.config import ProductConfig, config_error, options_for
 from generator.errors import ConfigError
 from generator.iam import actions, document, managed_policy, service_trust, statement
-from products import account_baseline as baseline  # module import: the registry imports both
-from products.registry import ProductSpec
+from generator.spec import ProductSpec
+from products import account_baseline as baseline
 
 NAME = "launch-role"
 MAX_POLICY_CHARS = 6144   # IAM managed policy size limit (whitespace not counted)

@@ -7,28 +7,9 @@ the templates built before it (the launch role covers the products' resource typ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from generator.spec import KINDS, ProductSpec  # re-exported: ``from products.registry import ProductSpec``
 
-from troposphere import Template
-
-from generator.settings import ProductSettings, Settings
-
-# kind "product": published to Service Catalog for developers to launch.
-# kind "admin": deployed by the security administrator (account baseline, launch role).
-KINDS = ("product", "admin")
-
-
-@dataclass(frozen=True)
-class ProductSpec:
-    name: str
-    title: str
-    kind: str
-    build: Callable[[Any], Template]
-    # (settings, this product's settings, templates built so far by name) -> the product's typed config
-    make_config: Callable[[Settings, ProductSettings, Mapping[str, dict]], Any]
-    # extra manifest fields derived from the config (e.g. which products a launch role covers)
-    manifest_extra: Callable[[Any], dict] | None = None
+__all__ = ["KINDS", "ProductSpec", "REGISTRY"]
 
 
 def _specs() -> dict[str, ProductSpec]:

@@ -40,7 +40,7 @@ from generator import backup, bootstrap, compute, instance_types, kms, network, 
 from generator.config import ProductConfig, config_error, options_for
 from generator.iam import aws_managed
 from generator.logs import RETENTION_VALUES, log_group
-from products.registry import ProductSpec
+from generator.spec import ProductSpec
 
 NAME = "healthcare-web-server"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

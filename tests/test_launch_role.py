@@ -14,8 +14,8 @@ from generator.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
 from generator.errors import BuildError
 from generator.lint import Linter, blocking
 from generator.settings import ProductSettings
+from products import launch_role
 from products.registry import REGISTRY, ProductSpec
-from products import launch_role  # noqa: E402  (after the registry, which imports the products)
 
 QUEUE = "queue-product"
 

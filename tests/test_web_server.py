@@ -14,8 +14,7 @@ from generator import instance_types as it
 from generator import render
 from generator.errors import ConfigError
 from generator.scenarios import resolve
-from products.registry import REGISTRY  # noqa: F401  (import first: the registry imports the products)
-from products import web_server as ws  # noqa: E402
+from products import web_server as ws
 
 SCENARIOS = [(env, phi) for env in ("PROD", "TEST") for phi in ("YES", "NO")]
 OPEN = {"0.0.0.0/0", "::/0"}
