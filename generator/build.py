@@ -5,6 +5,9 @@ compliance report (``compliance.md``, ``compliance.html``: generator.report) for
 ``build/manifest.json``.  A lint error or warning fails the build with every finding
 named (product, logical id, rule, message); the manifest is only written for a clean build, so a
 failed build can never be published.
+
+A no-change build reuses the lint results and the derived files kept in ``build/.cache/``
+(generator.buildcache); cfn-lint and the report code are imported only when something must be redone.
 """
 
 from __future__ import annotations
@@ -16,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from generator import render
-from generator import report as compliance
+from generator import buildcache, render
 from generator.errors import BuildError, CatalogError, ConfigError, LintError
 from generator.lint import CFN_LINT_VERSION, Finding, Linter, blocking
 from generator.settings import Settings
@@ -134,14 +136,54 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
 
 
 def validate(items: list[Built], regions: Iterable[str], progress: Progress | None = None,
-             linter: Linter | None = None) -> None:
-    linter = linter or Linter(list(regions))
+             linter: Linter | None = None, cache: buildcache.BuildCache | None = None,
+             jobs: int | None = None) -> None:
+    """Lint every item (findings from ``cache`` when it has them; the rest in ``jobs`` processes)."""
+    regions = list(regions)
+    todo = []
     for item in items:
-        item.findings = linter.lint_text(item.json_text, f"{item.rel_dir}/template.json")
-        if progress:
-            bad = blocking(item.findings)
-            progress(f"validated {item.name} {item.version}: "
-                     + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(linter.regions)}"))
+        cached = cache.findings(item.json_text, _lint_name(item)) if cache else None
+        if cached is None:
+            todo.append(item)
+        else:
+            item.findings = cached
+            _report_validated(item, regions, progress, " (cached)")
+    if not todo:
+        return
+    linter = linter or Linter(regions)
+    results = buildcache.lint_many([(i.json_text, _lint_name(i)) for i in todo], linter,
+                                   jobs=1 if cache is None else jobs)
+    for item, findings in zip(todo, results):
+        item.findings = findings
+        if cache:
+            cache.store_findings(item.json_text, _lint_name(item), findings)
+        _report_validated(item, linter.regions, progress)
+
+
+def _lint_name(item: Built) -> str:
+    return f"{item.rel_dir}/template.json"
+
+
+def _report_validated(item: Built, regions: list[str], progress: Progress | None, note: str = "") -> None:
+    if progress:
+        bad = blocking(item.findings)
+        progress(f"validated {item.name} {item.version}: "
+                 + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
+
+
+def write_derived(item: Built, directory: Path, cache: buildcache.BuildCache | None = None) -> None:
+    """template.yaml and the compliance report of ``item``; skipped when the cache says they are fresh."""
+    identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
+    key = cache.derived_key(identity, item.findings) if cache else ""
+    if cache and cache.derived_fresh(item.rel_dir, key, directory):
+        return
+    from generator import report as compliance   # imported late: it loads cfn-lint
+
+    _write(directory / "template.yaml", render.canonical_yaml(item.json_text))
+    paths = compliance.write(compliance.build_report(item.template, item.name, item.version, item.title,
+                                                     item.sha256, item.findings), directory, writer=_write)
+    if cache:
+        cache.record_derived(item.rel_dir, key, directory, ["template.yaml"] + [p.name for p in paths])
 
 
 def _write(path: Path, text: str) -> None:
@@ -166,17 +208,21 @@ def manifest(settings: Settings, items: list[Built], regions: Iterable[str]) -> 
 
 
 def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] | None = None,
-          progress: Progress | None = None, registry: Mapping | None = None) -> dict:
-    """Render, validate and write everything; return the manifest.  Raises LintError on findings."""
+          progress: Progress | None = None, registry: Mapping | None = None, cache: bool = True,
+          jobs: int | None = None) -> dict:
+    """Render, validate and write everything; return the manifest.  Raises LintError on findings.
+
+    ``cache=False`` ignores and leaves alone ``<out_dir>/.cache``; ``jobs`` caps the lint processes
+    (default: ``HIPAA_CATALOG_JOBS`` or the number of cores).
+    """
     out_dir = Path(out_dir)
     items = render_all(settings, only=only, registry=registry, progress=progress)
-    validate(items, settings.regions, progress=progress)
+    store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
+    validate(items, settings.regions, progress=progress, cache=store, jobs=jobs)
     for item in items:
         d = out_dir / item.rel_dir
         _write(d / "template.json", item.json_text)
-        _write(d / "template.yaml", render.canonical_yaml(item.json_text))
-        compliance.write(compliance.build_report(item.template, item.name, item.version, item.title, item.sha256,
-                                                 item.findings), d, writer=_write)
+        write_derived(item, d, store)
     bad = [(i, f) for i in items for f in blocking(i.findings)]
     manifest_path = out_dir / MANIFEST
     if bad:

@@ -27,7 +27,9 @@ AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDP
 """
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given ``argv``, only the command modules up to the one that handles it are
+    imported (the others load boto3 or cfn-lint, which a no-change ``build`` should not wait for)."""
     p = argparse.ArgumentParser(
         prog="hipaa-catalog",
         description="Build, validate, publish and launch HIPAA-compliant AWS Service Catalog products.",
@@ -38,13 +40,31 @@ def parser() -> argparse.ArgumentParser:
                    help="catalog settings file (default: products/catalog.toml)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    wanted = _command_word(argv)
     for name in COMMAND_MODULES:
         importlib.import_module(f"generator.commands.{name}").register(sub)
+        if wanted and wanted in sub.choices:
+            break
     return p
 
 
+def _command_word(argv: list[str] | None) -> str:
+    """The subcommand named in ``argv`` ("" if none, or if help is asked for)."""
+    words = list(argv or [])
+    if any(w in ("-h", "--help", "--version") for w in words):
+        return ""
+    while words:
+        word = words.pop(0)
+        if word == "--settings":
+            words = words[1:]
+        elif not word.startswith("-"):
+            return word
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except CatalogError as exc:

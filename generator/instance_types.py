@@ -21,8 +21,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from importlib import resources
 from typing import Iterable, Mapping
+
+from generator import toolinfo
 
 # Previous-generation families without EBS encryption (AWS EC2 user guide, "Supported instance types").
 NO_EBS_ENCRYPTION = frozenset({"t1", "m1", "m2", "c1", "cc1", "cc2", "cg1", "hi1", "hs1"})
@@ -40,7 +41,9 @@ DATA_FILE = "instancetype_enum.json"
 @functools.lru_cache(maxsize=1)
 def cfn_lint_data() -> dict[str, frozenset[str]]:
     """cfn-lint's InstanceType enum per region: ``{"us-east-1": frozenset({"t3.micro", ...}), ...}``."""
-    raw = json.loads(resources.files(DATA_PACKAGE).joinpath(DATA_FILE).read_text(encoding="utf-8"))
+    # the file is read from cfn-lint's folder without importing cfnlint (about a second; generator.toolinfo)
+    path = toolinfo.package_dir(DATA_PACKAGE.partition(".")[0]).joinpath(*DATA_PACKAGE.split(".")[1:], DATA_FILE)
+    raw = json.loads(path.read_text(encoding="utf-8"))
     return {region: frozenset(body["enum"]) for region, body in raw.items()
             if isinstance(body, Mapping) and isinstance(body.get("enum"), list)}
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
-from cfnlint.config import ConfigMixIn
-from cfnlint.core import get_rules
-from cfnlint.decode.decode import decode_str
-from cfnlint.rules import RulesCollection
-from cfnlint.runner import run_template_by_data
-from cfnlint.version import __version__ as CFN_LINT_VERSION
+from generator.toolinfo import cfn_lint_version
 
-from generator.hipaa import split_scenario
+if TYPE_CHECKING:
+    from cfnlint.rules import RulesCollection
+
+# cfn-lint itself is imported only when a template is linted: importing it costs about a second, which a
+# no-change build (lint results cached, generator.buildcache) does not pay.
+CFN_LINT_VERSION = cfn_lint_version()
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
 
@@ -61,6 +61,8 @@ class Finding:
 @functools.lru_cache(maxsize=None)
 def load_rules(extra_dirs: tuple[str, ...] = (str(RULES_DIR),)) -> RulesCollection:
     """cfn-lint's rules plus ``extra_dirs``; loaded once per process."""
+    from cfnlint.core import get_rules
+
     return get_rules([d for d in extra_dirs if Path(d).is_dir()], [], [])
 
 
@@ -78,6 +80,10 @@ class Linter:
         self.rules = rules if rules is not None else load_rules()
 
     def lint_text(self, text: str, filename: str = "") -> list[Finding]:
+        from cfnlint.config import ConfigMixIn
+        from cfnlint.decode.decode import decode_str
+        from cfnlint.runner import run_template_by_data
+
         template, errors = decode_str(text)
         if errors:
             return [_finding(m, filename) for m in errors]
@@ -88,6 +94,8 @@ class Linter:
 
 
 def _finding(match, filename: str) -> Finding:
+    from generator.hipaa import split_scenario
+
     rule_id = match.rule.id
     message, scenario = split_scenario(match.message)  # HIPAA rules name the scenarios they failed in
     return Finding(rule_id=rule_id, severity=SEVERITY.get(rule_id[:1], "error"), message=message,

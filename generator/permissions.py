@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import cfnlint
-from cfnlint.version import __version__ as CFN_LINT_VERSION
-
 from generator.admin_settings import PRODUCT_IAM_PATH
 from generator.errors import BuildError
+from generator.toolinfo import cfn_lint_data, cfn_lint_version
 
-DATA = Path(cfnlint.__file__).resolve().parent / "data"
+CFN_LINT_VERSION = cfn_lint_version()
+DATA = cfn_lint_data()   # found without importing cfnlint (about a second: a cached build does not pay it)
 SCHEMAS = DATA / "schemas"
 POLICIES = DATA / "AdditionalSpecs" / "Policies.json"
 HANDLERS = ("create", "update", "delete")
