@@ -1,7 +1,8 @@
 """The administrator's settings that products read: SSM parameter names under the catalog's prefix.
 
 The account baseline writes these parameters (from its own parameters); products read them, so
-network placement, the administrator CIDR and the PROD certificate stay the administrator's choice.
+network placement, the administrator CIDR, the PROD certificate and the key that encrypts products'
+log groups stay the administrator's choice.
 Full name = ``<catalog ssm_prefix>/<name>``, e.g. ``/hipaa-catalog/network/vpc-id``.
 """
 
@@ -35,13 +36,15 @@ CERTIFICATE_ARN = AdminSetting("prod/certificate-arn", "String", "AWS::SSM::Para
                                "ACM certificate ARN for PROD load balancers")
 ACCESS_LOG_BUCKET = AdminSetting("logging/access-log-bucket", "String", "AWS::SSM::Parameter::Value<String>",
                                  "bucket receiving load-balancer and S3 access logs")
+LOGS_KMS_KEY_ARN = AdminSetting("logging/kms-key-arn", "String", "AWS::SSM::Parameter::Value<String>",
+                                "ARN of the account baseline's logs KMS key (encrypts products' log groups)")
 NOTIFICATION_TOPIC = AdminSetting("notifications/topic-arn", "String", "AWS::SSM::Parameter::Value<String>",
                                   "KMS-encrypted SNS topic notifying the security administrator")
 TEMPLATE_BUCKET = AdminSetting("catalog/template-bucket", "String", "AWS::SSM::Parameter::Value<String>",
                                "bucket that `hipaa-catalog publish` uploads templates to")
 
 ALL = (VPC_ID, PRIVATE_SUBNETS, PUBLIC_SUBNETS, ADMIN_CIDR, CERTIFICATE_ARN, ACCESS_LOG_BUCKET,
-       NOTIFICATION_TOPIC, TEMPLATE_BUCKET)
+       LOGS_KMS_KEY_ARN, NOTIFICATION_TOPIC, TEMPLATE_BUCKET)
 
 # Roles that products create live under this IAM path, so the launch role may pass only those.
 PRODUCT_IAM_PATH = "/hipaa-catalog/products/"

@@ -62,7 +62,8 @@ def instance_profile(logical_id: str, role: iam.Role, *, path: str) -> iam.Insta
 
 
 def encrypted_root(kms_key_arn, size_gib: int) -> ec2.BlockDeviceMapping:
-    """The root volume: gp3, encrypted with ``kms_key_arn``, deleted with the instance."""
+    """The root volume: gp3, encrypted with ``kms_key_arn`` (a key ARN, or an alias such as ``alias/aws/ebs``),
+    deleted with the instance."""
     return ec2.BlockDeviceMapping(DeviceName=ROOT_DEVICE, Ebs=ec2.EbsBlockDevice(
         Encrypted=True, KmsKeyId=kms_key_arn, VolumeType="gp3", VolumeSize=size_gib, DeleteOnTermination=True))
 

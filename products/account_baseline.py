@@ -195,7 +195,7 @@ def _topic(t: Template, cfg: BaselineConfig, key, email):
     return topic
 
 
-def _settings(t: Template, cfg: BaselineConfig, p: dict, access, templates, topic) -> None:
+def _settings(t: Template, cfg: BaselineConfig, p: dict, access, key, templates, topic) -> None:
     values = [
         ("SettingVpcId", admin.VPC_ID, Ref(p["VpcId"])),
         ("SettingPrivateSubnetIds", admin.PRIVATE_SUBNETS, Join(",", Ref(p["PrivateSubnetIds"]))),
@@ -203,6 +203,7 @@ def _settings(t: Template, cfg: BaselineConfig, p: dict, access, templates, topi
         ("SettingAdminCidr", admin.ADMIN_CIDR, Ref(p["AdminCidr"])),
         ("SettingProdCertificateArn", admin.CERTIFICATE_ARN, Ref(p["ProdCertificateArn"])),
         ("SettingAccessLogBucket", admin.ACCESS_LOG_BUCKET, Ref(access)),
+        ("SettingLogsKmsKeyArn", admin.LOGS_KMS_KEY_ARN, GetAtt(key, "Arn")),
         ("SettingNotificationTopicArn", admin.NOTIFICATION_TOPIC, Ref(topic)),
         ("SettingTemplateBucket", admin.TEMPLATE_BUCKET, Ref(templates)),
     ]
@@ -252,7 +253,7 @@ def build(cfg: BaselineConfig) -> Template:
                                                             aws_managed("AWSServiceCatalogEndUserFullAccess")]))
 
     # --- settings products read
-    _settings(t, cfg, p, access, templates, topic)
+    _settings(t, cfg, p, access, key, templates, topic)
 
     # --- outputs
     for name, value, desc, cond in [

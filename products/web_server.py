@@ -15,10 +15,12 @@ Design choices (see also the README section "The healthcare web server product")
   validates the parameter *name*, then resolves it), in a last form group "Administrator settings (do not
   change)".  The AMI is the public Amazon Linux 2023 x86_64 SSM parameter, also a dynamic reference, so
   InstanceType only offers x86_64 families (``generator.instance_types``).
-- **Keys.**  ``ServerKey`` (always) encrypts the root volume and the log groups (log groups can only use a
-  customer-managed key, so PHI=NO needs one too); ``PhiKey`` exists only when PHI=YES and encrypts only
-  the PHI volume and its backup vault.  Both rotate yearly and are retained when the stack is deleted,
-  like the log groups, the vault and the volume's final snapshot they protect.
+- **Keys.**  PHI=NO creates no KMS key at all: the root volume is encrypted with the AWS-managed EBS
+  key (``alias/aws/ebs``).  PHI=YES creates ``PhiKey`` (rotating yearly, retained when the stack is
+  deleted, like the vault and the volume's final snapshot it protects), which encrypts the root volume,
+  the PHI volume and its backup vault.  The log groups (a log group can only use a customer-managed key)
+  always use the account baseline's logs key, read like the other administrator settings
+  (``logging/kms-key-arn``); its key policy lets CloudWatch Logs use it for any log group in the account.
 - **Bootstrap.**  ``AWS::CloudFormation::Init`` (``generator.bootstrap``); UserData only runs cfn-init and
   cfn-signal.  The signal goes to the ``BootstrapComplete`` wait condition (CreationPolicy, timeout) rather
   than the instance, because the PHI volume can only be attached after the instance resource completes.
@@ -31,8 +33,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from awacs.aws import ArnLike
-from awacs.aws import Condition as PolicyCondition
 from troposphere import And, Condition, Equals, GetAtt, If, Not, Output, Parameter, Ref, Select, Sub, Tags, Template
 
 from generator import admin_settings as admin
@@ -46,6 +46,7 @@ NAME = "healthcare-web-server"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 DEFAULT_FAMILIES = ("t3", "t3a", "m5", "m6i", "m7i", "c5", "c6i", "c7i", "r5", "r6i", "r7i")
 PHI_DEVICE = "/dev/sdf"
+AWS_MANAGED_EBS_KEY = "alias/aws/ebs"  # the root volume's key when PHI=NO (no customer key then)
 
 # CloudFormation AllowedPatterns are matched against the whole value (Java regex); tests use re.fullmatch.
 REPO_URL_PATTERN = r"https://git-codecommit\.[a-z]{2}(-[a-z]+)+-[0-9]\.amazonaws\.com/v1/repos/[A-Za-z0-9._-]{1,100}"
@@ -233,25 +234,20 @@ def build(cfg: WebServerConfig) -> Template:
         return tags.standard(name=name, owner=Ref(p["InstanceOwnerEmail"]), environment=Ref(p["Environment"]),
                              phi=Ref(p["PHI"]), product=cfg.product, version=cfg.version)
 
-    # Resources: keys and log groups
-    logs_service = Sub("logs.${AWS::Region}.amazonaws.com")
-    logs_context = PolicyCondition(ArnLike("kms:EncryptionContext:aws:logs:arn", Sub(
-        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*")))
-    server_key = t.add_resource(retained(kms.customer_key(
-        "ServerKey", "Web server: root volume and log groups",
-        statements=[kms.service_use_statement("AllowCloudWatchLogs", logs_service, condition=logs_context)],
-        tags=tagged("server key"))))
+    # Resources: keys and log groups.  PHI=NO creates no key: the root volume uses the AWS-managed EBS key
+    # and the log groups (always) the account baseline's logs key, read from its SSM setting.
     phi_key = t.add_resource(retained(kms.customer_key(
-        "PhiKey", "Web server: PHI data volume and its backups", condition="HasPhi", tags=tagged("PHI key"))))
-    t.add_resource(kms.alias("ServerKeyAlias", Sub("alias/hipaa-catalog/${AWS::StackName}/server"), server_key))
+        "PhiKey", "Web server: root volume, PHI data volume and its backups", condition="HasPhi",
+        tags=tagged("PHI key"))))
     t.add_resource(kms.alias("PhiKeyAlias", Sub("alias/hipaa-catalog/${AWS::StackName}/phi"), phi_key,
                              condition="HasPhi"))
-    server_key_arn, phi_key_arn = GetAtt(server_key, "Arn"), GetAtt(phi_key, "Arn")
+    phi_key_arn = GetAtt(phi_key, "Arn")
+    root_key = If("HasPhi", phi_key_arn, AWS_MANAGED_EBS_KEY)
     groups = {}
     for lid, what in (("AccessLogGroup", "access log"), ("ErrorLogGroup", "error log"),
                       ("BootstrapLogGroup", "bootstrap log")):
-        groups[lid] = t.add_resource(retained(log_group(lid, server_key_arn, retention_days=cfg.log_retention_days,
-                                                        tags=tagged(what))))
+        groups[lid] = t.add_resource(retained(log_group(lid, ssm(admin.LOGS_KMS_KEY_ARN),
+                                                        retention_days=cfg.log_retention_days, tags=tagged(what))))
 
     # Resources: network
     instance_sg = t.add_resource(network.security_group(
@@ -284,7 +280,7 @@ def build(cfg: WebServerConfig) -> Template:
         image_id="{{resolve:ssm:%s}}" % AMI_PARAMETER,
         instance_type=Ref(p["InstanceType"]),
         interface=compute.private_interface(Select(0, Ref(private_subnets)), [GetAtt(instance_sg, "GroupId")]),
-        root=compute.encrypted_root(server_key_arn, cfg.root_volume_gib),
+        root=compute.encrypted_root(root_key, cfg.root_volume_gib),
         profile=profile,
         user_data_script=compute.user_data("Instance", "BootstrapComplete", bootstrap.CONFIG_SET),
         key_name=Ref(p["KeyName"]), key_condition="HasKeyName",

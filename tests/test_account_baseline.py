@@ -119,7 +119,12 @@ def test_log_key_rotates_and_trusts_only_the_log_services(template):
     assert services == {"cloudtrail.amazonaws.com", "logs.${AWS::Region}.amazonaws.com", "config.amazonaws.com",
                         "cloudwatch.amazonaws.com", "events.amazonaws.com"}
     logs_stmt = [s for s in key["KeyPolicy"]["Statement"] if s["Sid"] == "CloudWatchLogsUseKey"][0]
-    assert "kms:EncryptionContext:aws:logs:arn" in logs_stmt["Condition"]["ArnLike"]
+    # any log group of this account and region (the trail's and the products'), nothing broader
+    assert logs_stmt["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": {
+        "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*"}}}
+    assert logs_stmt["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}}
+    assert logs_stmt["Resource"] == ["*"] and "kms:*" not in logs_stmt["Action"]
+    assert not {"kms:CreateGrant", "kms:PutKeyPolicy", "kms:ScheduleKeyDeletion"} & set(logs_stmt["Action"])
 
 
 def test_trail_is_multi_region_validated_encrypted_and_feeds_cloudwatch(effective):
@@ -204,6 +209,15 @@ def test_every_administrator_setting_is_written_under_the_prefix(template, setti
         assert params[s.full_name(settings.ssm_prefix)]["Type"] == s.ssm_type
     assert {"TemplateBucketName", "NotificationTopicArn", "DeveloperGroupArn", "AccessLogBucketName"} <= \
         set(template["Outputs"])
+
+
+def test_logs_key_setting_is_written_in_every_region(effective, settings):
+    """Products encrypt their log groups with the baseline's logs key, read from this setting."""
+    _, t = effective
+    [param] = [_props(p) for p in _of_type(t, "AWS::SSM::Parameter").values()
+               if _props(p)["Name"] == admin.LOGS_KMS_KEY_ARN.full_name(settings.ssm_prefix)]
+    assert param["Name"] == f"{settings.ssm_prefix}/logging/kms-key-arn"
+    assert param["Value"] == {"Fn::GetAtt": ["LogKey", "Arn"]} and param["Type"] == "String"
 
 
 def test_short_log_retention_is_a_config_error(settings):

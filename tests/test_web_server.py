@@ -119,16 +119,16 @@ def test_instance_is_private_and_hardened(template, env, phi):
 
 
 @pytest.mark.parametrize("env,phi", SCENARIOS)
-def test_every_volume_is_encrypted_with_a_customer_key(template, env, phi):
+def test_every_volume_is_encrypted_with_the_phi_key_or_the_aws_managed_ebs_key(template, env, phi):
     t = effective(template, env, phi)
-    keys = set(of_type(t, "AWS::KMS::Key"))
     volumes = [r["Properties"] for r in of_type(t, "AWS::EC2::Volume").values()]
     volumes += [m["Ebs"] for r in of_type(t, "AWS::EC2::Instance").values()
                 for m in r["Properties"]["BlockDeviceMappings"] if "Ebs" in m]
-    assert volumes
+    assert len(volumes) == (2 if phi == "YES" else 1)
     for v in volumes:
         assert v["Encrypted"] is True
-        assert v["KmsKeyId"]["Fn::GetAtt"][0] in keys
+        # PHI=YES: the stack's own PhiKey; PHI=NO: the AWS-managed EBS key (no customer key at all)
+        assert v["KmsKeyId"] == ({"Fn::GetAtt": ["PhiKey", "Arn"]} if phi == "YES" else ws.AWS_MANAGED_EBS_KEY)
     for key in of_type(t, "AWS::KMS::Key").values():
         assert key["Properties"]["EnableKeyRotation"] is True
 
@@ -141,10 +141,11 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     phi_ids = {"PhiKey", "PhiVolume", "PhiVolumeAttachment", "PhiBackupVault", "PhiBackupPlan", "PhiBackupSelection"}
     if phi == "NO":
         assert not phi_ids & set(res) and "PhiVolumeId" not in outputs
-        assert set(of_type(t, "AWS::KMS::Key")) == {"ServerKey"}
+        assert of_type(t, "AWS::KMS::Key") == {} and of_type(t, "AWS::KMS::Alias") == {}  # issue 2: no key
         assert "phi_volume" not in configsets
         return
     assert phi_ids <= set(res)
+    assert set(of_type(t, "AWS::KMS::Key")) == {"PhiKey"} and set(of_type(t, "AWS::KMS::Alias")) == {"PhiKeyAlias"}
     assert res["PhiVolume"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
     assert res["PhiVolume"]["Properties"]["AvailabilityZone"] == {"Fn::GetAtt": ["Instance", "AvailabilityZone"]}
     assert res["PhiVolumeAttachment"]["Properties"]["InstanceId"] == {"Ref": "Instance"}
@@ -174,9 +175,9 @@ def test_every_taggable_resource_carries_the_standard_tags(template, cfg, env, p
             assert found["Owner"] == {"Ref": "InstanceOwnerEmail"}
             assert (found["Product"], found["ProductVersion"]) == (cfg.product, cfg.version)
             checked += 1
-    # instance, its SG, role, server key, 3 log groups; + ALB, its SG, target group, 2 listeners; + PHI key,
-    # volume, vault, plan and backup role: a new taggable resource must be added here on purpose
-    assert checked == 7 + (5 if env == "PROD" else 0) + (5 if phi == "YES" else 0)
+    # instance, its SG, role, 3 log groups; + ALB, its SG, target group, 2 listeners; + PHI key, volume,
+    # vault, plan and backup role: a new taggable resource must be added here on purpose
+    assert checked == 6 + (5 if env == "PROD" else 0) + (5 if phi == "YES" else 0)
     assert t["Resources"]["Instance"]["Properties"]["PropagateTagsToVolumeOnCreation"] is True
 
 
@@ -329,16 +330,15 @@ def test_bootstrap_serves_https_only_and_clones_with_the_credential_helper(templ
     assert "triggers=post.update" in hook and "cfn-init" in hook
 
 
-def test_logs_are_encrypted_kept_a_year_and_collected_by_the_agent(template):
+def test_logs_are_encrypted_with_the_baseline_logs_key_kept_a_year_and_collected_by_the_agent(template):
     res = template["Resources"]
     groups = of_type(template, "AWS::Logs::LogGroup")
     assert set(groups) == {"AccessLogGroup", "ErrorLogGroup", "BootstrapLogGroup"}
     for g in groups.values():
         assert g["Properties"]["RetentionInDays"] >= 365
-        assert g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["ServerKey", "Arn"]}
+        # the account baseline's logs key (its SSM setting), whatever PHI is: PHI=NO creates no key
+        assert g["Properties"]["KmsKeyId"] == "{{resolve:ssm:/hipaa-catalog/logging/kms-key-arn}}"
         assert g["DeletionPolicy"] == "Retain"
-    statements = res["ServerKey"]["Properties"]["KeyPolicy"]["Statement"]
-    assert any(s["Principal"] == {"Service": {"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}} for s in statements)
     init = res["Instance"]["Metadata"]["AWS::CloudFormation::Init"]
     agent = init["logging"]["files"][ws.bootstrap.AGENT_CONFIG]["content"]
     shipped = {c["log_group_name"]["Ref"] for c in agent["logs"]["logs_collected"]["files"]["collect_list"]}
