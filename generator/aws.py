@@ -23,8 +23,10 @@ from typing import Iterator
 
 import boto3
 import botocore.exceptions as bexc
+import botocore.session
 from botocore import xform_name
 from botocore.config import Config
+from botocore.loaders import create_loader
 
 from generator.errors import AwsError
 
@@ -81,14 +83,34 @@ def retry_config() -> dict:
     return {"mode": mode, "max_attempts": max(1, min(attempts, 20))}
 
 
+_LOADER_LOCK = threading.Lock()
+_LOADER = None
+
+
+def _shared_loader():
+    """One botocore data loader for every session: service models are parsed once per process."""
+    global _LOADER
+    with _LOADER_LOCK:
+        if _LOADER is None:
+            _LOADER = create_loader()
+        return _LOADER
+
+
 def session(region: str | None = None, profile: str | None = None) -> boto3.Session:
     """A new boto3 session (one per thread) for ``region`` (default: AWS_REGION) and AWS_PROFILE."""
+    core = botocore.session.Session()
+    loader = _shared_loader()
+    core.register_component("data_loader", loader)
     try:
-        return boto3.Session(profile_name=profile or os.environ.get("AWS_PROFILE") or None,
+        sess = boto3.Session(botocore_session=core, profile_name=profile or os.environ.get("AWS_PROFILE") or None,
                              region_name=region or default_region())
     except bexc.ProfileNotFound as exc:
         raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
                        hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
+    with _LOADER_LOCK:   # each boto3.Session appends its data folder to the loader's search path
+        paths = loader.search_paths
+        paths[:] = list(dict.fromkeys(paths))
+    return sess
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None,
@@ -103,6 +125,9 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
     cfg = Config(retries=retry_config(), connect_timeout=10, read_timeout=60, **extra)
     try:
         c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+    except bexc.ProfileNotFound as exc:
+        raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
+                       hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
     except bexc.BotoCoreError as exc:
         raise AwsError(f"cannot create an AWS {service} client in {region}: {exc}") from exc
     if recorder is not None:

@@ -298,24 +298,22 @@ def test_two_publishers_at_once_create_one_of_each(catalog):
 
 
 KILL_RUNS = 20
-# The killed run: web 1.2.0 (upload, artifact, deprecate 1.1.0, hide 1.0.0) and a new product db
-# (upload, create product, associate, launch constraint): 8 write calls.
+# The killed run publishes web 1.1.0 (upload, new artifact, deprecate 1.0.0, hide 1.0.0) and a new
+# product db (upload, create product, associate, launch constraint): 8 write calls.
 KILLED_RUN_WRITES = 8
 
 
-def _kill_scenario(root: Path, prefix: str, seed: int) -> tuple[int, dict, list]:
-    cat = Catalog(root / f"run{seed}", prefix, active=1, visible=2)
-    for version in ("1.0.0", "1.1.0"):
-        assert cat.set("web", version).publish()[0]["ok"]
-    cat.set("web", "1.2.0").set("db", "1.0.0").write()
+def _kill_scenario(root: Path, prefix: str, seed: int):
+    cat = Catalog(root / f"run{seed}", prefix, active=1, visible=1)
+    assert cat.set("web", "1.0.0").publish()[0]["ok"]
+    cat.set("web", "1.1.0").set("db", "1.0.0").write()
     kill_at = 1 + seed % KILLED_RUN_WRITES
     proc = _publisher_process(cat, {aws.EXIT_AFTER_WRITES_ENV: str(kill_at)})
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == aws.EXIT_CODE_KILLED, f"seed {seed}: exit {proc.returncode}: {err}"
     report, _ = cat.publish()
     assert report["ok"], (seed, publisher.failure_summary(report))
-    final_writes = cat.publish()[1].writes()
-    return kill_at, cat.state(), final_writes, cat
+    return kill_at, cat.state(), cat.publish()[1].writes(), cat
 
 
 @pytest.mark.slow
@@ -327,8 +325,8 @@ def test_killed_at_any_write_then_rerun_converges_with_one_artifact_per_version(
         web, db = cat.name("web"), cat.name("db")
         assert state == {
             "portfolios": 1,
-            "products": {web: [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEPRECATED", True),
-                                ("1.2.0", "DEFAULT", True)]], db: [[("1.0.0", "DEFAULT", True)]]},
+            "products": {web: [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEFAULT", True)]],
+                         db: [[("1.0.0", "DEFAULT", True)]]},
             "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
             "in_portfolio": sorted([web, db])}, f"killed after write {kill_at}"
         assert final_writes == [], f"killed after write {kill_at}"
