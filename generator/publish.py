@@ -278,6 +278,7 @@ class _Region:
         self.bucket_region = region
         self.product_ids: dict[str, str] = {}
         self.templates = {t.want.name: t for t in release.templates}
+        self._bucket_key: str | None = None   # "" once looked up and the bucket has no KMS default
 
     def say(self, message: str) -> None:
         self.progress(f"{self.region}: {message}")
@@ -445,12 +446,33 @@ class _Region:
         except aws.AwsCallError as exc:
             if exc.code not in ("404", "NoSuchKey", "NotFound"):
                 raise
+            key_id = self.bucket_kms_key()
             aws.call(self.s3, "PutObject", res, Bucket=bucket, Key=t.key, Body=t.body,
                      ContentType="application/json", ServerSideEncryption="aws:kms",
+                     **({"SSEKMSKeyId": key_id} if key_id else {}),
                      Tagging=PROVISIONING_TAG, ChecksumAlgorithm="SHA256",
                      ChecksumSHA256=base64.b64encode(bytes.fromhex(t.want.sha256)).decode())
             self.say(f"uploaded {res}")
         return template_url(bucket, self.bucket_region, t.key)
+
+    def bucket_kms_key(self) -> str | None:
+        """The KMS key of the bucket's default encryption (the baseline's template key), looked up once.
+
+        Sending ``aws:kms`` without a key id would use the aws/s3 key, not the bucket's own.
+        """
+        if self._bucket_key is None:
+            bucket = self.result.bucket
+            try:
+                rules = aws.call(self.s3, "GetBucketEncryption", f"S3 bucket {bucket}", Bucket=bucket)[
+                    "ServerSideEncryptionConfiguration"]["Rules"]
+            except aws.AwsCallError as exc:
+                if exc.code != "ServerSideEncryptionConfigurationNotFoundError":
+                    raise
+                rules = []
+            default = [r.get("ApplyServerSideEncryptionByDefault", {}) for r in rules]
+            self._bucket_key = next((d.get("KMSMasterKeyID", "") for d in default
+                                     if d.get("SSEAlgorithm") == "aws:kms"), "")
+        return self._bucket_key or None
 
     def wait_available(self, t: Template, product_id: str, artifact_id: str) -> None:
         limit = self.release.policy.artifact_wait_seconds

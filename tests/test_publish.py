@@ -46,16 +46,21 @@ def baseline(aws_env):
             create()
         except iam.exceptions.EntityAlreadyExistsException:
             pass
-    buckets = {}
+    buckets, keys = {}, {}
     for region in ("us-east-1", "us-west-2"):
         bucket = f"templates-{uuid.uuid4().hex[:12]}"
         s3 = boto3.client("s3", region_name=region)
         kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **kw)
+        if region == "us-east-1":   # like the baseline: default encryption with the bucket's own key
+            key = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+            s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+                {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
+            keys[region] = key
         boto3.client("ssm", region_name=region).put_parameter(
             Name=admin_settings.TEMPLATE_BUCKET.full_name(prefix), Value=bucket, Type="String")
         buckets[region] = bucket
-    return {"prefix": prefix, "buckets": buckets, "endpoint": aws_env}
+    return {"prefix": prefix, "buckets": buckets, "keys": keys, "endpoint": aws_env}
 
 
 class Catalog:
@@ -179,6 +184,8 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
         assert entry["key"] == key and entry["url"].endswith(f"/{baseline['buckets'][region]}/{key}")
         head = s3.head_object(Bucket=baseline["buckets"][region], Key=key, ChecksumMode="ENABLED")
         assert head["ServerSideEncryption"] == "aws:kms"
+        if region in baseline["keys"]:   # the bucket's own key, not aws/s3
+            assert head["SSEKMSKeyId"] == baseline["keys"][region]
         tags = s3.get_object_tagging(Bucket=baseline["buckets"][region], Key=key)["TagSet"]
         assert {"Key": "servicecatalog:provisioning", "Value": "true"} in tags
     per_region = ["AssociatePrincipalWithPortfolio", "AssociateProductWithPortfolio",
@@ -263,6 +270,8 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
         assert report["ok"], publisher.failure_summary(report)
         catalog.set("web", "1.1.0")
         assert catalog.publish()[0]["ok"]
+        injected = endpoint.faults()["injected"]
+        assert injected["throttle"] >= 3 and injected["unavailable"] >= 3, injected
     finally:
         endpoint.set_faults(throttle=0.0, unavailable=0.0)
     web, db = catalog.name("web"), catalog.name("db")
@@ -422,3 +431,18 @@ def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
     assert main(["--settings", str(settings_path), "publish", "--out", str(out), "--region", REGION]) == 0
     table = capsys.readouterr().out
     assert "unchanged" in table and "0 write call(s)" in table
+
+
+def test_botocore_errors_name_the_action_and_the_resource():
+    import botocore.exceptions as bexc
+
+    denied = bexc.ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}},
+                              "CreateProduct")
+    err = aws.translate(denied, "CreateProduct", "product web in us-east-1")
+    assert isinstance(err, AwsError) and err.code == "AccessDeniedException"
+    assert str(err).startswith("access denied: CreateProduct on product web in us-east-1: not authorized")
+    assert "needs permission for CreateProduct" in str(err)
+    err = aws.translate(bexc.NoCredentialsError(), "GetCallerIdentity", "the current AWS identity")
+    assert str(err).startswith("no AWS credentials found for GetCallerIdentity") and "AWS_PROFILE" in str(err)
+    err = aws.translate(bexc.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "ListPortfolios", "")
+    assert "cannot reach AWS" in str(err) and "AWS_ENDPOINT_URL" in str(err)

@@ -44,7 +44,7 @@ def register(sub) -> None:
 def rows(report: dict) -> list[tuple]:
     out = []
     for a in report["actions"]:
-        what = a["product"] or (a["principal"] or "portfolio")
+        what = a["product"] or (a["principal"].split(":", 5)[-1] if a["principal"] else "portfolio")
         out.append((a["region"], what, a["version"], a["action"], a["status"], a["artifact_id"],
                     a["sha256"][:12], a["message"] if a["status"] != publisher.DONE else ""))
     return out
