@@ -13,10 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "blocked by the local AWS endpoint (issue 5): moto's CloudFormation fails AWS::KMS::Key with Tags "
-    "(KeyError 'TagKey') and does not resolve {{resolve:ssm:...}} dynamic references, which the web server "
-    "uses; remove this marker when `make demo` passes"))
 def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "LOCAL_AWS_PORT"}
     proc = subprocess.run(["make", "--no-print-directory", "demo", f"DEMO_ARGS=--out {tmp_path / 'build'}"],
