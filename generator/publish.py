@@ -216,7 +216,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str]) -> t
     if len(portfolios) > 1:
         warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
     portfolio = _oldest(portfolios) if portfolios else None
-    details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where)
+    details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
     by_name: dict[str, list[dict]] = {}
     for d in details:
         s = d.get("ProductViewSummary", {})

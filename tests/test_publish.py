@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -22,6 +23,7 @@ from generator import admin_settings, aws
 from generator import publish as publisher
 from generator import settings as catalog_settings
 from generator.build import MANIFEST, sources_sha256
+from generator.cli import main
 from generator.errors import AwsError, BuildError, PublishError
 from generator.render import canonical_json, sha256
 
@@ -341,7 +343,7 @@ def test_killed_at_any_write_then_rerun_converges_with_one_artifact_per_version(
         assert final_writes == [], f"killed after write {kill_at}"
 
 
-def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline):
+def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):
     settings = catalog.set("web", "1.0.0").write()
     boto3.client("ssm", region_name=REGION).delete_parameter(
         Name=admin_settings.TEMPLATE_BUCKET.full_name(baseline["prefix"]))
@@ -351,6 +353,12 @@ def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline):
     error = report["regions"][REGION]["error"]
     assert f"SSM parameter {baseline['prefix']}/catalog/template-bucket" in error and "deploy-baseline" in error
     assert "--bucket" in publisher.failure_summary(report)
+    _fresh(catalog)
+    capsys.readouterr()
+    assert main(["--settings", str(catalog.root / "catalog.toml"), "publish", "--out", str(catalog.out)]) == 3
+    out, err = capsys.readouterr()
+    assert re.search(r"us-east-1 +- +prepare region +failed .*catalog/template-bucket", out), out
+    assert err.splitlines()[-1].startswith("hipaa-catalog: error: publish incomplete: ") and "deploy-baseline" in err
     report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket="no-such-bucket-x")
     assert "template bucket no-such-bucket-x not found" in report["regions"][REGION]["error"]
     report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket=baseline["buckets"][REGION])
@@ -393,11 +401,16 @@ def test_stale_build_and_oversized_template_are_refused(catalog):
         publisher.publish(settings, out_dir=catalog.out, check_stale=False)
 
 
+def _fresh(cat: Catalog) -> None:
+    """Mark the synthetic build as built from the current sources (the CLI always checks)."""
+    manifest = json.loads((cat.out / MANIFEST).read_text())
+    manifest["sources_sha256"] = sources_sha256()
+    (cat.out / MANIFEST).write_text(json.dumps(manifest))
+
+
 def test_no_credentials_is_one_clear_line(tmp_path, catalog):
     catalog.set("web", "1.0.0").write()
-    manifest = json.loads((catalog.out / MANIFEST).read_text())
-    manifest["sources_sha256"] = sources_sha256()   # the CLI always checks for a stale build
-    (catalog.out / MANIFEST).write_text(json.dumps(manifest))
+    _fresh(catalog)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_REGION=REGION, AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
@@ -410,8 +423,6 @@ def test_no_credentials_is_one_clear_line(tmp_path, catalog):
 
 
 def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
-    from generator.cli import main
-
     out = tmp_path / "build"
     assert main(["build", "--out", str(out)]) == 0
     manifest = json.loads((out / MANIFEST).read_text())

@@ -42,7 +42,9 @@ def register(sub) -> None:
 
 
 def rows(report: dict) -> list[tuple]:
-    out = []
+    out = [(region, "-", "", "prepare region", publisher.FAILED, "", "", r["error"])
+           for region, r in report["regions"].items() if r["error"] and not any(
+               a["region"] == region for a in report["actions"])]
     for a in report["actions"]:
         what = a["product"] or (a["principal"].split(":", 5)[-1] if a["principal"] else "portfolio")
         out.append((a["region"], what, a["version"], a["action"], a["status"], a["artifact_id"],
