@@ -12,7 +12,13 @@ scoped:
   account-less where AWS owns the resource, e.g. public images), except where ``SCOPES`` fixes them
   (every IAM resource only under the products' IAM path, so ``iam:PassRole`` passes only product roles);
 - an action with no resource type needs Resource ``*``: read-only ones (Describe*, List*, Get*) are grouped
-  as such; write ones are returned separately (``Permissions.unscopable``) for the caller to isolate.
+  as such; write ones are returned separately (``Permissions.unscopable``) for the caller to isolate;
+- using a KMS key (``kms:Encrypt``, ``Decrypt``, ``ReEncrypt*``, ``GenerateDataKey*``, ``CreateGrant``) is
+  what a service such as EC2 or AWS Backup does with the launching principal's rights when it encrypts a
+  resource, so those actions form their own group (kind ``via-service``) on this account's keys, with the
+  services of the resource types that asked for them, for the caller to limit with ``kms:ViaService``;
+- attaching and detaching managed policies (``iam:Attach*Policy``/``Detach*Policy``) form their own group
+  (kind ``attachment``) for the caller to limit with ``iam:PolicyARN`` to the policies products attach.
 
 Regional services carry an ``aws:RequestedRegion`` condition limiting them to the catalog's regions.
 """
@@ -40,6 +46,12 @@ READ_ONLY = re.compile(r"^(Describe|List|Get|Head|BatchGet|Search|Lookup|Query|S
                        r"Estimate|Preview|Simulate|Filter|Test)")
 # Services whose API is global: their calls are made to us-east-1 whatever the stack's region.
 GLOBAL_SERVICES = frozenset({"iam", "sts", "cloudfront", "route53", "organizations", "waf", "globalaccelerator"})
+# Using a key (not managing it): done by a service on the caller's behalf, limited with kms:ViaService.
+KEY_USE = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt[A-Za-z]*\*?|GenerateDataKey[A-Za-z]*\*?|CreateGrant)$")
+# Any key of this account, in any region (the via-service condition names the regions).
+ACCOUNT_KEYS = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
+# Attaching a managed policy to an IAM principal, limited with iam:PolicyARN.
+POLICY_ATTACHMENT = re.compile(r"^iam:(Attach|Detach)(Role|Group|User)Policy$")
 
 _PRODUCT_PATH = PRODUCT_IAM_PATH.strip("/")
 # Service prefix -> the ARN pattern (Fn::Sub syntax, ``{type}`` = the IAM resource type) that products fix.
@@ -110,6 +122,14 @@ def handler_permissions(resource_type: str, regions: Sequence[str]) -> set[str]:
     return found
 
 
+def service_of(resource_type: str) -> str:
+    """``AWS::EC2::Volume`` -> ``ec2``: the service whose endpoint (``ec2.<region>.amazonaws.com``) calls KMS
+    for the resource.  Lower-casing the namespace is right for the services that encrypt with a caller's
+    key (EC2, Backup, Logs, RDS, SQS, SNS, S3, DynamoDB, SecretsManager ...); where it is not, the
+    kms:ViaService condition names an endpoint that never calls, which denies rather than widens."""
+    return resource_type.split("::")[1].lower()
+
+
 def is_known(action: str) -> bool:
     """Whether IAM defines ``action`` (a ``Prefix*`` wildcard: whether it matches a defined action)."""
     prefix, _, name = action.partition(":")
@@ -161,14 +181,17 @@ class Group:
 
     prefix: str
     kind: str                  # "scoped" | "read" (read-only on *) | "unscopable" (write, AWS requires *)
+    #                            | "via-service" (KMS key use) | "attachment" (IAM managed-policy attachment)
     actions: tuple[str, ...]
     resources: tuple[str, ...]  # Fn::Sub strings, or ("*",)
     regional: bool             # add aws:RequestedRegion
+    services: tuple[str, ...] = ()  # kind via-service: services whose resource types use the keys (ec2, backup)
 
     @property
     def sid(self) -> str:
         service = "".join(p.capitalize() for p in self.prefix.split("-"))
-        return service + {"scoped": "Scoped", "read": "ReadOnly", "unscopable": "Unscopable"}[self.kind]
+        return service + {"scoped": "Scoped", "read": "ReadOnly", "unscopable": "Unscopable",
+                          "via-service": "UseViaServices", "attachment": "PolicyAttachment"}[self.kind]
 
 
 @dataclass(frozen=True)
@@ -192,8 +215,12 @@ def derive(resource_types: Iterable[str], regions: Sequence[str]) -> Permissions
     """Everything the launch role needs to create, update and delete ``resource_types``."""
     types = tuple(sorted(set(resource_types)))
     actions: set[str] = set()
+    key_services: set[str] = set()
     for rt in types:
-        actions |= handler_permissions(rt, regions)
+        found = handler_permissions(rt, regions)
+        actions |= found
+        if any(KEY_USE.match(a) for a in found):
+            key_services.add(service_of(rt))
     # de-duplicate case-insensitively (schemas spell some actions differently), keeping the first spelling
     unique: dict[str, str] = {}
     for a in sorted(actions):
@@ -206,9 +233,15 @@ def derive(resource_types: Iterable[str], regions: Sequence[str]) -> Permissions
         by_prefix.setdefault(a.partition(":")[0], []).append(a)
     for prefix, names in sorted(by_prefix.items()):
         scoped, resources, read, write = [], set(), [], []
+        key_use, attach, attach_resources = [], [], set()
         for a in names:
             patterns = [p for rt in resource_types_of(a) for p in arn_patterns(prefix, rt)]
-            if patterns:
+            if KEY_USE.match(a):
+                key_use.append(a)
+            elif POLICY_ATTACHMENT.match(a) and patterns:
+                attach.append(a)
+                attach_resources.update(patterns)
+            elif patterns:
                 scoped.append(a)
                 resources.update(patterns)
             elif is_read_only(a):
@@ -222,4 +255,9 @@ def derive(resource_types: Iterable[str], regions: Sequence[str]) -> Permissions
             groups.append(Group(prefix, "read", tuple(read), ("*",), regional))
         if write:
             groups.append(Group(prefix, "unscopable", tuple(write), ("*",), regional))
+        if key_use:
+            groups.append(Group(prefix, "via-service", tuple(key_use), (ACCOUNT_KEYS,), regional,
+                                services=tuple(sorted(key_services))))
+        if attach:
+            groups.append(Group(prefix, "attachment", tuple(attach), tuple(sorted(attach_resources)), regional))
     return Permissions(resource_types=types, actions=tuple(ordered), groups=tuple(groups))

@@ -1,25 +1,36 @@
 """The launch role: the IAM role Service Catalog assumes to launch the catalog's products.
 
 Used as every product's launch constraint.  Trusted only by Service Catalog of this account.  Its
-permissions are the classic launch-role base (CloudFormation on Service Catalog's ``SC-*`` stacks,
-template reads from the template buckets for objects tagged ``servicecatalog:provisioning=true``) plus
-the per-service permissions DERIVED from the resource types of every product built before it
-(``generator.permissions``): adding a resource type to a product changes this role at the next build.
+permissions are the classic launch-role base (CloudFormation stacks and change sets on Service Catalog's
+``SC-*`` stacks, template reads from the template buckets for objects tagged
+``servicecatalog:provisioning=true``) plus the per-service permissions DERIVED from the resource types of
+every product built before it (``generator.permissions``): adding a resource type to a product changes
+this role at the next build.  Two derived groups get conditions here:
+
+- using this account's KMS keys (encrypt, decrypt, re-encrypt, data keys, grants; always at least the
+  ones EBS needs for a customer-key volume and CloudWatch Logs for a key-encrypted log group) only
+  through ``kms:ViaService`` of EC2, CloudWatch Logs, AWS Backup and the services of the products'
+  resource types that asked for key use, in the catalog regions; grants only for AWS resources;
+- attaching and detaching managed policies only with ``iam:PolicyARN`` naming the AWS managed policies
+  the product templates attach (read from their ``ManagedPolicyArns``) or policies under the products'
+  IAM path.
+
 Managed policies only, none longer than IAM's 6,144 characters.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
-from awacs.aws import Condition, ForAnyValueStringEquals, Principal, Statement, StringEquals, StringLike
+from awacs.aws import ArnLike, Bool, Condition, ForAnyValueStringEquals, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
 
 from generator import admin_settings as admin
 from generator import permissions
 from generator.config import ProductConfig, config_error, options_for
-from generator.errors import ConfigError
+from generator.errors import BuildError, ConfigError
 from generator.iam import actions, document, managed_policy, service_trust, statement
 from generator.spec import ProductSpec
 from products import account_baseline as baseline
@@ -29,7 +40,16 @@ MAX_POLICY_CHARS = 6144   # IAM managed policy size limit (whitespace not counte
 MAX_POLICIES = 10         # managed policies per role (default quota)
 
 STACK_ACTIONS = ("cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStackEvents",
-                 "cloudformation:DescribeStacks", "cloudformation:SetStackPolicy", "cloudformation:UpdateStack")
+                 "cloudformation:DescribeStacks", "cloudformation:SetStackPolicy", "cloudformation:UpdateStack",
+                 # UpdateProvisionedProduct goes through a change set on the SC-* stack
+                 "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
+                 "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet")
+# What EC2 needs to create a volume encrypted with a customer key (and CloudWatch Logs a log group), from
+# the launching principal, whatever the provider schemas list; limited to kms:ViaService of these services.
+KEY_USE_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
+                   "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt*")
+KEY_USE_SERVICES = ("backup", "ec2", "logs")
+AWS_MANAGED_POLICY = re.compile(r"arn:(?:\$\{AWS::Partition\}|aws[a-z-]*):iam::aws:policy/([A-Za-z0-9+=,.@_/-]+)")
 TEMPLATE_ACTIONS = ("cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate")
 
 
@@ -38,6 +58,7 @@ class CoveredProduct:
     name: str
     version: str
     resource_types: tuple[str, ...]
+    managed_policies: tuple[str, ...] = ()   # AWS managed policies its IAM principals attach (names below policy/)
 
 
 @dataclass(frozen=True)
@@ -55,6 +76,52 @@ class LaunchRoleConfig(ProductConfig):
     def resource_types(self) -> tuple[str, ...]:
         return tuple(sorted({t for p in self.covers for t in p.resource_types}))
 
+    @property
+    def managed_policies(self) -> tuple[str, ...]:
+        return tuple(sorted({m for p in self.covers for m in p.managed_policies}))
+
+
+def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
+    """The AWS managed policies (names below ``policy/``) that ``template``'s roles, groups and users attach.
+
+    An entry of ``ManagedPolicyArns`` is an AWS managed policy ARN (a string or ``Fn::Sub``), a ``Ref`` to
+    an ``AWS::IAM::ManagedPolicy`` of the template under the products' IAM path, or ``Fn::If`` of those;
+    anything else is an error, since the launch role could not attach it."""
+    resources = template.get("Resources", {})
+    allowed = (f"an AWS managed policy ARN (arn:${{AWS::Partition}}:iam::aws:policy/NAME), or a Ref to an "
+               f"AWS::IAM::ManagedPolicy of the template with Path {admin.PRODUCT_IAM_PATH}")
+    found: set[str] = set()
+
+    def walk(lid: str, value) -> None:
+        if isinstance(value, list):
+            for v in value:
+                walk(lid, v)
+            return
+        if isinstance(value, dict) and set(value) == {"Fn::If"}:
+            for branch in value["Fn::If"][1:]:
+                walk(lid, branch)
+            return
+        if value == {"Ref": "AWS::NoValue"}:
+            return
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            target = resources.get(value["Ref"], {})
+            path = target.get("Properties", {}).get("Path")
+            if target.get("Type") == "AWS::IAM::ManagedPolicy" and path == admin.PRODUCT_IAM_PATH:
+                return
+        text = value.get("Fn::Sub") if isinstance(value, dict) and set(value) == {"Fn::Sub"} else value
+        match = AWS_MANAGED_POLICY.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise BuildError(f"product {product}: resource {lid}: ManagedPolicyArns entry {json.dumps(value)}: "
+                             f"the launch role cannot be allowed to attach it; allowed: {allowed}",
+                             hint="use generator.iam.aws_managed(NAME), or a managed policy with "
+                                  f"path={admin.PRODUCT_IAM_PATH}")
+        found.add(match.group(1))
+
+    for lid, res in resources.items():
+        if res.get("Type") in ("AWS::IAM::Role", "AWS::IAM::Group", "AWS::IAM::User"):
+            walk(lid, res.get("Properties", {}).get("ManagedPolicyArns", []))
+    return tuple(sorted(found))
+
 
 def make_config(settings, product, built, registry=None) -> LaunchRoleConfig:
     """Cover every kind="product" template built before the launch role (``built``, by name)."""
@@ -68,7 +135,8 @@ def make_config(settings, product, built, registry=None) -> LaunchRoleConfig:
         if name not in settings.products:
             raise ConfigError(f"{settings.path}: products.{name}: missing table for a product the launch role covers")
         types = sorted({r.get("Type", "") for r in template.get("Resources", {}).values()} - {""})
-        covers.append(CoveredProduct(name, settings.products[name].version, tuple(types)))
+        covers.append(CoveredProduct(name, settings.products[name].version, tuple(types),
+                                     attached_managed_policies(name, template)))
     return LaunchRoleConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                             regions=settings.regions, catalog=settings.name, covers=tuple(covers),
                             **options_for(LaunchRoleConfig, product.name, product.options))
@@ -84,7 +152,8 @@ def _region_condition(cfg: LaunchRoleConfig) -> Condition:
 
 
 def base_statements(cfg: LaunchRoleConfig) -> list[Statement]:
-    """The classic launch-role policy, scoped: SC-* stacks, tagged template objects, the template keys."""
+    """The classic launch-role policy, scoped: SC-* stacks and their change sets, tagged template objects,
+    the template keys."""
     bucket_objects = Sub(f"arn:${{AWS::Partition}}:s3:::{baseline.template_bucket_prefix(cfg.catalog)}-${{AWS::AccountId}}-*/*")
     return [
         statement("ServiceCatalogStacks", list(STACK_ACTIONS),
@@ -100,11 +169,41 @@ def base_statements(cfg: LaunchRoleConfig) -> list[Statement]:
     ]
 
 
+def key_use_statements(cfg: LaunchRoleConfig, groups) -> list[Statement]:
+    """Using this account's keys, only through the services that encrypt the products' resources."""
+    names = set(KEY_USE_ACTIONS) | {a for g in groups if g.kind == "via-service" for a in g.actions}
+    if "kms:ReEncrypt*" in names:
+        names -= {"kms:ReEncryptFrom", "kms:ReEncryptTo"}
+    services = sorted(set(KEY_USE_SERVICES) | {s for g in groups if g.kind == "via-service" for s in g.services})
+    via = StringEquals("kms:ViaService", [f"{svc}.{region}.amazonaws.com" for svc in services for region in cfg.regions])
+    keys = Sub(permissions.ACCOUNT_KEYS)
+    return [
+        statement("UseAccountKeysViaServices", sorted(names - {"kms:CreateGrant"}, key=str.lower), keys,
+                  condition=Condition(via)),
+        statement("GrantAccountKeysToAwsResources", ["kms:CreateGrant"], keys,
+                  condition=Condition([via, Bool("kms:GrantIsForAWSResource", "true")])),
+    ]
+
+
+def attachment_statement(cfg: LaunchRoleConfig, group) -> Statement:
+    """Attach/detach managed policies only to product principals, and only the policies products attach."""
+    policies = [Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}") for name in cfg.managed_policies]
+    policies.append(Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{admin.PRODUCT_IAM_PATH}*"))
+    return Statement(Sid=group.sid, Effect="Allow", Action=actions(group.actions),
+                     Resource=[Sub(r) for r in group.resources],
+                     Condition=Condition(ArnLike("iam:PolicyARN", policies)))
+
+
 def derived_statements(cfg: LaunchRoleConfig) -> tuple[list[Statement], list[Statement]]:
     """(scoped and read-only statements, statements of write actions AWS allows only on Resource *)."""
     perms = permissions.derive(cfg.resource_types, cfg.regions)
-    normal, unscopable = [], []
+    normal, unscopable = key_use_statements(cfg, perms.groups), []
     for g in perms.groups:
+        if g.kind == "via-service":
+            continue  # in key_use_statements
+        if g.kind == "attachment":
+            normal.append(attachment_statement(cfg, g))
+            continue
         resources = ["*"] if g.resources == ("*",) else [Sub(r) for r in g.resources]
         st = Statement(Sid=g.sid, Effect="Allow", Action=actions(g.actions), Resource=resources,
                        **({"Condition": _region_condition(cfg)} if g.regional else {}))

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 
 import pytest
-from troposphere import Template, sqs
+from troposphere import Equals, If, NoValue, Ref, Template, dynamodb, iam, sqs
 
 from generator import build as pipeline
 from generator import permissions
 from generator.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
 from generator.errors import BuildError
+from generator.iam import aws_managed, document, service_trust, statement
 from generator.lint import Linter, blocking
 from generator.settings import ProductSettings
 from products import launch_role
@@ -31,6 +33,20 @@ def _actions(template) -> set[str]:
     return {a for _, _, st in _statements(template) for a in st["Action"]}
 
 
+def _with_product(settings, name, build):
+    """The catalog plus a product built by ``build``, registered before the launch role."""
+    spec = ProductSpec(name=name, title=name, kind="product", build=build, make_config=lambda *a: None)
+    names = list(REGISTRY)
+    registry = {n: REGISTRY[n] for n in names[:-1]} | {name: spec}
+    # the launch role reads the kinds (product or admin) from the registry being built
+    registry[names[-1]] = dataclasses.replace(
+        REGISTRY[names[-1]], make_config=functools.partial(launch_role.make_config, registry=registry))
+    products = dict(settings.products)
+    products[name] = ProductSettings(name=name, version="0.3.0", description="q", owner="o",
+                                     changes={"0.3.0": "first"})
+    return dataclasses.replace(settings, products=products), registry
+
+
 def _with_queue_product(settings):
     """The catalog plus a product whose template adds AWS::SQS::Queue, registered before the launch role."""
     def build_queue(_cfg):
@@ -38,16 +54,25 @@ def _with_queue_product(settings):
         t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="alias/aws/sqs"))
         return t
 
-    spec = ProductSpec(name=QUEUE, title="Queue", kind="product", build=build_queue, make_config=lambda *a: None)
-    names = list(REGISTRY)
-    registry = {n: REGISTRY[n] for n in names[:-1]} | {QUEUE: spec}
-    # the launch role reads the kinds (product or admin) from the registry being built
-    registry[names[-1]] = dataclasses.replace(
-        REGISTRY[names[-1]], make_config=functools.partial(launch_role.make_config, registry=registry))
-    products = dict(settings.products)
-    products[QUEUE] = ProductSettings(name=QUEUE, version="0.3.0", description="q", owner="o",
-                                      changes={"0.3.0": "queue"})
-    return dataclasses.replace(settings, products=products), registry
+    return _with_product(settings, QUEUE, build_queue)
+
+
+def _launch_role_with(settings, name, build):
+    wider, registry = _with_product(settings, name, build)
+    return {b.name: b for b in pipeline.render_all(wider, registry=registry)}[launch_role.NAME]
+
+
+def _role_product(*policy_arns, policy_path=PRODUCT_IAM_PATH):
+    """A product build function: one role under the product path attaching ``policy_arns``."""
+    def build(_cfg):
+        t = Template()
+        t.add_condition("Always", Equals("a", "a"))
+        t.add_resource(iam.ManagedPolicy("Own", Path=policy_path, PolicyDocument=document(
+            statement("Read", ["sqs:GetQueueUrl"], "*"))))
+        t.add_resource(iam.Role("Role", Path=PRODUCT_IAM_PATH, AssumeRolePolicyDocument=service_trust(
+            "ec2.amazonaws.com"), ManagedPolicyArns=list(policy_arns)))
+        return t
+    return build
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +178,114 @@ def test_full_service_wildcard_in_a_schema_is_refused():
 def test_unknown_resource_type_is_a_clear_error():
     with pytest.raises(BuildError, match=r"AWS::Nope::Thing: no provider schema"):
         permissions.derive(["AWS::Nope::Thing"], ["us-east-1"])
+
+
+# --- key use, policy attachment, change sets --------------------------------------------------
+
+KEY_USE = {"kms:CreateGrant", "kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:DescribeKey",
+           "kms:Encrypt", "kms:ReEncrypt*"}
+
+
+def _via_services(st) -> set[str]:
+    return set(st.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", []))
+
+
+def test_keys_are_used_only_through_the_product_services(template, settings):
+    """EBS with a customer key (PhiKey) and key-encrypted log groups need the launching principal's key use."""
+    use = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|CreateGrant)")
+    allowed: dict[str, set[str]] = {}
+    for lid, _, st in _statements(template):
+        acts = [a for a in st["Action"] if use.match(a)]
+        if not acts:
+            continue
+        assert st["Resource"] != ["*"], (lid, st["Sid"])
+        if st["Sid"] == "DecryptTemplates":  # reading templates through S3, the template key only
+            assert acts == ["kms:Decrypt"] and st["Condition"]["StringLike"] == {"kms:ViaService": "s3.*.amazonaws.com"}
+            continue
+        via = _via_services(st)
+        assert via, f"{st['Sid']} uses keys without a kms:ViaService condition"
+        assert st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"}]
+        for a in st["Action"]:
+            allowed.setdefault(a, set()).update(via)
+        if "kms:CreateGrant" in acts:
+            assert st["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    for service in ("ec2", "logs", "backup"):
+        for region in settings.regions:
+            endpoint = f"{service}.{region}.amazonaws.com"
+            assert {a for a, via in allowed.items() if endpoint in via} >= KEY_USE, endpoint
+    assert all(via <= {f"{s}.{r}.amazonaws.com" for s in ("ec2", "logs", "backup") for r in settings.regions}
+               for via in allowed.values())
+
+
+def test_key_use_follows_the_services_of_the_product_types(settings):
+    """A product type whose schema asks for key use (a DynamoDB table) adds its service's endpoints."""
+    def build_table(_cfg):
+        t = Template()
+        t.add_resource(dynamodb.Table("Table", BillingMode="PAY_PER_REQUEST", KeySchema=[
+            dynamodb.KeySchema(AttributeName="id", KeyType="HASH")], AttributeDefinitions=[
+            dynamodb.AttributeDefinition(AttributeName="id", AttributeType="S")]))
+        return t
+
+    after = _launch_role_with(settings, "table-product", build_table)
+    sts = {st["Sid"]: st for _, _, st in _statements(after.template)}
+    via = _via_services(sts["UseAccountKeysViaServices"])
+    assert via == {f"{s}.{r}.amazonaws.com" for s in ("backup", "dynamodb", "ec2", "logs") for r in settings.regions}
+    assert _via_services(sts["GrantAccountKeysToAwsResources"]) == via
+    assert not any(use in st["Action"] for st in sts.values() if st["Sid"] == "KmsScoped"
+                   for use in ("kms:Encrypt", "kms:Decrypt", "kms:CreateGrant"))
+
+
+def test_policy_attachment_only_for_the_policies_products_attach(template, rendered):
+    web = rendered["healthcare-web-server"].template
+    attached = {a["Fn::Sub"] for r in web["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+                for a in _flatten(r["Properties"].get("ManagedPolicyArns", [])) if "Fn::Sub" in a}
+    assert "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore" in attached
+    attach = [st for _, _, st in _statements(template)
+              if any(re.match(r"iam:(Attach|Detach)\w*Policy$", a) for a in st["Action"])]
+    assert attach, "the products attach managed policies"
+    for st in attach:
+        arns = {a["Fn::Sub"] for a in st["Condition"]["ArnLike"]["iam:PolicyARN"]}
+        assert arns == attached | {f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{PRODUCT_IAM_PATH}*"}
+        assert all(r["Fn::Sub"].endswith(f"{PRODUCT_IAM_PATH}*") for r in st["Resource"])
+        assert set(st["Condition"]) == {"ArnLike"}
+
+
+def _flatten(value):
+    if isinstance(value, list):
+        return [x for v in value for x in _flatten(v)]
+    if isinstance(value, dict) and "Fn::If" in value:
+        return [x for v in value["Fn::If"][1:] for x in _flatten(v)]
+    return [value] if isinstance(value, dict) else []
+
+
+def test_a_product_attaching_another_aws_managed_policy_widens_the_condition(settings):
+    build = _role_product(aws_managed("ReadOnlyAccess"), Ref("Own"),
+                          If("Always", aws_managed("service-role/AmazonEC2RoleforSSM"), NoValue))
+    after = _launch_role_with(settings, "role-product", build)
+    [st] = [st for _, _, st in _statements(after.template) if st["Sid"] == "IamPolicyAttachment"]
+    arns = {a["Fn::Sub"] for a in st["Condition"]["ArnLike"]["iam:PolicyARN"]}
+    assert {"arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess",
+            "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEC2RoleforSSM"} <= arns
+    assert "arn:${AWS::Partition}:iam::aws:policy/AdministratorAccess" not in arns
+
+
+@pytest.mark.parametrize("arn,path", [
+    ("arn:aws:iam::123456789012:policy/Elsewhere", PRODUCT_IAM_PATH),   # a customer policy by literal ARN
+    (None, "/"),                                                       # the template's own policy, off the path
+])
+def test_a_policy_the_launch_role_could_not_attach_is_a_build_error(settings, arn, path):
+    build = _role_product(arn if arn else Ref("Own"), policy_path=path)
+    wider, registry = _with_product(settings, "role-product", build)
+    with pytest.raises(BuildError, match=r"product role-product: resource Role: ManagedPolicyArns entry .*"
+                                         r"allowed: an AWS managed policy ARN"):
+        pipeline.render_all(wider, registry=registry)
+
+
+def test_change_sets_on_service_catalog_stacks_for_updates(template):
+    sts = {st["Sid"]: st for _, _, st in _statements(template)}
+    stacks = sts["ServiceCatalogStacks"]
+    assert {"cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
+            "cloudformation:DeleteChangeSet"} <= set(stacks["Action"])
+    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"}]
+    changesets = [st for st in sts.values() if any("ChangeSet" in a for a in st["Action"])]
+    assert changesets == [stacks]
