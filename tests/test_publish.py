@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -294,13 +295,21 @@ def _publisher_process(cat: Catalog, extra_env: dict | None = None) -> subproces
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_two_publishers_at_once_create_one_of_each(catalog):
+def test_two_publishers_at_once_create_one_of_each(catalog, local_aws):
     web, db = catalog.name("web"), catalog.name("db")
     catalog.set("web", "1.0.0").set("db", "1.0.0").write()
-    procs = [_publisher_process(catalog) for _ in range(2)]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
+    # a little latency on every Service Catalog call, so both read the empty catalog before either creates
+    local_aws.set_faults(latency_ms=150, services=["servicecatalog"])
+    local_aws.reset_calls()
+    try:
+        procs = [_publisher_process(catalog) for _ in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+    finally:
+        local_aws.set_faults()
+    creates = Counter(c["operation"] for c in local_aws.calls() if c["operation"] in ("CreatePortfolio", "CreateProduct"))
+    assert sum(creates.values()) > 3, f"the publishers did not race: {creates}"
     assert catalog.state() == {
         "portfolios": 1, "products": {web: [[("1.0.0", "DEFAULT", True)]], db: [[("1.0.0", "DEFAULT", True)]]},
         "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
