@@ -73,6 +73,7 @@ class RegionResult:
     portfolio_id: str = ""
     actions: list[dict] = field(default_factory=list)
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -167,6 +168,12 @@ def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[st
 
 def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | None) -> tuple[str, str]:
     """(template bucket, its region): the override or the baseline's SSM parameter; the bucket must exist."""
+    bucket = bucket_name(ssm, settings, region, override)
+    return bucket, check_bucket(s3, bucket, region)
+
+
+def bucket_name(ssm, settings: Settings, region: str, override: str | None) -> str:
+    """The template bucket's name: the override or the baseline's SSM parameter."""
     bucket = override
     if not bucket:
         name = admin_settings.TEMPLATE_BUCKET.full_name(settings.ssm_prefix)
@@ -176,13 +183,18 @@ def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | No
             if exc.code == "ParameterNotFound":
                 raise _missing(f"SSM parameter {name} naming the template bucket", region, "--bucket NAME") from exc
             raise
+    return bucket
+
+
+def check_bucket(s3, bucket: str, region: str) -> str:
+    """The region of the template bucket, which must exist."""
     try:
         head = aws.call(s3, "HeadBucket", f"S3 bucket {bucket}", Bucket=bucket)
     except aws.AwsCallError as exc:
         if exc.code in ("404", "NoSuchBucket", "NotFound"):
             raise _missing(f"template bucket {bucket}", region, "--bucket NAME") from exc
         raise
-    return bucket, head.get("BucketRegion") or region
+    return head.get("BucketRegion") or region
 
 
 def template_url(bucket: str, bucket_region: str, key: str) -> str:
@@ -207,8 +219,10 @@ def _oldest(items: list[dict]) -> dict:
     return sorted(items, key=lambda i: (str(i.get("CreatedTime", "")), i.get("Id", "")))[0]
 
 
-def observe(sc, region: str, portfolio_name: str, product_names: list[str]) -> tuple[plan.ObservedRegion, list[str]]:
-    """The catalog's current state in a region, from list calls only; plus warnings (duplicates)."""
+def observe(sc, region: str, portfolio_name: str, product_names: list[str],
+            launch_role_arn: str = "") -> tuple[plan.ObservedRegion, list[str]]:
+    """The catalog's current state in a region, from list calls only; plus warnings (duplicates, and
+    LAUNCH constraints whose description does not name ``launch_role_arn``)."""
     warnings: list[str] = []
     where = f"Service Catalog in {region}"
     portfolios = [p for p in _pages(sc, "ListPortfolios", "PortfolioDetails", where)
@@ -216,31 +230,41 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str]) -> t
     if len(portfolios) > 1:
         warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
     portfolio = _oldest(portfolios) if portfolios else None
-    details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
+    in_portfolio: set[str] = set()
+    launch: dict[str, str] = {}
+    principals: frozenset[str] = frozenset()
+    portfolio_details: list[dict] = []
+    if portfolio:
+        pid = portfolio["Id"]
+        res = f"portfolio {pid} in {region}"
+        portfolio_details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)
+        in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in portfolio_details}
+        launch = {c.get("ProductId"): c.get("Description") or "" for c in
+                  _pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
+                  if c.get("Type") == "LAUNCH"}
+        principals = frozenset(p.get("PrincipalARN") for p in
+                               _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
+    # The account-wide product search only when a product is not in the portfolio (first publish, a new
+    # product, an interrupted one): a no-change publish then reads 5 + one per product per region
+    # (make bench holds it to at most 2 reads per product and region).
+    if set(product_names) <= {d.get("ProductViewSummary", {}).get("Name") for d in portfolio_details}:
+        details = portfolio_details
+    else:
+        details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
     by_name: dict[str, list[dict]] = {}
     for d in details:
         s = d.get("ProductViewSummary", {})
         if s.get("Name") in product_names:
             by_name.setdefault(s["Name"], []).append({**s, "CreatedTime": d.get("CreatedTime", "")})
-    in_portfolio: set[str] = set()
-    launch: set[str] = set()
-    principals: frozenset[str] = frozenset()
-    if portfolio:
-        pid = portfolio["Id"]
-        res = f"portfolio {pid} in {region}"
-        in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in
-                        _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)}
-        launch = {c.get("ProductId") for c in
-                  _pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
-                  if c.get("Type") == "LAUNCH"}
-        principals = frozenset(p.get("PrincipalARN") for p in
-                               _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
     products = {}
     for name, found in by_name.items():
         if len(found) > 1:
             warnings.append(f"{len(found)} products named {name!r}; using the oldest")
         s = _oldest(found)
         pid = s["ProductId"]
+        if launch_role_arn and pid in launch and launch_role_arn not in launch[pid]:
+            warnings.append(f"the launch constraint of {name} does not name {launch_role_arn} "
+                            f"({launch[pid]!r}); left as it is: check it in the console")
         arts = aws.call(sc, "ListProvisioningArtifacts", f"product {name} ({pid}) in {region}",
                         ProductId=pid).get("ProvisioningArtifactDetails", [])
         products[name] = plan.ObservedProduct(
@@ -286,20 +310,29 @@ class _Region:
     def run(self, dry_run: bool) -> RegionResult:
         r = self.result
         try:
-            r.bucket, self.bucket_region = discover_bucket(self.ssm, self.s3, self.settings, self.region,
-                                                           self.bucket_override)
+            r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
             self.say("reading the catalog")
             names = [t.want.name for t in self.release.templates]
-            seen, warnings = observe(self.sc, self.region, self.release.portfolio.display_name, names)
+            seen, warnings = observe(self.sc, self.region, self.release.portfolio.display_name, names,
+                                     self.release.launch_role_arn)
         except AwsError as exc:
             r.error = str(exc)
             return r
+        r.warnings = warnings
         for w in warnings:
             self.say(f"warning: {w}")
         r.portfolio_id = seen.portfolio_id or ""
         self.product_ids = {n: p.id for n, p in seen.products.items()}
         actions = plan.plan_region([t.want for t in self.release.templates], seen, self.release.portfolio,
                                    list(self.release.principals), self.release.policy)
+        # The bucket is checked (HeadBucket) only when something will be uploaded, or for a dry run: a
+        # no-change publish makes no call it does not need.
+        if dry_run or any(a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION) for a in actions):
+            try:
+                self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
+            except AwsError as exc:
+                r.error = str(exc)
+                return r
         if dry_run:
             r.actions = [self.record(a, PLANNED) for a in actions]
             return r
@@ -415,7 +448,7 @@ class _Region:
             try:
                 aws.call(sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
                          Type="LAUNCH", Parameters=json.dumps({"RoleArn": rel.launch_role_arn}),
-                         Description=f"Launch as {rel.launch_role_arn.rsplit('/', 1)[-1]}",
+                         Description=f"Launch as {rel.launch_role_arn}",   # observe() checks it
                          IdempotencyToken=plan.idempotency_token("launch", pid, product_id, rel.launch_role_arn))
             except aws.AwsCallError as exc:
                 if exc.code != "DuplicateResourceException":
@@ -542,8 +575,8 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
         "launch_role_arn": role_arn,
         "principals": list(principals),
         "seconds": round(time.time() - started, 2),
-        "regions": {r.region: {"ok": r.ok, "bucket": r.bucket, "portfolio_id": r.portfolio_id, "error": r.error}
-                    for r in results},
+        "regions": {r.region: {"ok": r.ok, "bucket": r.bucket, "portfolio_id": r.portfolio_id, "error": r.error,
+                               "warnings": r.warnings} for r in results},
         "actions": [a for r in results for a in r.actions],
         "calls": recorder.summary(),
     }

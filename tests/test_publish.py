@@ -196,6 +196,7 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
                   "CreateProduct", "CreateProduct", "PutObject", "PutObject"]
     assert ops(rec.writes()) == sorted(per_region * 2)
     saved = json.loads((cat.out / publisher.REPORT).read_text())
+    assert all(r["warnings"] == [] and r["error"] == "" for r in saved["regions"].values())
     assert saved["ok"] and len([a for a in saved["actions"] if a["action"] == "create product"]) == 4
     assert all(a["artifact_id"].startswith("pa-") for a in saved["actions"] if a["action"] == "create product")
 
@@ -247,6 +248,15 @@ def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
     # a looser policy never brings retired versions back
     cat.policy.update(active_versions=3, visible_versions=3)
     assert cat.publish()[1].writes() == []
+
+
+def test_launch_constraint_with_another_role_is_reported_not_changed(catalog):
+    assert catalog.set("web", "1.0.0").publish()[0]["ok"]
+    other = boto3.client("iam").create_role(RoleName=f"Other{catalog.tag}", AssumeRolePolicyDocument="{}")
+    report, rec = catalog.publish(launch_role_arn=other["Role"]["Arn"])
+    assert report["ok"] and rec.writes() == []
+    [warning] = report["regions"][REGION]["warnings"]
+    assert f"launch constraint of {catalog.name('web')} does not name {other['Role']['Arn']}" in warning
 
 
 def test_dry_run_plans_and_makes_no_write_call(catalog):

@@ -62,6 +62,9 @@ def run(args) -> int:
     else:
         print(output.table(["region", "product", "version", "action", "status", "artifact", "sha256", "note"],
                            rows(report)))
+        for region, r in report["regions"].items():
+            for w in r["warnings"]:
+                print(f"warning: {region}: {w}")
         calls = report["calls"]
         print(f"\n{'plan only (dry run): ' if report['dry_run'] else ''}{calls['write']} write call(s), "
               f"{calls['read']} read call(s) in {report['seconds']} s; report: "
