@@ -16,15 +16,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from awacs.aws import ArnLike, Condition, Principal, StringEquals, StringNotEquals
-from troposphere import (Equals, FindInMap, GetAtt, Join, Output, Parameter, Ref, Sub, Template, iam as cfn_iam, sns,
-                         ssm)
+from troposphere import (Equals, FindInMap, GetAtt, If, Join, Not, Output, Parameter, Ref, Sub, Template,
+                         iam as cfn_iam, sns, ssm)
 
 from generator import admin_settings as admin
 from generator import alarms, config_rules, kms, trail
 from generator.config import ProductConfig, config_error, options_for
+from generator.errors import ConfigError
 from generator.iam import Deny, aws_managed, document, statement
 from generator.logs import RETENTION_VALUES, log_group
-from generator.s3 import encrypted_bucket, tls_only_policy
+from generator.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
 from generator.spec import ProductSpec
 
 NAME = "account-baseline"
@@ -32,9 +33,11 @@ GLOBAL = "IsGlobalRegion"
 MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention)
 PROVISIONING_TAG = "servicecatalog:provisioning"
 
-# Elastic Load Balancing's log-delivery account of each region opened before August 2022 (AWS ELB user
-# guide, "Enable access logs"); later regions accept only the service principal below, which every
-# region also accepts.
+# How Elastic Load Balancing delivers access logs to the access-log bucket (AWS ELB user guide, "Enable
+# access logs"): in the regions opened before August 2022 from its log-delivery account (below; the
+# bucket policy also allows the service principal there), in the regions opened since then only as the
+# service principal ``logdelivery.elasticloadbalancing.amazonaws.com``.  A catalog region in neither list
+# is a ConfigError: add it here, from the user guide, with the form it uses.
 ELB_LOG_ACCOUNTS = {
     "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
     "us-west-2": "797873946194", "af-south-1": "098369216593", "ap-east-1": "754344448648",
@@ -46,6 +49,26 @@ ELB_LOG_ACCOUNTS = {
     "sa-east-1": "507241528517", "us-gov-west-1": "048591011584", "us-gov-east-1": "190560391635",
 }
 ELB_LOG_SERVICE = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_LOG_SERVICE_REGIONS = frozenset({
+    "me-central-1", "ap-south-2", "eu-central-2", "eu-south-2", "ap-southeast-4", "il-central-1", "ca-west-1",
+    "ap-southeast-5", "ap-southeast-7", "mx-central-1",
+})
+ELB_NO_ACCOUNT = "none"            # ElbLogDelivery mapping value of a service-principal-only region
+ELB_ACCOUNT_REGION = "HasElbLogAccount"  # condition, only in catalogs mixing both kinds of region
+
+
+def check_elb_log_regions(regions, where: str) -> None:
+    """Every region must be one whose ELB log delivery the baseline knows how to allow."""
+    for region in regions:
+        if region not in ELB_LOG_ACCOUNTS and region not in ELB_LOG_SERVICE_REGIONS:
+            raise ConfigError(
+                f"{where}: region {region}: the account baseline does not know how Elastic Load Balancing "
+                f"delivers access logs there; supported regions: {', '.join(sorted(ELB_LOG_ACCOUNTS))} "
+                f"(ELB log-delivery account) and {', '.join(sorted(ELB_LOG_SERVICE_REGIONS))} (service "
+                f"principal {ELB_LOG_SERVICE} only)",
+                hint="remove the region from catalog.regions, or add it to ELB_LOG_ACCOUNTS or "
+                     "ELB_LOG_SERVICE_REGIONS in products/account_baseline.py (AWS ELB user guide, "
+                     "\"Enable access logs\")")
 
 
 def template_bucket_prefix(catalog: str) -> str:
@@ -76,10 +99,7 @@ class BaselineConfig(ProductConfig):
         if longest > 63:
             raise config_error(self.product, "catalog", self.catalog,
                                f"a catalog name short enough for bucket names (at most {63 - longest + len(self.catalog)} chars)")
-        missing = [r for r in self.regions if r not in ELB_LOG_ACCOUNTS]
-        if missing:
-            raise config_error(self.product, "regions", missing[0],
-                               "a region with a known ELB log-delivery account: " + ", ".join(sorted(ELB_LOG_ACCOUNTS)))
+        check_elb_log_regions(self.regions, f"product {self.product}: regions")
 
     @property
     def metric_namespace(self) -> str:
@@ -87,6 +107,7 @@ class BaselineConfig(ProductConfig):
 
 
 def make_config(settings, product, built) -> BaselineConfig:
+    check_elb_log_regions(settings.regions, f"{settings.path}: catalog.regions")
     return BaselineConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                           regions=settings.regions, catalog=settings.name, primary_region=settings.primary_region,
                           **options_for(BaselineConfig, product.name, product.options))
@@ -141,8 +162,23 @@ def _log_key(t: Template, cfg: BaselineConfig):
     return key
 
 
+def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tuple[list, list]:
+    """(statements in regions with an ELB log-delivery account, statements in service-principal regions)."""
+    service = statement("LoadBalancerLogDelivery", ["s3:PutObject"], elb_resources,
+                        principal=Principal("Service", ELB_LOG_SERVICE))
+    legacy = [r for r in cfg.regions if r in ELB_LOG_ACCOUNTS]
+    if not legacy:
+        return [service], [service]
+    t.add_mapping("ElbLogDelivery", {r: {"Account": ELB_LOG_ACCOUNTS.get(r, ELB_NO_ACCOUNT)} for r in cfg.regions})
+    account = FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Account")
+    if len(legacy) < len(cfg.regions):
+        t.add_condition(ELB_ACCOUNT_REGION, Not(Equals(account, ELB_NO_ACCOUNT)))
+    elb_account = Principal("AWS", Sub("arn:${AWS::Partition}:iam::${Account}:root", Account=account))
+    by_account = statement("LoadBalancerAccessLogs", ["s3:PutObject"], elb_resources, principal=elb_account)
+    return [by_account, service], [service]
+
+
 def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
-    t.add_mapping("ElbLogDelivery", {r: {"Account": ELB_LOG_ACCOUNTS[r]} for r in cfg.regions})
     access = t.add_resource(_waive(
         encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
                          noncurrent_expire_days=cfg.log_expiration_days),
@@ -152,16 +188,14 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
     access_arn = GetAtt(access, "Arn")
     elb_resources = [Join("", [access_arn, Sub("/AWSLogs/${AWS::AccountId}/*")]),
                      Join("", [access_arn, Sub("/*/AWSLogs/${AWS::AccountId}/*")])]
-    t.add_resource(tls_only_policy("AccessLogBucketPolicy", access, [
-        statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [access_arn, "/*"]),
-                  principal=Principal("Service", "logging.s3.amazonaws.com"),
-                  condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId")))),
-        statement("LoadBalancerAccessLogs", ["s3:PutObject"], elb_resources,
-                  principal=Principal("AWS", Sub("arn:${AWS::Partition}:iam::${Account}:root", 
-                                                Account=FindInMap("ElbLogDelivery", Ref("AWS::Region"), "Account")))),
-        statement("LoadBalancerLogDelivery", ["s3:PutObject"], elb_resources,
-                  principal=Principal("Service", ELB_LOG_SERVICE)),
-    ]))
+    server_logs = statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [access_arn, "/*"]),
+                            principal=Principal("Service", "logging.s3.amazonaws.com"),
+                            condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
+    with_account, service_only = _elb_log_statements(t, cfg, elb_resources)
+    access_policy = t.add_resource(tls_only_policy("AccessLogBucketPolicy", access, [server_logs, *with_account]))
+    if ELB_ACCOUNT_REGION in t.conditions:  # a catalog mixing both kinds of region: choose per region
+        access_policy.PolicyDocument = If(ELB_ACCOUNT_REGION, access_policy.PolicyDocument, document(
+            deny_insecure_transport(bucket_arns(access)), server_logs, *service_only))
     logs = t.add_resource(encrypted_bucket(
         "LogBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access), log_prefix="log-bucket/",
         expire_after_days=cfg.log_expiration_days, noncurrent_expire_days=cfg.log_expiration_days))

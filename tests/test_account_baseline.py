@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from generator import admin_settings as admin
-from generator import alarms, config_rules, scenarios
+from generator import alarms, config_rules, render, scenarios
 from generator.errors import ConfigError
 from generator.lint import Linter, blocking
 from products import account_baseline
@@ -225,3 +227,62 @@ def test_short_log_retention_is_a_config_error(settings):
     bad = type(ps)(**{**ps.__dict__, "options": {"log_expiration_days": 365}})
     with pytest.raises(ConfigError, match=r"account-baseline: log_expiration_days: found 365; allowed: .*2190"):
         account_baseline.make_config(settings, bad, {})
+
+
+# --- ELB access-log delivery per region ---------------------------------------------------------
+
+ELB_ACCOUNT_STATEMENT, ELB_SERVICE_STATEMENT = "LoadBalancerAccessLogs", "LoadBalancerLogDelivery"
+
+
+def _baseline_in(settings, regions):
+    """The baseline of a catalog in ``regions``, rendered (make_config + build), and its config."""
+    wider = dataclasses.replace(settings, regions=tuple(regions))
+    cfg = account_baseline.make_config(wider, settings.products[account_baseline.NAME], {})
+    return cfg, json.loads(render.canonical_json(account_baseline.build(cfg)))
+
+
+def _elb_sids(document):
+    return {s["Sid"] for s in document["Statement"]} & {ELB_ACCOUNT_STATEMENT, ELB_SERVICE_STATEMENT}
+
+
+def test_elb_logs_from_the_region_account_and_the_service_principal_in_older_regions(template):
+    policy = _props(template["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]
+    assert _elb_sids(policy) == {ELB_ACCOUNT_STATEMENT, ELB_SERVICE_STATEMENT}
+    assert template["Mappings"]["ElbLogDelivery"] == {
+        "us-east-1": {"Account": "127311923021"}, "us-west-2": {"Account": "797873946194"}}
+    assert account_baseline.ELB_ACCOUNT_REGION not in template["Conditions"]
+
+
+def test_elb_logs_only_from_the_service_principal_in_regions_opened_since_august_2022(settings):
+    _, t = _baseline_in(settings, ["eu-central-2", "ap-southeast-4"])
+    assert "ElbLogDelivery" not in t.get("Mappings", {})
+    policy = _props(t["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]
+    assert _elb_sids(policy) == {ELB_SERVICE_STATEMENT}
+    [svc] = [s for s in policy["Statement"] if s["Sid"] == ELB_SERVICE_STATEMENT]
+    assert svc["Principal"] == {"Service": account_baseline.ELB_LOG_SERVICE}
+    assert blocking(Linter(["eu-central-2", "ap-southeast-4"]).lint_text(json.dumps(t))) == []
+
+
+def test_a_catalog_mixing_both_kinds_of_region_chooses_the_policy_per_region(settings):
+    regions = ["us-east-1", "eu-central-2"]
+    _, t = _baseline_in(settings, regions)
+    assert t["Mappings"]["ElbLogDelivery"] == {"us-east-1": {"Account": "127311923021"},
+                                                "eu-central-2": {"Account": account_baseline.ELB_NO_ACCOUNT}}
+    assert t["Conditions"][account_baseline.ELB_ACCOUNT_REGION] == {"Fn::Not": [{"Fn::Equals": [
+        {"Fn::FindInMap": ["ElbLogDelivery", {"Ref": "AWS::Region"}, "Account"]}, account_baseline.ELB_NO_ACCOUNT]}]}
+    cond, with_account, service_only = _props(t["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]["Fn::If"]
+    assert cond == account_baseline.ELB_ACCOUNT_REGION
+    assert _elb_sids(with_account) == {ELB_ACCOUNT_STATEMENT, ELB_SERVICE_STATEMENT}
+    assert _elb_sids(service_only) == {ELB_SERVICE_STATEMENT}
+    for document in (with_account, service_only):  # both still deny plain HTTP and take S3 server access logs
+        assert {"DenyInsecureTransport", "S3ServerAccessLogs"} <= {s["Sid"] for s in document["Statement"]}
+    assert blocking(Linter(regions).lint_text(json.dumps(t))) == []
+
+
+@pytest.mark.parametrize("region", ["cn-north-1", "ap-east-9"])
+def test_a_region_without_known_elb_log_delivery_is_a_config_error_in_make_config(settings, region):
+    wider = dataclasses.replace(settings, regions=("us-east-1", region))
+    with pytest.raises(ConfigError, match=rf"catalog.toml: catalog.regions: region {region}: .*Elastic Load "
+                                          r"Balancing .*supported regions: .*us-east-1.*eu-central-2") as err:
+        account_baseline.make_config(wider, settings.products[account_baseline.NAME], {})
+    assert "ELB_LOG_SERVICE_REGIONS" in err.value.hint
