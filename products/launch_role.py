@@ -175,7 +175,8 @@ def key_use_statements(cfg: LaunchRoleConfig, groups) -> list[Statement]:
     if "kms:ReEncrypt*" in names:
         names -= {"kms:ReEncryptFrom", "kms:ReEncryptTo"}
     services = sorted(set(KEY_USE_SERVICES) | {s for g in groups if g.kind == "via-service" for s in g.services})
-    via = StringEquals("kms:ViaService", [f"{svc}.{region}.amazonaws.com" for svc in services for region in cfg.regions])
+    endpoints = [f"{svc}.{region}.amazonaws.com" for svc in services for region in cfg.regions]
+    via = StringEquals("kms:ViaService", endpoints)
     keys = Sub(permissions.ACCOUNT_KEYS)
     return [
         statement("UseAccountKeysViaServices", sorted(names - {"kms:CreateGrant"}, key=str.lower), keys,
