@@ -171,19 +171,34 @@ def _report_validated(item: Built, regions: list[str], progress: Progress | None
                  + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
 
 
-def write_derived(item: Built, directory: Path, cache: buildcache.BuildCache | None = None) -> None:
-    """template.yaml and the compliance report of ``item``; skipped when the cache says they are fresh."""
-    identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
-    key = cache.derived_key(identity, item.findings) if cache else ""
-    if cache and cache.derived_fresh(item.rel_dir, key, directory):
-        return
+def derived_texts(item: Built) -> dict[str, str]:
+    """The files derived from a built template: template.yaml, compliance.md and compliance.html."""
     from generator import report as compliance   # imported late: it loads cfn-lint
 
-    _write(directory / "template.yaml", render.canonical_yaml(item.json_text))
-    paths = compliance.write(compliance.build_report(item.template, item.name, item.version, item.title,
-                                                     item.sha256, item.findings), directory, writer=_write)
-    if cache:
-        cache.record_derived(item.rel_dir, key, directory, ["template.yaml"] + [p.name for p in paths])
+    texts = {"template.yaml": render.canonical_yaml(item.json_text)}
+    rep = compliance.build_report(item.template, item.name, item.version, item.title, item.sha256, item.findings)
+    compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
+    return texts
+
+
+def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCache | None = None,
+                  jobs: int | None = None) -> None:
+    """Write the derived files of every item; skipped where the cache says they are fresh."""
+    todo = []
+    for item in items:
+        d = Path(out_dir) / item.rel_dir
+        identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
+        key = cache.derived_key(identity, item.findings) if cache else ""
+        if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
+            todo.append((item, d, key))
+    if todo:
+        from generator import report  # noqa: F401  (loaded before the workers fork)
+    results = buildcache.parallel_map(lambda job: derived_texts(job[0]), todo, jobs=jobs if cache else 1)
+    for (item, d, key), texts in zip(todo, results):
+        for name, text in texts.items():
+            _write(d / name, text)
+        if cache:
+            cache.record_derived(item.rel_dir, key, d, texts)
 
 
 def _write(path: Path, text: str) -> None:
@@ -220,9 +235,8 @@ def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] |
     store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
     validate(items, settings.regions, progress=progress, cache=store, jobs=jobs)
     for item in items:
-        d = out_dir / item.rel_dir
-        _write(d / "template.json", item.json_text)
-        write_derived(item, d, store)
+        _write(out_dir / item.rel_dir / "template.json", item.json_text)
+    write_derived(items, out_dir, store, jobs=jobs)
     bad = [(i, f) for i in items for f in blocking(i.findings)]
     manifest_path = out_dir / MANIFEST
     if bad:

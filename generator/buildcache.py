@@ -15,8 +15,9 @@ An unreadable or corrupt entry is a miss.  Entries are written atomically (tempo
 so concurrent builds into the same folder cannot leave half an entry.  ``make clean`` removes the
 cache with ``build/``.
 
-:func:`lint_many` lints the cache misses, with one process per core (forked after the rule set is
-loaded, so the workers start at once) when there are at least ``PARALLEL_MIN`` of them.
+:func:`parallel_map` spreads the misses (linting, then the derived files) over one process per core,
+forked after the rule set is loaded so the workers start at once, when there are at least
+``PARALLEL_MIN`` of them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import os
 import shutil
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from generator import toolinfo
 
@@ -185,48 +186,51 @@ class BuildCache:
         _write_atomic(self._stamp_path(rel_dir), json.dumps({"key": key, "files": files}, sort_keys=True) + "\n")
 
 
-# --- linting many templates ------------------------------------------------------------------------
+# --- doing many templates' work in parallel ----------------------------------------------------
 
-_WORKER_LINTER: "Linter | None" = None
+_JOB: "Callable[[Any], Any] | None" = None
 
 
-def _lint_in_worker(job: tuple[str, str]) -> list["Finding"]:
-    assert _WORKER_LINTER is not None
-    return _WORKER_LINTER.lint_text(*job)
+def _run_job(arg: Any) -> Any:
+    assert _JOB is not None
+    return _JOB(arg)
 
 
 def jobs_default() -> int:
-    """Worker processes for linting: ``HIPAA_CATALOG_JOBS`` or the number of cores."""
+    """Worker processes: ``HIPAA_CATALOG_JOBS`` or the number of cores."""
     value = os.environ.get(JOBS_ENV, "")
     if value.isdigit() and int(value) > 0:
         return int(value)
     return os.cpu_count() or 1
 
 
-def lint_many(jobs_list: Sequence[tuple[str, str]], linter: "Linter",
-              jobs: int | None = None) -> Iterable[list["Finding"]]:
-    """Findings of each ``(text, filename)``, in order.  With ``jobs`` > 1 and at least ``PARALLEL_MIN``
-    templates, the templates are linted by forked worker processes sharing the loaded rule set."""
-    global _WORKER_LINTER
-    jobs = jobs_default() if jobs is None else jobs
-    jobs = min(jobs, len(jobs_list))
-    if jobs < 2 or len(jobs_list) < PARALLEL_MIN or not _can_fork():
-        for job in jobs_list:
-            yield linter.lint_text(*job)
+def parallel_map(func: "Callable[[Any], Any]", args: Sequence[Any], jobs: int | None = None) -> Iterator[Any]:
+    """``func(arg)`` for each of ``args``, in order.  With ``jobs`` > 1 and at least ``PARALLEL_MIN`` args,
+    in worker processes forked from this one: they inherit what is loaded (the rule set, the templates),
+    so only ``args`` and the results are sent between processes."""
+    global _JOB
+    jobs = min(jobs_default() if jobs is None else jobs, len(args))
+    if jobs < 2 or len(args) < PARALLEL_MIN or not _can_fork():
+        for arg in args:
+            yield func(arg)
         return
     import multiprocessing
 
-    _WORKER_LINTER = linter
+    _JOB = func
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            yield from pool.imap(_lint_in_worker, jobs_list, chunksize=1)
+            yield from pool.imap(_run_job, args, chunksize=1)
     finally:
-        _WORKER_LINTER = None
+        _JOB = None
+
+
+def lint_many(jobs_list: Sequence[tuple[str, str]], linter: "Linter",
+              jobs: int | None = None) -> Iterator[list["Finding"]]:
+    """Findings of each ``(text, filename)``, in order (see :func:`parallel_map`)."""
+    return parallel_map(lambda job: linter.lint_text(*job), jobs_list, jobs)
 
 
 def _can_fork() -> bool:
     import multiprocessing
 
     return "fork" in multiprocessing.get_all_start_methods()
-
-
