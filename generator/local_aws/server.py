@@ -1,4 +1,4 @@
-"""The local AWS endpoint: moto's server, our Service Catalog, fault injection and a call log.
+"""The local AWS endpoint: moto's server, our Service Catalog and CloudFormation fixes, fault injection, a call log.
 
 Run it with ``make local-aws`` or ``python -m generator.local_aws.server --port 4566``.  Besides the
 AWS APIs it serves a small control API (not subject to faults, not logged):
@@ -120,12 +120,13 @@ def _json(start_response: Any, status: int, data: Any) -> list[bytes]:
 
 
 def make_app(faults: FaultConfig | None = None) -> LocalAwsApp:
-    """The endpoint's WSGI application (moto's dispatcher with our Service Catalog registered)."""
+    """The endpoint's WSGI application (moto's dispatcher with our Service Catalog and CloudFormation registered)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from .servicecatalog import register
+    from . import cloudformation, servicecatalog
 
-    register()
+    cloudformation.register()
+    servicecatalog.register()
     return LocalAwsApp(DomainDispatcherApplication(create_backend_app), FaultInjector(faults or FaultConfig()))
 
 

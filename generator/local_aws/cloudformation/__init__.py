@@ -1,0 +1,24 @@
+"""CloudFormation for the local endpoint: moto's, with the gaps our administrator commands hit filled in.
+
+``register()`` (called when the server starts) makes moto build ``models.CloudFormationBackend`` for
+every account and region, and adds the resource types of ``resources`` to moto's CloudFormation:
+
+* change sets: Modify for parameter-only updates, ``Replacement`` / ``Details`` from the provider
+  schemas' create-only properties (``changes``);
+* ExecuteChangeSet: resource events, outputs, rollback of a failed create or update (``operations``);
+* ``AWS::IAM::Group`` and ``AWS::EC2::SecurityGroupEgress`` (``resources``).
+"""
+
+from __future__ import annotations
+
+
+def register() -> None:
+    import moto.cloudformation.models as cfn_models
+    from moto.cloudformation import parsing
+
+    from . import resources  # noqa: F401  - defining the models registers them with moto
+    from .models import CloudFormationBackend
+
+    cfn_models.cloudformation_backends.backend = CloudFormationBackend
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()

@@ -1,0 +1,346 @@
+"""Executing a change set the way CloudFormation does: resource by resource, with events and rollback.
+
+moto's ExecuteChangeSet applies the template in one call: no resource events, no outputs for a stack
+created through a change set, and an exception from any resource leaves the stack in
+``REVIEW_IN_PROGRESS`` while the API call fails.  ``run`` instead:
+
+* CREATE: ``CREATE_IN_PROGRESS`` for the stack, then ``CREATE_IN_PROGRESS`` / ``CREATE_COMPLETE`` per
+  resource in dependency order; a resource that fails gets ``CREATE_FAILED`` with the reason, the stack
+  goes ``ROLLBACK_IN_PROGRESS``, the resources already created are deleted (``DELETE_*`` events) and
+  it ends ``ROLLBACK_COMPLETE`` (``ROLLBACK_FAILED`` when a deletion fails);
+* UPDATE: additions and modifications first (``CREATE_*`` / ``UPDATE_*`` events), then
+  ``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`` removes what the new template drops, ``UPDATE_COMPLETE``.  A
+  failure gets ``CREATE_FAILED`` / ``UPDATE_FAILED``, then ``UPDATE_ROLLBACK_IN_PROGRESS``: modified
+  resources are put back with the previous template and parameters, added ones deleted, and the
+  stack ends ``UPDATE_ROLLBACK_COMPLETE`` with its previous template, parameters and outputs;
+* the outputs are rebuilt from the template the stack ends with.
+
+Resource types moto does not model are reported ``CREATE_COMPLETE`` with the reason "not simulated by
+the local endpoint" and have no physical resource (a ``Ref`` to one yields nothing).  Execution is
+synchronous: the stack has reached its final state when ExecuteChangeSet returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moto.cloudformation.models import Event, Stack
+from moto.cloudformation.parsing import OutputMap, ResourceMap, parse_and_update_resource, resource_class_from_type
+from moto.ec2 import models as ec2_models
+from moto.ec2.models.core import TaggedEC2Resource
+
+from .changes import referenced
+
+NOT_SIMULATED = "local endpoint: {type} is not simulated (moto has no model of it); no physical resource"
+
+
+class ResourceFailed(Exception):
+    def __init__(self, logical_id: str, reason: str):
+        super().__init__(f"{logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+
+
+def previous_inputs(stack: Stack, parameters: dict[str, Any]) -> dict[str, str]:
+    """The parameters as the caller gave them: moto turns ``UsePreviousValue`` into the *resolved* previous
+    value (a list for a list type, the SSM value for an SSM-typed one); use the previous input instead."""
+    out = {}
+    resolved = stack.stack_parameters if stack.template_dict else {}
+    for key, value in parameters.items():
+        if key in stack.parameters and key in resolved and value == resolved[key] and not isinstance(value, str):
+            value = stack.parameters[key]
+        elif key in stack.parameters and key in resolved and value == resolved[key] \
+                and value != stack.parameters[key] and _is_ssm_typed(stack, key):
+            value = stack.parameters[key]
+        out[key] = value if isinstance(value, str) else _as_input(value)
+    return out
+
+
+def _is_ssm_typed(stack: Stack, key: str) -> bool:
+    spec = (stack.template_dict.get("Parameters") or {}).get(key) or {}
+    return str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::")
+
+
+def _as_input(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+# ----------------------------------------------------------------------------------------------- events
+
+def resource_event(stack: Stack, logical_id: str, resource_type: str, status: str, reason: str | None = None,
+                   physical_id: str | None = None) -> None:
+    event = Event(stack_id=stack.stack_id, stack_name=stack.name, logical_resource_id=logical_id,
+                  physical_resource_id=physical_id or "", resource_type=resource_type, resource_status=status,
+                  resource_status_reason=reason, resource_properties=None)
+    event.sendToSns(stack.account_id, stack.region_name, stack.notification_arns)
+    stack.events.append(event)
+
+
+def _physical(resource: Any) -> str | None:
+    value = getattr(resource, "physical_resource_id", None)
+    return None if value is None else str(value)
+
+
+def _reason(err: BaseException) -> str:
+    message = getattr(err, "message", None) or str(err) or type(err).__name__
+    code = getattr(err, "code", None) or getattr(err, "error_type", None)
+    text = f"{message} ({code})" if isinstance(code, str) and code not in message else message
+    if not isinstance(code, str):  # not an AWS error: moto's template engine broke on this resource
+        text = f"local endpoint (moto) could not handle this resource: {type(err).__name__}: {message}"
+    return text[:1000]
+
+
+def _failing_resource(err: BaseException, default: str) -> str:
+    """The innermost resource moto was creating when ``err`` was raised (a dependency may fail first)."""
+    tb, found = err.__traceback__, default
+    while tb is not None:
+        name = tb.tb_frame.f_locals.get("logical_id")
+        if isinstance(name, str):
+            found = name
+        tb = tb.tb_next
+    return found
+
+
+# ----------------------------------------------------------------------------------------------- runner
+
+class Operation:
+    """One execution of a change set on a stack."""
+
+    def __init__(self, backend: Any, stack: Stack, change_set: Any):
+        self.backend = backend
+        self.stack = stack
+        self.change_set = change_set
+        self.template = change_set.template_dict
+        self.verb = change_set.change_set_type  # CREATE | UPDATE
+        self.created: list[str] = []             # logical ids created by this operation, in order
+        self.updated: list[str] = []             # logical ids modified by this operation
+        self.announced: set[str] = set()
+
+    # -- helpers
+    @property
+    def rmap(self) -> ResourceMap:
+        return self.stack.resource_map
+
+    def event(self, logical_id: str, status: str, reason: str | None = None) -> None:
+        resources = {**(self.stack.template_dict.get("Resources") or {}), **(self.template.get("Resources") or {})}
+        kind = (resources.get(logical_id) or {}).get("Type", "")
+        resource = self.rmap._parsed_resources.get(logical_id) if logical_id in resources else None
+        resource_event(self.stack, logical_id, kind, status, reason, _physical(resource))
+
+    def stack_event(self, status: str, reason: str | None = None) -> None:
+        self.stack.status = status
+        self.stack._add_stack_event(status, resource_status_reason=reason)
+
+    def present(self, logical_id: str) -> bool:
+        resource = self.rmap._resource_json_map.get(logical_id) or {}
+        condition = resource.get("Condition")
+        return not condition or bool(self.rmap.lazy_condition_map[condition])
+
+    def order(self) -> list[str]:
+        """Present resources, each after what it depends on (``DependsOn`` and references), else in template order."""
+        resources = self.rmap._resource_json_map
+        seen: set[str] = set()
+        ordered: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in seen or name not in resources:
+                return
+            seen.add(name)
+            depends = resources[name].get("DependsOn") or []
+            for dependency in ([depends] if isinstance(depends, str) else list(depends)) + \
+                    sorted(referenced(resources[name].get("Properties"))):
+                visit(dependency)
+            ordered.append(name)
+
+        for name in resources:
+            visit(name)
+        return [r for r in ordered if self.present(r)]
+
+    def create(self, logical_id: str) -> None:
+        """Create one resource (moto creates what it refers to first: those get their events too)."""
+        if logical_id in self.announced:
+            return
+        before = set(self.rmap._parsed_resources)
+        self.event(logical_id, "CREATE_IN_PROGRESS")
+        try:
+            instance = self.rmap[logical_id]
+        # moto's models raise anything (their own errors, KeyError, TypeError ...): each is a failed resource
+        except Exception as err:  # noqa: BLE001
+            raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
+        for dependency in [k for k in self.rmap._parsed_resources if k not in before and k != logical_id]:
+            if dependency not in self.announced:
+                self._created(dependency, None)
+        self._created(logical_id, instance)
+
+    def _created(self, logical_id: str, instance: Any) -> None:
+        self.announced.add(logical_id)
+        self.created.append(logical_id)
+        kind = self.rmap._resource_json_map[logical_id]["Type"]
+        if instance is None and logical_id not in self.rmap._parsed_resources and not resource_class_from_type(kind):
+            self.event(logical_id, "CREATE_COMPLETE", NOT_SIMULATED.format(type=kind))
+            return
+        instance = self.rmap._parsed_resources.get(logical_id)
+        if isinstance(instance, TaggedEC2Resource):  # as moto's ResourceMap.create tags EC2 resources
+            tags = dict(self.rmap.tags, **{"aws:cloudformation:logical-id": logical_id})
+            ec2_models.ec2_backends[self.stack.account_id][self.stack.region_name].create_tags(
+                [instance.physical_resource_id], tags)
+        self.event(logical_id, "CREATE_COMPLETE")
+
+    def delete(self, logical_id: str, resource_json: dict[str, Any]) -> None:
+        instance = self.rmap._parsed_resources.get(logical_id)
+        if instance is None or isinstance(instance, (str, list)):
+            return
+        self.event(logical_id, "DELETE_IN_PROGRESS")
+        if resource_json.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and self.verb == "UPDATE":
+            self.rmap._parsed_resources.pop(logical_id, None)
+            self.event(logical_id, "DELETE_SKIPPED")
+            return
+        try:
+            self.rmap._delete_resource(instance, resource_json)
+        except Exception as err:  # noqa: BLE001 - see create()
+            self.event(logical_id, "DELETE_FAILED", _reason(err))
+            raise ResourceFailed(logical_id, _reason(err)) from err
+        self.rmap._parsed_resources.pop(logical_id, None)
+        self.event(logical_id, "DELETE_COMPLETE")
+
+    def update(self, logical_id: str, resource_json: dict[str, Any], replacement: str | None) -> None:
+        self.event(logical_id, "UPDATE_IN_PROGRESS",
+                   "Requested update requires the creation of a new physical resource; hence creating one."
+                   if replacement == "True" else None)
+        try:
+            changed = parse_and_update_resource(logical_id, resource_json, self.rmap, account_id=self.stack.account_id,
+                                                region_name=self.stack.region_name)
+        except Exception as err:  # noqa: BLE001 - see create()
+            raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
+        if changed is not None:
+            self.rmap._parsed_resources[logical_id] = changed
+        self.event(logical_id, "UPDATE_COMPLETE")
+
+    # -- switching the resource map between templates
+    def load(self, template: dict[str, Any], parameters: dict[str, Any]) -> None:
+        rmap = self.rmap
+        rmap._template = template
+        rmap.input_parameters = parameters
+        rmap.resolved_parameters = {}
+        rmap.load_mapping()
+        rmap.load_parameters()
+        rmap.load_conditions()
+        rmap._resource_json_map = template["Resources"]
+
+    def finish(self, template: dict[str, Any], body: str, parameters: dict[str, Any]) -> None:
+        """The stack's template, parameters, outputs and exports are those of ``template``."""
+        stack, backend = self.stack, self.backend
+        for export in stack.exports:
+            backend.exports.pop(export.name, None)
+        stack.template = body
+        stack.template_dict = template
+        stack.description = template.get("Description")
+        stack.parameters = dict(parameters)
+        stack.output_map = OutputMap(self.rmap, template, stack.stack_id)
+        for export in stack.exports:
+            backend.exports[export.name] = export
+
+    # -- CREATE
+    def run_create(self) -> bool:
+        stack, cs = self.stack, self.change_set
+        stack.tags = dict(cs.tags or stack.tags or {})
+        stack.role_arn = cs.role_arn or stack.role_arn
+        self.stack_event("CREATE_IN_PROGRESS", "User Initiated")
+        stack.template_dict = self.template
+        stack.resource_map = ResourceMap(stack.stack_id, stack.name, cs.parameters, stack.tags,
+                                         account_id=stack.account_id, region_name=stack.region_name,
+                                         template=self.template, cross_stack_resources=self.backend.exports)
+        self.rmap.load()
+        self.rmap.tags.update({"aws:cloudformation:stack-name": stack.name, "aws:cloudformation:stack-id": stack.stack_id})
+        try:
+            for logical_id in self.order():
+                self.create(logical_id)
+        except ResourceFailed as failed:
+            self.event(failed.logical_id, "CREATE_FAILED", failed.reason)
+            self.stack_event("ROLLBACK_IN_PROGRESS", f"The following resource(s) failed to create: "
+                                                     f"[{failed.logical_id}]. Rollback requested by user.")
+            ok = self._delete_all(reversed(self.created))
+            stack.template, stack.parameters = cs.template, dict(cs.parameters)
+            stack.output_map = OutputMap(self.rmap, {}, stack.stack_id)  # a rolled-back stack has no outputs
+            self.stack_event("ROLLBACK_COMPLETE" if ok else "ROLLBACK_FAILED")
+            return False
+        self.finish(self.template, cs.template, cs.parameters)
+        self.stack_event("CREATE_COMPLETE")
+        return True
+
+    def _delete_all(self, logical_ids) -> bool:
+        ok = True
+        for logical_id in list(logical_ids):
+            try:
+                self.delete(logical_id, self.rmap._resource_json_map[logical_id])
+            except ResourceFailed:
+                ok = False
+        return ok
+
+    # -- UPDATE
+    def run_update(self) -> bool:
+        stack, cs = self.stack, self.change_set
+        old_template, old_body, old_parameters = stack.template_dict, stack.template, dict(stack.parameters)
+        changes = {c.logical_resource_id: c for c in cs.changes}
+        self.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
+        self.load(self.template, cs.parameters)
+        failed_verb = "update"
+        try:
+            for logical_id in self.order():
+                change = changes.get(logical_id)
+                if change is None:
+                    continue
+                if change.action == "Add":
+                    failed_verb = "create"
+                    self.create(logical_id)
+                elif change.action == "Modify" and logical_id not in self.announced:
+                    failed_verb = "update"
+                    self.announced.add(logical_id)
+                    self.update(logical_id, self.rmap._resource_json_map[logical_id], change.replacement)
+                    self.updated.append(logical_id)
+        except ResourceFailed as failed:
+            status = "CREATE_FAILED" if failed.logical_id in changes and \
+                changes[failed.logical_id].action == "Add" else "UPDATE_FAILED"
+            self.event(failed.logical_id, status, failed.reason)
+            self.stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
+                             f"The following resource(s) failed to {failed_verb}: [{failed.logical_id}]. ")
+            return self._roll_back_update(old_template, old_body, old_parameters)
+        self.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
+        old_resources = old_template.get("Resources") or {}
+        for change in cs.changes:
+            if change.action == "Remove":
+                try:
+                    self.delete(change.logical_resource_id, old_resources[change.logical_resource_id])
+                except ResourceFailed:
+                    pass  # AWS leaves a resource it could not delete in cleanup and completes the update
+        stack.tags = dict(cs.tags) if cs.tags else stack.tags
+        stack.role_arn = cs.role_arn or stack.role_arn
+        self.finish(self.template, cs.template, cs.parameters)
+        self.stack_event("UPDATE_COMPLETE")
+        return True
+
+    def _roll_back_update(self, old_template: dict[str, Any], old_body: str, old_parameters: dict[str, Any]) -> bool:
+        ok = True
+        new_json = dict(self.rmap._resource_json_map)
+        self.load(old_template, old_parameters)
+        for logical_id in reversed(self.updated):
+            try:
+                self.update(logical_id, self.rmap._resource_json_map[logical_id], None)
+            except ResourceFailed as failed:
+                self.event(failed.logical_id, "UPDATE_FAILED", failed.reason)
+                ok = False
+        self.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        for logical_id in reversed(self.created):
+            try:
+                self.delete(logical_id, new_json[logical_id])
+            except ResourceFailed:
+                ok = False
+        self.finish(old_template, old_body, old_parameters)
+        self.stack_event("UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED")
+        return False
+
+
+def run(backend: Any, stack: Stack, change_set: Any) -> bool:
+    """Execute ``change_set`` on ``stack``; True when it completed, False when it was rolled back."""
+    operation = Operation(backend, stack, change_set)
+    return operation.run_create() if change_set.change_set_type == "CREATE" else operation.run_update()
