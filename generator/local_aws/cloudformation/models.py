@@ -115,7 +115,8 @@ class CloudFormationBackend(MotoCloudFormationBackend):
                                notification_arns=notification_arns, tags=tags, role_arn=role_arn)
         old = current_side(stack) if change_set_type == "UPDATE" else Side({}, None)
         change_set.changes = diff(old, new)
-        if change_set_type == "UPDATE" and stack.has_template(template) and stack.has_parameters(parameters):
+        if change_set_type == "UPDATE" and stack.has_template(template) and \
+                new.resource_map.resolved_parameters == stack.resource_map.resolved_parameters:
             change_set.status, change_set.execution_status = "FAILED", "UNAVAILABLE"
             change_set.status_reason = ("The submitted information didn't contain changes. Submit different "
                                         "information to create a change set.")

@@ -302,6 +302,8 @@ class Operation:
             status = "CREATE_FAILED" if failed.logical_id in changes and \
                 changes[failed.logical_id].action == "Add" else "UPDATE_FAILED"
             self.event(failed.logical_id, status, failed.reason)
+            if status == "UPDATE_FAILED" and failed.logical_id not in self.updated:
+                self.updated.append(failed.logical_id)  # it may be half-updated: put it back too
             self.stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
                              f"The following resource(s) failed to {failed_verb}: [{failed.logical_id}]. ")
             return self._roll_back_update(old_template, old_body, old_parameters)
