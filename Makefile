@@ -74,6 +74,10 @@ local-aws: $(STAMP) ## Local AWS endpoint (moto + Service Catalog) on 127.0.0.1,
 demo: $(STAMP) ## The whole workflow (admin, release engineer, developer) against a local AWS endpoint, narrated
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
+# --- performance benchmark (issue 8): a few minutes; exits 1 when a target is missed -----------------
+bench: $(STAMP) $(GRAPHVIZ_STAMP) ## Benchmark build + publish vs the naive way, check the targets, write build/bench.json (BENCH_ARGS=--help)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+
 golden: $(STAMP) ## Rewrite the golden templates under tests/golden/ (review the diff!)
 	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
 
