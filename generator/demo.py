@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from generator import admin_settings, aws
+from generator import aws
 from generator import build as pipeline
 from generator import settings as catalog_settings
 from generator.errors import CatalogError
@@ -96,19 +96,6 @@ class Demo:
         return {"VpcId": vpc, "PrivateSubnetIds": ",".join(subnets[:2]), "PublicSubnetIds": ",".join(subnets[2:]),
                 "ProdCertificateArn": cert, "AdminCidr": ADMIN_CIDR, "AdministratorEmail": ADMIN_EMAIL}
 
-    def ensure_group(self) -> None:
-        """moto's CloudFormation does not model AWS::IAM::Group: create the group the baseline declares."""
-        iam = aws.client(aws.session(), "iam")
-        try:
-            iam.get_group(GroupName=admin_settings.DEVELOPER_GROUP)
-            return
-        except iam.exceptions.NoSuchEntityException:
-            pass
-        self.write(f"    note: the local endpoint's CloudFormation skips AWS::IAM::Group, so the demo creates "
-                   f"the {admin_settings.DEVELOPER_GROUP} group the baseline declares directly in its IAM")
-        with aws.translated("CreateGroup", admin_settings.DEVELOPER_GROUP):
-            iam.create_group(GroupName=admin_settings.DEVELOPER_GROUP)
-
     # -- the story
     def main(self) -> dict:
         s = self.settings
@@ -134,7 +121,6 @@ class Demo:
                       "settings products read (VPC, subnets, CIDR, certificate) must exist before any launch")
             self.deploy("deploy-baseline", "--region", region, "--yes", "--out", out,
                         *[a for k, v in params.items() for a in ("-p", f"{k}={v}")])
-        self.ensure_group()
 
         self.step("security administrator", "deploy the launch role",
                   "Service Catalog launches products with this least-privilege role, so developers never need "

@@ -4,7 +4,8 @@ The flow, for one stack:
 
 1. ``plan``: look the stack up; refuse a stack in a failed or busy state with an explanation and the
    failing resource events; create a change set (``CREATE`` when the stack does not exist yet, else
-   ``UPDATE``), wait for it, and read its changes (Add / Modify / Remove, Replacement).  A change set
+   ``UPDATE``), wait for it, and read its changes (Add / Modify / Remove, Replacement, and the
+   properties that change).  A change set
    with nothing to do is deleted and reported as "no changes".
 2. The caller shows the changes and asks (``--yes`` skips the question).
 3. ``execute``: execute the change set, wait with progress (one line per new stack event), and return
@@ -226,8 +227,10 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
     rows = []
     for c in changes:
         rc = c.get("ResourceChange", {})
+        props = [d["Target"]["Name"] for d in rc.get("Details", []) if d.get("Target", {}).get("Name")]
         rows.append({"action": rc.get("Action", ""), "logical_id": rc.get("LogicalResourceId", ""),
-                     "resource_type": rc.get("ResourceType", ""), "replacement": rc.get("Replacement", "")})
+                     "resource_type": rc.get("ResourceType", ""), "replacement": rc.get("Replacement", ""),
+                     "properties": sorted(set(props))})
     return Plan(stack_name, change_type, cs_id, rows, dict(parameters))
 
 

@@ -125,6 +125,16 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
     assert code == 0, err
     assert again["change_set_type"] == "NONE" and not again["executed"] and again["status"] == "CREATE_COMPLETE"
 
+    # the outputs of the stack, as the command printed them (--json), match the stack's resources
+    out = first["outputs"]
+    assert out["DeveloperGroupName"] == "HealthcareDeveloper"
+    assert out["DeveloperGroupArn"].endswith(":group/HealthcareDeveloper")
+    assert out["TemplateBucketName"] == ssm.get_parameter(
+        Name="/hipaa-catalog/catalog/template-bucket")["Parameter"]["Value"]
+    iam = aws.client(account["session"], "iam")
+    attached = iam.list_attached_group_policies(GroupName="HealthcareDeveloper")["AttachedPolicies"]
+    assert sorted(p["PolicyName"] for p in attached) == ["AWSCodeCommitPowerUser", "AWSServiceCatalogEndUserFullAccess"]
+
     # a real change without --yes and without a terminal: shown, refused, discarded, nothing executed
     account["endpoint"].reset_calls()
     code, _out, err = hc(capsys, "deploy-baseline", "--region", REGION, "--out", str(built),
@@ -135,16 +145,51 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
     assert "CreateChangeSet" in ops and "DeleteChangeSet" in ops and "ExecuteChangeSet" not in ops
     assert ssm.get_parameter(Name="/hipaa-catalog/network/admin-cidr")["Parameter"]["Value"] == net["AdminCidr"]
 
+    # the same change with --yes, human output: the change table says what changes, then the outputs
+    capsys.readouterr()
+    code = cli.main(["deploy-baseline", "--region", REGION, "--yes", "--out", str(built), "-p", "AdminCidr=10.30.0.0/24"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "UPDATE with 1 change(s)" in printed
+    row = next(line.split() for line in printed.splitlines() if line.startswith("Modify"))
+    assert row == ["Modify", "SettingAdminCidr", "AWS::SSM::Parameter", "no", "Value"]
+    assert "outputs of stack hipaa-catalog-account-baseline (UPDATE_COMPLETE):" in printed
+    assert f"TemplateBucketName    {out['TemplateBucketName']}" in printed
+    assert ssm.get_parameter(Name="/hipaa-catalog/network/admin-cidr")["Parameter"]["Value"] == "10.30.0.0/24"
+
     # the launch role, deployed by the fixture with the same command
     assert account["launch_role"]["change_set_type"] == "CREATE"
     assert account["launch_role"]["status"] == "CREATE_COMPLETE"
     role = aws.client(account["session"], "iam").get_role(RoleName="HipaaCatalogLaunchRole")["Role"]
     assert "servicecatalog.amazonaws.com" in json.dumps(role["AssumeRolePolicyDocument"])
+    assert account["launch_role"]["outputs"]["LaunchRoleArn"] == role["Arn"]
 
     # unknown and missing parameters are named before anything is created
     code, _out, err = hc(capsys, "deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built),
                          "-p", "Colour=blue")
     assert code == 2 and "unknown parameter(s) Colour" in err
+
+
+def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, built, capsys):
+    # the developer group already exists outside the stack (created by hand): CloudFormation cannot create it
+    aws.client(aws.session(REGION), "iam").create_group(GroupName="HealthcareDeveloper")
+    network = demo.Demo(built, write=lambda _m: None).network(REGION)
+    args = ["deploy-baseline", "--region", REGION, "--yes", "--out", str(built),
+            *[a for k, v in network.items() for a in ("-p", f"{k}={v}")]]
+    code, out, err = hc(capsys, *args)
+    assert code == 3 and out is None
+    assert "stack hipaa-catalog-account-baseline ended in state ROLLBACK_COMPLETE" in err
+    assert "failing resource events" in err
+    assert "DeveloperGroup (AWS::IAM::Group): CREATE_FAILED: Group HealthcareDeveloper already exists" in err
+    assert "aws cloudformation delete-stack --stack-name hipaa-catalog-account-baseline" in err
+    # the progress showed the rollback as it happened
+    assert "ROLLBACK_IN_PROGRESS" in err and "DELETE_COMPLETE" in err
+
+    # running again: refused before any change set, with the same explanation
+    aws_env.reset_calls()
+    code, out, err = hc(capsys, *args)
+    assert code == 3 and "is in state ROLLBACK_COMPLETE" in err and "DeveloperGroup" in err
+    assert "CreateChangeSet" not in operations(aws_env)
 
 
 def test_developer_launch_status_update_terminate(account, capsys):

@@ -80,10 +80,11 @@ def print_changes(p: deploy.Plan) -> None:
         return
     print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)")
     rows = [(c["action"], c["logical_id"], c["resource_type"],
-             {"True": "REPLACED", "Conditional": "maybe replaced"}.get(c["replacement"], ""))
+             {"True": "REPLACED", "Conditional": "maybe replaced", "False": "no"}.get(c["replacement"], ""),
+             ", ".join(c.get("properties", [])))
             for c in p.changes]
     if rows:
-        print(output.table(["action", "logical id", "type", "replacement"], rows))
+        print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows))
 
 
 def run(args, product: str) -> int:

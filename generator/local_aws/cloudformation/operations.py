@@ -13,7 +13,8 @@ created through a change set, and an exception from any resource leaves the stac
   failure gets ``CREATE_FAILED`` / ``UPDATE_FAILED``, then ``UPDATE_ROLLBACK_IN_PROGRESS``: modified
   resources are put back with the previous template and parameters, added ones deleted, and the
   stack ends ``UPDATE_ROLLBACK_COMPLETE`` with its previous template, parameters and outputs;
-* the outputs are rebuilt from the template the stack ends with.
+* the outputs are rebuilt from the template the stack ends with;
+* a managed policy is detached before it is deleted, as CloudFormation does (moto's model is not).
 
 Resource types moto does not model are reported ``CREATE_COMPLETE`` with the reason "not simulated by
 the local endpoint" and have no physical resource (a ``Ref`` to one yields nothing).  Execution is
@@ -99,6 +100,21 @@ def _failing_resource(err: BaseException, default: str) -> str:
             found = name
         tb = tb.tb_next
     return found
+
+
+def _detach_managed_policy(policy: Any, stack: Stack) -> None:
+    """CloudFormation detaches a managed policy from its roles, users and groups before deleting it; moto's
+    model deletes it still attached, and the role's deletion then fails with DeleteConflict."""
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    iam = iam_backends[stack.account_id][get_partition(stack.region_name)]
+    for entity in [*iam.roles.values(), *iam.users.values(), *iam.groups.values()]:
+        if getattr(policy, "arn", None) in entity.managed_policies:
+            policy.detach_from(entity)
+
+
+_BEFORE_DELETE = {"AWS::IAM::ManagedPolicy": _detach_managed_policy}
 
 
 # ----------------------------------------------------------------------------------------------- runner
@@ -196,6 +212,9 @@ class Operation:
             self.event(logical_id, "DELETE_SKIPPED")
             return
         try:
+            before = _BEFORE_DELETE.get(resource_json.get("Type"))
+            if before:
+                before(instance, self.stack)
             self.rmap._delete_resource(instance, resource_json)
         except Exception as err:  # noqa: BLE001 - see create()
             self.event(logical_id, "DELETE_FAILED", _reason(err))
