@@ -213,6 +213,18 @@ def test_missing_parameter_is_refused_when_the_change_set_is_created(cf):
     assert err.value.response["Error"]["Code"] == "ValidationError"
     assert "Required" in err.value.response["Error"]["Message"]
     assert cf.list_stacks()["StackSummaries"] == []  # nothing left behind
+    template = dict(TEMPLATE, Parameters=dict(TEMPLATE["Parameters"], Key={
+        "Type": "AWS::SSM::Parameter::Value<String>", "Default": "/nowhere"}))
+    with pytest.raises(ClientError) as err:
+        change_set(cf, "CREATE", template=template)
+    assert "Unable to fetch parameters [/nowhere]" in err.value.response["Error"]["Message"]
+
+
+def test_an_output_reading_a_type_that_is_not_simulated_is_left_out(cf):
+    template = dict(TEMPLATE, Outputs=dict(TEMPLATE["Outputs"], TrailArn={"Value": {"Fn::GetAtt": ["Trail", "Arn"]}}))
+    stack = deploy(cf, "CREATE", template=template)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert "TrailArn" not in outputs(stack) and outputs(stack)["Colour"] == "blue"
 
 
 def test_security_group_egress(cf, client):

@@ -22,12 +22,12 @@ from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend as MotoCloudFormationBackend
 from moto.cloudformation.models import ChangeSet as MotoChangeSet
 from moto.cloudformation.models import Stack
-from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
 from moto.core.exceptions import ServiceException
 
 from . import operations
 from .changes import Side, diff
+from .operations import ResourceMap
 
 
 # States from which AWS refuses an update (the stack must be deleted, or its rollback continued, first).
@@ -43,17 +43,30 @@ def load_side(stack: Stack, template: dict[str, Any], parameters: dict[str, Any]
     checked) but with no resource created; a problem is the ``ValidationError`` AWS answers with."""
     rmap = ResourceMap(stack.stack_id, stack.name, parameters, stack.tags, account_id=stack.account_id,
                        region_name=stack.region_name, template=template, cross_stack_resources=exports)
+    _check_ssm_parameters(stack, template, parameters)
     try:
         rmap.load()
     except ValidationError:
         raise
     except ServiceException as err:  # MissingParameterError, UnsupportedAttribute ...
         raise ValidationError(stack.name, message=getattr(err, "message", None) or str(err)) from err
-    # moto reads an SSM-typed parameter's value with no check that the SSM parameter exists
-    except AttributeError as err:
-        raise ValidationError(stack.name, message="Unable to fetch parameters from parameter store for this "
-                                                  "account.") from err
     return Side(template, rmap)
+
+
+def _check_ssm_parameters(stack: Stack, template: dict[str, Any], parameters: dict[str, Any]) -> None:
+    """SSM-typed parameters must name existing SSM parameters (moto would crash with AttributeError)."""
+    from moto.ssm.models import ssm_backends
+
+    ssm = ssm_backends[stack.account_id][stack.region_name]
+    missing = []
+    for key, spec in (template.get("Parameters") or {}).items():
+        if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<"):
+            name = parameters.get(key, spec.get("Default"))
+            if name and ssm.get_parameter(str(name)) is None:
+                missing.append(str(name))
+    if missing:
+        raise ValidationError(stack.name, message=f"Unable to fetch parameters [{','.join(missing)}] from "
+                                                  "parameter store for this account.")
 
 
 def current_side(stack: Stack) -> Side:

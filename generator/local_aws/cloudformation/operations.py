@@ -26,13 +26,48 @@ from __future__ import annotations
 from typing import Any
 
 from moto.cloudformation.models import Event, Stack
-from moto.cloudformation.parsing import OutputMap, ResourceMap, parse_and_update_resource, resource_class_from_type
+from moto.cloudformation.parsing import OutputMap as MotoOutputMap
+from moto.cloudformation.parsing import ResourceMap as MotoResourceMap
+from moto.cloudformation.parsing import parse_and_update_resource, resource_class_from_type
+from moto.core.exceptions import ServiceException
 from moto.ec2 import models as ec2_models
 from moto.ec2.models.core import TaggedEC2Resource
 
 from .changes import referenced
 
 NOT_SIMULATED = "local endpoint: {type} is not simulated (moto has no model of it); no physical resource"
+
+
+def _unmodelled_getatt(output: Any, resources: dict[str, Any]) -> bool:
+    getatt = (output.get("Value") or {}).get("Fn::GetAtt") if isinstance(output.get("Value"), dict) else None
+    name = getatt[0] if isinstance(getatt, list) else None
+    return bool(name) and name in resources and not resource_class_from_type(resources[name].get("Type", ""))
+
+
+class ResourceMap(MotoResourceMap):
+    """moto's, except that an output reading an attribute of a type moto does not model is not an error
+    (moto crashes with AttributeError; AWS accepts the template)."""
+
+    def validate_outputs(self) -> None:
+        template = self._template
+        outputs = template.get("Outputs") or {}
+        kept = {k: v for k, v in outputs.items() if not _unmodelled_getatt(v, self._resource_json_map)}
+        self._template = dict(template, Outputs=kept)
+        try:
+            super().validate_outputs()
+        finally:
+            self._template = template
+
+
+class OutputMap(MotoOutputMap):
+    """moto's, except that an output whose value cannot be computed locally (it reads a resource that is
+    not simulated) is left out instead of failing DescribeStacks."""
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except (ServiceException, AttributeError, KeyError, TypeError):
+            return None
 
 
 class ResourceFailed(Exception):
