@@ -243,6 +243,7 @@ def no_change(settings_path: Path | None, out: Path, variants: bool, repeat: int
     after = snapshot(out)
     return {"runs_s": [round(r.seconds, 3) for r in runs], "median_s": round(statistics.median(r.seconds for r in runs), 3),
             "rss_mb": round(max(r.rss_mb for r in runs), 1), "identical": before == after,
+            "changed": sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k)),
             "failures": [f for r in runs for f in r.failures]}
 
 
