@@ -52,8 +52,8 @@ def run(paths: Sequence[Path], checkov: Path = CHECKOV) -> ScanResult:
         raise ScanError("no templates to scan", hint="run `make build` first, or name template files")
     if not Path(checkov).is_file():
         raise ScanError(f"{checkov}: checkov is not installed", hint="`make scan` creates .venv-checkov")
-    cmd = [str(checkov), "--skip-download", "--framework", "cloudformation", "--output", "json", "--quiet",
-           "--compact"]
+    # No --quiet: it drops skipped checks from the JSON, and every skip must be listed with its reason.
+    cmd = [str(checkov), "--skip-download", "--framework", "cloudformation", "--output", "json", "--compact"]
     for p in paths:
         cmd += ["--file", str(p)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
