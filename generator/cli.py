@@ -19,11 +19,18 @@ COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "developer"]
 
 EPILOG = """\
 examples:
-  hipaa-catalog build                      render and validate every product into build/
-  hipaa-catalog build --json               the same, printing the manifest as JSON
-  hipaa-catalog --debug build              show the traceback of an error
+  template author      hipaa-catalog build                 render, lint and report every product into build/
+                       hipaa-catalog lint other.yaml       the same checks on any template file
+  administrator        hipaa-catalog deploy-baseline -p AdministratorEmail=sec@example.org -p VpcId=vpc-0abc ...
+                       hipaa-catalog deploy-launch-role
+  release engineer     hipaa-catalog publish --dry-run     the plan, no write call; then without --dry-run
+  developer            hipaa-catalog products
+                       hipaa-catalog launch healthcare-web-server --name clinic-test -p Environment=TEST ...
+                       hipaa-catalog status clinic-test --json
 
-AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
+Every subcommand has --help with examples and --json; --debug shows the traceback of an error.
+AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL
+(set AWS_ENDPOINT_URL=http://127.0.0.1:4566 to use `make local-aws` instead of AWS).
 """
 
 
