@@ -3,7 +3,9 @@
 Used as every product's launch constraint.  Trusted only by Service Catalog of this account.  Its
 permissions are the classic launch-role base (CloudFormation stacks and change sets on Service Catalog's
 ``SC-*`` stacks, template reads from the template buckets for objects tagged
-``servicecatalog:provisioning=true``) plus the per-service permissions DERIVED from the resource types of
+``servicecatalog:provisioning=true``), ``ssm:GetParameters`` on exactly the SSM parameters the product
+templates name (CloudFormation resolves SSM-typed parameters and ``{{resolve:ssm:...}}`` with the launch
+role's credentials), plus the per-service permissions DERIVED from the resource types of
 every product built before it (``generator.permissions``): adding a resource type to a product changes
 this role at the next build.  Two derived groups get conditions here:
 
@@ -51,6 +53,11 @@ KEY_USE_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Enc
 KEY_USE_SERVICES = ("backup", "ec2", "logs")
 AWS_MANAGED_POLICY = re.compile(r"arn:(?:\$\{AWS::Partition\}|aws[a-z-]*):iam::aws:policy/([A-Za-z0-9+=,.@_/-]+)")
 TEMPLATE_ACTIONS = ("cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate")
+# CloudFormation reads SSM-typed parameters and {{resolve:ssm:...}} references with the caller's (here: the
+# launch role's) credentials, through GetParameters.
+SSM_READ_ACTIONS = ("ssm:GetParameters",)
+SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::\d+)?\}\}")
+SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,7 @@ class CoveredProduct:
     version: str
     resource_types: tuple[str, ...]
     managed_policies: tuple[str, ...] = ()   # AWS managed policies its IAM principals attach (names below policy/)
+    ssm_parameters: tuple[str, ...] = ()     # SSM parameters CloudFormation reads for it (launch role's credentials)
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,40 @@ class LaunchRoleConfig(ProductConfig):
     @property
     def managed_policies(self) -> tuple[str, ...]:
         return tuple(sorted({m for p in self.covers for m in p.managed_policies}))
+
+    @property
+    def ssm_parameters(self) -> tuple[str, ...]:
+        return tuple(sorted({n for p in self.covers for n in p.ssm_parameters}))
+
+
+def read_ssm_parameters(template: dict) -> tuple[str, ...]:
+    """The SSM parameter names CloudFormation resolves for ``template``: ``{{resolve:ssm:NAME[:version]}}``
+    anywhere in it and the defaults (and allowed values) of its ``AWS::SSM::Parameter::Value<...>``
+    parameters."""
+    found: set[str] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str):
+            found.update(SSM_DYNAMIC_REFERENCE.findall(value))
+
+    walk(template.get("Resources", {}))
+    walk(template.get("Outputs", {}))
+    for param in template.get("Parameters", {}).values():
+        if str(param.get("Type", "")).startswith(SSM_PARAMETER_TYPE):
+            found.update(v for v in [param.get("Default"), *param.get("AllowedValues", [])] if isinstance(v, str) and v)
+    return tuple(sorted(found))
+
+
+def ssm_parameter_arn(name: str) -> Sub:
+    """ARN of parameter ``name`` in any region: AWS public parameters (``/aws/service/...``) have no account."""
+    account = "" if name.startswith("/aws/") else "${AWS::AccountId}"
+    return Sub(f"arn:${{AWS::Partition}}:ssm:*:{account}:parameter/{name.lstrip('/')}")
 
 
 def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
@@ -136,7 +178,7 @@ def make_config(settings, product, built, registry=None) -> LaunchRoleConfig:
             raise ConfigError(f"{settings.path}: products.{name}: missing table for a product the launch role covers")
         types = sorted({r.get("Type", "") for r in template.get("Resources", {}).values()} - {""})
         covers.append(CoveredProduct(name, settings.products[name].version, tuple(types),
-                                     attached_managed_policies(name, template)))
+                                     attached_managed_policies(name, template), read_ssm_parameters(template)))
     return LaunchRoleConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                             regions=settings.regions, catalog=settings.name, covers=tuple(covers),
                             **options_for(LaunchRoleConfig, product.name, product.options))
@@ -167,6 +209,14 @@ def base_statements(cfg: LaunchRoleConfig) -> list[Statement]:
                                        ForAnyValueStringEquals("kms:ResourceAliases",
                                                                f"alias/{cfg.catalog}/templates")])),
     ]
+
+
+def ssm_read_statements(cfg: LaunchRoleConfig) -> list[Statement]:
+    """Read exactly the SSM parameters the product templates name (administrator settings, public AMI ids)."""
+    if not cfg.ssm_parameters:
+        return []
+    return [statement("ReadProductSsmParameters", list(SSM_READ_ACTIONS),
+                      [ssm_parameter_arn(n) for n in cfg.ssm_parameters], condition=_region_condition(cfg))]
 
 
 def key_use_statements(cfg: LaunchRoleConfig, groups) -> list[Statement]:
@@ -245,7 +295,7 @@ def build(cfg: LaunchRoleConfig) -> Template:
         AssumeRolePolicyDocument=service_trust("servicecatalog.amazonaws.com", condition=Condition(
             StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))))
     normal, unscopable = derived_statements(cfg)
-    chunks = pack(base_statements(cfg) + normal)
+    chunks = pack(base_statements(cfg) + ssm_read_statements(cfg) + normal)
     if len(chunks) + bool(unscopable) > MAX_POLICIES:
         raise config_error(cfg.product, "permissions", f"{len(chunks)} policies", f"at most {MAX_POLICIES}")
     policies = []

@@ -289,3 +289,37 @@ def test_change_sets_on_service_catalog_stacks_for_updates(template):
     assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"}]
     changesets = [st for st in sts.values() if any("ChangeSet" in a for a in st["Action"])]
     assert changesets == [stacks]
+
+
+# --- SSM parameters CloudFormation resolves with the launch role's credentials ----------------
+
+def _ssm_reads(template) -> list:
+    (st,) = [st for _, _, st in _statements(template) if st["Sid"] == "ReadProductSsmParameters"]
+    assert st["Action"] == ["ssm:GetParameters"]
+    return [r["Fn::Sub"] for r in st["Resource"]]
+
+
+def test_reads_exactly_the_ssm_parameters_the_products_name(template, rendered, settings):
+    """Dynamic references and SSM-typed parameters are resolved with the caller's credentials: without
+    ssm:GetParameters on them the launch role could not launch the web server."""
+    web = rendered["healthcare-web-server"]
+    named = set(re.findall(r"\{\{resolve:ssm:([^:}]+)\}\}", web.json_text))
+    named |= {p["Default"] for p in web.template["Parameters"].values()
+              if p["Type"].startswith("AWS::SSM::Parameter::Value<")}
+    assert f"{settings.ssm_prefix}/network/vpc-id" in named and len(named) >= 7
+    expected = {f"arn:${{AWS::Partition}}:ssm:*::parameter{n}" if n.startswith("/aws/")
+                else f"arn:${{AWS::Partition}}:ssm:*:${{AWS::AccountId}}:parameter{n}" for n in named}
+    assert set(_ssm_reads(template)) == expected
+    st = [st for _, _, st in _statements(template) if st["Sid"] == "ReadProductSsmParameters"][0]
+    assert st["Condition"] == {"StringEquals": {"aws:RequestedRegion": list(settings.regions)}}
+
+
+def test_a_product_reading_another_ssm_parameter_widens_the_read(settings, rendered):
+    def build(_cfg):
+        t = Template()
+        t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="{{resolve:ssm:/team/queue-key:3}}"))
+        return t
+
+    after = _launch_role_with(settings, QUEUE, build)
+    added = set(_ssm_reads(after.template)) - set(_ssm_reads(rendered[launch_role.NAME].template))
+    assert added == {"arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/team/queue-key"}
