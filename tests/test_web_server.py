@@ -156,17 +156,33 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     assert configsets.index("phi_volume") < configsets.index("site")
 
 
-def taggable(rtype):
-    props = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", rtype).schema.get("properties", {})
-    return [name for name in props if name == "Tags" or name.endswith("Tags") and name != "RecoveryPointTags"]
+def taggable(rtype, regions):
+    """The tag property of ``rtype`` per the provider schema's ``tagging`` section, in every catalog region
+    (a type taggable in one region only still gets its tags), or [] when the type takes no tags."""
+    props = set()
+    for region in regions:
+        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region, rtype).schema
+        tagging = schema.get("tagging", {})
+        if tagging.get("taggable", False) and tagging.get("tagProperty"):
+            props.add(tagging["tagProperty"].removeprefix("/properties/"))
+    return sorted(props)
+
+
+def test_taggable_types_come_from_the_schemas(settings):
+    regions = settings.regions
+    assert taggable("AWS::EC2::Instance", regions) == ["Tags"]
+    assert taggable("AWS::Backup::BackupVault", regions) == ["BackupVaultTags"]
+    # schema lists a Tags property but says the type is not taggable through CloudFormation
+    assert taggable("AWS::IAM::InstanceProfile", regions) == []
+    assert taggable("AWS::EC2::SecurityGroupIngress", regions) == []
 
 
 @pytest.mark.parametrize("env,phi", SCENARIOS)
-def test_every_taggable_resource_carries_the_standard_tags(template, cfg, env, phi):
+def test_every_taggable_resource_carries_the_standard_tags(template, cfg, settings, env, phi):
     t = effective(template, env, phi)
     checked = 0
     for lid, r in t["Resources"].items():
-        for prop in taggable(r["Type"]):
+        for prop in taggable(r["Type"], settings.regions):
             value = r["Properties"].get(prop)
             assert value, f"{lid} ({r['Type']}) has no {prop}"
             found = value if isinstance(value, dict) else {x["Key"]: x["Value"] for x in value}
