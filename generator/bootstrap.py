@@ -13,7 +13,11 @@ update, so an update re-deploys; every step is idempotent):
   clone or fast-forward pull of the repository into ``/var/www/html/<WebDirectory>``;
 - ``logging``: the CloudWatch agent ships Apache's access and error logs and the bootstrap logs to the
   template's (KMS-encrypted) log groups;
-- ``cfn_hup``: cfn-hup watches the instance's metadata and re-runs this config set on a stack update.
+- ``cfn_hup``: cfn-hup (a systemd unit written here) watches the instance's metadata and re-runs this
+  config set on a stack update.
+
+Services (Apache, cfn-hup) are managed through cfn-init's ``systemd`` key: Amazon Linux 2023 has no
+SysV ``service``/``chkconfig`` tooling for the ``sysvinit`` key to drive.
 """
 
 from __future__ import annotations
@@ -132,6 +136,25 @@ runas=root
 """
 
 
+# Amazon Linux 2023 runs systemd and ships neither chkconfig nor SysV init scripts for cfn-hup, so services
+# are declared under cfn-init's ``systemd`` key (aws-cfn-bootstrap 2.x) and cfn-hup gets its own unit.
+SERVICE_MANAGER = "systemd"
+CFN_HUP_UNIT_FILE = "/etc/systemd/system/cfn-hup.service"
+CFN_HUP_UNIT = """[Unit]
+Description=cfn-hup: re-run cfn-init after a stack update (written by cfn-init, hipaa-catalog)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+ExecStart=/opt/aws/bin/cfn-hup
+Restart=always
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
 def _file(content, mode: str = "000644") -> dict:
     return {"content": content, "mode": mode, "owner": "root", "group": "root"}
 
@@ -153,7 +176,7 @@ def https_config() -> dict:
         "files": {make_cert: _file(MAKE_CERTIFICATE, "000700"), ssl_conf: _file(SSL_CONF),
                   site_conf: _file(SITE_CONF)},
         "commands": {"10_make_certificate": {"command": make_cert}},
-        "services": {"sysvinit": {"httpd": {"enabled": "true", "ensureRunning": "true",
+        "services": {SERVICE_MANAGER: {"httpd": {"enabled": "true", "ensureRunning": "true",
                                             "files": [ssl_conf, site_conf]}}},
     }
 
@@ -197,8 +220,10 @@ def cfn_hup_config(instance_id: str) -> dict:
     conf, hook = "/etc/cfn/cfn-hup.conf", "/etc/cfn/hooks.d/cfn-auto-reloader.conf"
     return {
         "files": {conf: _file(Sub(CFN_HUP_CONF), "000400"),
-                  hook: _file(Sub(RELOADER_CONF, Instance=instance_id, ConfigSet=CONFIG_SET), "000400")},
-        "services": {"sysvinit": {"cfn-hup": {"enabled": "true", "ensureRunning": "true", "files": [conf, hook]}}},
+                  hook: _file(Sub(RELOADER_CONF, Instance=instance_id, ConfigSet=CONFIG_SET), "000400"),
+                  CFN_HUP_UNIT_FILE: _file(CFN_HUP_UNIT)},
+        "services": {SERVICE_MANAGER: {"cfn-hup": {"enabled": "true", "ensureRunning": "true",
+                                                   "files": [conf, hook, CFN_HUP_UNIT_FILE]}}},
     }
 
 

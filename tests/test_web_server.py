@@ -346,6 +346,22 @@ def test_bootstrap_serves_https_only_and_clones_with_the_credential_helper(templ
     assert "triggers=post.update" in hook and "cfn-init" in hook
 
 
+def test_services_are_systemd_units_on_amazon_linux_2023(template):
+    """AL2023 has no chkconfig/SysV scripts: cfn-init's sysvinit key could not start Apache or cfn-hup."""
+    res = template["Resources"]["Instance"]
+    assert "al2023" in res["Properties"]["ImageId"]
+    init = res["Metadata"]["AWS::CloudFormation::Init"]
+    services = {name: svc for config in init.values() if isinstance(config, dict)
+                for manager, units in config.get("services", {}).items() for name, svc in units.items()
+                if manager == "systemd"}
+    assert not [c for c in init.values() if isinstance(c, dict) and set(c.get("services", {})) - {"systemd"}]
+    assert set(services) == {"httpd", "cfn-hup"}
+    assert all(s["enabled"] == "true" and s["ensureRunning"] == "true" for s in services.values())
+    unit = init["cfn_hup"]["files"]["/etc/systemd/system/cfn-hup.service"]["content"]
+    assert "ExecStart=/opt/aws/bin/cfn-hup" in unit and "WantedBy=multi-user.target" in unit
+    assert "/etc/systemd/system/cfn-hup.service" in services["cfn-hup"]["files"]
+
+
 def test_logs_are_encrypted_with_the_baseline_logs_key_kept_a_year_and_collected_by_the_agent(template):
     res = template["Resources"]
     groups = of_type(template, "AWS::Logs::LogGroup")
