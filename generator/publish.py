@@ -1,9 +1,12 @@
 """Publish the built templates to S3 and AWS Service Catalog: versioned, idempotent, region-parallel.
 
-``publish()`` reads ``build/manifest.json`` (refusing a stale build), discovers the administrator's
-resources (template bucket from SSM, launch role and developer group from IAM), then in every region
-(in parallel, one boto3 session per thread) reads the catalog with list calls, plans with
-``generator.publish_plan`` and carries the plan out, or only reports it for a dry run.  The result is a
+``publish()`` reads ``build/manifest.json`` (refusing a stale build), checks the credentials (the
+account id names the launch role and developer group), then in every region (in parallel, one boto3
+session per thread) reads the catalog with list calls, plans with ``generator.publish_plan`` and carries
+the plan out, or only reports it for a dry run.  The administrator's resources are looked up only when
+the plan needs them: the launch role (IAM) before creating a launch constraint, the developer group
+before associating it, the template bucket (SSM parameter + HeadBucket) before uploading or for a dry
+run.  A no-change publish therefore reads 1 + 4 per region + 1 per product and region.  The result is a
 report (also written to ``build/publish-report.json``): every action with its status, artifact id,
 template URL and hash.
 
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -64,6 +68,7 @@ class Release:
     principals: tuple[str, ...]
     launch_role_arn: str
     policy: object   # generator.settings.PublishSettings
+    iam: "IamCheck | None" = None   # checks the launch role / group exist, when a region needs them
 
 
 @dataclass
@@ -144,26 +149,70 @@ def _missing(what: str, where: str, override: str = "") -> PublishError:
 
 
 def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[str, str, str]:
-    """(account id, launch role ARN, developer group ARN), checking credentials first."""
+    """(account id, launch role ARN, developer group ARN), checking credentials first.
+
+    The ARNs are built from the account id and the fixed names (or the override), without an IAM read:
+    :class:`IamCheck` reads IAM only when a region must create a launch constraint or associate the
+    group.  When both exist, the constraint and the association already prove the role and group were
+    there, so a no-change publish makes no IAM call.
+    """
     sts = aws.client(sess, "sts", recorder=recorder)
-    account = aws.call(sts, "GetCallerIdentity", "the current AWS identity")["Account"]
-    iam = aws.client(sess, "iam", recorder=recorder)
-    role_name = launch_role_arn.rsplit("/", 1)[-1] if launch_role_arn else admin_settings.LAUNCH_ROLE_NAME
-    try:
-        launch_role_arn = aws.call(iam, "GetRole", f"IAM role {role_name}", RoleName=role_name)["Role"]["Arn"]
-    except aws.AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            raise _missing(f"launch role {launch_role_arn or role_name}", f"IAM, account {account}",
-                           "--launch-role-arn ARN") from exc
-        raise
-    try:
-        group_arn = aws.call(iam, "GetGroup", f"IAM group {admin_settings.DEVELOPER_GROUP}",
-                             GroupName=admin_settings.DEVELOPER_GROUP, MaxItems=1)["Group"]["Arn"]
-    except aws.AwsCallError as exc:
-        if exc.code == "NoSuchEntity":
-            raise _missing(f"developer group {admin_settings.DEVELOPER_GROUP}", f"IAM, account {account}") from exc
-        raise
-    return account, launch_role_arn, group_arn
+    identity = aws.call(sts, "GetCallerIdentity", "the current AWS identity")
+    account = identity["Account"]
+    parts = str(identity.get("Arn", "")).split(":")
+    partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+    role_arn = launch_role_arn or f"arn:{partition}:iam::{account}:role/{admin_settings.LAUNCH_ROLE_NAME}"
+    group_arn = f"arn:{partition}:iam::{account}:group/{admin_settings.DEVELOPER_GROUP}"
+    return account, role_arn, group_arn
+
+
+class IamCheck:
+    """That the launch role and the developer group exist: each looked up at most once per run (shared by
+    the region threads), and only when a region needs it.  A missing one is a ``PublishError`` naming it."""
+
+    def __init__(self, sess, recorder, account: str, role_arn: str, group_arn: str, role_override: bool = False):
+        self.iam = aws.client(sess, "iam", recorder=recorder)
+        self.account = account
+        self.role_arn = role_arn
+        self.role_override = role_override
+        self.group_arn = group_arn
+        self._lock = threading.Lock()
+        self._checked: dict[str, PublishError | None] = {}
+
+    def _once(self, what: str, check: Callable[[], None]) -> None:
+        with self._lock:
+            if what not in self._checked:
+                try:
+                    check()
+                    self._checked[what] = None
+                except PublishError as exc:
+                    self._checked[what] = exc
+            error = self._checked[what]
+        if error is not None:
+            raise error
+
+    def role(self) -> None:
+        def check() -> None:
+            name = self.role_arn.rsplit("/", 1)[-1]
+            try:
+                aws.call(self.iam, "GetRole", f"IAM role {name}", RoleName=name)
+            except aws.AwsCallError as exc:
+                if exc.code == "NoSuchEntity":
+                    raise _missing(f"launch role {self.role_arn if self.role_override else name}",
+                                   f"IAM, account {self.account}", "--launch-role-arn ARN") from exc
+                raise
+        self._once("role", check)
+
+    def group(self) -> None:
+        def check() -> None:
+            name = admin_settings.DEVELOPER_GROUP
+            try:
+                aws.call(self.iam, "GetGroup", f"IAM group {name}", GroupName=name, MaxItems=1)
+            except aws.AwsCallError as exc:
+                if exc.code == "NoSuchEntity":
+                    raise _missing(f"developer group {name}", f"IAM, account {self.account}") from exc
+                raise
+        self._once("group", check)
 
 
 def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | None) -> tuple[str, str]:
@@ -245,7 +294,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
         principals = frozenset(p.get("PrincipalARN") for p in
                                _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
     # The account-wide product search only when a product is not in the portfolio (first publish, a new
-    # product, an interrupted one): a no-change publish then reads 5 + one per product per region
+    # product, an interrupted one): a no-change publish then reads 4 + one per product per region
     # (make bench holds it to at most 2 reads per product and region).
     if set(product_names) <= {d.get("ProductViewSummary", {}).get("Name") for d in portfolio_details}:
         details = portfolio_details
@@ -309,8 +358,8 @@ class _Region:
 
     def run(self, dry_run: bool) -> RegionResult:
         r = self.result
+        r.bucket = self.bucket_override or ""
         try:
-            r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
             self.say("reading the catalog")
             names = [t.want.name for t in self.release.templates]
             seen, warnings = observe(self.sc, self.region, self.release.portfolio.display_name, names,
@@ -325,10 +374,19 @@ class _Region:
         self.product_ids = {n: p.id for n, p in seen.products.items()}
         actions = plan.plan_region([t.want for t in self.release.templates], seen, self.release.portfolio,
                                    list(self.release.principals), self.release.policy)
-        # The bucket is checked (HeadBucket) only when something will be uploaded, or for a dry run: a
+        # Before any write, and only when needed: the launch role when a constraint must be created, the
+        # group when it must be associated (a missing one raises PublishError, stopping the publish);
+        # the bucket (SSM parameter, HeadBucket) when something will be uploaded, or for a dry run.  A
         # no-change publish makes no call it does not need.
+        if self.release.iam is not None:
+            if any(a.kind in (plan.CREATE_PRODUCT, plan.CREATE_CONSTRAINT) for a in actions):
+                self.release.iam.role()
+            if any(a.kind == plan.ASSOCIATE_PRINCIPAL and a.principal == self.release.iam.group_arn
+                   for a in actions):
+                self.release.iam.group()
         if dry_run or any(a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION) for a in actions):
             try:
+                r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
                 self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
             except AwsError as exc:
                 r.error = str(exc)
@@ -556,6 +614,7 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
     release = Release(templates=templates, policy=settings.publish, principals=principals,
                       launch_role_arn=role_arn,
+                      iam=IamCheck(sess, recorder, account, role_arn, group_arn, role_override=bool(launch_role_arn)),
                       portfolio=plan.Portfolio(settings.portfolio.name, settings.portfolio.description,
                                                settings.portfolio.provider))
     progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "

@@ -205,6 +205,12 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
     assert rec2.writes() == []
     assert rec2.reads() and {a["action"] for a in again["actions"]} == {"unchanged"}
     assert again["calls"]["write"] == 0
+    # Listings only: no IAM, SSM or S3 read when nothing is created or uploaded (the existing constraint
+    # and association prove the role and group); 1 + 4 per region + 1 per product and region.
+    per_region_reads = ["ListConstraintsForPortfolio", "ListPortfolios", "ListPrincipalsForPortfolio",
+                        "ListProvisioningArtifacts", "ListProvisioningArtifacts", "SearchProductsAsAdmin"]
+    assert ops(rec2.reads()) == sorted(["GetCallerIdentity"] + per_region_reads * 2)
+    assert all(a["url"] == "" and a["key"] for a in again["actions"])   # the bucket was not looked up
 
 
 def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):

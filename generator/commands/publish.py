@@ -18,8 +18,9 @@ examples:
   AWS_PROFILE=release AWS_REGION=us-east-1 hipaa-catalog publish
 
 Run `make build` first (`make publish` does).  The template bucket comes from the SSM parameter
-<ssm_prefix>/catalog/template-bucket and the launch role / developer group from IAM, all created by
-the account baseline; --bucket and --launch-role-arn override them.  A re-run completes a publish
+<ssm_prefix>/catalog/template-bucket; the launch role HipaaCatalogLaunchRole and the developer group
+HealthcareDeveloper are checked in IAM before a launch constraint or association is created; the
+account baseline creates all three; --bucket and --launch-role-arn override them.  A re-run completes a publish
 that failed or was interrupted; publishing twice changes nothing.
 """
 
