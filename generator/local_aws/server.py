@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
     else:
         print(f"  use it with: export AWS_ENDPOINT_URL=http://{args.host}:{port} AWS_ACCESS_KEY_ID=testing "
-              "AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1; unset AWS_PROFILE\n"
+              "AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1; unset AWS_PROFILE\n"
               "  faults: curl -X POST -d '{\"throttle\": 0.2}' "
               f"http://{args.host}:{port}/_local_aws/faults   (Ctrl-C stops; state is lost)",
               file=sys.stderr, flush=True)
