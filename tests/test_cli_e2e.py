@@ -141,6 +141,7 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
                          "-p", "AdminCidr=10.30.0.0/24")
     assert code == 2
     assert "standard input is not a terminal" in err and "--yes" in err
+    assert "UPDATE with 1 change(s)" in err and "SettingAdminCidr" in err   # --json: the changes on stderr
     ops = operations(account["endpoint"])
     assert "CreateChangeSet" in ops and "DeleteChangeSet" in ops and "ExecuteChangeSet" not in ops
     assert ssm.get_parameter(Name="/hipaa-catalog/network/admin-cidr")["Parameter"]["Value"] == net["AdminCidr"]

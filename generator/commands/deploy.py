@@ -74,17 +74,18 @@ def _confirm(prompt: str) -> bool:
     return answer in ("y", "yes")
 
 
-def print_changes(p: deploy.Plan) -> None:
+def print_changes(p: deploy.Plan, file=None) -> None:
+    file = file or sys.stdout
     if not p.has_changes:
-        print(f"stack {p.stack_name}: no changes")
+        print(f"stack {p.stack_name}: no changes", file=file)
         return
-    print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)")
+    print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)", file=file)
     rows = [(c["action"], c["logical_id"], c["resource_type"],
              {"True": "REPLACED", "Conditional": "maybe replaced", "False": "no"}.get(c["replacement"], ""),
              ", ".join(c.get("properties", [])))
             for c in p.changes]
     if rows:
-        print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows))
+        print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows), file=file)
 
 
 def run(args, product: str) -> int:
@@ -117,6 +118,8 @@ def run(args, product: str) -> int:
               "executed": False, "status": None, "outputs": {}}
     if not args.json:
         print_changes(plan)
+    elif plan.has_changes and not args.yes:
+        print_changes(plan, file=sys.stderr)   # stdout is the JSON; whoever is asked must see the changes
     if not plan.has_changes:
         stack = deploy.describe_stack(cf, args.stack_name)
         result.update(status=stack["StackStatus"] if stack else None, outputs=deploy.outputs(stack))
