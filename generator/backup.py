@@ -65,6 +65,12 @@ def volume_arn(volume) -> Sub:
     return Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:volume/${Volume}", Volume=Ref(volume))
 
 
+def instance_arn(instance) -> Sub:
+    """An instance's ARN: selecting it backs up every volume attached to it (root volume included)."""
+    return Sub("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/${Instance}",
+               Instance=Ref(instance))
+
+
 def selection(logical_id: str, *, plan: backup.BackupPlan, role: iam.Role, name, resource_arns: Sequence,
               condition: str | None = None) -> backup.BackupSelection:
     """Select exactly ``resource_arns`` (no tag-based selection that another stack's tags could join)."""

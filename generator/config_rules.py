@@ -25,6 +25,7 @@ class ManagedRule:
     identifier: str        # its SourceIdentifier
     params: dict = field(default_factory=dict)
     global_only: bool = False  # evaluates global (IAM) resources: deployed where global types are recorded
+    scope_tag: tuple[str, str] | None = None  # evaluate only resources carrying this tag (key, value)
 
     @property
     def logical_id(self) -> str:
@@ -40,9 +41,14 @@ MANAGED_RULES: tuple[ManagedRule, ...] = (
     ManagedRule("ec2-instance-no-public-ip", "EC2_INSTANCE_NO_PUBLIC_IP"),
     ManagedRule("ec2-instances-in-vpc", "INSTANCES_IN_VPC"),
     ManagedRule("ec2-instance-profile-attached", "EC2_INSTANCE_PROFILE_ATTACHED"),
-    ManagedRule("ebs-in-backup-plan", "EBS_IN_BACKUP_PLAN"),
+    # Backups are promised for PHI servers only (164.308(a)(7)); a PHI=NO server's root volume is not
+    # backed up by design, so the rule looks at volumes tagged PHI=YES (the web server tags its volumes).
+    ManagedRule("ebs-in-backup-plan", "EBS_IN_BACKUP_PLAN", scope_tag=("PHI", "YES")),
+    # 443 is the service port; 80 is authorized too because a PROD load balancer listens on it to redirect
+    # to HTTPS, and nothing else: the build-time HIPAA rules refuse any port-80 listener that is not a
+    # redirect and any other port open to the internet.  Without 80 every PROD launch would alert.
     ManagedRule("vpc-sg-open-only-to-authorized-ports", "VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS",
-                {"authorizedTcpPorts": "443"}),
+                {"authorizedTcpPorts": "443,80"}),
     ManagedRule("s3-bucket-ssl-requests-only", "S3_BUCKET_SSL_REQUESTS_ONLY"),
     ManagedRule("s3-bucket-versioning-enabled", "S3_BUCKET_VERSIONING_ENABLED"),
     ManagedRule("s3-bucket-logging-enabled", "S3_BUCKET_LOGGING_ENABLED"),
@@ -128,6 +134,8 @@ def managed_rules(prefix: str, channel, global_condition: str, rules=MANAGED_RUL
             kwargs["InputParameters"] = dict(r.params)
         if r.global_only:
             kwargs["Condition"] = global_condition
+        if r.scope_tag:
+            kwargs["Scope"] = config.Scope(TagKey=r.scope_tag[0], TagValue=r.scope_tag[1])
         rule = config.ConfigRule(r.logical_id, **kwargs)
         rule.DependsOn = [channel.title]
         out.append(rule)

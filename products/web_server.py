@@ -304,8 +304,10 @@ def build(cfg: WebServerConfig) -> Template:
                                             tags=tagged("PHI backup plan"), condition="HasPhi"))
     backup_role = t.add_resource(backup.backup_role("PhiBackupRole", path=admin.PRODUCT_IAM_PATH,
                                                     tags=tagged("backup role"), condition="HasPhi"))
-    t.add_resource(backup.selection("PhiBackupSelection", plan=plan, role=backup_role, name="PhiVolume",
-                                    resource_arns=[backup.volume_arn(volume)], condition="HasPhi"))
+    # The PHI volume, and the instance (its root volume may hold PHI too: logs, temporary files).
+    t.add_resource(backup.selection("PhiBackupSelection", plan=plan, role=backup_role, name="PhiServer",
+                                    resource_arns=[backup.volume_arn(volume), backup.instance_arn(instance)],
+                                    condition="HasPhi"))
 
     # Resources: load balancer (PROD)
     lb = t.add_resource(network.load_balancer(

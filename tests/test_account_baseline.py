@@ -185,7 +185,9 @@ def test_config_records_everything_and_checks_the_promised_rules(effective):
                   "S3_BUCKET_SSL_REQUESTS_ONLY", "CLOUD_TRAIL_LOG_FILE_VALIDATION_ENABLED",
                   "CLOUDWATCH_LOG_GROUP_ENCRYPTED", "VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS"):
         assert ident in rules
-    assert rules["VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS"]["InputParameters"] == {"authorizedTcpPorts": "443"}
+    assert rules["VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS"]["InputParameters"] == {"authorizedTcpPorts": "443,80"}
+    # Only PHI servers promise backups: the rule must not flag every PHI=NO root volume.
+    assert rules["EBS_IN_BACKUP_PLAN"]["Scope"] == {"TagKey": "PHI", "TagValue": "YES"}
     assert ("IAM_NO_INLINE_POLICY_CHECK" in rules) == (part == "YES")
     (alert,) = _of_type(t, "AWS::Events::Rule").values()
     assert _props(alert)["EventPattern"] == config_rules.NON_COMPLIANT_PATTERN

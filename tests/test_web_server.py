@@ -151,7 +151,8 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     assert res["PhiVolumeAttachment"]["Properties"]["InstanceId"] == {"Ref": "Instance"}
     assert res["PhiBackupVault"]["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
     selected = res["PhiBackupSelection"]["Properties"]["BackupSelection"]["Resources"]
-    assert [s["Fn::Sub"][1] for s in selected] == [{"Volume": {"Ref": "PhiVolume"}}]
+    # the PHI volume and the whole instance (its root volume too)
+    assert [s["Fn::Sub"][1] for s in selected] == [{"Volume": {"Ref": "PhiVolume"}}, {"Instance": {"Ref": "Instance"}}]
     assert outputs["PhiVolumeId"]["Value"] == {"Ref": "PhiVolume"}
     assert configsets.index("phi_volume") < configsets.index("site")
 
