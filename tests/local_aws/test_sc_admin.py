@@ -195,3 +195,24 @@ def test_launch_constraint_one_per_pair_role_arn_xor_local_role_name(sc, client,
         sc.describe_constraint(Id="cons-doesnotexist1")
     assert error_code(exc) == "ResourceNotFoundException"
 
+
+
+def test_disassociate_principal_and_product(sc, catalog):
+    pid, prod = catalog.portfolio_id, catalog.product_id
+    arn = "arn:aws:iam::123456789012:group/Developers"
+    sc.associate_principal_with_portfolio(PortfolioId=pid, PrincipalType="IAM", PrincipalARN=arn)
+    sc.disassociate_principal_from_portfolio(PortfolioId=pid, PrincipalARN=arn)
+    assert sc.list_principals_for_portfolio(PortfolioId=pid)["Principals"] == []
+    with pytest.raises(ClientError) as exc:
+        sc.disassociate_principal_from_portfolio(PortfolioId=pid, PrincipalARN=arn)
+    assert error_code(exc) == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as exc:   # its LAUNCH constraint still refers to the pair
+        sc.disassociate_product_from_portfolio(ProductId=prod, PortfolioId=pid)
+    assert error_code(exc) == "ResourceInUseException"
+    [constraint] = sc.list_constraints_for_portfolio(PortfolioId=pid)["ConstraintDetails"]
+    sc.delete_constraint(Id=constraint["ConstraintId"])
+    sc.disassociate_product_from_portfolio(ProductId=prod, PortfolioId=pid)
+    assert sc.search_products_as_admin(PortfolioId=pid)["ProductViewDetails"] == []
+    with pytest.raises(ClientError) as exc:
+        sc.disassociate_product_from_portfolio(ProductId=prod, PortfolioId=pid)
+    assert error_code(exc) == "ResourceNotFoundException"
