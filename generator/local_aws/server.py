@@ -38,9 +38,13 @@ _WARM_MODULES = ("moto.cloudformation.models", "moto.s3.models", "moto.iam.model
 class LocalAwsApp:
     """WSGI middleware in front of moto's ``DomainDispatcherApplication``."""
 
-    def __init__(self, moto_app: Any, faults: FaultInjector):
+    # Requests to these services wait until our CloudFormation backend is registered (see make_app).
+    GATED_SERVICES = ("cloudformation", "servicecatalog")
+
+    def __init__(self, moto_app: Any, faults: FaultInjector, ready: threading.Event | None = None):
         self.moto_app = moto_app
         self.faults = faults
+        self.ready = ready if ready is not None else _set_event()
         self._calls: list[dict[str, str]] = []
         self._lock = threading.Lock()
 
@@ -51,6 +55,8 @@ class LocalAwsApp:
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)
         service, operation, protocol = classify(environ)
+        if service in self.GATED_SERVICES and not self.ready.is_set():
+            self.ready.wait(timeout=120)
         with self._lock:
             self._calls.append({"service": service, "operation": operation})
         if self.faults.config.latency_ms and self.faults.applies(service):
@@ -119,15 +125,38 @@ def _json(start_response: Any, status: int, data: Any) -> list[bytes]:
     return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(data).encode())
 
 
-def make_app(faults: FaultConfig | None = None) -> LocalAwsApp:
-    """The endpoint's WSGI application (moto's dispatcher with our Service Catalog and CloudFormation registered)."""
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def make_app(faults: FaultConfig | None = None, background: bool = False) -> LocalAwsApp:
+    """The endpoint's WSGI application (moto's dispatcher with our Service Catalog and CloudFormation registered).
+
+    Registering our CloudFormation backend imports moto's CloudFormation (about 0.9 s).  With
+    ``background`` that happens in a thread while the server already answers: only CloudFormation and
+    Service Catalog requests (which provision through CloudFormation) wait for it, so the endpoint is
+    ready for S3, IAM, SSM, … at once.
+    """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from . import cloudformation, servicecatalog
 
-    cloudformation.register()
     servicecatalog.register()
-    return LocalAwsApp(DomainDispatcherApplication(create_backend_app), FaultInjector(faults or FaultConfig()))
+    ready = threading.Event()
+
+    def register_cloudformation() -> None:
+        try:
+            cloudformation.register()
+        finally:
+            ready.set()
+
+    if background:
+        threading.Thread(target=register_cloudformation, name="register-cloudformation", daemon=True).start()
+    else:
+        register_cloudformation()
+    return LocalAwsApp(DomainDispatcherApplication(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
 
 
 def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
@@ -200,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     from .servicecatalog import provisioning
 
     provisioning.PENDING_READS = max(0, args.pending_reads)
-    server = make_server(args.host, args.port, make_app(faults), verbose=args.verbose)
+    server = make_server(args.host, args.port, make_app(faults, background=True), verbose=args.verbose)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)
     print(f"{READY_LINE} http://{args.host}:{port} (ready in {time.perf_counter() - started:.2f} s)", flush=True)
