@@ -120,7 +120,7 @@ def run_products(args) -> int:
         for v in p["versions"]:
             mark = "DEPRECATED" if v["deprecated"] else ("default" if v["default"] else "")
             rows.append((p["name"], v["version"], mark, v["description"][:60]))
-    print(output.table(["product", "version", "", "description"], rows))
+    print(output.table(["product", "version", "status", "description"], rows))
     for p in catalog:
         if p.get("parameters"):
             print(f"\nparameters of {p['name']} (default version):")
