@@ -362,7 +362,7 @@ class _Region:
         try:
             self.say("reading the catalog")
             names = [t.want.name for t in self.release.templates]
-            seen, warnings = observe(self.sc, self.region, self.release.portfolio.display_name, names,
+            seen, warnings = observe(self.sc, self.region, self.release.portfolio.name, names,
                                      self.release.launch_role_arn)
         except AwsError as exc:
             r.error = str(exc)
@@ -445,9 +445,9 @@ class _Region:
         sc, rel, region = self.sc, self.release, self.region
         if a.kind == plan.CREATE_PORTFOLIO:
             p = rel.portfolio
-            out = aws.call(sc, "CreatePortfolio", f"portfolio {p.display_name!r} in {region}",
-                           DisplayName=p.display_name, Description=p.description, ProviderName=p.provider,
-                           IdempotencyToken=plan.idempotency_token("portfolio", region, p.display_name))
+            out = aws.call(sc, "CreatePortfolio", f"portfolio {p.name!r} in {region}",
+                           DisplayName=p.name, Description=p.description, ProviderName=p.provider,
+                           IdempotencyToken=plan.idempotency_token("portfolio", region, p.name))
             self.result.portfolio_id = out["PortfolioDetail"]["Id"]
             self.say(f"created portfolio {self.result.portfolio_id}")
             return {}
@@ -615,8 +615,7 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     release = Release(templates=templates, policy=settings.publish, principals=principals,
                       launch_role_arn=role_arn,
                       iam=IamCheck(sess, recorder, account, role_arn, group_arn, role_override=bool(launch_role_arn)),
-                      portfolio=plan.Portfolio(settings.portfolio.name, settings.portfolio.description,
-                                               settings.portfolio.provider))
+                      portfolio=settings.portfolio)
     progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
              f"(account {account})")
 

@@ -23,7 +23,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from generator.settings import SEMVER, PublishSettings, version_key
+from generator.settings import SEMVER, PortfolioSettings, PublishSettings, version_key
 
 HASH_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})\b")
 
@@ -71,11 +71,8 @@ class DesiredProduct:
                 "SupportDescription": self.support_description}
 
 
-@dataclass(frozen=True)
-class Portfolio:
-    display_name: str
-    description: str
-    provider: str
+# The portfolio as the catalog settings describe it (name = Service Catalog's DisplayName).
+Portfolio = PortfolioSettings
 
 
 @dataclass(frozen=True)
@@ -214,7 +211,7 @@ def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: P
     """Every action needed in one region, portfolio first, then product by product."""
     actions: list[Action] = []
     if seen.portfolio_id is None:
-        actions.append(Action(CREATE_PORTFOLIO, detail=portfolio.display_name))
+        actions.append(Action(CREATE_PORTFOLIO, detail=portfolio.name))
     else:
         drift = [k for k, v in (("Description", portfolio.description), ("ProviderName", portfolio.provider))
                  if (seen.portfolio_fields.get(k) or "") != v]
