@@ -78,7 +78,9 @@ CIS_FILTERS: tuple[CisFilter, ...] = (
     CisFilter(14, 'VpcChanges', 'VPC changes',
               '{($.eventName=CreateVpc) || ($.eventName=DeleteVpc) || ($.eventName=ModifyVpcAttribute) || '
               '($.eventName=AcceptVpcPeeringConnection) || ($.eventName=CreateVpcPeeringConnection) || '
-              '($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection)}'),
+              '($.eventName=DeleteVpcPeeringConnection) || ($.eventName=RejectVpcPeeringConnection) || '
+              '($.eventName=AttachClassicLinkVpc) || ($.eventName=DetachClassicLinkVpc) || '
+              '($.eventName=DisableVpcClassicLink) || ($.eventName=EnableVpcClassicLink)}'),
 )
 
 
