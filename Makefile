@@ -60,7 +60,7 @@ lint: $(STAMP) ## cfn-lint + HIPAA rules in every scenario on TEMPLATES="a.yaml 
 	$(CLI) lint $(or $(TEMPLATES),build/*/*/template.json)
 
 scan: build $(CHECKOV_STAMP) ## checkov (own venv, --skip-download) over every built template; fails on any failed check
-	$(BIN)/python -m generator.scan
+	$(BIN)/python -m generator.compliance.scan
 
 report: $(STAMP) $(GRAPHVIZ_STAMP) ## Write the HIPAA compliance reports (compliance.md + .html) of every product into build/
 	$(CLI) report

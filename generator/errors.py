@@ -1,7 +1,7 @@
 """The project's one exception hierarchy.
 
 Every error a user can cause is a ``CatalogError``; its message names the file, product, logical id
-or field, what was found and what is allowed.  ``generator.cli`` is the one place that turns these
+or field, what was found and what is allowed.  ``generator.cli.main`` is the one place that turns these
 into a one-line message and an exit code.
 """
 

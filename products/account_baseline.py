@@ -19,14 +19,14 @@ from awacs.aws import ArnLike, Condition, Principal, StringEquals, StringNotEqua
 from troposphere import (Equals, FindInMap, GetAtt, If, Join, Not, Output, Parameter, Ref, Sub, Template,
                          iam as cfn_iam, sns, ssm)
 
-from generator import admin_settings as admin
-from generator import alarms, config_rules, kms, trail
-from generator.config import ProductConfig, config_error, options_for
+from generator.blocks import admin_settings as admin
+from generator.blocks import alarms, config_rules, kms, trail
+from generator.product import ProductConfig, config_error, options_for
 from generator.errors import ConfigError
-from generator.iam import Deny, aws_managed, document, statement
-from generator.logs import RETENTION_VALUES, log_group
-from generator.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
-from generator.spec import ProductSpec
+from generator.blocks.iam import Deny, aws_managed, document, statement
+from generator.blocks.logs import RETENTION_VALUES, log_group
+from generator.blocks.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
+from generator.product import ProductSpec
 
 NAME = "account-baseline"
 GLOBAL = "IsGlobalRegion"

@@ -6,7 +6,7 @@ permissions are the classic launch-role base (CloudFormation stacks and change s
 ``servicecatalog:provisioning=true``), ``ssm:GetParameters`` on exactly the SSM parameters the product
 templates name (CloudFormation resolves SSM-typed parameters and ``{{resolve:ssm:...}}`` with the launch
 role's credentials), plus the per-service permissions DERIVED from the resource types of
-every product built before it (``generator.permissions``): adding a resource type to a product changes
+every product built before it (``generator.blocks.permissions``): adding a resource type to a product changes
 this role at the next build.  Two derived groups get conditions here:
 
 - using this account's KMS keys (encrypt, decrypt, re-encrypt, data keys, grants; always at least the
@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from awacs.aws import ArnLike, Bool, Condition, ForAnyValueStringEquals, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
 
-from generator import admin_settings as admin
-from generator import permissions
-from generator.config import ProductConfig, config_error, options_for
+from generator.blocks import admin_settings as admin
+from generator.blocks import permissions
+from generator.product import ProductConfig, config_error, options_for
 from generator.errors import BuildError, ConfigError
-from generator.iam import actions, document, managed_policy, service_trust, statement
-from generator.spec import ProductSpec
+from generator.blocks.iam import actions, document, managed_policy, service_trust, statement
+from generator.product import ProductSpec
 from products import account_baseline as baseline
 
 NAME = "launch-role"
@@ -155,7 +155,7 @@ def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
         if match is None:
             raise BuildError(f"product {product}: resource {lid}: ManagedPolicyArns entry {json.dumps(value)}: "
                              f"the launch role cannot be allowed to attach it; allowed: {allowed}",
-                             hint="use generator.iam.aws_managed(NAME), or a managed policy with "
+                             hint="use generator.blocks.iam.aws_managed(NAME), or a managed policy with "
                                   f"path={admin.PRODUCT_IAM_PATH}")
         found.add(match.group(1))
 

@@ -14,14 +14,14 @@ Design choices (see also the README section "The healthcare web server product")
   administrator's parameter name, locked with ``AllowedValues`` to exactly that name (CloudFormation
   validates the parameter *name*, then resolves it), in a last form group "Administrator settings (do not
   change)".  The AMI is the public Amazon Linux 2023 x86_64 SSM parameter, also a dynamic reference, so
-  InstanceType only offers x86_64 families (``generator.instance_types``).
+  InstanceType only offers x86_64 families (``generator.blocks.instance_types``).
 - **Keys.**  PHI=NO creates no KMS key at all: the root volume is encrypted with the AWS-managed EBS
   key (``alias/aws/ebs``).  PHI=YES creates ``PhiKey`` (rotating yearly, retained when the stack is
   deleted, like the vault and the volume's final snapshot it protects), which encrypts the root volume,
   the PHI volume and its backup vault.  The log groups (a log group can only use a customer-managed key)
   always use the account baseline's logs key, read like the other administrator settings
   (``logging/kms-key-arn``); its key policy lets CloudWatch Logs use it for any log group in the account.
-- **Bootstrap.**  ``AWS::CloudFormation::Init`` (``generator.bootstrap``); UserData only runs cfn-init and
+- **Bootstrap.**  ``AWS::CloudFormation::Init`` (``generator.blocks.bootstrap``); UserData only runs cfn-init and
   cfn-signal.  The signal goes to the ``BootstrapComplete`` wait condition (CreationPolicy, timeout) rather
   than the instance, because the PHI volume can only be attached after the instance resource completes.
 - **Instance types.**  Derived in ``make_config`` (build time, from cfn-lint's per-region data), so
@@ -35,12 +35,12 @@ from dataclasses import dataclass
 
 from troposphere import And, Condition, Equals, GetAtt, If, Not, Output, Parameter, Ref, Select, Sub, Tags, Template
 
-from generator import admin_settings as admin
-from generator import backup, bootstrap, compute, instance_types, kms, network, tags
-from generator.config import ProductConfig, config_error, options_for
-from generator.iam import aws_managed
-from generator.logs import RETENTION_VALUES, log_group
-from generator.spec import ProductSpec
+from generator.blocks import admin_settings as admin
+from generator.blocks import backup, bootstrap, compute, instance_types, kms, network, tags
+from generator.product import ProductConfig, config_error, options_for
+from generator.blocks.iam import aws_managed
+from generator.blocks.logs import RETENTION_VALUES, log_group
+from generator.product import ProductSpec
 
 NAME = "healthcare-web-server"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

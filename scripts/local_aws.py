@@ -1,8 +1,8 @@
-"""``make local-aws``: the local AWS endpoint in the foreground (see generator/local_aws/server.py)."""
+"""``make local-aws``: the local AWS endpoint in the foreground (see generator/devtools/local_aws/server.py)."""
 
 import sys
 
-from generator.local_aws.server import main
+from generator.devtools.local_aws.server import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator import build as pipeline
+from generator.pipeline import build as pipeline
 from generator import settings as catalog_settings
 
 
@@ -25,7 +25,7 @@ def rendered(settings):
 
 @pytest.fixture(scope="session")
 def _local_aws_server():
-    from generator.local_aws import LocalAws
+    from generator.devtools.local_aws import LocalAws
 
     with LocalAws.start(port=0) as endpoint:
         yield endpoint

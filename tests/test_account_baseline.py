@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from generator import admin_settings as admin
-from generator import alarms, config_rules, render, scenarios
+from generator.blocks import admin_settings as admin
+from generator.blocks import alarms, config_rules
+from generator import render
+from generator.compliance import scenarios
 from generator.errors import ConfigError
-from generator.lint import Linter, blocking
+from generator.compliance.lint import Linter, blocking
 from products import account_baseline
 
 REFERENCE = Path("/work/shared/reference/hipaa-controls.md")

@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from generator import bench
-from generator import build as pipeline
+from generator.devtools import bench
+from generator.pipeline import build as pipeline
 from generator import settings as catalog_settings
 from generator.render import canonical_json
 

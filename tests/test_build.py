@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import build as pipeline
-from generator.cli import main
+from generator.pipeline import build as pipeline
+from generator.cli.main import main
 from generator.errors import LintError
 
 
@@ -66,12 +66,12 @@ def test_lint_failure_names_product_logical_id_and_rule(tmp_path, settings):
 def test_cli_error_is_one_line_and_nonzero(tmp_path):
     bad = tmp_path / "catalog.toml"
     bad.write_text("[catalog]\nname = 1\n")
-    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--settings", str(bad), "build",
+    proc = subprocess.run([sys.executable, "-m", "generator.cli.main", "--settings", str(bad), "build",
                            "--out", str(tmp_path / "out")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0, proc.stderr
     assert proc.stderr.startswith("hipaa-catalog: error: ") and str(bad) in proc.stderr
     assert "Traceback" not in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--debug", "--settings", str(bad), "build"],
+    proc = subprocess.run([sys.executable, "-m", "generator.cli.main", "--debug", "--settings", str(bad), "build"],
                           capture_output=True, text=True)
     assert "Traceback" in proc.stderr

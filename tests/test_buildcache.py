@@ -12,11 +12,11 @@ import pytest
 from troposphere import Template
 from troposphere.cloudformation import WaitConditionHandle
 
-from generator import build as pipeline
-from generator import buildcache
+from generator.pipeline import build as pipeline
+from generator.pipeline import cache as buildcache
 from generator import settings as catalog_settings
-from generator.lint import Linter
-from generator.spec import ProductSpec
+from generator.compliance.lint import Linter
+from generator.product import ProductSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONS = ["us-east-1"]
@@ -81,8 +81,8 @@ def test_template_regions_and_cfn_lint_version_change_the_key(tmp_path, bad_find
     assert buildcache.BuildCache(tmp_path, REGIONS, cfn_lint_version="1.0.1").findings(BAD, "t.json") is None
 
 
-@pytest.mark.parametrize("edited", ["generator/rules/TopicEncrypted.py", "generator/hipaa.py",
-                                    "generator/scenarios.py", "generator/lint.py"])
+@pytest.mark.parametrize("edited", ["generator/compliance/rules/TopicEncrypted.py", "generator/compliance/hipaa.py",
+                                    "generator/compliance/scenarios.py", "generator/compliance/lint.py"])
 def test_a_change_to_the_rule_sources_invalidates(tmp_path, bad_findings, edited):
     root = tmp_path / "src"
     for rel in buildcache.RULESET_SOURCES:
@@ -101,7 +101,7 @@ def test_a_new_rule_file_invalidates(tmp_path):
     root = tmp_path / "src"
     shutil.copytree(ROOT / "generator", root / "generator", ignore=shutil.ignore_patterns("__pycache__"))
     before = buildcache.ruleset_version(REGIONS, root=root)
-    (root / "generator" / "rules" / "NewRule.py").write_text("# a new rule\n")
+    (root / "generator" / "compliance" / "rules" / "NewRule.py").write_text("# a new rule\n")
     assert buildcache.ruleset_version(REGIONS, root=root) != before
 
 
@@ -139,7 +139,7 @@ def test_report_code_is_an_input_of_the_derived_files(tmp_path):
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)
     before = buildcache.BuildCache(tmp_path, REGIONS, root=root).derived_inputs()
-    with (root / "generator" / "report.py").open("a") as f:
+    with (root / "generator" / "compliance" / "report.py").open("a") as f:
         f.write("\n# changed\n")
     assert buildcache.BuildCache(tmp_path, REGIONS, root=root).derived_inputs() != before
 

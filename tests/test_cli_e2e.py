@@ -17,10 +17,11 @@ import uuid
 
 import pytest
 
-from generator import aws, cli
-from generator import build as pipeline
-from generator import demo
-from generator.publish import template_url
+from generator.aws import api as aws
+from generator.cli import main as cli
+from generator.pipeline import build as pipeline
+from generator.devtools import demo
+from generator.aws.publish import template_url
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"

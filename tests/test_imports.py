@@ -14,14 +14,14 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ["products.web_server", "products.account_baseline", "products.launch_role", "products.registry",
-           "generator.spec"]
+           "generator.product"]
 
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_imports_first_in_a_fresh_interpreter(module):
     code = (f"import {module} as m\n"
             "from products.registry import REGISTRY, ProductSpec, KINDS\n"
-            "from generator.spec import ProductSpec as Spec\n"
+            "from generator.product import ProductSpec as Spec\n"
             "assert ProductSpec is Spec and set(KINDS) == {'product', 'admin'}\n"
             "assert all(isinstance(s, Spec) for s in REGISTRY.values())\n"
             "assert getattr(m, 'SPEC', None) is None or REGISTRY[m.SPEC.name] is m.SPEC\n")

@@ -9,12 +9,12 @@ import re
 import pytest
 from troposphere import Equals, If, NoValue, Ref, Template, dynamodb, iam, sqs
 
-from generator import build as pipeline
-from generator import permissions
-from generator.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
+from generator.pipeline import build as pipeline
+from generator.blocks import permissions
+from generator.blocks.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
 from generator.errors import BuildError
-from generator.iam import aws_managed, document, service_trust, statement
-from generator.lint import Linter, blocking
+from generator.blocks.iam import aws_managed, document, service_trust, statement
+from generator.compliance.lint import Linter, blocking
 from generator.settings import ProductSettings
 from products import launch_role
 from products.registry import REGISTRY, ProductSpec

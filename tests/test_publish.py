@@ -2,7 +2,7 @@
 
 Every test publishes synthetic catalogs (unique portfolio, product names and SSM prefix, so tests
 sharing one endpoint never see each other's state) except one that publishes the real build.  Write
-and read calls are counted with botocore's event hooks (``generator.aws.CallRecorder``).
+and read calls are counted with botocore's event hooks (``generator.aws.api.CallRecorder``).
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from generator import admin_settings, aws
-from generator import publish as publisher
+from generator.blocks import admin_settings
+from generator.aws import api as aws
+from generator.aws import publish as publisher
 from generator import settings as catalog_settings
-from generator.build import MANIFEST, sources_sha256
-from generator.cli import main
+from generator.pipeline.build import MANIFEST, sources_sha256
+from generator.cli.main import main
 from generator.errors import AwsError, BuildError, PublishError
 from generator.render import canonical_json, sha256
 
@@ -303,7 +304,7 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
 
 
 def _publisher_process(cat: Catalog, extra_env: dict | None = None) -> subprocess.Popen:
-    code = ("import sys; from generator import publish, settings; "
+    code = ("import sys; from generator import settings; from generator.aws import publish; "
             "r = publish.publish(settings.load(sys.argv[1]), out_dir=sys.argv[2], check_stale=False); "
             "sys.exit(0 if r['ok'] else 1)")
     env = {**os.environ, **(extra_env or {})}
@@ -439,7 +440,7 @@ def test_no_credentials_is_one_clear_line(tmp_path, catalog):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(AWS_REGION=REGION, AWS_ENDPOINT_URL=os.environ["AWS_ENDPOINT_URL"], AWS_EC2_METADATA_DISABLED="true",
                AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"))
-    proc = subprocess.run([sys.executable, "-m", "generator.cli", "--settings", str(catalog.root / "catalog.toml"),
+    proc = subprocess.run([sys.executable, "-m", "generator.cli.main", "--settings", str(catalog.root / "catalog.toml"),
                            "publish", "--out", str(catalog.out)], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == AwsError.exit_code, proc.stderr

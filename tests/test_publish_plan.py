@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from generator import publish_plan as plan
+from generator.aws import publish_plan as plan
 from generator.settings import PublishSettings
 
 H1, H2, H3 = "1" * 64, "2" * 64, "3" * 64

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from generator import report, scan
-from generator.lint import Linter
+from generator.compliance import report, scan
+from generator.compliance.lint import Linter
 
 FIXTURES = Path(__file__).parent / "rules" / "fixtures"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator import scenarios as sc
+from generator.compliance import scenarios as sc
 from generator.errors import ScenarioError
 
 TEMPLATE = {

@@ -9,11 +9,11 @@ import re
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from generator import admin_settings as admin
-from generator import instance_types as it
+from generator.blocks import admin_settings as admin
+from generator.blocks import instance_types as it
 from generator import render
 from generator.errors import ConfigError
-from generator.scenarios import resolve
+from generator.compliance.scenarios import resolve
 from products import web_server as ws
 
 SCENARIOS = [(env, phi) for env in ("PROD", "TEST") for phi in ("YES", "NO")]
@@ -443,7 +443,7 @@ def test_options_shape_the_instance_type_list(settings):
 # --- building blocks ---------------------------------------------------------------------------
 
 def test_security_group_blocks_refuse_rules_without_one_peer_or_groups_without_egress():
-    from generator import network
+    from generator.blocks import network
 
     with pytest.raises(ValueError, match="exactly one peer"):
         network.rule(443, "no peer")
@@ -456,6 +456,6 @@ def test_security_group_blocks_refuse_rules_without_one_peer_or_groups_without_e
 def test_backup_tags_become_a_map():
     from troposphere import Tags
 
-    from generator import backup
+    from generator.blocks import backup
 
     assert backup.tag_map(Tags(Name="n", PHI="YES")) == {"Name": "n", "PHI": "YES"}

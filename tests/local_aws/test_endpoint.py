@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.local_aws import LocalAws, LocalAwsError
-from generator.local_aws.calls import s3_operation
-from generator.local_aws.servicecatalog.templates import split_s3_url
+from generator.devtools.local_aws import LocalAws, LocalAwsError
+from generator.devtools.local_aws.calls import s3_operation
+from generator.devtools.local_aws.servicecatalog.templates import split_s3_url
 
 pytestmark = pytest.mark.aws
 AWS_CLI = Path(sys.executable).with_name("aws")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode.decode import decode_str
 
-from generator import hipaa
-from generator.lint import RULES_DIR, Linter, load_rules
+from generator.compliance import hipaa
+from generator.compliance.lint import RULES_DIR, Linter, load_rules
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BOTH = "Environment=PROD; Environment=TEST"

@@ -1,0 +1,395 @@
+"""The developer's side of the catalog: Service Catalog's END-USER API only.
+
+A developer in the ``HealthcareDeveloper`` group holds ``AWSServiceCatalogEndUserFullAccess``, not the
+administrator's permissions, so this module never calls an ``*AsAdmin`` operation or anything that
+changes a portfolio or a product.  Operations used: SearchProducts, DescribeProduct, ListLaunchPaths,
+DescribeProvisioningParameters, ProvisionProduct, DescribeRecord, DescribeProvisionedProduct,
+SearchProvisionedProducts, UpdateProvisionedProduct, TerminateProvisionedProduct.
+
+Parameters are checked against the chosen version's constraints (as DescribeProvisioningParameters
+reports them) before ProvisionProduct is called, so a bad value is refused locally with the
+template's constraint description.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping
+
+from generator.aws import api as aws
+from generator.errors import ConfigError, LaunchError
+from generator.settings import SEMVER
+
+Progress = Callable[[str], None]
+
+END_USER_OPERATIONS = frozenset({
+    "SearchProducts", "DescribeProduct", "ListLaunchPaths", "DescribeProvisioningParameters", "ProvisionProduct",
+    "DescribeRecord", "DescribeProvisionedProduct", "SearchProvisionedProducts", "UpdateProvisionedProduct",
+    "TerminateProvisionedProduct",
+})
+DEPRECATED = "DEPRECATED"
+RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
+
+
+# ------------------------------------------------------------------------------------ local validation
+
+# Java regex classes CloudFormation patterns may use, in Python's syntax.
+_JAVA_CLASSES = {
+    r"\p{Lower}": "a-z", r"\p{Upper}": "A-Z", r"\p{Alpha}": "a-zA-Z", r"\p{Digit}": "0-9",
+    r"\p{Alnum}": "a-zA-Z0-9", r"\p{Punct}": r"!-/:-@\[-`{-~", r"\p{Space}": r" \t\n\x0b\f\r",
+    r"\p{XDigit}": "0-9a-fA-F", r"\p{Print}": r"\x20-\x7e", r"\p{Graph}": r"\x21-\x7e", r"\p{ASCII}": r"\x00-\x7f",
+}
+
+
+def java_pattern(pattern: str) -> re.Pattern:
+    """Compile a CloudFormation AllowedPattern (a Java regex) for Python; ``\\p{…}`` classes translated."""
+    py = pattern
+    for java, cls in _JAVA_CLASSES.items():
+        py = py.replace("[" + java, "[" + cls).replace(java, f"[{cls}]")
+    py = re.sub(r"([*+?}])\+", r"\1", py)  # possessive quantifiers: same matches for a full match test
+    return re.compile(py, re.DOTALL)
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One parameter of a version as DescribeProvisioningParameters lists it."""
+
+    key: str
+    description: str = ""
+    default: str | None = None
+    parameter_type: str = "String"
+    allowed_values: tuple[str, ...] = ()
+    allowed_pattern: str | None = None
+    constraint_description: str = ""
+    min_length: int | None = None
+    max_length: int | None = None
+    min_value: float | None = None
+    max_value: float | None = None
+
+    @classmethod
+    def from_api(cls, p: Mapping) -> "ParameterSpec":
+        c = p.get("ParameterConstraints", {}) or {}
+        num = lambda v, f: f(v) if v not in (None, "") else None  # noqa: E731
+        return cls(key=p["ParameterKey"], description=p.get("Description", "") or "",
+                   default=p.get("DefaultValue"), parameter_type=p.get("ParameterType", "String") or "String",
+                   allowed_values=tuple(c.get("AllowedValues", []) or ()),
+                   allowed_pattern=c.get("AllowedPattern") or None,
+                   constraint_description=c.get("ConstraintDescription", "") or "",
+                   min_length=num(c.get("MinLength"), int), max_length=num(c.get("MaxLength"), int),
+                   min_value=num(c.get("MinValue"), float), max_value=num(c.get("MaxValue"), float))
+
+    @property
+    def required(self) -> bool:
+        return self.default is None
+
+    def problem(self, value: str) -> str | None:
+        """Why ``value`` breaks a constraint (None when it satisfies them all)."""
+        values = [v.strip() for v in value.split(",")] if self.parameter_type.startswith(("List<", "Comma")) \
+            else [value]
+        for v in values:
+            if self.allowed_values and v not in self.allowed_values:
+                return f"{v!r} is not one of the allowed values: {', '.join(self.allowed_values)}"
+            if self.min_length is not None and len(v) < self.min_length:
+                return f"{v!r} is shorter than {self.min_length} characters"
+            if self.max_length is not None and len(v) > self.max_length:
+                return f"{v!r} is longer than {self.max_length} characters"
+            if self.allowed_pattern and not java_pattern(self.allowed_pattern).fullmatch(v):
+                return f"{v!r} does not match the pattern {self.allowed_pattern}"
+            if self.parameter_type in ("Number", "List<Number>"):
+                try:
+                    n = float(v)
+                except ValueError:
+                    return f"{v!r} is not a number"
+                if self.min_value is not None and n < self.min_value:
+                    return f"{v} is below the minimum {self.min_value:g}"
+                if self.max_value is not None and n > self.max_value:
+                    return f"{v} is above the maximum {self.max_value:g}"
+        return None
+
+
+def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str], *, product: str,
+                        version: str, update: bool = False) -> list[dict]:
+    """ProvisioningParameters for ``given``, or a ConfigError naming every problem and its constraint.
+
+    Unknown names, values that break a constraint and (for a new launch) required parameters without a
+    default are refused.  On an update, parameters not given keep their previous values.
+    """
+    specs = {s.key: s for s in specs}
+    problems: list[str] = []
+    for key in given:
+        if key not in specs:
+            problems.append(f"{key}: unknown parameter; allowed: {', '.join(specs) or 'none'}")
+    for key, value in given.items():
+        spec = specs.get(key)
+        why = spec.problem(value) if spec else None
+        if why:
+            rule = spec.constraint_description or spec.description
+            problems.append(f"{key}: {why}" + (f" — {rule}" if rule else ""))
+    if not update:
+        for spec in specs.values():
+            if spec.required and spec.key not in given:
+                problems.append(f"{spec.key}: required, no default" + (f" — {spec.description}"
+                                                                       if spec.description else ""))
+    if problems:
+        raise ConfigError(f"{product} {version}: parameters refused before calling AWS:\n  " + "\n  ".join(problems),
+                          hint="fix the -p Key=Value values; `hipaa-catalog products --parameters` lists "
+                               "each parameter with its constraint")
+    if update:
+        return [{"Key": k, "Value": v} for k, v in given.items()] + \
+               [{"Key": k, "UsePreviousValue": True} for k in specs if k not in given]
+    return [{"Key": k, "Value": v} for k, v in given.items()]
+
+
+def backoff(limit: float, first: float = 0.25):
+    """Polling delays: quick at first (a short operation finishes fast), then every ``limit`` seconds."""
+    delay = first
+    while True:
+        yield min(delay, limit)
+        delay *= 2
+
+
+# ------------------------------------------------------------------------------------------ versions
+
+def _version_sort_key(artifact: Mapping) -> tuple:
+    name = artifact.get("Name", "")
+    m = SEMVER.match(name)
+    semver = tuple(int(x) for x in m.groups()) if m else (-1, -1, -1)
+    created = artifact.get("CreatedTime")
+    return semver, created.timestamp() if hasattr(created, "timestamp") else 0
+
+
+def newest_launchable(artifacts: Iterable[Mapping]) -> Mapping | None:
+    live = [a for a in artifacts if a.get("Guidance", "DEFAULT") != DEPRECATED and a.get("Active", True)]
+    return max(live, key=_version_sort_key) if live else None
+
+
+def sorted_versions(artifacts: Iterable[Mapping]) -> list[Mapping]:
+    return sorted(artifacts, key=_version_sort_key, reverse=True)
+
+
+# ----------------------------------------------------------------------------------------------- API
+
+class Consumer:
+    """A developer's Service Catalog session in one region (end-user operations only)."""
+
+    def __init__(self, region: str | None = None, *, client=None, progress: Progress | None = None,
+                 poll: float = 2.0, timeout: float = 3600):
+        self.sc = client or aws.client(aws.session(region), "servicecatalog", region)
+        self.progress = progress or (lambda _m: None)
+        self.poll = poll
+        self.timeout = timeout
+
+    def _call(self, operation: str, resource: str = "", **params):
+        assert operation in END_USER_OPERATIONS, operation  # developer permissions only
+        try:
+            return aws.call(self.sc, operation, resource, **params)
+        except LaunchError:
+            raise
+        except aws.AwsCallError as exc:
+            err = LaunchError(exc.message, hint=exc.hint)
+            err.code = exc.code
+            raise err from exc
+
+    # -- products and versions
+    def _pages(self, operation: str, resource: str, key: str, **params) -> list[dict]:
+        """Every item under ``key`` of a paginated end-user listing (PageToken / NextPageToken)."""
+        out, token = [], None
+        while True:
+            page = self._call(operation, resource, **params, **({"PageToken": token} if token else {}))
+            out += page.get(key, [])
+            token = page.get("NextPageToken")
+            if not token:
+                return out
+
+    def search_products(self) -> list[dict]:
+        return self._pages("SearchProducts", "products", "ProductViewSummaries", PageSize=20)
+
+    def find_product(self, name: str) -> dict:
+        products = self.search_products()
+        for p in products:
+            if name in (p.get("Name"), p.get("ProductId")):
+                return p
+        raise LaunchError(f"product {name!r} is not in your catalog; available: "
+                          f"{', '.join(sorted(p['Name'] for p in products)) or 'none'}",
+                          hint="`hipaa-catalog products` lists what you may launch")
+
+    def describe_product(self, product_id: str) -> dict:
+        return self._call("DescribeProduct", f"product {product_id}", Id=product_id)
+
+    def list_launch_paths(self, product_id: str) -> list[dict]:
+        return self._pages("ListLaunchPaths", f"product {product_id}", "LaunchPathSummaries", ProductId=product_id)
+
+    def describe_provisioning_parameters(self, product_id: str, artifact_id: str, path_id: str | None) -> dict:
+        kw = {"ProductId": product_id, "ProvisioningArtifactId": artifact_id, **({"PathId": path_id} if path_id else {})}
+        return self._call("DescribeProvisioningParameters", f"product {product_id} version {artifact_id}", **kw)
+
+    def choose_version(self, product: dict, artifacts: list[Mapping], version: str | None, *,
+                       for_update: bool = False) -> Mapping:
+        """The artifact for ``version`` (default: the newest launchable); DEPRECATED refused for launches."""
+        name = product["Name"]
+        listing = ", ".join(f"{a['Name']}{' (DEPRECATED)' if a.get('Guidance') == DEPRECATED else ''}"
+                            for a in sorted_versions(artifacts)) or "none"
+        if version is None:
+            chosen = newest_launchable(artifacts)
+            if chosen is None:
+                raise LaunchError(f"product {name} has no launchable version (all are DEPRECATED or hidden): "
+                                  f"{listing}", hint="ask the catalog administrators to publish a version")
+            return chosen
+        match = [a for a in artifacts if version in (a.get("Name"), a.get("Id"))]
+        if not match:
+            raise LaunchError(f"product {name} has no version {version!r}; versions: {listing}")
+        chosen = match[0]
+        if chosen.get("Guidance") == DEPRECATED and not for_update:
+            newest = newest_launchable(artifacts)
+            raise LaunchError(f"product {name} version {chosen['Name']} is DEPRECATED: it cannot be used for new "
+                              f"launches (existing ones may keep it)",
+                              hint=f"launch version {newest['Name']} instead" if newest else
+                              "no version is launchable; ask the catalog administrators")
+        return chosen
+
+    def launch_path(self, product_id: str) -> str | None:
+        paths = self.list_launch_paths(product_id)
+        if not paths:
+            raise LaunchError(f"product {product_id}: no launch path is available to you",
+                              hint="ask the administrators to add you to the HealthcareDeveloper group")
+        return paths[0]["Id"]
+
+    def parameter_specs(self, product_id: str, artifact_id: str, path_id: str | None) -> list[ParameterSpec]:
+        desc = self.describe_provisioning_parameters(product_id, artifact_id, path_id)
+        return [ParameterSpec.from_api(p) for p in desc.get("ProvisioningArtifactParameters", [])]
+
+    # -- provisioning
+    def provision(self, product_name: str, name: str, params: Mapping[str, str], version: str | None = None,
+                  tags: Mapping[str, str] | None = None) -> dict:
+        """Check, provision, wait; return the record with its outputs."""
+        product = self.find_product(product_name)
+        pid = product["ProductId"]
+        artifacts = self.describe_product(pid).get("ProvisioningArtifacts", [])
+        artifact = self.choose_version(product, artifacts, version)
+        path_id = self.launch_path(pid)
+        specs = self.parameter_specs(pid, artifact["Id"], path_id)
+        prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"])
+        self.progress(f"launching {product['Name']} {artifact['Name']} as {name}")
+        kw = dict(ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id, ProvisionedProductName=name,
+                  ProvisioningParameters=prov, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])
+        rec = self._call("ProvisionProduct", f"provisioned product {name}", **kw)["RecordDetail"]
+        return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
+
+    def update(self, name: str, version: str | None, params: Mapping[str, str]) -> dict:
+        current = self.describe_provisioned_product(name)
+        pid = current["ProductId"]
+        described = self.describe_product(pid)
+        product = described.get("ProductViewSummary", {"Name": pid, "ProductId": pid})
+        artifacts = described.get("ProvisioningArtifacts", [])
+        if version is None:
+            artifact = next((a for a in artifacts if a["Id"] == current.get("ProvisioningArtifactId")), None)
+            if artifact is None:
+                raise LaunchError(f"provisioned product {name}: its version is no longer listed",
+                                  hint="give --version")
+        else:
+            artifact = self.choose_version(product, artifacts, version, for_update=True)
+        path_id = self.launch_path(pid)
+        specs = self.parameter_specs(pid, artifact["Id"], path_id)
+        prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"], update=True)
+        self.progress(f"updating {name} to {product['Name']} {artifact['Name']}")
+        rec = self._call("UpdateProvisionedProduct", f"provisioned product {name}", ProvisionedProductName=name,
+                         ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id,
+                         ProvisioningParameters=prov)["RecordDetail"]
+        return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
+
+    def terminate(self, name: str) -> dict:
+        self.describe_provisioned_product(name)  # a clear "not found" first
+        self.progress(f"terminating {name}")
+        rec = self._call("TerminateProvisionedProduct", f"provisioned product {name}",
+                         ProvisionedProductName=name)["RecordDetail"]
+        return self.wait_record(rec["RecordId"], name)
+
+    def wait_record(self, record_id: str, name: str, product: str = "", version: str = "") -> dict:
+        deadline = time.monotonic() + self.timeout
+        last = None
+        delays = backoff(self.poll)
+        while True:
+            rec = self.describe_record(record_id)
+            detail = rec["RecordDetail"]
+            status = detail["Status"]
+            if status != last:
+                self.progress(f"{name}: {detail.get('RecordType', '')} {status}")
+                last = status
+            if status in RECORD_DONE:
+                break
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{name}: record {record_id} still {status} after {self.timeout:.0f}s",
+                                  hint=f"check later with `hipaa-catalog status {name}`")
+            time.sleep(next(delays))
+        result = {"name": name, "product": product or detail.get("ProductId", ""), "version": version,
+                  "record_id": record_id, "record_type": detail.get("RecordType", ""), "status": status,
+                  "provisioned_product_id": detail.get("ProvisionedProductId", ""),
+                  "outputs": {o["OutputKey"]: o.get("OutputValue", "") for o in rec.get("RecordOutputs", [])}}
+        if status != "SUCCEEDED":
+            errors = "; ".join(f"{e.get('Code', '')}: {e.get('Description', '')}"
+                               for e in detail.get("RecordErrors", [])) or "no reason given"
+            raise LaunchError(f"{name}: {detail.get('RecordType', 'operation').lower()} {status}: {errors}",
+                              hint=f"see `hipaa-catalog status {name}`; the administrators get the stack events")
+        return result
+
+    def describe_record(self, record_id: str) -> dict:
+        rec = self._call("DescribeRecord", f"record {record_id}", Id=record_id)
+        outputs, token = list(rec.get("RecordOutputs", [])), rec.get("NextPageToken")
+        while token:
+            page = self._call("DescribeRecord", f"record {record_id}", Id=record_id, PageToken=token)
+            outputs += page.get("RecordOutputs", [])
+            token = page.get("NextPageToken")
+        rec["RecordOutputs"] = outputs
+        return rec
+
+    # -- provisioned products
+    def describe_provisioned_product(self, name: str) -> dict:
+        try:
+            return self._call("DescribeProvisionedProduct", f"provisioned product {name}", Name=name)[
+                "ProvisionedProductDetail"]
+        except LaunchError as exc:
+            if getattr(exc, "code", "") == "ResourceNotFoundException":
+                raise LaunchError(f"no provisioned product named {name!r}",
+                                  hint="`hipaa-catalog status` without a name lists yours") from exc
+            raise
+
+    def search_provisioned_products(self) -> list[dict]:
+        return self._pages("SearchProvisionedProducts", "provisioned products", "ProvisionedProducts", PageSize=20)
+
+    def status(self, name: str) -> dict:
+        pp = self.describe_provisioned_product(name)
+        described = self.describe_product(pp["ProductId"])
+        versions = {a["Id"]: a for a in described.get("ProvisioningArtifacts", [])}
+        artifact = versions.get(pp.get("ProvisioningArtifactId"), {})
+        record_id = pp.get("LastSuccessfulProvisioningRecordId") or pp.get("LastRecordId")
+        outputs = {}
+        if record_id:
+            rec = self.describe_record(record_id)
+            outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in rec.get("RecordOutputs", [])}
+        return {"name": pp["Name"], "id": pp.get("Id", ""), "status": pp.get("Status", ""),
+                "status_message": pp.get("StatusMessage", ""),
+                "product": described.get("ProductViewSummary", {}).get("Name", pp["ProductId"]),
+                "version": artifact.get("Name", pp.get("ProvisioningArtifactId", "")),
+                "deprecated": artifact.get("Guidance") == DEPRECATED,
+                "created": pp.get("CreatedTime"), "outputs": outputs}
+
+    def catalog(self, with_parameters: bool = False) -> list[dict]:
+        """Every product you may launch with its versions (newest first), deprecated ones marked."""
+        out = []
+        for p in sorted(self.search_products(), key=lambda p: p["Name"]):
+            artifacts = self.describe_product(p["ProductId"]).get("ProvisioningArtifacts", [])
+            default = newest_launchable(artifacts)
+            versions = [{"version": a["Name"], "id": a["Id"], "description": a.get("Description", ""),
+                         "deprecated": a.get("Guidance") == DEPRECATED,
+                         "default": default is not None and a["Id"] == default["Id"]}
+                        for a in sorted_versions(artifacts)]
+            entry = {"name": p["Name"], "id": p["ProductId"], "description": p.get("ShortDescription", ""),
+                     "owner": p.get("Owner", ""), "versions": versions}
+            if with_parameters and default is not None:
+                path = self.launch_path(p["ProductId"])
+                entry["parameters"] = [s.__dict__ | {"required": s.required}
+                                       for s in self.parameter_specs(p["ProductId"], default["Id"], path)]
+            out.append(entry)
+        return out

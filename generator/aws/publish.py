@@ -1,0 +1,672 @@
+"""Publish the built templates to S3 and AWS Service Catalog: versioned, idempotent, region-parallel.
+
+``publish()`` reads ``build/manifest.json`` (refusing a stale build), checks the credentials (the
+account id names the launch role and developer group), then in every region (in parallel, one boto3
+session per thread) reads the catalog with list calls, plans with ``generator.aws.publish_plan`` and carries
+the plan out, or only reports it for a dry run.  The administrator's resources are looked up only when
+the plan needs them: the launch role (IAM) before creating a launch constraint, the developer group
+before associating it, the template bucket (SSM parameter + HeadBucket) before uploading or for a dry
+run.  A no-change publish therefore reads 1 + 4 per region + 1 per product and region.  The result is a
+report (also written to ``build/publish-report.json``): every action with its status, artifact id,
+template URL and hash.
+
+A re-run after any failure or kill completes the job: every create uses a deterministic
+IdempotencyToken or is found again by name, so nothing is ever created twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import quote
+
+from generator.blocks import admin_settings
+from generator.aws import api as aws
+from generator.aws import publish_plan as plan
+from generator.errors import AwsError, BuildError, ConfigError, PublishError
+from generator.render import sha256 as text_sha256
+from generator.settings import Settings
+
+REPORT = "publish-report.json"
+DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build"   # the same folder as generator.pipeline.build's
+MANIFEST = "manifest.json"
+# CloudFormation's limit for a template loaded from S3.
+TEMPLATE_SIZE_LIMIT = 1_048_576
+PROVISIONING_TAG = "servicecatalog:provisioning=true"
+BASELINE_HINT = "run deploy-baseline first (the account baseline creates it), or pass the override"
+
+# Statuses of an action in the report.
+DONE, PLANNED, FAILED, NOT_DONE = "done", "planned", "failed", "not done"
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Template:
+    """A template ready to publish: its manifest entry as a desired product, and its bytes."""
+
+    want: plan.DesiredProduct
+    body: bytes
+
+    @property
+    def key(self) -> str:
+        return f"{self.want.name}/{self.want.version}/{self.want.sha256}.json"
+
+
+@dataclass(frozen=True)
+class Release:
+    """Everything every region publishes: the templates, the portfolio, principals and launch role."""
+
+    templates: tuple[Template, ...]
+    portfolio: plan.Portfolio
+    principals: tuple[str, ...]
+    launch_role_arn: str
+    policy: object   # generator.settings.PublishSettings
+    iam: "IamCheck | None" = None   # checks the launch role / group exist, when a region needs them
+
+
+@dataclass
+class RegionResult:
+    region: str
+    bucket: str = ""
+    portfolio_id: str = ""
+    actions: list[dict] = field(default_factory=list)
+    error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and all(a["status"] in (DONE, PLANNED) and a["action"] != plan.REFUSED
+                                      for a in self.actions)
+
+
+# --- the release: manifest + settings -------------------------------------------------------------
+
+def _sources_sha256() -> str:
+    from generator.pipeline.build import sources_sha256   # imported late: generator.pipeline.build loads cfn-lint
+
+    return sources_sha256()
+
+
+def load_release_templates(settings: Settings, out_dir: Path, check_stale: bool = True) -> tuple[Template, ...]:
+    """The templates of the manifest's "product" entries, checked: fresh build, hash, size."""
+    manifest_path = Path(out_dir) / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BuildError(f"{manifest_path}: no manifest; run `make build` first") from exc
+    except (OSError, ValueError) as exc:
+        raise BuildError(f"{manifest_path}: unreadable manifest ({exc}); run `make build`") from exc
+    if check_stale and manifest.get("sources_sha256") != _sources_sha256():
+        raise BuildError(f"{manifest_path}: stale build: generator/ or products/ changed since it was built",
+                         hint="run `make build` (or `make publish`, which builds first)")
+    templates = []
+    for entry in manifest.get("products", []):
+        if entry.get("kind") != "product":
+            continue   # "admin" templates are deployed by the administrator, not published
+        name = entry["name"]
+        ps = settings.products.get(name)
+        if ps is None:
+            raise ConfigError(f"{manifest_path}: product {name} is not in {settings.path}",
+                              hint="run `make build` with the current settings")
+        if ps.version != entry["version"]:
+            raise BuildError(f"{manifest_path}: {name} was built as {entry['version']} but {settings.path} says "
+                             f"{ps.version}", hint="run `make build`")
+        path = Path(out_dir) / entry["path"]
+        try:
+            body = path.read_bytes()
+        except OSError as exc:
+            raise BuildError(f"{path}: cannot read the template of {name}: {exc.strerror}",
+                             hint="run `make build`") from exc
+        digest = text_sha256(body.decode("utf-8"))
+        if digest != entry["sha256"]:
+            raise BuildError(f"{path}: the template of {name} changed after the build (sha256 {digest[:12]}…, "
+                             f"manifest {entry['sha256'][:12]}…)", hint="run `make build`")
+        if len(body) > TEMPLATE_SIZE_LIMIT:
+            raise PublishError(f"{path}: the template of {name} {entry['version']} is {len(body)} bytes, over "
+                               f"CloudFormation's limit of {TEMPLATE_SIZE_LIMIT} bytes for a template in S3",
+                               hint="split the product or move logic into nested stacks / modules")
+        want = plan.DesiredProduct(
+            name=name, version=entry["version"], sha256=digest, change_note=entry["change_note"],
+            owner=ps.owner, description=ps.description, distributor=ps.distributor,
+            support_email=ps.support_email, support_url=ps.support_url,
+            support_description=ps.support_description)
+        templates.append(Template(want, body))
+    return tuple(templates)
+
+
+# --- discovery of the administrator's resources -----------------------------------------------
+
+def _missing(what: str, where: str, override: str = "") -> PublishError:
+    hint = BASELINE_HINT + (f" {override}" if override else "")
+    return PublishError(f"{what} not found ({where})", hint=hint)
+
+
+def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[str, str, str]:
+    """(account id, launch role ARN, developer group ARN), checking credentials first.
+
+    The ARNs are built from the account id and the fixed names (or the override), without an IAM read:
+    :class:`IamCheck` reads IAM only when a region must create a launch constraint or associate the
+    group.  When both exist, the constraint and the association already prove the role and group were
+    there, so a no-change publish makes no IAM call.
+    """
+    sts = aws.client(sess, "sts", recorder=recorder)
+    identity = aws.call(sts, "GetCallerIdentity", "the current AWS identity")
+    account = identity["Account"]
+    parts = str(identity.get("Arn", "")).split(":")
+    partition = parts[1] if len(parts) > 1 and parts[1] else "aws"
+    role_arn = launch_role_arn or f"arn:{partition}:iam::{account}:role/{admin_settings.LAUNCH_ROLE_NAME}"
+    group_arn = f"arn:{partition}:iam::{account}:group/{admin_settings.DEVELOPER_GROUP}"
+    return account, role_arn, group_arn
+
+
+class IamCheck:
+    """That the launch role and the developer group exist: each looked up at most once per run (shared by
+    the region threads), and only when a region needs it.  A missing one is a ``PublishError`` naming it."""
+
+    def __init__(self, sess, recorder, account: str, role_arn: str, group_arn: str, role_override: bool = False):
+        self.iam = aws.client(sess, "iam", recorder=recorder)
+        self.account = account
+        self.role_arn = role_arn
+        self.role_override = role_override
+        self.group_arn = group_arn
+        self._lock = threading.Lock()
+        self._checked: dict[str, PublishError | None] = {}
+
+    def _once(self, what: str, check: Callable[[], None]) -> None:
+        with self._lock:
+            if what not in self._checked:
+                try:
+                    check()
+                    self._checked[what] = None
+                except PublishError as exc:
+                    self._checked[what] = exc
+            error = self._checked[what]
+        if error is not None:
+            raise error
+
+    def role(self) -> None:
+        def check() -> None:
+            name = self.role_arn.rsplit("/", 1)[-1]
+            try:
+                aws.call(self.iam, "GetRole", f"IAM role {name}", RoleName=name)
+            except aws.AwsCallError as exc:
+                if exc.code == "NoSuchEntity":
+                    raise _missing(f"launch role {self.role_arn if self.role_override else name}",
+                                   f"IAM, account {self.account}", "--launch-role-arn ARN") from exc
+                raise
+        self._once("role", check)
+
+    def group(self) -> None:
+        def check() -> None:
+            name = admin_settings.DEVELOPER_GROUP
+            try:
+                aws.call(self.iam, "GetGroup", f"IAM group {name}", GroupName=name, MaxItems=1)
+            except aws.AwsCallError as exc:
+                if exc.code == "NoSuchEntity":
+                    raise _missing(f"developer group {name}", f"IAM, account {self.account}") from exc
+                raise
+        self._once("group", check)
+
+
+def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | None) -> tuple[str, str]:
+    """(template bucket, its region): the override or the baseline's SSM parameter; the bucket must exist."""
+    bucket = bucket_name(ssm, settings, region, override)
+    return bucket, check_bucket(s3, bucket, region)
+
+
+def bucket_name(ssm, settings: Settings, region: str, override: str | None) -> str:
+    """The template bucket's name: the override or the baseline's SSM parameter."""
+    bucket = override
+    if not bucket:
+        name = admin_settings.TEMPLATE_BUCKET.full_name(settings.ssm_prefix)
+        try:
+            bucket = aws.call(ssm, "GetParameter", f"SSM parameter {name} in {region}", Name=name)["Parameter"]["Value"]
+        except aws.AwsCallError as exc:
+            if exc.code == "ParameterNotFound":
+                raise _missing(f"SSM parameter {name} naming the template bucket", region, "--bucket NAME") from exc
+            raise
+    return bucket
+
+
+def check_bucket(s3, bucket: str, region: str) -> str:
+    """The region of the template bucket, which must exist."""
+    try:
+        head = aws.call(s3, "HeadBucket", f"S3 bucket {bucket}", Bucket=bucket)
+    except aws.AwsCallError as exc:
+        if exc.code in ("404", "NoSuchBucket", "NotFound"):
+            raise _missing(f"template bucket {bucket}", region, "--bucket NAME") from exc
+        raise
+    return head.get("BucketRegion") or region
+
+
+def template_url(bucket: str, bucket_region: str, key: str) -> str:
+    """The https URL Service Catalog loads a template from (the local endpoint's form if one is set)."""
+    endpoint = aws.endpoint_url()
+    if endpoint:
+        return f"{endpoint.rstrip('/')}/{bucket}/{quote(key)}"
+    return f"https://{bucket}.s3.{bucket_region}.amazonaws.com/{quote(key)}"
+
+
+# --- observing a region ------------------------------------------------------------------------
+
+def _pages(c, operation: str, key: str, resource: str, **params) -> list[dict]:
+    items: list[dict] = []
+    with aws.translated(operation, resource):
+        for page in c.get_paginator(aws.xform_name(operation)).paginate(**params):
+            items.extend(page.get(key, []))
+    return items
+
+
+def _oldest(items: list[dict]) -> dict:
+    return sorted(items, key=lambda i: (str(i.get("CreatedTime", "")), i.get("Id", "")))[0]
+
+
+def observe(sc, region: str, portfolio_name: str, product_names: list[str],
+            launch_role_arn: str = "") -> tuple[plan.ObservedRegion, list[str]]:
+    """The catalog's current state in a region, from list calls only; plus warnings (duplicates, and
+    LAUNCH constraints whose description does not name ``launch_role_arn``)."""
+    warnings: list[str] = []
+    where = f"Service Catalog in {region}"
+    portfolios = [p for p in _pages(sc, "ListPortfolios", "PortfolioDetails", where)
+                  if p.get("DisplayName") == portfolio_name]
+    if len(portfolios) > 1:
+        warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
+    portfolio = _oldest(portfolios) if portfolios else None
+    in_portfolio: set[str] = set()
+    launch: dict[str, str] = {}
+    principals: frozenset[str] = frozenset()
+    portfolio_details: list[dict] = []
+    if portfolio:
+        pid = portfolio["Id"]
+        res = f"portfolio {pid} in {region}"
+        portfolio_details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)
+        in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in portfolio_details}
+        launch = {c.get("ProductId"): c.get("Description") or "" for c in
+                  _pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
+                  if c.get("Type") == "LAUNCH"}
+        principals = frozenset(p.get("PrincipalARN") for p in
+                               _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
+    # The account-wide product search only when a product is not in the portfolio (first publish, a new
+    # product, an interrupted one): a no-change publish then reads 4 + one per product per region
+    # (make bench holds it to at most 2 reads per product and region).
+    if set(product_names) <= {d.get("ProductViewSummary", {}).get("Name") for d in portfolio_details}:
+        details = portfolio_details
+    else:
+        details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
+    by_name: dict[str, list[dict]] = {}
+    for d in details:
+        s = d.get("ProductViewSummary", {})
+        if s.get("Name") in product_names:
+            by_name.setdefault(s["Name"], []).append({**s, "CreatedTime": d.get("CreatedTime", "")})
+    products = {}
+    for name, found in by_name.items():
+        if len(found) > 1:
+            warnings.append(f"{len(found)} products named {name!r}; using the oldest")
+        s = _oldest(found)
+        pid = s["ProductId"]
+        if launch_role_arn and pid in launch and launch_role_arn not in launch[pid]:
+            warnings.append(f"the launch constraint of {name} does not name {launch_role_arn} "
+                            f"({launch[pid]!r}); left as it is: check it in the console")
+        arts = aws.call(sc, "ListProvisioningArtifacts", f"product {name} ({pid}) in {region}",
+                        ProductId=pid).get("ProvisioningArtifactDetails", [])
+        products[name] = plan.ObservedProduct(
+            id=pid, name=name,
+            artifacts=tuple(plan.ObservedArtifact(a["Id"], a.get("Name", ""), a.get("Description", ""),
+                                                  bool(a.get("Active", True)), a.get("Guidance", "DEFAULT"))
+                            for a in arts),
+            fields={k: s.get(k, "") for k in ("Owner", "ShortDescription", "Distributor", "SupportEmail",
+                                              "SupportUrl", "SupportDescription")},
+            in_portfolio=pid in in_portfolio, has_launch_constraint=pid in launch)
+    seen = plan.ObservedRegion(
+        portfolio_id=portfolio["Id"] if portfolio else None,
+        portfolio_fields={k: portfolio.get(k, "") for k in ("Description", "ProviderName")} if portfolio else {},
+        principals=principals, products=products)
+    return seen, warnings
+
+
+# --- carrying out a region's plan -----------------------------------------------------------------
+
+class _Region:
+    """Carries out one region's plan with one boto3 session (one thread)."""
+
+    def __init__(self, region: str, release: Release, settings: Settings, recorder: aws.CallRecorder,
+                 progress: Progress, bucket_override: str | None):
+        self.region = region
+        self.release = release
+        self.settings = settings
+        self.progress = progress
+        self.bucket_override = bucket_override
+        sess = aws.session(region)
+        self.sc = aws.client(sess, "servicecatalog", region, recorder)
+        self.s3 = aws.client(sess, "s3", region, recorder)
+        self.ssm = aws.client(sess, "ssm", region, recorder)
+        self.result = RegionResult(region)
+        self.bucket_region = region
+        self.product_ids: dict[str, str] = {}
+        self.templates = {t.want.name: t for t in release.templates}
+        self._bucket_key: str | None = None   # "" once looked up and the bucket has no KMS default
+
+    def say(self, message: str) -> None:
+        self.progress(f"{self.region}: {message}")
+
+    def run(self, dry_run: bool) -> RegionResult:
+        r = self.result
+        r.bucket = self.bucket_override or ""
+        try:
+            self.say("reading the catalog")
+            names = [t.want.name for t in self.release.templates]
+            seen, warnings = observe(self.sc, self.region, self.release.portfolio.name, names,
+                                     self.release.launch_role_arn)
+        except AwsError as exc:
+            r.error = str(exc)
+            return r
+        r.warnings = warnings
+        for w in warnings:
+            self.say(f"warning: {w}")
+        r.portfolio_id = seen.portfolio_id or ""
+        self.product_ids = {n: p.id for n, p in seen.products.items()}
+        actions = plan.plan_region([t.want for t in self.release.templates], seen, self.release.portfolio,
+                                   list(self.release.principals), self.release.policy)
+        # Before any write, and only when needed: the launch role when a constraint must be created, the
+        # group when it must be associated (a missing one raises PublishError, stopping the publish);
+        # the bucket (SSM parameter, HeadBucket) when something will be uploaded, or for a dry run.  A
+        # no-change publish makes no call it does not need.
+        if self.release.iam is not None:
+            if any(a.kind in (plan.CREATE_PRODUCT, plan.CREATE_CONSTRAINT) for a in actions):
+                self.release.iam.role()
+            if any(a.kind == plan.ASSOCIATE_PRINCIPAL and a.principal == self.release.iam.group_arn
+                   for a in actions):
+                self.release.iam.group()
+        if dry_run or any(a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION) for a in actions):
+            try:
+                r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
+                self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
+            except AwsError as exc:
+                r.error = str(exc)
+                return r
+        if dry_run:
+            r.actions = [self.record(a, PLANNED) for a in actions]
+            return r
+        # Portfolio-level actions first; a failure there leaves every product not done.
+        portfolio_level = [a for a in actions if not a.product]
+        by_product: dict[str, list[plan.Action]] = {}
+        for a in actions:
+            if a.product:
+                by_product.setdefault(a.product, []).append(a)
+        pending = portfolio_level + [a for acts in by_product.values() for a in acts]
+        try:
+            for a in portfolio_level:
+                r.actions.append(self.record(a, DONE, **self.execute(a)))
+                pending.remove(a)
+        except AwsError as exc:
+            r.actions.append(self.record(a, FAILED, message=str(exc)))
+            pending.remove(a)
+            r.actions.extend(self.record(p, NOT_DONE) for p in pending)
+            r.error = f"{a.describe()}: {exc}"
+            return r
+        for name, acts in by_product.items():
+            if any(a.kind == plan.REFUSED for a in acts):
+                r.actions.extend(self.record(a, NOT_DONE if a.kind != plan.REFUSED else FAILED,
+                                             message=a.detail) for a in acts)
+                self.say(f"refused {name}: {plan.refused(acts)[0].detail}")
+                continue
+            for i, a in enumerate(acts):
+                try:
+                    r.actions.append(self.record(a, DONE, **self.execute(a)))
+                except AwsError as exc:
+                    r.actions.append(self.record(a, FAILED, message=str(exc)))
+                    r.actions.extend(self.record(p, NOT_DONE) for p in acts[i + 1:])
+                    self.say(f"{a.describe()} failed: {exc}")
+                    break
+        return r
+
+    def record(self, a: plan.Action, status: str, artifact_id: str = "", url: str = "", key: str = "",
+               message: str = "") -> dict:
+        t = self.templates.get(a.product)
+        if t and a.version == t.want.version and not key:
+            key = t.key
+        if key and not url and self.result.bucket:
+            url = template_url(self.result.bucket, self.bucket_region, key)
+        return {"region": self.region, "action": a.kind, "status": status, "product": a.product,
+                "version": a.version, "sha256": a.sha256, "artifact_id": artifact_id or a.artifact_id,
+                "principal": a.principal, "key": key if a.product and a.kind not in (plan.DEPRECATE, plan.HIDE)
+                else "", "url": url if a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION, plan.UNCHANGED) else "",
+                "message": message or (a.detail if status == PLANNED else "")}
+
+    # Each returns extra report fields (artifact_id, url, key) for the action.
+    def execute(self, a: plan.Action) -> dict:
+        sc, rel, region = self.sc, self.release, self.region
+        if a.kind == plan.CREATE_PORTFOLIO:
+            p = rel.portfolio
+            out = aws.call(sc, "CreatePortfolio", f"portfolio {p.name!r} in {region}",
+                           DisplayName=p.name, Description=p.description, ProviderName=p.provider,
+                           IdempotencyToken=plan.idempotency_token("portfolio", region, p.name))
+            self.result.portfolio_id = out["PortfolioDetail"]["Id"]
+            self.say(f"created portfolio {self.result.portfolio_id}")
+            return {}
+        pid = self.result.portfolio_id
+        if a.kind == plan.UPDATE_PORTFOLIO:
+            aws.call(sc, "UpdatePortfolio", f"portfolio {pid} in {region}", Id=pid,
+                     Description=rel.portfolio.description, ProviderName=rel.portfolio.provider)
+            return {}
+        if a.kind == plan.ASSOCIATE_PRINCIPAL:
+            aws.call(sc, "AssociatePrincipalWithPortfolio", f"portfolio {pid} in {region}", PortfolioId=pid,
+                     PrincipalARN=a.principal, PrincipalType="IAM")
+            return {}
+        t = self.templates[a.product]
+        if a.kind == plan.CREATE_PRODUCT:
+            url = self.upload(t)
+            w = t.want
+            details = {k: v for k, v in (("Distributor", w.distributor), ("SupportDescription",
+                       w.support_description), ("SupportEmail", w.support_email), ("SupportUrl", w.support_url))
+                       if v}
+            out = aws.call(sc, "CreateProduct", f"product {w.name} in {region}",
+                           Name=w.name, Owner=w.owner, Description=w.description, ProductType="CLOUD_FORMATION_TEMPLATE",
+                           ProvisioningArtifactParameters=self.artifact_parameters(t, url),
+                           IdempotencyToken=plan.idempotency_token("product", region, w.name, w.version, w.sha256),
+                           **details)
+            product_id = out["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+            self.product_ids[w.name] = product_id
+            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+            self.wait_available(t, product_id, artifact_id)
+            self.say(f"created product {w.name} ({product_id}) with {w.version} ({artifact_id})")
+            return {"artifact_id": artifact_id, "url": url}
+        product_id = self.product_ids[a.product]
+        where = f"product {a.product} ({product_id}) in {region}"
+        if a.kind == plan.UPDATE_PRODUCT:
+            w = t.want
+            fields = {k: v for k, v in (("Owner", w.owner), ("Description", w.description),
+                                        ("Distributor", w.distributor), ("SupportDescription", w.support_description),
+                                        ("SupportEmail", w.support_email), ("SupportUrl", w.support_url)) if v}
+            aws.call(sc, "UpdateProduct", where, Id=product_id, **fields)
+            return {}
+        if a.kind == plan.NEW_VERSION:
+            url = self.upload(t)
+            w = t.want
+            out = aws.call(sc, "CreateProvisioningArtifact", where, ProductId=product_id,
+                           Parameters=self.artifact_parameters(t, url),
+                           IdempotencyToken=plan.idempotency_token("artifact", product_id, w.version, w.sha256))
+            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+            self.wait_available(t, product_id, artifact_id)
+            self.say(f"published {w.name} {w.version} ({artifact_id})")
+            return {"artifact_id": artifact_id, "url": url}
+        if a.kind == plan.UNCHANGED:
+            return {}
+        if a.kind == plan.ASSOCIATE_PRODUCT:
+            aws.call(sc, "AssociateProductWithPortfolio", where, ProductId=product_id, PortfolioId=pid)
+            return {}
+        if a.kind == plan.CREATE_CONSTRAINT:
+            try:
+                aws.call(sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
+                         Type="LAUNCH", Parameters=json.dumps({"RoleArn": rel.launch_role_arn}),
+                         Description=f"Launch as {rel.launch_role_arn}",   # observe() checks it
+                         IdempotencyToken=plan.idempotency_token("launch", pid, product_id, rel.launch_role_arn))
+            except aws.AwsCallError as exc:
+                if exc.code != "DuplicateResourceException":
+                    raise   # a duplicate means another publisher made it first: the desired state
+            return {}
+        if a.kind == plan.DEPRECATE:
+            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                     ProvisioningArtifactId=a.artifact_id, Guidance="DEPRECATED")
+            self.say(f"deprecated {a.product} {a.version}")
+            return {}
+        if a.kind == plan.HIDE:
+            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                     ProvisioningArtifactId=a.artifact_id, Active=False)
+            self.say(f"hid {a.product} {a.version}")
+            return {}
+        raise PublishError(f"unknown publish action {a.kind!r}")   # pragma: no cover
+
+    def artifact_parameters(self, t: Template, url: str) -> dict:
+        return {"Name": t.want.version, "Description": t.want.artifact_description,
+                "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"}
+
+    def upload(self, t: Template) -> str:
+        """Put the template at its content-addressed key unless it is there already; return its URL."""
+        bucket = self.result.bucket
+        res = f"s3://{bucket}/{t.key}"
+        try:
+            aws.call(self.s3, "HeadObject", res, Bucket=bucket, Key=t.key)
+        except aws.AwsCallError as exc:
+            if exc.code not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            key_id = self.bucket_kms_key()
+            aws.call(self.s3, "PutObject", res, Bucket=bucket, Key=t.key, Body=t.body,
+                     ContentType="application/json", ServerSideEncryption="aws:kms",
+                     **({"SSEKMSKeyId": key_id} if key_id else {}),
+                     Tagging=PROVISIONING_TAG, ChecksumAlgorithm="SHA256",
+                     ChecksumSHA256=base64.b64encode(bytes.fromhex(t.want.sha256)).decode())
+            self.say(f"uploaded {res}")
+        return template_url(bucket, self.bucket_region, t.key)
+
+    def bucket_kms_key(self) -> str | None:
+        """The KMS key of the bucket's default encryption (the baseline's template key), looked up once.
+
+        Sending ``aws:kms`` without a key id would use the aws/s3 key, not the bucket's own.
+        """
+        if self._bucket_key is None:
+            bucket = self.result.bucket
+            try:
+                rules = aws.call(self.s3, "GetBucketEncryption", f"S3 bucket {bucket}", Bucket=bucket)[
+                    "ServerSideEncryptionConfiguration"]["Rules"]
+            except aws.AwsCallError as exc:
+                if exc.code != "ServerSideEncryptionConfigurationNotFoundError":
+                    raise
+                rules = []
+            default = [r.get("ApplyServerSideEncryptionByDefault", {}) for r in rules]
+            self._bucket_key = next((d.get("KMSMasterKeyID", "") for d in default
+                                     if d.get("SSEAlgorithm") == "aws:kms"), "")
+        return self._bucket_key or None
+
+    def wait_available(self, t: Template, product_id: str, artifact_id: str) -> None:
+        limit = self.release.policy.artifact_wait_seconds
+        deadline = time.monotonic() + limit
+        delay = 0.2
+        where = f"product {t.want.name} ({product_id}) version {t.want.version} ({artifact_id}) in {self.region}"
+        while True:
+            out = aws.call(self.sc, "DescribeProvisioningArtifact", where, ProductId=product_id,
+                           ProvisioningArtifactId=artifact_id)
+            status = out.get("Status", "AVAILABLE")
+            if status == "AVAILABLE":
+                return
+            if status == "FAILED":
+                raise PublishError(f"{where}: Service Catalog could not create the version: "
+                                   f"{out.get('Info', {}) or 'status FAILED'}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PublishError(f"{where}: still {status} after {limit} s",
+                                   hint="re-run later; raise publish.artifact_wait_seconds if this persists")
+            self.say(f"waiting for {t.want.name} {t.want.version} ({status})")
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
+
+
+# --- the whole publish ---------------------------------------------------------------------------
+
+def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] | None = None,
+            dry_run: bool = False, bucket: str | None = None, launch_role_arn: str | None = None,
+            progress: Progress = lambda _m: None, recorder: aws.CallRecorder | None = None,
+            check_stale: bool = True) -> dict:
+    """Publish (or, with ``dry_run``, plan) every product of the manifest in every region; return the report.
+
+    Writes ``<out_dir>/publish-report.json``.  Raises ``PublishError`` for problems that stop everything
+    (credentials, missing baseline resources); per-region and per-product failures are in the report
+    (``ok`` false) — the caller decides the exit code.
+    """
+    out_dir = Path(out_dir) if out_dir else DEFAULT_OUT
+    recorder = recorder or aws.CallRecorder()
+    regions = list(regions or settings.regions)
+    unknown = [r for r in regions if r not in settings.regions]
+    if unknown:
+        raise ConfigError(f"region {unknown[0]} is not a catalog region; allowed: {', '.join(settings.regions)}",
+                          hint=f"add it to catalog.regions in {settings.path} and run `make build`")
+    templates = load_release_templates(settings, out_dir, check_stale=check_stale)
+    started = time.time()
+    sess = aws.session(settings.primary_region)
+    account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn)
+    principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
+    release = Release(templates=templates, policy=settings.publish, principals=principals,
+                      launch_role_arn=role_arn,
+                      iam=IamCheck(sess, recorder, account, role_arn, group_arn, role_override=bool(launch_role_arn)),
+                      portfolio=settings.portfolio)
+    progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
+             f"(account {account})")
+
+    def one(region: str) -> RegionResult:
+        return _Region(region, release, settings, recorder, progress, bucket).run(dry_run)
+
+    workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
+        results = list(pool.map(one, regions))
+    report = {
+        "catalog": settings.name,
+        "account": account,
+        "dry_run": dry_run,
+        "ok": all(r.ok for r in results),
+        "launch_role_arn": role_arn,
+        "principals": list(principals),
+        "seconds": round(time.time() - started, 2),
+        "regions": {r.region: {"ok": r.ok, "bucket": r.bucket, "portfolio_id": r.portfolio_id, "error": r.error,
+                               "warnings": r.warnings} for r in results},
+        "actions": [a for r in results for a in r.actions],
+        "calls": recorder.summary(),
+    }
+    write_report(out_dir, report)
+    return report
+
+
+def write_report(out_dir: Path, report: dict) -> Path:
+    path = Path(out_dir) / REPORT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{REPORT}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def failure_summary(report: dict) -> str:
+    """One paragraph for a report that is not ok: what failed, what was done, what was not."""
+    failed = [a for a in report["actions"] if a["status"] == FAILED]
+    not_done = [a for a in report["actions"] if a["status"] == NOT_DONE]
+    done = [a for a in report["actions"] if a["status"] == DONE and a["action"] != plan.UNCHANGED]
+    region_errors = [f"{r}: {v['error']}" for r, v in report["regions"].items() if v["error"]]
+    parts = []
+    refused = [a for a in failed if a["action"] == plan.REFUSED]
+    if refused:
+        parts.append("refused: " + "; ".join(f"{a['product']} {a['version']} in {a['region']}: {a['message']}"
+                                             for a in refused))
+    others = [a for a in failed if a["action"] != plan.REFUSED]
+    if others:
+        parts.append("failed: " + "; ".join(f"{a['action']} {a['product']} {a['version']} in {a['region']}: "
+                                            f"{a['message']}" for a in others))
+    parts.extend(e for e in region_errors if not any(e.endswith(a["message"]) for a in others))
+    parts.append(f"{len(done)} change(s) done, {len(not_done)} not done")
+    return "; ".join(parts)

@@ -1,0 +1,233 @@
+"""What publishing must do: desired state (manifest + settings) vs observed state (listings) -> a plan.
+
+Pure: no AWS calls, no files.  ``generator.aws.publish`` reads the observed state of a region with list
+calls, asks :func:`plan_region` for the actions, and carries them out (or, for a dry run, prints them).
+
+Rules (issue 6):
+- a published version is immutable: the same name with the same template hash is left alone; the
+  same name with a different hash is refused ("bump the version") and nothing for that product
+  changes; a new name becomes a new provisioning artifact;
+- the hash of an artifact's template is read from its Description (``... sha256:<hex>``), so deciding
+  needs listings only, never a template download;
+- of a product's versions (ranked by MAJOR.MINOR.PATCH, the one being published counted), the newest
+  ``active_versions`` stay launchable, older ones get Guidance DEPRECATED, and those beyond
+  ``visible_versions`` are also hidden (Active=false).  Publishing never deletes, and never undoes a
+  deprecation or a hiding an administrator made;
+- the portfolio, each product, its association with the portfolio, its LAUNCH constraint and the
+  principal associations are created only when missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+from generator.settings import SEMVER, PortfolioSettings, PublishSettings, version_key
+
+HASH_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})\b")
+
+# Action kinds, in the order they are carried out within a region.
+CREATE_PORTFOLIO = "create portfolio"
+UPDATE_PORTFOLIO = "update portfolio"
+ASSOCIATE_PRINCIPAL = "associate principal"
+CREATE_PRODUCT = "create product"
+UPDATE_PRODUCT = "update product"
+NEW_VERSION = "new version"
+UNCHANGED = "unchanged"
+REFUSED = "refused"
+ASSOCIATE_PRODUCT = "associate product"
+CREATE_CONSTRAINT = "create launch constraint"
+DEPRECATE = "deprecate"
+HIDE = "hide"
+
+# Kinds that make no change.
+NO_CHANGE = {UNCHANGED, REFUSED}
+
+
+@dataclass(frozen=True)
+class DesiredProduct:
+    """One product version the manifest says should be published, with its catalog details."""
+
+    name: str
+    version: str
+    sha256: str
+    change_note: str
+    owner: str
+    description: str
+    distributor: str = ""
+    support_email: str = ""
+    support_url: str = ""
+    support_description: str = ""
+
+    @property
+    def artifact_description(self) -> str:
+        return artifact_description(self.change_note, self.sha256)
+
+    def product_fields(self) -> dict[str, str]:
+        """The product details as ``SearchProductsAsAdmin`` lists them (ProductViewSummary keys)."""
+        return {"Owner": self.owner, "ShortDescription": self.description, "Distributor": self.distributor,
+                "SupportEmail": self.support_email, "SupportUrl": self.support_url,
+                "SupportDescription": self.support_description}
+
+
+# The portfolio as the catalog settings describe it (name = Service Catalog's DisplayName).
+Portfolio = PortfolioSettings
+
+
+@dataclass(frozen=True)
+class ObservedArtifact:
+    id: str
+    name: str
+    description: str
+    active: bool = True
+    guidance: str = "DEFAULT"
+
+    @property
+    def sha256(self) -> str | None:
+        return hash_from_description(self.description)
+
+
+@dataclass(frozen=True)
+class ObservedProduct:
+    id: str
+    name: str
+    artifacts: tuple[ObservedArtifact, ...] = ()
+    fields: dict = field(default_factory=dict)   # ProductViewSummary details (Owner, SupportEmail, …)
+    in_portfolio: bool = False
+    has_launch_constraint: bool = False
+
+
+@dataclass(frozen=True)
+class ObservedRegion:
+    portfolio_id: str | None = None
+    portfolio_fields: dict = field(default_factory=dict)   # Description, ProviderName
+    principals: frozenset[str] = frozenset()
+    products: dict = field(default_factory=dict)            # name -> ObservedProduct
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str
+    product: str = ""
+    version: str = ""
+    sha256: str = ""
+    artifact_id: str = ""
+    principal: str = ""
+    detail: str = ""
+
+    def describe(self) -> str:
+        parts = [self.kind]
+        if self.product:
+            parts.append(f"{self.product} {self.version}".strip())
+        if self.principal:
+            parts.append(self.principal)
+        if self.detail:
+            parts.append(f"({self.detail})")
+        return " ".join(parts)
+
+
+def artifact_description(change_note: str, sha256: str) -> str:
+    return f"{change_note} sha256:{sha256}"
+
+
+def hash_from_description(description: str | None) -> str | None:
+    m = HASH_IN_DESCRIPTION.search(description or "")
+    return m.group(1) if m else None
+
+
+def idempotency_token(*parts: str) -> str:
+    """A deterministic IdempotencyToken (<= 128 chars, ``[a-zA-Z0-9][a-zA-Z0-9_-]*``) for ``parts``.
+
+    Two publishers creating the same thing send the same token, so AWS creates it once.
+    """
+    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
+    return f"hc-{digest[:60]}"
+
+
+def _version_ok(name: str) -> bool:
+    return bool(SEMVER.match(name))
+
+
+def retire(product: str, artifacts: tuple[ObservedArtifact, ...], current: str,
+           policy: PublishSettings) -> list[Action]:
+    """DEPRECATE / HIDE actions for the versions beyond the policy's limits.
+
+    Versions are ranked newest first by MAJOR.MINOR.PATCH (artifacts with other names are left
+    alone); the version being published always counts as one of the newest.
+    """
+    names = {a.name for a in artifacts if _version_ok(a.name)} | {current}
+    ranked = sorted(names, key=version_key, reverse=True)
+    ranked.remove(current)
+    ranked.insert(0, current)
+    rank = {name: i for i, name in enumerate(ranked)}
+    actions: list[Action] = []
+    for a in sorted((a for a in artifacts if _version_ok(a.name)), key=lambda a: version_key(a.name),
+                    reverse=True):
+        if a.name == current:
+            continue
+        r = rank[a.name]
+        if r >= policy.active_versions and a.guidance != "DEPRECATED":
+            actions.append(Action(DEPRECATE, product, a.name, a.sha256 or "", a.id,
+                                  detail=f"beyond the {policy.active_versions} active version(s)"))
+        if r >= policy.visible_versions and a.active:
+            actions.append(Action(HIDE, product, a.name, a.sha256 or "", a.id,
+                                  detail=f"beyond the {policy.visible_versions} visible version(s)"))
+    return actions
+
+
+def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: PublishSettings) -> list[Action]:
+    """The actions for one product in one region (portfolio-level actions excluded)."""
+    base = dict(product=want.name, version=want.version, sha256=want.sha256)
+    if seen is None:
+        return [Action(CREATE_PRODUCT, **base, detail="with its first version"),
+                Action(ASSOCIATE_PRODUCT, **base), Action(CREATE_CONSTRAINT, **base)]
+    same_name = [a for a in seen.artifacts if a.name == want.version]
+    if same_name:
+        a = same_name[0]
+        if a.sha256 != want.sha256:
+            found = f"template sha256 {a.sha256[:12]}…" if a.sha256 else "a template of unknown hash"
+            return [Action(REFUSED, **base, artifact_id=a.id,
+                           detail=f"version {want.version} is already published with {found}; the build has "
+                                  f"{want.sha256[:12]}…: published versions are immutable, bump the version "
+                                  f"and add a change note")]
+        actions = [Action(UNCHANGED, **base, artifact_id=a.id)]
+    else:
+        actions = [Action(NEW_VERSION, **base)]
+    # Only details the settings give are compared (an empty one is never pushed, so cannot drift).
+    drift = sorted(k for k, v in want.product_fields().items() if v and (seen.fields.get(k) or "") != v)
+    if drift:
+        actions.insert(0, Action(UPDATE_PRODUCT, **base, detail="changed: " + ", ".join(drift)))
+    if not seen.in_portfolio:
+        actions.append(Action(ASSOCIATE_PRODUCT, **base))
+    if not seen.has_launch_constraint:
+        actions.append(Action(CREATE_CONSTRAINT, **base))
+    actions.extend(retire(want.name, seen.artifacts, want.version, policy))
+    return actions
+
+
+def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: Portfolio,
+                principals: list[str], policy: PublishSettings) -> list[Action]:
+    """Every action needed in one region, portfolio first, then product by product."""
+    actions: list[Action] = []
+    if seen.portfolio_id is None:
+        actions.append(Action(CREATE_PORTFOLIO, detail=portfolio.name))
+    else:
+        drift = [k for k, v in (("Description", portfolio.description), ("ProviderName", portfolio.provider))
+                 if (seen.portfolio_fields.get(k) or "") != v]
+        if drift:
+            actions.append(Action(UPDATE_PORTFOLIO, detail="changed: " + ", ".join(drift)))
+    for p in principals:
+        if p not in seen.principals:
+            actions.append(Action(ASSOCIATE_PRINCIPAL, principal=p))
+    for want in wanted:
+        actions.extend(plan_product(want, seen.products.get(want.name), policy))
+    return actions
+
+
+def refused(actions: list[Action]) -> list[Action]:
+    return [a for a in actions if a.kind == REFUSED]
+
+
+def changes(actions: list[Action]) -> list[Action]:
+    return [a for a in actions if a.kind not in NO_CHANGE]

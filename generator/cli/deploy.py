@@ -1,0 +1,153 @@
+"""``hipaa-catalog deploy-baseline`` and ``deploy-launch-role``: the security administrator's stacks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from generator.aws import api as aws, deploy
+from generator.cli import output
+from generator.pipeline import build as pipeline
+from generator import settings as catalog_settings
+from generator.errors import ConfigError
+
+COMMON_HELP = """\
+The stack is created or updated through a CloudFormation change set: the changes (Add / Modify /
+Remove, and whether a resource is replaced) are printed first, and you are asked before anything is
+executed (--yes skips the question; without a terminal, --yes is required).  Progress goes to stderr,
+the stack outputs to stdout.  AWS settings: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
+"""
+
+
+def _add_common(p, product: str) -> None:
+    p.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE", dest="parameters",
+                   help="a template parameter, repeatable (example: -p AdminEmail=security@example.org); "
+                        "parameters left out keep their previous value on an update, or their default")
+    p.add_argument("--stack-name", default=deploy.DEFAULT_STACK_NAMES[product],
+                   help=f"CloudFormation stack name (default: {deploy.DEFAULT_STACK_NAMES[product]}; "
+                        f"example: --stack-name {deploy.DEFAULT_STACK_NAMES[product]}-test)")
+    p.add_argument("--region", default=None,
+                   help="region to deploy to (default: AWS_REGION, else the catalog's primary region; "
+                        "example: --region us-west-2)")
+    p.add_argument("--yes", "-y", action="store_true",
+                   help="execute the change set without asking (example: hipaa-catalog "
+                        f"{p.prog.split()[-1]} --yes)")
+    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT,
+                   help="where `make build` wrote the templates (default: build/; example: --out out/)")
+    p.add_argument("--template-bucket", default=None, metavar="BUCKET",
+                   help="S3 bucket to upload the template to when it is over CloudFormation's 51,200-byte "
+                        "inline limit (example: --template-bucket my-admin-bucket)")
+    output.add_json_flag(p)
+    p.set_defaults(func=lambda args: run(args, product))
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "deploy-baseline", help="administrator: create or update the account baseline stack",
+        description="Deploy the account baseline (CloudTrail, Config, alarms, log and template buckets, the "
+                    "HealthcareDeveloper group, the administrator settings in SSM).\n\n" + COMMON_HELP,
+        epilog="examples:\n"
+               "  hipaa-catalog deploy-baseline -p AdminEmail=security@example.org -p VpcId=vpc-0abc \\\n"
+               "      -p PrivateSubnetIds=subnet-1,subnet-2 -p PublicSubnetIds=subnet-3,subnet-4 \\\n"
+               "      -p AdminCidr=10.0.0.0/16 -p CertificateArn=arn:aws:acm:...\n"
+               "  hipaa-catalog deploy-baseline --yes --json     no question; machine-readable result",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_common(p, deploy.BASELINE)
+    p = sub.add_parser(
+        "deploy-launch-role", help="administrator: create or update the Service Catalog launch role stack",
+        description="Deploy the least-privilege IAM role that Service Catalog assumes to launch products. "
+                    "Parameters not given are taken from the baseline stack's outputs of the same name.\n\n"
+                    + COMMON_HELP,
+        epilog="examples:\n"
+               "  hipaa-catalog deploy-launch-role                       asks before executing\n"
+               "  hipaa-catalog deploy-launch-role --yes --json          no question; machine-readable result",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--baseline-stack", default=deploy.DEFAULT_STACK_NAMES[deploy.BASELINE],
+                   help="stack whose outputs fill parameters not given with -p "
+                        f"(default: {deploy.DEFAULT_STACK_NAMES[deploy.BASELINE]}; example: --baseline-stack b2)")
+    _add_common(p, deploy.LAUNCH_ROLE)
+
+
+def _confirm(prompt: str) -> bool:
+    print(prompt, end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    return answer in ("y", "yes")
+
+
+def print_changes(p: deploy.Plan, file=None) -> None:
+    file = file or sys.stdout
+    if not p.has_changes:
+        print(f"stack {p.stack_name}: no changes", file=file)
+        return
+    print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)", file=file)
+    rows = [(c["action"], c["logical_id"], c["resource_type"],
+             {"True": "REPLACED", "Conditional": "maybe replaced", "False": "no"}.get(c["replacement"], ""),
+             ", ".join(c.get("properties", [])))
+            for c in p.changes]
+    if rows:
+        print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows), file=file)
+
+
+def run(args, product: str) -> int:
+    settings = catalog_settings.load(args.settings)
+    progress = output.progress
+    entry, template = deploy.load_template(product, args.out)
+    given = deploy.parse_assignments(args.parameters)
+    region = args.region or aws.default_region() or settings.primary_region
+    sess = aws.session(region)
+    cf = aws.client(sess, "cloudformation", region)
+    if getattr(args, "baseline_stack", None):
+        base = deploy.outputs(deploy.describe_stack(cf, args.baseline_stack))
+        for key in template.get("Parameters", {}):
+            if key not in given and key in base:
+                given[key] = base[key]
+                progress(f"parameter {key} = {base[key]} (from stack {args.baseline_stack})")
+    if "GlobalResources" in template.get("Parameters", {}) and "GlobalResources" not in given:
+        # the baseline's once-per-account parts (trail, CIS alarms, developer group) go to the primary region
+        given["GlobalResources"] = "YES" if region == settings.primary_region else "NO"
+        progress(f"parameter GlobalResources = {given['GlobalResources']} ({region} is "
+                 f"{'' if given['GlobalResources'] == 'YES' else 'not '}the catalog's primary region)")
+    upload = None
+    if args.template_bucket:
+        s3 = aws.client(sess, "s3", region)
+        upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
+    progress(f"{product} {entry['version']} -> stack {args.stack_name} in {region}")
+    plan = deploy.plan(cf, args.stack_name, template, given, product=product, upload=upload, progress=progress,
+                       tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry["version"]})
+    result = {"product": product, "version": entry["version"], "region": region, **plan.as_dict(),
+              "executed": False, "status": None, "outputs": {}}
+    if not args.json:
+        print_changes(plan)
+    elif plan.has_changes and not args.yes:
+        print_changes(plan, file=sys.stderr)   # stdout is the JSON; whoever is asked must see the changes
+    if not plan.has_changes:
+        stack = deploy.describe_stack(cf, args.stack_name)
+        result.update(status=stack["StackStatus"] if stack else None, outputs=deploy.outputs(stack))
+        return _finish(args, result)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            deploy.discard(cf, plan)
+            raise ConfigError(f"stack {args.stack_name}: not executing the change set: standard input is not a "
+                              "terminal, so there is no one to ask", hint="review the changes above and re-run "
+                              "with --yes to execute them")
+        if not _confirm(f"execute these {len(plan.changes)} change(s) on stack {args.stack_name}? [y/N] "):
+            deploy.discard(cf, plan)
+            print(f"stack {args.stack_name}: change set discarded, nothing changed", file=sys.stderr)
+            result["status"] = "DECLINED"
+            return _finish(args, result, code=1)
+    done = deploy.execute(cf, plan, progress=progress)
+    result.update(executed=True, **done)
+    return _finish(args, result)
+
+
+def _finish(args, result: dict, code: int = 0) -> int:
+    if args.json:
+        output.emit_json(result)
+        return code
+    if result["outputs"]:
+        print(f"\noutputs of stack {result['stack_name']} ({result['status']}):")
+        print(output.table(["output", "value"], sorted(result["outputs"].items())))
+    elif result["status"]:
+        print(f"stack {result['stack_name']}: {result['status']}")
+    return code

@@ -1,0 +1,179 @@
+"""Developer subcommands: ``products``, ``launch``, ``status``, ``update``, ``terminate``.
+
+They use Service Catalog's end-user API only (``generator.aws.consumer``), as a developer in the
+HealthcareDeveloper group would.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from generator.aws import api as aws
+from generator.cli import output
+from generator import settings as catalog_settings
+from generator.aws.consumer import Consumer
+from generator.aws.deploy import parse_assignments
+
+AWS_NOTE = "AWS settings: AWS_PROFILE, AWS_REGION (default: the catalog's primary region), AWS_ENDPOINT_URL."
+
+
+def _common(p) -> None:
+    p.add_argument("--region", default=None,
+                   help="region of the catalog (default: AWS_REGION, else the catalog's primary region; "
+                        "example: --region us-west-2)")
+    output.add_json_flag(p)
+
+
+def _params(p, what: str) -> None:
+    p.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE", dest="parameters",
+                   help=f"{what}, repeatable (example: -p Environment=TEST -p PHI=YES)")
+
+
+def _parser(sub, name: str, help_: str, description: str, examples: str):
+    return sub.add_parser(name, help=help_, description=description + "\n\n" + AWS_NOTE,
+                          epilog="examples:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def register(sub) -> None:
+    p = _parser(sub, "products", "developer: list the products and versions you may launch",
+                "List the products of the catalog you may launch, with their versions (newest first). "
+                "DEPRECATED versions cannot be launched any more; `default` marks what `launch` uses "
+                "without --version.",
+                "  hipaa-catalog products\n  hipaa-catalog products --parameters     with each parameter's "
+                "constraint\n  hipaa-catalog products --json")
+    p.add_argument("--parameters", action="store_true",
+                   help="also list the default version's parameters and constraints (example: products "
+                        "--parameters)")
+    _common(p)
+    p.set_defaults(func=run_products)
+
+    p = _parser(sub, "launch", "developer: launch a product and wait for its outputs",
+                "Launch PRODUCT as a provisioned product called NAME.  The parameters are checked against the "
+                "version's constraints before anything is sent to AWS; a bad value is refused with the "
+                "constraint's description.  Waits until the launch finishes and prints the outputs, "
+                "including CompliantWebsiteURL.",
+                "  hipaa-catalog launch healthcare-web-server --name clinic-test \\\n"
+                "      -p FriendlyName=clinic-test -p Environment=TEST -p PHI=YES -p WebDirectory=clinic \\\n"
+                "      -p CodeCommitRepo=https://git-codecommit.us-east-1.amazonaws.com/v1/repos/clinic \\\n"
+                "      -p InstanceOwnerEmail=dev@example.org -p InstanceType=t3.micro\n"
+                "  hipaa-catalog launch healthcare-web-server --name clinic-test --version 1.0.0 -p ...")
+    p.add_argument("product", metavar="PRODUCT", help="product name as `products` lists it "
+                   "(example: healthcare-web-server)")
+    p.add_argument("--name", required=True, help="name of the provisioned product, unique in the account "
+                   "(example: --name clinic-test)")
+    p.add_argument("--version", default=None, help="version to launch (default: the newest one not DEPRECATED; "
+                   "example: --version 1.0.0)")
+    _params(p, "a launch parameter")
+    _common(p)
+    p.set_defaults(func=run_launch)
+
+    p = _parser(sub, "status", "developer: show a provisioned product (or list yours)",
+                "Show the state, product, version and outputs of provisioned product NAME; without NAME, "
+                "list your provisioned products.",
+                "  hipaa-catalog status clinic-test\n  hipaa-catalog status --json")
+    p.add_argument("name", metavar="NAME", nargs="?", help="provisioned product name (example: clinic-test)")
+    _common(p)
+    p.set_defaults(func=run_status)
+
+    p = _parser(sub, "update", "developer: move a provisioned product to another version or parameters",
+                "Update provisioned product NAME to --version (default: its current version).  Parameters not "
+                "given keep their previous values; given ones are checked against the version's constraints "
+                "first.  An update to a DEPRECATED version is allowed (existing launches may keep it).",
+                "  hipaa-catalog update clinic-test --version 1.1.0\n"
+                "  hipaa-catalog update clinic-test -p InstanceType=t3.small")
+    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    p.add_argument("--version", default=None, help="version to move to (example: --version 1.1.0)")
+    _params(p, "a parameter to change")
+    _common(p)
+    p.set_defaults(func=run_update)
+
+    p = _parser(sub, "terminate", "developer: terminate a provisioned product and wait",
+                "Terminate provisioned product NAME (its stack and resources are deleted) and wait until done.",
+                "  hipaa-catalog terminate clinic-test\n  hipaa-catalog terminate clinic-test --json")
+    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _common(p)
+    p.set_defaults(func=run_terminate)
+
+
+def _consumer(args) -> Consumer:
+    region = args.region or aws.default_region() or catalog_settings.load(args.settings).primary_region
+    return Consumer(region, progress=output.quiet if args.json else output.progress)
+
+
+def _print_outputs(outputs: dict) -> None:
+    if outputs:
+        print(output.table(["output", "value"], sorted(outputs.items())))
+    url = outputs.get("CompliantWebsiteURL")
+    if url:
+        print(f"\nCompliantWebsiteURL: {url}")
+
+
+def run_products(args) -> int:
+    catalog = _consumer(args).catalog(with_parameters=args.parameters)
+    if args.json:
+        output.emit_json({"products": catalog})
+        return 0
+    if not catalog:
+        print("no products are shared with you (ask the administrators to add you to HealthcareDeveloper)")
+        return 0
+    rows = []
+    for p in catalog:
+        for v in p["versions"]:
+            mark = "DEPRECATED" if v["deprecated"] else ("default" if v["default"] else "")
+            rows.append((p["name"], v["version"], mark, v["description"][:60]))
+    print(output.table(["product", "version", "status", "description"], rows))
+    for p in catalog:
+        if p.get("parameters"):
+            print(f"\nparameters of {p['name']} (default version):")
+            print(output.table(["parameter", "required", "default", "constraint"], [
+                (s["key"], "yes" if s["required"] else "", s["default"] or "",
+                 s["constraint_description"] or ", ".join(s["allowed_values"]) or s["description"])
+                for s in p["parameters"]]))
+    return 0
+
+
+def run_launch(args) -> int:
+    result = _consumer(args).provision(args.product, args.name, parse_assignments(args.parameters), args.version)
+    return _result(args, result, f"launched {result['product']} {result['version']} as {args.name}")
+
+
+def run_update(args) -> int:
+    result = _consumer(args).update(args.name, args.version, parse_assignments(args.parameters))
+    return _result(args, result, f"updated {args.name} to {result['product']} {result['version']}")
+
+
+def run_terminate(args) -> int:
+    result = _consumer(args).terminate(args.name)
+    return _result(args, result, f"terminated {args.name}")
+
+
+def _result(args, result: dict, headline: str) -> int:
+    if args.json:
+        output.emit_json(result)
+        return 0
+    print(f"{headline}: {result['status']}")
+    _print_outputs(result["outputs"])
+    return 0
+
+
+def run_status(args) -> int:
+    c = _consumer(args)
+    if args.name is None:
+        items = c.search_provisioned_products()
+        if args.json:
+            output.emit_json({"provisioned_products": items})
+            return 0
+        print(output.table(["name", "status", "type", "created"],
+                           [(i.get("Name", ""), i.get("Status", ""), i.get("Type", ""), i.get("CreatedTime", ""))
+                            for i in items]) if items else "no provisioned products")
+        return 0
+    st = c.status(args.name)
+    if args.json:
+        output.emit_json(st)
+        return 0
+    dep = " (DEPRECATED: update to a newer version)" if st["deprecated"] else ""
+    print(f"{st['name']}: {st['status']}  {st['product']} {st['version']}{dep}")
+    if st["status_message"]:
+        print(f"  {st['status_message']}")
+    _print_outputs(st["outputs"])
+    return 0

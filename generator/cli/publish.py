@@ -1,0 +1,77 @@
+"""``hipaa-catalog publish``: publish the built templates to S3 and AWS Service Catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.pipeline import build as pipeline
+from generator.cli import output
+from generator.aws import publish as publisher
+from generator import settings as catalog_settings
+from generator.errors import PublishError
+
+EPILOG = """\
+examples:
+  hipaa-catalog publish --dry-run            show what would change, change nothing
+  hipaa-catalog publish                      publish build/ to every catalog region
+  hipaa-catalog publish --region us-east-1   only this region (repeatable)
+  hipaa-catalog publish --json               print build/publish-report.json's content
+  AWS_PROFILE=release AWS_REGION=us-east-1 hipaa-catalog publish
+
+Run `make build` first (`make publish` does).  The template bucket comes from the SSM parameter
+<ssm_prefix>/catalog/template-bucket; the launch role HipaaCatalogLaunchRole and the developer group
+HealthcareDeveloper are checked in IAM before a launch constraint or association is created; the
+account baseline creates all three; --bucket and --launch-role-arn override them.  A re-run completes a publish
+that failed or was interrupted; publishing twice changes nothing.
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser("publish", help="publish the built products to S3 and Service Catalog",
+                       description="Publish every product of build/manifest.json to the template bucket and "
+                                   "AWS Service Catalog in every catalog region: versioned, idempotent, "
+                                   "never deleting.", epilog=EPILOG,
+                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT, help="build folder (default: build/)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and make no change (read calls only)")
+    p.add_argument("--region", action="append", metavar="REGION",
+                   help="publish to this catalog region only (repeatable; default: every catalog region)")
+    p.add_argument("--bucket", metavar="NAME", help="template bucket (default: from the baseline's SSM parameter)")
+    p.add_argument("--launch-role-arn", metavar="ARN",
+                   help="launch constraint role (default: the baseline's HipaaCatalogLaunchRole)")
+    output.add_json_flag(p)
+    p.set_defaults(func=run)
+
+
+def rows(report: dict) -> list[tuple]:
+    out = [(region, "-", "", "prepare region", publisher.FAILED, "", "", r["error"])
+           for region, r in report["regions"].items() if r["error"] and not any(
+               a["region"] == region for a in report["actions"])]
+    for a in report["actions"]:
+        what = a["product"] or (a["principal"].split(":", 5)[-1] if a["principal"] else "portfolio")
+        out.append((a["region"], what, a["version"], a["action"], a["status"], a["artifact_id"],
+                    a["sha256"][:12], a["message"] if a["status"] != publisher.DONE else ""))
+    return out
+
+
+def run(args) -> int:
+    settings = catalog_settings.load(args.settings)
+    report = publisher.publish(settings, out_dir=args.out, regions=args.region, dry_run=args.dry_run,
+                               bucket=args.bucket, launch_role_arn=args.launch_role_arn,
+                               progress=output.progress)
+    if args.json:
+        output.emit_json(report)
+    else:
+        print(output.table(["region", "product", "version", "action", "status", "artifact", "sha256", "note"],
+                           rows(report)))
+        for region, r in report["regions"].items():
+            for w in r["warnings"]:
+                print(f"warning: {region}: {w}")
+        calls = report["calls"]
+        print(f"\n{'plan only (dry run): ' if report['dry_run'] else ''}{calls['write']} write call(s), "
+              f"{calls['read']} read call(s) in {report['seconds']} s; report: "
+              f"{Path(args.out) / publisher.REPORT}")
+    if not report["ok"]:
+        raise PublishError("publish incomplete: " + publisher.failure_summary(report),
+                           hint="fix the cause and run `make publish` again; it completes what is missing")
+    return 0

@@ -1,1 +1,0 @@
-"""Subcommands of ``hipaa-catalog``; see ``generator.cli``."""

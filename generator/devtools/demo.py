@@ -1,0 +1,245 @@
+"""``make demo``: the whole workflow of the catalog against the local AWS endpoint, narrated.
+
+Each step says which role acts and why, shows the exact ``hipaa-catalog`` command, and runs it (in this
+process, through ``generator.cli.main.main``, so what you see is what the command prints).  Nothing here
+needs an AWS account: a local endpoint (moto's server plus our Service Catalog) is started on a free
+port (or ``LOCAL_AWS_PORT``), and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shlex
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from generator.aws import api as aws
+from generator.pipeline import build as pipeline
+from generator import settings as catalog_settings
+from generator.errors import CatalogError
+
+# What the demo uses as the administrator's network and a developer's site.
+VPC_CIDR = "10.20.0.0/16"
+ADMIN_CIDR = "10.20.0.0/24"
+ADMIN_EMAIL = "security-admin@example.org"
+DEVELOPER_EMAIL = "developer@example.org"
+REPOSITORY = "clinic-website"
+LAUNCHES = [("clinic-test", "TEST", "YES"), ("clinic-prod", "PROD", "NO")]
+PRODUCT = "healthcare-web-server"
+
+
+class DemoError(CatalogError):
+    """A demo step failed; the message names the step."""
+
+
+class Demo:
+    def __init__(self, out_dir: Path, write: Callable[[str], None] = print, build: bool = True):
+        self.out_dir = Path(out_dir)
+        self.build = build
+        self.write = write
+        self.settings = catalog_settings.load()
+        self.step_no = 0
+        self.started = time.monotonic()
+
+    # -- narration
+    def step(self, role: str, title: str, why: str) -> None:
+        self.step_no += 1
+        self.write(f"\n=== {self.step_no}. [{role}] {title}")
+        self.write(f"    why: {why}")
+
+    def run(self, *argv: str, capture_json: bool = False):
+        """Run one ``hipaa-catalog`` command as a user would type it; fail the demo if it fails."""
+        from generator.cli import main as cli
+
+        self.write("    $ hipaa-catalog " + " ".join(shlex.quote(a) for a in argv))
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf) if capture_json else contextlib.nullcontext():
+            code = cli.main(list(argv))
+        if code != 0:
+            raise DemoError(f"step {self.step_no}: `hipaa-catalog {' '.join(argv)}` exited {code}")
+        if capture_json:
+            return json.loads(buf.getvalue())
+        return None
+
+    def deploy(self, *argv: str) -> dict:
+        """A deploy command with --json, summarised (the full change table is long for a demo)."""
+        result = self.run(*argv, "--json", capture_json=True)
+        counts = Counter(c["action"] for c in result["changes"])
+        replaced = sum(c["replacement"] == "True" for c in result["changes"])
+        self.write(f"    change set {result['change_set_type']}: "
+                   + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no changes")
+                   + (f" ({replaced} replaced)" if replaced else "")
+                   + f"; stack {result['stack_name']} {result['status']}")
+        for key, value in sorted(result["outputs"].items()):
+            self.write(f"      {key} = {value}")
+        return result
+
+    # -- the administrator's pre-existing network (created in the local EC2 / ACM)
+    def network(self, region: str) -> dict[str, str]:
+        sess = aws.session(region)
+        ec2 = aws.client(sess, "ec2", region)
+        with aws.translated("CreateVpc", f"demo network in {region}"):
+            vpc = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+            zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+            subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i + 1}.0/24",
+                                         AvailabilityZone=zones[i % 2])["Subnet"]["SubnetId"] for i in range(4)]
+            cert = aws.client(sess, "acm", region).request_certificate(
+                DomainName="clinic.example.org", ValidationMethod="DNS")["CertificateArn"]
+        self.write(f"    {region}: VPC {vpc}, private subnets {subnets[0]}, {subnets[1]}, "
+                   f"public subnets {subnets[2]}, {subnets[3]}, certificate {cert.rsplit('/', 1)[-1]}")
+        return {"VpcId": vpc, "PrivateSubnetIds": ",".join(subnets[:2]), "PublicSubnetIds": ",".join(subnets[2:]),
+                "ProdCertificateArn": cert, "AdminCidr": ADMIN_CIDR, "AdministratorEmail": ADMIN_EMAIL}
+
+    # -- the story
+    def main(self) -> dict:
+        s = self.settings
+        primary = s.primary_region
+        out = str(self.out_dir)
+        summary: dict = {"launches": {}}
+
+        self.step("release engineer", "build and validate every template",
+                  "templates are rendered from reviewed Python, linted with cfn-lint and the HIPAA rules in "
+                  "every catalog region, and get a compliance report; nothing unvalidated can be published")
+        if self.build:
+            self.run("build", "--out", out)
+        else:
+            self.write(f"    (--no-build: using the existing build in {out})")
+
+        for region in s.regions:
+            self.step("security administrator", f"the existing network in {region}",
+                      "products launch into the administrator's VPC and subnets, never ones a developer picks; "
+                      "the demo creates them in the local EC2 (a real account already has them)")
+            params = self.network(region)
+            self.step("security administrator", f"deploy the account baseline in {region}",
+                      "CloudTrail, AWS Config rules, CIS alarms, encrypted log and template buckets, and the "
+                      "settings products read (VPC, subnets, CIDR, certificate) must exist before any launch")
+            self.deploy("deploy-baseline", "--region", region, "--yes", "--out", out,
+                        *[a for k, v in params.items() for a in ("-p", f"{k}={v}")])
+
+        self.step("security administrator", "deploy the launch role",
+                  "Service Catalog launches products with this least-privilege role, so developers never need "
+                  "permissions on EC2, KMS or IAM themselves")
+        self.deploy("deploy-launch-role", "--region", primary, "--yes", "--out", out)
+
+        self.step("developer", "create a CodeCommit repository for the site",
+                  "the web server serves a CodeCommit repository; developers may create and push to "
+                  "repositories (AWSCodeCommitPowerUser) but not delete them")
+        with aws.translated("CreateRepository", REPOSITORY):
+            repo = aws.client(aws.session(primary), "codecommit", primary).create_repository(
+                repositoryName=REPOSITORY, repositoryDescription="the clinic's website")["repositoryMetadata"]
+        clone_url = repo["cloneUrlHttp"]
+        self.write(f"    repository {REPOSITORY}: {clone_url}")
+
+        self.step("release engineer", "publish the catalog to Service Catalog",
+                  "templates are uploaded content-addressed to the template bucket and become product versions "
+                  "in the portfolio shared with the HealthcareDeveloper group; re-running changes nothing")
+        self.run("publish", "--out", out)
+
+        self.step("developer", "see what can be launched",
+                  "developers see only the products shared with their group, with the versions they may use")
+        self.run("products", "--region", primary)
+
+        for name, env, phi in LAUNCHES:
+            self.step("developer", f"launch the web server: {name} (Environment={env}, PHI={phi})",
+                      "TEST is reachable only from the administrator's network; PROD only over HTTPS through a "
+                      "load balancer; PHI=YES adds a KMS-encrypted, backed-up data volume. Parameters are "
+                      "checked against the product's constraints before anything is sent to AWS")
+            result = self.run("launch", PRODUCT, "--name", name, "--region", primary,
+                              "-p", f"FriendlyName={name}", "-p", f"Environment={env}", "-p", f"PHI={phi}",
+                              "-p", f"CodeCommitRepo={clone_url}", "-p", f"InstanceOwnerEmail={DEVELOPER_EMAIL}",
+                              *self.extra_launch_parameters(), "--json", capture_json=True)
+            url = result["outputs"].get("CompliantWebsiteURL", "(no CompliantWebsiteURL output)")
+            self.write(f"    {name}: {result['status']}, CompliantWebsiteURL = {url}")
+            summary["launches"][name] = url
+
+        self.step("developer", "check a launched product", "status shows the state, version and outputs")
+        self.run("status", LAUNCHES[0][0], "--region", primary)
+
+        reports = sorted(str(p) for p in self.out_dir.glob("*/*/compliance.*"))
+        self.step("security administrator", "read the compliance reports",
+                  "for every product version: which HIPAA safeguard each rule checks, the verdict in every "
+                  "scenario, the evidence and any waiver")
+        for path in reports or [f"{out}/<product>/<version>/compliance.md (not written by this build)"]:
+            self.write(f"    {path}")
+        summary["reports"] = reports
+
+        for name, _env, _phi in LAUNCHES:
+            self.step("developer", f"terminate {name}", "a provisioned product is deleted with its stack")
+            self.run("terminate", name, "--region", primary)
+        summary["seconds"] = round(time.monotonic() - self.started, 1)
+        return summary
+
+    def extra_launch_parameters(self) -> list[str]:
+        """Parameters of the web server that have no default, other than the ones the demo sets."""
+        manifest = pipeline.load_manifest(self.out_dir)
+        entry = next((p for p in manifest["products"] if p["name"] == PRODUCT), None)
+        if entry is None:
+            return []
+        params = json.loads((self.out_dir / entry["path"]).read_text()).get("Parameters", {})
+        chosen = {"WebDirectory": "clinic"}
+        if "InstanceType" in params:
+            allowed = params["InstanceType"].get("AllowedValues", [])
+            chosen["InstanceType"] = params["InstanceType"].get("Default") or (allowed[0] if allowed else "t3.micro")
+        return [a for k, v in chosen.items() if k in params for a in ("-p", f"{k}={v}")]
+
+
+def run(out_dir: Path, port: int | None = None, write: Callable[[str], None] = print, build: bool = True) -> dict:
+    """Start the local endpoint, run the story, stop the endpoint; returns a summary."""
+    from generator.devtools.local_aws import LocalAws
+
+    if port is None:
+        port = int(os.environ.get("LOCAL_AWS_PORT") or 0)
+    write("hipaa-catalog demo: the whole workflow, three roles, no AWS account\n"
+          "  security administrator: sets the account up (baseline, launch role)\n"
+          "  release engineer:       builds, validates and publishes the catalog\n"
+          "  developer:              launches products with end-user permissions only")
+    endpoint = LocalAws.start(port=port)
+    write(f"\nlocal AWS endpoint (moto + Service Catalog) at {endpoint.url}")
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
+                                             "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    try:
+        settings = catalog_settings.load()
+        os.environ.update(AWS_ENDPOINT_URL=endpoint.url, AWS_REGION=settings.primary_region,
+                          AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        summary = Demo(out_dir, write, build).main()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        endpoint.stop()
+        write("\nlocal AWS endpoint stopped")
+    write(f"\ndone in {summary['seconds']}s:")
+    for name, url in summary["launches"].items():
+        write(f"  {name}: {url}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example: make demo   (or: .venv/bin/python scripts/demo.py --out build)")
+    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT,
+                   help="build folder (default: build/; example: --out /tmp/demo-build)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port of the local endpoint (default: LOCAL_AWS_PORT, else a free one; example: --port 4566)")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the existing build instead of building first (example: --no-build)")
+    args = p.parse_args(argv)
+    try:
+        run(args.out, args.port, build=not args.no_build)
+    except CatalogError as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return exc.exit_code or 1
+    return 0

@@ -1,0 +1,137 @@
+"""The project's local AWS endpoint, for tests, the benchmark and developers without an AWS account.
+
+    from generator.devtools.local_aws import LocalAws
+
+    with LocalAws.start() as endpoint:           # a server process on a free port of 127.0.0.1
+        os.environ["AWS_ENDPOINT_URL"] = endpoint.url
+        endpoint.set_faults(throttle=0.2, seed=1, services=["servicecatalog"])
+        ...
+        endpoint.calls()                         # [{"service": ..., "operation": ...}, ...]
+
+The server (``generator.devtools.local_aws.server``) is moto's server with the Service Catalog API moto lacks
+(``generator.devtools.local_aws.servicecatalog``), fault injection and a call log.  This module only starts and
+talks to it over HTTP, so importing it is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from generator.errors import AwsError
+
+START_TIMEOUT_S = 30.0
+_ROOT = Path(__file__).resolve().parents[3]
+
+
+class LocalAwsError(AwsError):
+    """The local AWS endpoint could not be started or did not answer."""
+
+
+class LocalAws:
+    """A running local endpoint (a child process); stop it with ``stop()`` or a ``with`` block."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log: Any):
+        self._process = process
+        self.url = url
+        self._log = log
+
+    @classmethod
+    def start(cls, port: int = 0, host: str = "127.0.0.1", faults: dict[str, Any] | None = None) -> "LocalAws":
+        """Start a server process and return once it accepts requests.
+
+        ``port=0`` picks a free port.  ``faults`` takes the keys of ``set_faults``.
+        """
+        log = tempfile.TemporaryFile()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
+        cmd = [sys.executable, "-m", "generator.devtools.local_aws.server", "--host", host, "--port", str(port),
+               "--exit-with-stdin"]
+        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                                   cwd=str(_ROOT))
+        endpoint = cls(process, "", log)
+        endpoint.url = endpoint._wait_ready(host)
+        if faults:
+            endpoint.set_faults(**faults)
+        return endpoint
+
+    def _wait_ready(self, host: str) -> str:
+        from .server import READY_LINE
+
+        stdout = self._process.stdout
+        ready, _, _ = select.select([stdout], [], [], START_TIMEOUT_S)
+        line = stdout.readline().decode("utf-8", "replace") if ready else ""  # type: ignore[union-attr]
+        if READY_LINE not in line:
+            self.stop()
+            self._log.seek(0)
+            detail = self._log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            raise LocalAwsError(f"the local AWS endpoint did not start (exit code {self._process.returncode}): "
+                                + ("; ".join(detail) or line.strip() or "no output"),
+                                hint="run `python -m generator.devtools.local_aws.server --port 0` to see why")
+        return "http://" + line.split("http://", 1)[1].split()[0]
+
+    # -- control API ---------------------------------------------------------------------------
+    def _control(self, method: str, name: str, data: Any = None) -> Any:
+        body = None if data is None else json.dumps(data).encode()
+        request = urllib.request.Request(f"{self.url}/_local_aws/{name}", data=body, method=method,
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            raise LocalAwsError(f"local AWS endpoint {method} /_local_aws/{name}: "
+                                f"{json.loads(err.read() or b'{}').get('error', err.reason)}") from None
+        except OSError as err:
+            raise LocalAwsError(f"local AWS endpoint at {self.url} did not answer: {err}") from None
+
+    def set_faults(self, throttle: float = 0.0, unavailable: float = 0.0, latency_ms: int = 0, seed: int = 0,
+                   services: list[str] | None = None) -> dict[str, Any]:
+        """Inject faults from now on (all zero: off).  ``services=None`` means every service."""
+        return self._control("POST", "faults", {"throttle": throttle, "unavailable": unavailable,
+                                                "latency_ms": latency_ms, "seed": seed,
+                                                "services": list(services) if services is not None else None})
+
+    def faults(self) -> dict[str, Any]:
+        """The fault settings and the count of faults injected since they were set."""
+        return self._control("GET", "faults")
+
+    def calls(self) -> list[dict[str, str]]:
+        """``[{"service": ..., "operation": ...}, ...]`` in arrival order since the last reset."""
+        return self._control("GET", "calls")
+
+    def reset_calls(self) -> None:
+        self._control("DELETE", "calls")
+
+    def reset(self) -> None:
+        """Forget every resource, the call log and the faults (a fresh endpoint, without a restart)."""
+        self._control("POST", "reset")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        process = self._process
+        if process.poll() is None:
+            process.stdin.close()  # type: ignore[union-attr]  # the server exits on EOF
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.terminate()
+                process.wait(timeout=5)
+        if process.stdout:
+            process.stdout.close()
+        self._log.close()
+
+    def __enter__(self) -> "LocalAws":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"LocalAws({self.url!r})"

@@ -1,0 +1,268 @@
+"""The local AWS endpoint: moto's server, our Service Catalog and CloudFormation fixes, fault injection, a call log.
+
+Run it with ``make local-aws`` or ``python -m generator.devtools.local_aws.server --port 4566``.  Besides the
+AWS APIs it serves a small control API (not subject to faults, not logged):
+
+  GET    /_local_aws/health   {"status": "ok"}
+  GET    /_local_aws/faults   the fault settings and how many faults were injected since they were set
+  POST   /_local_aws/faults   set them: {"throttle": 0.3, "unavailable": 0.0, "latency_ms": 20, "seed": 1,
+                              "services": ["servicecatalog", "s3"]}; an empty object turns faults off
+  GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios"}, ...]
+  DELETE /_local_aws/calls    forget the calls logged so far
+  POST   /_local_aws/reset    drop every resource of every service, the call log and the faults
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http import HTTPStatus
+from typing import Any
+
+from generator.errors import ConfigError
+
+from .calls import classify
+from .faults import FaultConfig, FaultInjector, error_response
+
+CONTROL_PREFIX = "/_local_aws/"
+READY_LINE = "local-aws: listening on"
+_WARM_MODULES = ("moto.cloudformation.models", "moto.s3.models", "moto.iam.models", "moto.ssm.models",
+                 "moto.sts.models", "moto.cloudformation.responses", "moto.s3.responses")
+
+
+class LocalAwsApp:
+    """WSGI middleware in front of moto's ``DomainDispatcherApplication``."""
+
+    # Requests to these services wait until our CloudFormation backend is registered (see make_app).
+    GATED_SERVICES = ("cloudformation", "servicecatalog")
+
+    def __init__(self, moto_app: Any, faults: FaultInjector, ready: threading.Event | None = None):
+        self.moto_app = moto_app
+        self.faults = faults
+        self.ready = ready if ready is not None else _set_event()
+        self._calls: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(environ, start_response, path[len(CONTROL_PREFIX):].strip("/"))
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)
+        service, operation, protocol = classify(environ)
+        if service in self.GATED_SERVICES and not self.ready.is_set():
+            self.ready.wait(timeout=120)
+        with self._lock:
+            self._calls.append({"service": service, "operation": operation})
+        if self.faults.config.latency_ms and self.faults.applies(service):
+            time.sleep(self.faults.config.latency_ms / 1000.0)
+        fault = self.faults.draw(service)
+        if fault:
+            status, headers, body = error_response(fault, protocol)
+            return _respond(start_response, status, headers, body)
+        return self.moto_app(environ, start_response)
+
+    def _control(self, environ: dict[str, Any], start_response: Any, name: str) -> Any:
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            result = self._control_result(method, name, environ)
+        except ConfigError as err:
+            return _json(start_response, 400, {"error": str(err)})
+        except ValueError as err:
+            return _json(start_response, 400, {"error": f"request body is not JSON: {err}"})
+        if result is None:
+            return _json(start_response, 404, {"error": f"no control endpoint {method} {CONTROL_PREFIX}{name}; "
+                                                        "see generator/devtools/local_aws/server.py"})
+        return _json(start_response, 200, result)
+
+    def _control_result(self, method: str, name: str, environ: dict[str, Any]) -> Any:
+        if (method, name) == ("GET", "health"):
+            return {"status": "ok"}
+        if name == "faults" and method in ("GET", "POST"):
+            if method == "POST":
+                self.faults.configure(FaultConfig.from_dict(_body(environ) or {}))
+            return {**self.faults.config.to_dict(), "injected": dict(self.faults.injected)}
+        if (method, name) == ("GET", "calls"):
+            with self._lock:
+                return list(self._calls)
+        if (method, name) == ("DELETE", "calls"):
+            with self._lock:
+                self._calls.clear()
+            return {"status": "ok"}
+        if (method, name) == ("POST", "reset"):
+            reset_state()
+            self.faults.configure(FaultConfig())
+            with self._lock:
+                self._calls.clear()
+            return {"status": "ok"}
+        return None
+
+
+def reset_state() -> None:
+    """Forget every resource of every service (moto's own reset, which includes our backend)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
+def _body(environ: dict[str, Any]) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    return json.loads(raw) if raw.strip() else None
+
+
+def _respond(start_response: Any, status: int, headers: list[tuple[str, str]], body: bytes) -> list[bytes]:
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers + [("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _json(start_response: Any, status: int, data: Any) -> list[bytes]:
+    return _respond(start_response, status, [("Content-Type", "application/json")], json.dumps(data).encode())
+
+
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
+def make_app(faults: FaultConfig | None = None, background: bool = False) -> LocalAwsApp:
+    """The endpoint's WSGI application (moto's dispatcher with our Service Catalog and CloudFormation registered).
+
+    Registering our CloudFormation backend imports moto's CloudFormation (about 0.9 s).  With
+    ``background`` that happens in a thread while the server already answers: only CloudFormation and
+    Service Catalog requests (which provision through CloudFormation) wait for it, so the endpoint is
+    ready for S3, IAM, SSM, … at once.
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from . import cloudformation, servicecatalog
+
+    servicecatalog.register()
+    ready = threading.Event()
+
+    def register_cloudformation() -> None:
+        try:
+            cloudformation.register()
+        finally:
+            ready.set()
+
+    if background:
+        threading.Thread(target=register_cloudformation, name="register-cloudformation", daemon=True).start()
+    else:
+        register_cloudformation()
+    return LocalAwsApp(DomainDispatcherApplication(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+
+
+def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server as werkzeug_server
+
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if verbose:
+                super().log_request(code, size)
+
+    server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
+    server.daemon_threads = True  # idle keep-alive connections must not hold up a shutdown
+    server.block_on_close = False
+    return server
+
+
+def warm_up() -> None:
+    """Import the heavy moto modules the first Service Catalog / S3 / CloudFormation call needs."""
+    import importlib
+
+    for module in _WARM_MODULES:
+        importlib.import_module(module)
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"LOCAL_AWS_{name}", default)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="local-aws",
+        description="Local AWS endpoint for hipaa-catalog: moto's server plus the Service Catalog API, "
+                    "fault injection and a call log. State lives in memory.",
+        epilog="examples:\n"
+               "  make local-aws                                  port 4566 (LOCAL_AWS_PORT), foreground\n"
+               "  python -m generator.devtools.local_aws.server --port 0   any free port (printed)\n"
+               "  python -m generator.devtools.local_aws.server --throttle 0.2 --services servicecatalog\n"
+               "then: AWS_ENDPOINT_URL=http://127.0.0.1:4566 AWS_ACCESS_KEY_ID=testing "
+               "AWS_SECRET_ACCESS_KEY=testing aws servicecatalog list-portfolios",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default=_env("HOST", "127.0.0.1"), help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=int(_env("PORT", "4566")),
+                   help="port; 0 picks a free one (default LOCAL_AWS_PORT or 4566)")
+    p.add_argument("--throttle", type=float, default=float(_env("THROTTLE", "0")),
+                   help="fraction of calls answered with a throttling error (LOCAL_AWS_THROTTLE)")
+    p.add_argument("--unavailable", type=float, default=float(_env("UNAVAILABLE", "0")),
+                   help="fraction of calls answered with HTTP 503 (LOCAL_AWS_UNAVAILABLE)")
+    p.add_argument("--latency-ms", type=int, default=int(_env("LATENCY_MS", "0")),
+                   help="delay added to every call (LOCAL_AWS_LATENCY_MS)")
+    p.add_argument("--seed", type=int, default=int(_env("SEED", "0")), help="fault random seed (LOCAL_AWS_SEED)")
+    p.add_argument("--services", default=_env("SERVICES", ""),
+                   help="comma-separated services the faults apply to; empty: all (LOCAL_AWS_SERVICES)")
+    p.add_argument("--pending-reads", type=int, default=int(_env("PENDING_READS", "1")),
+                   help="reads of a record that still see IN_PROGRESS (LOCAL_AWS_PENDING_READS, default 1)")
+    p.add_argument("--verbose", action="store_true", help="log every request on stderr")
+    p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    args = parser().parse_args(argv)
+    try:
+        faults = FaultConfig(throttle=args.throttle, unavailable=args.unavailable, latency_ms=args.latency_ms,
+                             seed=args.seed, services=[s for s in args.services.split(",") if s] or None)
+    except ConfigError as err:
+        print(f"local-aws: error: {err}", file=sys.stderr)
+        return err.exit_code
+    from .servicecatalog import provisioning
+
+    provisioning.PENDING_READS = max(0, args.pending_reads)
+    server = make_server(args.host, args.port, make_app(faults, background=True), verbose=args.verbose)
+    port = server.server_port
+    os.environ["MOTO_PORT"] = str(port)
+    print(f"{READY_LINE} http://{args.host}:{port} (ready in {time.perf_counter() - started:.2f} s)", flush=True)
+    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    if args.exit_with_stdin:
+        threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
+    else:
+        print(f"  use it with: export AWS_ENDPOINT_URL=http://{args.host}:{port} AWS_ACCESS_KEY_ID=testing "
+              "AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1; unset AWS_PROFILE\n"
+              "  faults: curl -X POST -d '{\"throttle\": 0.2}' "
+              f"http://{args.host}:{port}/_local_aws/faults   (Ctrl-C stops; state is lost)",
+              file=sys.stderr, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def _exit_on_eof(server: Any) -> None:
+    """Stop when the parent process (a test run) closes our stdin or dies.
+
+    State lives only in memory, so there is nothing to flush: exit at once rather than wait for the
+    serve loop's poll interval and the interpreter's teardown.
+    """
+    while sys.stdin.buffer.read(1024):
+        pass
+    server.server_close()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

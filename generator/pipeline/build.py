@@ -1,0 +1,261 @@
+"""The build pipeline: render every registered product, validate it in-process, write build/.
+
+Writes ``build/<product>/<version>/template.json`` (canonical bytes), ``template.yaml`` and the
+compliance report (``compliance.md``, ``compliance.html``: generator.compliance.report) for each product, and
+``build/manifest.json``.  A lint error or warning fails the build with every finding
+named (product, logical id, rule, message); the manifest is only written for a clean build, so a
+failed build can never be published.
+
+A no-change build reuses the lint results and the derived files kept in ``build/.cache/``
+(generator.pipeline.cache); cfn-lint and the report code are imported only when something must be redone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
+
+from generator.pipeline import cache as buildcache
+from generator import render
+from generator.errors import BuildError, CatalogError, ConfigError, LintError
+from generator.compliance.lint import CFN_LINT_VERSION, Finding, Linter, blocking
+from generator.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = ROOT / "build"
+MANIFEST = "manifest.json"
+SOURCE_DIRS = ("generator", "products")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Built:
+    """One rendered, validated template."""
+
+    name: str
+    title: str
+    kind: str
+    version: str
+    change_note: str
+    template: dict
+    json_text: str
+    findings: list[Finding] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return render.sha256(self.json_text)
+
+    @property
+    def size(self) -> int:
+        return len(self.json_text.encode("utf-8"))
+
+    @property
+    def rel_dir(self) -> str:
+        return f"{self.name}/{self.version}"
+
+    def resource_types(self) -> list[str]:
+        return sorted({r.get("Type", "") for r in self.template.get("Resources", {}).values()})
+
+    def parameters(self) -> list[str]:
+        return list(self.template.get("Parameters", {}))
+
+    def manifest_entry(self) -> dict:
+        entry = {
+            "name": self.name,
+            "title": self.title,
+            "kind": self.kind,
+            "version": self.version,
+            "change_note": self.change_note,
+            "sha256": self.sha256,
+            "size": self.size,
+            "resource_types": self.resource_types(),
+            "parameters": self.parameters(),
+            "path": f"{self.rel_dir}/template.json",
+            "yaml_path": f"{self.rel_dir}/template.yaml",
+        }
+        entry.update(self.extra)
+        return entry
+
+
+def sources_sha256(root: Path = ROOT) -> str:
+    """A hash of every source that shapes a template, to tell a stale build from a fresh one."""
+    h = hashlib.sha256()
+    for d in SOURCE_DIRS:
+        for path in sorted((root / d).rglob("*")):
+            if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts and path.is_file():
+                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def render_all(settings: Settings, only: Iterable[str] | None = None,
+               registry: Mapping | None = None, progress: Progress | None = None) -> list[Built]:
+    """Render every product of the registry (pure: no linting, no files)."""
+    if registry is None:
+        from products.registry import REGISTRY as registry  # noqa: N811
+    wanted = set(only) if only else None
+    if wanted:
+        unknown = wanted - set(registry)
+        if unknown:
+            raise ConfigError(f"unknown product(s): {', '.join(sorted(unknown))}; "
+                              f"known: {', '.join(registry)}")
+    missing = [n for n in registry if n not in settings.products]
+    if missing:
+        raise ConfigError(f"{settings.path}: products.{missing[0]}: missing table for a registered product",
+                          hint=f"add [products.{missing[0]}] with version and changes")
+    extra = [n for n in settings.products if n not in registry]
+    if extra:
+        raise ConfigError(f"{settings.path}: products.{extra[0]}: no such product in products/registry.py; "
+                          f"allowed: {', '.join(registry)}")
+    built: dict[str, dict] = {}
+    out: list[Built] = []
+    for name, spec in registry.items():
+        ps = settings.products[name]
+        cfg = spec.make_config(settings, ps, built)
+        try:
+            template = spec.build(cfg)
+            text = render.canonical_json(template)
+        except CatalogError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise BuildError(f"product {name} {ps.version}: rendering failed: {exc}") from exc
+        data = json.loads(text)
+        built[name] = data
+        if wanted and name not in wanted:
+            continue
+        extra_fields = spec.manifest_extra(cfg) if spec.manifest_extra else {}
+        out.append(Built(name=name, title=spec.title, kind=spec.kind, version=ps.version,
+                         change_note=ps.change_note, template=data, json_text=text, extra=extra_fields))
+        if progress:
+            progress(f"rendered {name} {ps.version}")
+    return out
+
+
+def validate(items: list[Built], regions: Iterable[str], progress: Progress | None = None,
+             linter: Linter | None = None, cache: buildcache.BuildCache | None = None,
+             jobs: int | None = None) -> None:
+    """Lint every item (findings from ``cache`` when it has them; the rest in ``jobs`` processes)."""
+    regions = list(regions)
+    todo = []
+    for item in items:
+        cached = cache.findings(item.json_text, _lint_name(item)) if cache else None
+        if cached is None:
+            todo.append(item)
+        else:
+            item.findings = cached
+            _report_validated(item, regions, progress, " (cached)")
+    if not todo:
+        return
+    linter = linter or Linter(regions)
+    results = buildcache.lint_many([(i.json_text, _lint_name(i)) for i in todo], linter,
+                                   jobs=1 if cache is None else jobs)
+    for item, findings in zip(todo, results):
+        item.findings = findings
+        if cache:
+            cache.store_findings(item.json_text, _lint_name(item), findings)
+        _report_validated(item, linter.regions, progress)
+
+
+def _lint_name(item: Built) -> str:
+    return f"{item.rel_dir}/template.json"
+
+
+def _report_validated(item: Built, regions: list[str], progress: Progress | None, note: str = "") -> None:
+    if progress:
+        bad = blocking(item.findings)
+        progress(f"validated {item.name} {item.version}: "
+                 + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
+
+
+def derived_texts(item: Built) -> dict[str, str]:
+    """The files derived from a built template: template.yaml, compliance.md and compliance.html."""
+    from generator.compliance import report as compliance   # imported late: it loads cfn-lint
+
+    texts = {"template.yaml": render.canonical_yaml(item.json_text)}
+    rep = compliance.build_report(item.template, item.name, item.version, item.title, item.sha256, item.findings)
+    compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
+    return texts
+
+
+def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCache | None = None,
+                  jobs: int | None = None) -> None:
+    """Write the derived files of every item; skipped where the cache says they are fresh."""
+    todo = []
+    for item in items:
+        d = Path(out_dir) / item.rel_dir
+        identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
+        key = cache.derived_key(identity, item.findings) if cache else ""
+        if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
+            todo.append((item, d, key))
+    if todo:
+        from generator.compliance import report  # noqa: F401  (loaded before the workers fork)
+    results = buildcache.parallel_map(lambda job: derived_texts(job[0]), todo, jobs=jobs if cache else 1)
+    for (item, d, key), texts in zip(todo, results):
+        for name, text in texts.items():
+            _write(d / name, text)
+        if cache:
+            cache.record_derived(item.rel_dir, key, d, texts)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return  # leave mtime alone when nothing changed
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def manifest(settings: Settings, items: list[Built], regions: Iterable[str]) -> dict:
+    return {
+        "catalog": settings.name,
+        "regions": list(settings.regions),
+        "linted_regions": list(regions),
+        "ssm_prefix": settings.ssm_prefix,
+        "cfn_lint_version": CFN_LINT_VERSION,
+        "sources_sha256": sources_sha256(),
+        "products": [i.manifest_entry() for i in items],
+    }
+
+
+def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] | None = None,
+          progress: Progress | None = None, registry: Mapping | None = None, cache: bool = True,
+          jobs: int | None = None) -> dict:
+    """Render, validate and write everything; return the manifest.  Raises LintError on findings.
+
+    ``cache=False`` ignores and leaves alone ``<out_dir>/.cache``; ``jobs`` caps the lint processes
+    (default: ``HIPAA_CATALOG_JOBS`` or the number of cores).
+    """
+    out_dir = Path(out_dir)
+    items = render_all(settings, only=only, registry=registry, progress=progress)
+    store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
+    validate(items, settings.regions, progress=progress, cache=store, jobs=jobs)
+    for item in items:
+        _write(out_dir / item.rel_dir / "template.json", item.json_text)
+    write_derived(items, out_dir, store, jobs=jobs)
+    bad = [(i, f) for i in items for f in blocking(i.findings)]
+    manifest_path = out_dir / MANIFEST
+    if bad:
+        if manifest_path.exists():
+            manifest_path.unlink()
+        lines = [f"{i.name} {i.version}: {f.describe()}" for i, f in bad]
+        raise LintError(f"{len(bad)} lint finding(s):\n  " + "\n  ".join(lines), [f for _, f in bad],
+                        hint="fix the product module or waive the rule on the resource with a reason")
+    data = manifest(settings, items, settings.regions)
+    _write(manifest_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return data
+
+
+def load_manifest(out_dir: Path = DEFAULT_OUT) -> dict:
+    path = Path(out_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise BuildError(f"{path}: no manifest; run `make build` first") from exc
+    except json.JSONDecodeError as exc:
+        raise BuildError(f"{path}: corrupt manifest ({exc}); run `make clean build`") from exc

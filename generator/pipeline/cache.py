@@ -1,0 +1,236 @@
+"""The build cache under ``build/.cache/``: what a no-change ``make build`` reuses instead of redoing.
+
+- **Lint results** (cfn-lint's findings and the HIPAA rules' findings) of a template, keyed by the
+  template's sha256, its file name and the *rule-set version*: cfn-lint's version, the catalog
+  regions and the sources of the project's rules (``generator/compliance/rules/``, ``hipaa.py``,
+  ``scenarios.py``, ``lint.py``).  Changing any of them changes the key, so the template is linted
+  again; nothing is ever invalidated by time.
+- **Derived files** of a product version (``template.yaml``, ``compliance.md``, ``compliance.html``
+  with its Graphviz picture) are rewritten only when their inputs changed: the template, its
+  findings, the rule-set version, the report and render code, the versions of cfn-flip, PyYAML and
+  cfn-lint, and the ``dot`` executable.  A stamp records the sha256 of each file written; a file that
+  was deleted or edited since is written again.
+
+An unreadable or corrupt entry is a miss.  Entries are written atomically (temporary file + rename),
+so concurrent builds into the same folder cannot leave half an entry.  ``make clean`` removes the
+cache with ``build/``.
+
+:func:`parallel_map` spreads the misses (linting, then the derived files) over one process per core,
+forked after the rule set is loaded so the workers start at once, when there are at least
+``PARALLEL_MIN`` of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+from generator import toolinfo
+
+if TYPE_CHECKING:
+    from generator.compliance.lint import Finding, Linter
+
+ROOT = Path(__file__).resolve().parents[2]
+CACHE_DIR = ".cache"
+FORMAT = 1   # bump when the layout of an entry changes
+RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py", "generator/compliance/scenarios.py", "generator/compliance/lint.py")
+DERIVED_SOURCES = ("generator/compliance/report.py", "generator/render.py")
+DERIVED_TOOLS = ("cfn-flip", "PyYAML", "cfn-lint")
+# Fewer cache misses than this are linted in the build process itself: a worker only pays off when
+# there are several templates (and the real catalog's three stay in one process).
+PARALLEL_MIN = 4
+JOBS_ENV = "HIPAA_CATALOG_JOBS"
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sources_hash(paths: Iterable[str], root: Path = ROOT) -> str:
+    """sha256 over the Python sources at ``paths`` (files or folders, relative to ``root``)."""
+    h = hashlib.sha256()
+    for rel in paths:
+        path = Path(root) / rel
+        files = sorted(p for p in path.rglob("*.py") if "__pycache__" not in p.parts) if path.is_dir() \
+            else [path]
+        for f in files:
+            h.update(f.relative_to(root).as_posix().encode() + b"\0")
+            h.update((f.read_bytes() if f.is_file() else b"<missing>") + b"\0")
+    return h.hexdigest()
+
+
+def ruleset_version(regions: Sequence[str], root: Path = ROOT, cfn_lint_version: str | None = None) -> str:
+    """The identity of everything that decides a template's findings, besides the template."""
+    data = {"format": FORMAT, "cfn-lint": cfn_lint_version or toolinfo.cfn_lint_version(),
+            "regions": list(regions), "sources": sources_hash(RULESET_SOURCES, root)}
+    return sha256_bytes(json.dumps(data, sort_keys=True).encode())
+
+
+def dot_identity() -> str:
+    """Which Graphviz ``dot`` draws the pictures (path, size, mtime), or "none"."""
+    exe = shutil.which("dot")
+    if not exe:
+        return "none"
+    try:
+        st = os.stat(os.path.realpath(exe))
+    except OSError:
+        return exe
+    return f"{exe}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def finding_to_json(f: "Finding") -> dict:
+    data = asdict(f)
+    data["path"] = list(f.path)   # ints (list indexes) stay ints, so a cached finding equals a fresh one
+    return data
+
+
+def finding_from_json(data: Mapping) -> "Finding":
+    from generator.compliance.lint import Finding
+
+    return Finding(**{**data, "path": tuple(data["path"])})
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class BuildCache:
+    """The cache of one output folder (``<out_dir>/.cache``) for one list of regions."""
+
+    def __init__(self, out_dir: Path, regions: Sequence[str], root: Path = ROOT,
+                 cfn_lint_version: str | None = None):
+        self.dir = Path(out_dir) / CACHE_DIR
+        self.root = Path(root)
+        self.ruleset = ruleset_version(regions, self.root, cfn_lint_version)
+        self._derived_inputs: str | None = None
+        self.stats = {"lint_hits": 0, "lint_misses": 0, "derived_hits": 0, "derived_misses": 0}
+
+    # -- lint results -----------------------------------------------------------------------------
+    def lint_key(self, text: str, filename: str) -> str:
+        return sha256_bytes(f"{self.ruleset}\0{filename}\0{sha256_bytes(text.encode('utf-8'))}".encode())
+
+    def _lint_path(self, key: str) -> Path:
+        return self.dir / "lint" / key[:2] / f"{key}.json"
+
+    def findings(self, text: str, filename: str) -> list["Finding"] | None:
+        """The cached findings of ``text`` linted as ``filename``, or None (a miss)."""
+        key = self.lint_key(text, filename)
+        data = _read_json(self._lint_path(key))
+        found = None
+        if data and data.get("key") == key and isinstance(data.get("findings"), list):
+            try:
+                found = [finding_from_json(f) for f in data["findings"]]
+            except (TypeError, KeyError):
+                found = None
+        self.stats["lint_hits" if found is not None else "lint_misses"] += 1
+        return found
+
+    def store_findings(self, text: str, filename: str, findings: Iterable["Finding"]) -> None:
+        key = self.lint_key(text, filename)
+        _write_atomic(self._lint_path(key), json.dumps(
+            {"key": key, "findings": [finding_to_json(f) for f in findings]}, sort_keys=True) + "\n")
+
+    # -- derived files (YAML, compliance reports) ---------------------------------------------------
+    def derived_inputs(self) -> str:
+        """Everything besides the template and its findings that shapes the derived files."""
+        if self._derived_inputs is None:
+            data = {"ruleset": self.ruleset, "sources": sources_hash(DERIVED_SOURCES, self.root),
+                    "tools": {t: toolinfo.version(t) for t in DERIVED_TOOLS}, "dot": dot_identity()}
+            self._derived_inputs = sha256_bytes(json.dumps(data, sort_keys=True).encode())
+        return self._derived_inputs
+
+    def derived_key(self, identity: Mapping, findings: Iterable["Finding"]) -> str:
+        """``identity``: the product's name, version, title and template sha256."""
+        data = {"inputs": self.derived_inputs(), "identity": dict(identity),
+                "findings": [finding_to_json(f) for f in findings]}
+        return sha256_bytes(json.dumps(data, sort_keys=True).encode())
+
+    def _stamp_path(self, rel_dir: str) -> Path:
+        return self.dir / "derived" / f"{rel_dir}.json"
+
+    def derived_fresh(self, rel_dir: str, key: str, directory: Path) -> bool:
+        """True if the files recorded for ``rel_dir`` under ``key`` are all still there, unchanged."""
+        stamp = _read_json(self._stamp_path(rel_dir))
+        fresh = bool(stamp and stamp.get("key") == key and isinstance(stamp.get("files"), dict)
+                     and stamp["files"])
+        if fresh:
+            for name, digest in stamp["files"].items():
+                try:
+                    if sha256_bytes((Path(directory) / name).read_bytes()) != digest:
+                        fresh = False
+                        break
+                except OSError:
+                    fresh = False
+                    break
+        self.stats["derived_hits" if fresh else "derived_misses"] += 1
+        return fresh
+
+    def record_derived(self, rel_dir: str, key: str, directory: Path, names: Iterable[str]) -> None:
+        files = {n: sha256_bytes((Path(directory) / n).read_bytes()) for n in sorted(names)}
+        _write_atomic(self._stamp_path(rel_dir), json.dumps({"key": key, "files": files}, sort_keys=True) + "\n")
+
+
+# --- doing many templates' work in parallel ----------------------------------------------------
+
+_JOB: "Callable[[Any], Any] | None" = None
+
+
+def _run_job(arg: Any) -> Any:
+    assert _JOB is not None
+    return _JOB(arg)
+
+
+def jobs_default() -> int:
+    """Worker processes: ``HIPAA_CATALOG_JOBS`` or the number of cores."""
+    value = os.environ.get(JOBS_ENV, "")
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return os.cpu_count() or 1
+
+
+def parallel_map(func: "Callable[[Any], Any]", args: Sequence[Any], jobs: int | None = None) -> Iterator[Any]:
+    """``func(arg)`` for each of ``args``, in order.  With ``jobs`` > 1 and at least ``PARALLEL_MIN`` args,
+    in worker processes forked from this one: they inherit what is loaded (the rule set, the templates),
+    so only ``args`` and the results are sent between processes."""
+    global _JOB
+    jobs = min(jobs_default() if jobs is None else jobs, len(args))
+    if jobs < 2 or len(args) < PARALLEL_MIN or not _can_fork():
+        for arg in args:
+            yield func(arg)
+        return
+    import multiprocessing
+
+    _JOB = func
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            yield from pool.imap(_run_job, args, chunksize=1)
+    finally:
+        _JOB = None
+
+
+def lint_many(jobs_list: Sequence[tuple[str, str]], linter: "Linter",
+              jobs: int | None = None) -> Iterator[list["Finding"]]:
+    """Findings of each ``(text, filename)``, in order (see :func:`parallel_map`)."""
+    return parallel_map(lambda job: linter.lint_text(*job), jobs_list, jobs)
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
