@@ -36,7 +36,7 @@ build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product i
 test: $(STAMP) scan ## Run the checkov scan, then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
-# --- HIPAA rules, compliance report, independent scanner (issue 4) ---------------------------------
+# --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
 
 # Graphviz draws the resource picture of compliance.html; without it the report embeds the DOT text,
 # so a failed install only warns (delete $(GRAPHVIZ_STAMP) to retry).
@@ -74,7 +74,7 @@ local-aws: $(STAMP) ## Local AWS endpoint (moto + Service Catalog) on 127.0.0.1,
 demo: $(STAMP) ## The whole workflow (admin, release engineer, developer) against a local AWS endpoint, narrated
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)
 
-# --- performance benchmark (issue 8): a few minutes; exits 1 when a target is missed -----------------
+# --- performance benchmark: a few minutes; exits 1 when a target is missed ----------------------------
 bench: $(STAMP) $(GRAPHVIZ_STAMP) ## Benchmark build + publish vs the naive way, check the targets, write build/bench.json (BENCH_ARGS=--help)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 

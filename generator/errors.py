@@ -1,11 +1,16 @@
-"""The project's one exception hierarchy.
+"""The project's one exception hierarchy: every exception class hipaa-catalog defines is here.
 
 Every error a user can cause is a ``CatalogError``; its message names the file, product, logical id
 or field, what was found and what is allowed.  ``generator.cli.main`` is the one place that turns these
 into a one-line message and an exit code.
+
+The local AWS endpoint answers with AWS's own error responses (moto's ``JsonRESTError`` subclasses in
+``generator/devtools/local_aws``): those are part of the emulated API, not errors of this project.
 """
 
 from __future__ import annotations
+
+from typing import Iterable, Mapping
 
 
 class CatalogError(Exception):
@@ -23,19 +28,19 @@ class CatalogError(Exception):
 
 
 class ConfigError(CatalogError):
-    """Bad catalog settings or a bad product configuration."""
+    """Bad catalog settings, a bad product configuration or a bad command-line value."""
 
     exit_code = 2
 
 
 class BuildError(CatalogError):
-    """A template could not be rendered or written."""
+    """A template could not be rendered or written, or a build is missing or stale."""
 
 
 class LintError(CatalogError):
     """cfn-lint or a HIPAA rule found a problem in a template."""
 
-    def __init__(self, message: str, findings=(), *, hint: str | None = None):
+    def __init__(self, message: str, findings: Iterable = (), *, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.findings = list(findings)
 
@@ -44,10 +49,35 @@ class ScenarioError(CatalogError):
     """A template's conditions could not be evaluated for a scenario."""
 
 
+class ScanError(CatalogError):
+    """An independent scanner could not run, or found failed checks."""
+
+
+class DemoError(CatalogError):
+    """A demo step failed; the message names the step."""
+
+
 class AwsError(CatalogError):
-    """A call to AWS failed in a way the user must act on (credentials, access, missing resource)."""
+    """A call to AWS failed in a way the user must act on (credentials, access, missing resource).
+
+    ``code`` is AWS's error code when AWS answered (e.g. ``ResourceNotFoundException``), else "".
+    """
 
     exit_code = 3
+
+    def __init__(self, message: str, *, code: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+class AwsCallError(AwsError):
+    """One AWS API call failed: ``action`` is the operation, ``resource`` what it was called on."""
+
+    def __init__(self, message: str, *, code: str = "", action: str = "", resource: str = "",
+                 hint: str | None = None):
+        super().__init__(message, code=code, hint=hint)
+        self.action = action
+        self.resource = resource
 
 
 class PublishError(AwsError):
@@ -56,3 +86,19 @@ class PublishError(AwsError):
 
 class LaunchError(AwsError):
     """A developer-side operation (launch, update, terminate) failed."""
+
+
+class DeployError(AwsError):
+    """An administrator's stack could not be created or updated; ``events`` are its failing resource events."""
+
+    def __init__(self, message: str, events: Iterable[Mapping] = (), *, code: str = "", hint: str | None = None):
+        events = list(events)
+        lines = [f"  {e['LogicalResourceId']} ({e['ResourceType']}): {e['ResourceStatus']}: "
+                 f"{e.get('ResourceStatusReason') or 'no reason given'}" for e in events]
+        full = message + ("\nfailing resource events (newest first):\n" + "\n".join(lines) if lines else "")
+        super().__init__(full, code=code, hint=hint)
+        self.events = events
+
+
+class LocalAwsError(AwsError):
+    """The local AWS endpoint could not be started or did not answer."""

@@ -58,6 +58,15 @@ def options_for(cls, product: str, options: Mapping[str, Any]) -> dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """A product rendered earlier in the same build, as a later product's config may read it."""
+
+    kind: str
+    version: str
+    template: dict
+
+
+@dataclass(frozen=True)
 class ProductSpec:
     """One entry of the registry: how to make a product's config and build its template."""
 
@@ -65,7 +74,7 @@ class ProductSpec:
     title: str
     kind: str
     build: Callable[[Any], Template]
-    # (settings, this product's settings, templates built so far by name) -> the product's typed config
-    make_config: Callable[[Settings, ProductSettings, Mapping[str, dict]], Any]
+    # (settings, this product's settings, the products rendered before it by name) -> its typed config
+    make_config: Callable[[Settings, ProductSettings, Mapping[str, Rendered]], Any]
     # extra manifest fields derived from the config (e.g. which products a launch role covers)
     manifest_extra: Callable[[Any], dict] | None = None

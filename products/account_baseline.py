@@ -19,19 +19,17 @@ from awacs.aws import ArnLike, Condition, Principal, StringEquals, StringNotEqua
 from troposphere import (Equals, FindInMap, GetAtt, If, Join, Not, Output, Parameter, Ref, Sub, Template,
                          iam as cfn_iam, sns, ssm)
 
-from generator.blocks import admin_settings as admin
-from generator.blocks import alarms, config_rules, kms, trail
-from generator.product import ProductConfig, config_error, options_for
-from generator.errors import ConfigError
+from generator.blocks import admin_settings as admin, alarms, config_rules, kms, trail
+from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, template_bucket_prefix, waived
 from generator.blocks.iam import Deny, aws_managed, document, statement
 from generator.blocks.logs import RETENTION_VALUES, log_group
 from generator.blocks.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
-from generator.product import ProductSpec
+from generator.errors import ConfigError
+from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "account-baseline"
 GLOBAL = "IsGlobalRegion"
 MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention)
-PROVISIONING_TAG = "servicecatalog:provisioning"
 
 # How Elastic Load Balancing delivers access logs to the access-log bucket (AWS ELB user guide, "Enable
 # access logs"): in the regions opened before August 2022 from its log-delivery account (below; the
@@ -71,11 +69,6 @@ def check_elb_log_regions(regions, where: str) -> None:
                      "\"Enable access logs\")")
 
 
-def template_bucket_prefix(catalog: str) -> str:
-    """Template buckets are named ``<prefix>-<account>-<region>`` so the launch role can be scoped to them."""
-    return f"{catalog}-templates"
-
-
 def trail_name(catalog: str) -> str:
     return f"{catalog}-trail"
 
@@ -111,11 +104,6 @@ def make_config(settings, product, built) -> BaselineConfig:
     return BaselineConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                           regions=settings.regions, catalog=settings.name, primary_region=settings.primary_region,
                           **options_for(BaselineConfig, product.name, product.options))
-
-
-def _waive(resource, *waivers: tuple[str, str]):
-    resource.Metadata = {"hipaa-catalog": {"waivers": [{"rule": r, "reason": why} for r, why in waivers]}}
-    return resource
 
 
 def _parameters(t: Template, cfg: BaselineConfig) -> dict:
@@ -179,7 +167,7 @@ def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tupl
 
 
 def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
-    access = t.add_resource(_waive(
+    access = t.add_resource(waived(
         encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
                          noncurrent_expire_days=cfg.log_expiration_days),
         ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
@@ -214,7 +202,7 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
         statement("LaunchRoleReadsOnlyProvisioningObjects", ["s3:GetObject"], Join("", [GetAtt(templates, "Arn"), "/*"]),
                   effect=Deny, principal=Principal("*"),
                   condition=Condition([StringEquals("aws:PrincipalArn", launch_role_arn),
-                                       StringNotEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG}", "true")])),
+                                       StringNotEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG_KEY}", PROVISIONING_TAG_VALUE)])),
     ]))
     return access, logs, log_policy, templates
 
@@ -312,4 +300,4 @@ def build(cfg: BaselineConfig) -> Template:
 
 SPEC = ProductSpec(name=NAME, title="Account baseline", kind="admin", build=build, make_config=make_config)
 
-__all__ = ["SPEC", "BaselineConfig", "build", "make_config", "template_bucket_prefix", "PROVISIONING_TAG"]
+__all__ = ["SPEC", "BaselineConfig", "build", "make_config"]

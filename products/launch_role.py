@@ -29,13 +29,11 @@ from dataclasses import dataclass, field
 from awacs.aws import ArnLike, Bool, Condition, ForAnyValueStringEquals, Principal, Statement, StringEquals, StringLike
 from troposphere import Output, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
 
-from generator.blocks import admin_settings as admin
-from generator.blocks import permissions
-from generator.product import ProductConfig, config_error, options_for
-from generator.errors import BuildError, ConfigError
+from generator.blocks import admin_settings as admin, permissions
+from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, template_bucket_prefix, waived
 from generator.blocks.iam import actions, document, managed_policy, service_trust, statement
-from generator.product import ProductSpec
-from products import account_baseline as baseline
+from generator.errors import BuildError, ConfigError
+from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "launch-role"
 MAX_POLICY_CHARS = 6144   # IAM managed policy size limit (whitespace not counted)
@@ -165,19 +163,15 @@ def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def make_config(settings, product, built, registry=None) -> LaunchRoleConfig:
-    """Cover every kind="product" template built before the launch role (``built``, by name)."""
-    if registry is None:
-        from products.registry import REGISTRY as registry  # noqa: N811 (import at call time: no cycle)
+def make_config(settings, product, built) -> LaunchRoleConfig:
+    """Cover every kind="product" template rendered before the launch role (``built``, by name)."""
     covers = []
-    for name, template in built.items():
-        spec = registry.get(name)
-        if spec is None or spec.kind != "product":
+    for name, rendered in built.items():
+        if rendered.kind != "product":
             continue
-        if name not in settings.products:
-            raise ConfigError(f"{settings.path}: products.{name}: missing table for a product the launch role covers")
+        template = rendered.template
         types = sorted({r.get("Type", "") for r in template.get("Resources", {}).values()} - {""})
-        covers.append(CoveredProduct(name, settings.products[name].version, tuple(types),
+        covers.append(CoveredProduct(name, rendered.version, tuple(types),
                                      attached_managed_policies(name, template), read_ssm_parameters(template)))
     return LaunchRoleConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                             regions=settings.regions, catalog=settings.name, covers=tuple(covers),
@@ -196,14 +190,14 @@ def _region_condition(cfg: LaunchRoleConfig) -> Condition:
 def base_statements(cfg: LaunchRoleConfig) -> list[Statement]:
     """The classic launch-role policy, scoped: SC-* stacks and their change sets, tagged template objects,
     the template keys."""
-    bucket_objects = Sub(f"arn:${{AWS::Partition}}:s3:::{baseline.template_bucket_prefix(cfg.catalog)}-${{AWS::AccountId}}-*/*")
+    bucket_objects = Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket_prefix(cfg.catalog)}-${{AWS::AccountId}}-*/*")
     return [
         statement("ServiceCatalogStacks", list(STACK_ACTIONS),
                   Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"),
                   condition=_region_condition(cfg)),
         statement("ReadTemplates", list(TEMPLATE_ACTIONS), "*"),
         statement("ReadProvisioningTemplates", ["s3:GetObject"], bucket_objects,
-                  condition=Condition(StringEquals(f"s3:ExistingObjectTag/{baseline.PROVISIONING_TAG}", "true"))),
+                  condition=Condition(StringEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG_KEY}", PROVISIONING_TAG_VALUE))),
         statement("DecryptTemplates", ["kms:Decrypt"], Sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),
                   condition=Condition([StringLike("kms:ViaService", "s3.*.amazonaws.com"),
                                        ForAnyValueStringEquals("kms:ResourceAliases",
@@ -308,11 +302,10 @@ def build(cfg: LaunchRoleConfig) -> Template:
         pol = managed_policy("LaunchPolicyUnscopable", f"{cfg.catalog} launch role: write actions AWS authorizes "
                              "only on Resource *, limited to the catalog regions", unscopable, roles=[Ref(role)])
         names = ", ".join(a.JSONrepr() for st in unscopable for a in st.Action)
-        pol.Metadata = {"hipaa-catalog": {"waivers": [{"rule": "E9703", "reason": (
+        t.add_resource(waived(pol, ("E9703", (
             "the IAM service authorization reference defines no resource type for these actions, so AWS "
             f"authorizes them only on Resource *; derived from the products' resource types: {names}; "
-            "limited to the catalog regions by aws:RequestedRegion")}]}}
-        t.add_resource(pol)
+            "limited to the catalog regions by aws:RequestedRegion"))))
     # --- outputs
     t.add_output(Output("LaunchRoleArn", Value=role.get_att("Arn"), Description="launch constraint RoleArn"))
     t.add_output(Output("LaunchRoleName", Value=Ref(role), Description="launch constraint LocalRoleName"))

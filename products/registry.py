@@ -7,9 +7,7 @@ the templates built before it (the launch role covers the products' resource typ
 
 from __future__ import annotations
 
-from generator.product import KINDS, ProductSpec  # re-exported: ``from products.registry import ProductSpec``
-
-__all__ = ["KINDS", "ProductSpec", "REGISTRY"]
+from generator.product import ProductSpec
 
 
 def _specs() -> dict[str, ProductSpec]:

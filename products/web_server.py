@@ -35,12 +35,11 @@ from dataclasses import dataclass
 
 from troposphere import And, Condition, Equals, GetAtt, If, Not, Output, Parameter, Ref, Select, Sub, Tags, Template
 
-from generator.blocks import admin_settings as admin
-from generator.blocks import backup, bootstrap, compute, instance_types, kms, network, tags
-from generator.product import ProductConfig, config_error, options_for
+from generator.blocks import admin_settings as admin, backup, bootstrap, compute, instance_types, kms, network, tags
+from generator.blocks.catalog import retained
 from generator.blocks.iam import aws_managed
 from generator.blocks.logs import RETENTION_VALUES, log_group
-from generator.product import ProductSpec
+from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "healthcare-web-server"
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -338,13 +337,6 @@ def build(cfg: WebServerConfig) -> Template:
     t.add_output(Output("PhiVolumeId", Description=f"Encrypted PHI volume, mounted at {cfg.phi_mount_point}",
                         Value=Ref(volume), Condition="HasPhi"))
     return t
-
-
-def retained(resource):
-    """Keep ``resource`` when the stack is deleted or the resource replaced (logs, keys, backups outlive it)."""
-    resource.DeletionPolicy = "Retain"
-    resource.UpdateReplacePolicy = "Retain"
-    return resource
 
 
 SPEC = ProductSpec(name=NAME, title="Healthcare web server", kind="product", build=build, make_config=make_config)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.pipeline import build as pipeline
 from generator import settings as catalog_settings
+from generator.pipeline import build as pipeline
 
 
 @pytest.fixture(scope="session")

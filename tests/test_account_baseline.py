@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from generator.blocks import admin_settings as admin
-from generator.blocks import alarms, config_rules
 from generator import render
+from generator.blocks import admin_settings as admin, alarms, config_rules
 from generator.compliance import scenarios
-from generator.errors import ConfigError
 from generator.compliance.lint import Linter, blocking
+from generator.errors import ConfigError
 from products import account_baseline
 
 REFERENCE = Path("/work/shared/reference/hipaa-controls.md")

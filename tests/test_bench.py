@@ -10,9 +10,9 @@ import json
 
 import pytest
 
+from generator import settings as catalog_settings
 from generator.devtools import bench
 from generator.pipeline import build as pipeline
-from generator import settings as catalog_settings
 from generator.render import canonical_json
 
 TINY = canonical_json({"AWSTemplateFormatVersion": "2010-09-09", "Description": "tiny",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.pipeline import build as pipeline
 from generator.cli.main import main
 from generator.errors import LintError
+from generator.pipeline import build as pipeline
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:

@@ -12,10 +12,9 @@ import pytest
 from troposphere import Template
 from troposphere.cloudformation import WaitConditionHandle
 
-from generator.pipeline import build as pipeline
-from generator.pipeline import cache as buildcache
 from generator import settings as catalog_settings
 from generator.compliance.lint import Linter
+from generator.pipeline import build as pipeline, cache as buildcache
 from generator.product import ProductSpec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,10 +18,10 @@ import uuid
 import pytest
 
 from generator.aws import api as aws
-from generator.cli import main as cli
-from generator.pipeline import build as pipeline
-from generator.devtools import demo
 from generator.aws.publish import template_url
+from generator.cli import main as cli
+from generator.devtools import demo
+from generator.pipeline import build as pipeline, manifest as manifests
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
@@ -54,7 +54,7 @@ def built(tmp_path_factory, settings):
     for item in items:
         (out / item.rel_dir).mkdir(parents=True, exist_ok=True)
         (out / item.rel_dir / "template.json").write_text(item.json_text, encoding="utf-8")
-    (out / pipeline.MANIFEST).write_text(json.dumps(pipeline.manifest(settings, items, settings.regions)))
+    manifests.write(out, pipeline.manifest(settings, items, settings.regions))
     return out
 
 

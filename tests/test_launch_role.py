@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 
 import pytest
 from troposphere import Equals, If, NoValue, Ref, Template, dynamodb, iam, sqs
 
-from generator.pipeline import build as pipeline
 from generator.blocks import permissions
 from generator.blocks.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
-from generator.errors import BuildError
 from generator.blocks.iam import aws_managed, document, service_trust, statement
 from generator.compliance.lint import Linter, blocking
+from generator.errors import BuildError
+from generator.pipeline import build as pipeline
 from generator.settings import ProductSettings
 from products import launch_role
-from products.registry import REGISTRY, ProductSpec
+from generator.product import ProductSpec
+from products.registry import REGISTRY
 
 QUEUE = "queue-product"
 
@@ -37,10 +37,7 @@ def _with_product(settings, name, build):
     """The catalog plus a product built by ``build``, registered before the launch role."""
     spec = ProductSpec(name=name, title=name, kind="product", build=build, make_config=lambda *a: None)
     names = list(REGISTRY)
-    registry = {n: REGISTRY[n] for n in names[:-1]} | {name: spec}
-    # the launch role reads the kinds (product or admin) from the registry being built
-    registry[names[-1]] = dataclasses.replace(
-        REGISTRY[names[-1]], make_config=functools.partial(launch_role.make_config, registry=registry))
+    registry = {n: REGISTRY[n] for n in names[:-1]} | {name: spec, names[-1]: REGISTRY[names[-1]]}
     products = dict(settings.products)
     products[name] = ProductSettings(name=name, version="0.3.0", description="q", owner="o",
                                      changes={"0.3.0": "first"})

@@ -1,4 +1,4 @@
-"""`hipaa-catalog publish` against the local AWS endpoint over HTTP (issue 6).
+"""`hipaa-catalog publish` against the local AWS endpoint over HTTP.
 
 Every test publishes synthetic catalogs (unique portfolio, product names and SSM prefix, so tests
 sharing one endpoint never see each other's state) except one that publishes the real build.  Write
@@ -7,6 +7,7 @@ and read calls are counted with botocore's event hooks (``generator.aws.api.Call
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,14 +21,14 @@ from pathlib import Path
 import boto3
 import pytest
 
-from generator.blocks import admin_settings
-from generator.aws import api as aws
-from generator.aws import publish as publisher
 from generator import settings as catalog_settings
-from generator.pipeline.build import MANIFEST, sources_sha256
+from generator.aws import api as aws, publish as publisher
+from generator.blocks import admin_settings
 from generator.cli.main import main
 from generator.errors import AwsError, BuildError, PublishError
-from generator.render import canonical_json, sha256
+from generator.pipeline import manifest as manifests
+from generator.render import canonical_json
+from tests import killable_publisher
 
 pytestmark = pytest.mark.aws
 
@@ -111,20 +112,16 @@ class Catalog:
             rel = f"{name}/{p['version']}/template.json"
             (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.out / rel).write_text(text)
-            entries.append({"name": name, "title": name, "kind": "product", "version": p["version"],
-                            "change_note": p["changes"][p["version"]], "sha256": sha256(text),
-                            "size": len(text.encode()), "path": rel, "resource_types": ["AWS::SNS::Topic"],
-                            "parameters": []})
+            entries.append(manifests.entry_for(name, p["version"], p["changes"][p["version"]], text,
+                                               resource_types=("AWS::SNS::Topic",)))
         (self.root / "catalog.toml").write_text("\n".join(lines) + "\n")
-        manifest = {"catalog": "test-catalog", "regions": self.regions, "sources_sha256": "not-checked",
-                    "products": entries}
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        manifests.write(self.out, manifests.Manifest(catalog="test-catalog", regions=tuple(self.regions),
+                                                     products=tuple(entries), sources_sha256="not-checked"))
         return catalog_settings.load(self.root / "catalog.toml")
 
-    def publish(self, **kw) -> tuple[dict, aws.CallRecorder]:
+    def publish(self, **kw) -> tuple[publisher.PublishReport, aws.CallRecorder]:
         recorder = aws.CallRecorder()
-        report = publisher.publish(self.write(), out_dir=self.out, recorder=recorder, check_stale=False, **kw)
+        report = publisher.publish(self.write(), out_dir=self.out, recorder=recorder, check_fresh=False, **kw)
         return report, recorder
 
     def state(self, region: str = REGION) -> dict:
@@ -165,8 +162,8 @@ def ops(calls) -> list[str]:
 
 
 def actions(report, *kinds) -> list[tuple]:
-    return sorted((a["region"], a["product"], a["version"], a["action"], a["status"]) for a in report["actions"]
-                  if not kinds or a["action"] in kinds)
+    return sorted((a.region, a.product, a.version, a.action, a.status) for a in report.actions
+                  if not kinds or a.action in kinds)
 
 
 # --- the tests -----------------------------------------------------------------------------------
@@ -175,7 +172,7 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
     cat = Catalog(tmp_path, baseline["prefix"], regions=("us-east-1", "us-west-2"))
     cat.set("web", "1.0.0").set("db", "2.1.0")
     report, rec = cat.publish()
-    assert report["ok"], report
+    assert report.ok, report
     web, db = cat.name("web"), cat.name("db")
     for region in cat.regions:
         assert cat.state(region) == {
@@ -183,9 +180,9 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
             "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
             "in_portfolio": sorted([web, db])}
         s3 = boto3.client("s3", region_name=region)
-        entry = next(a for a in report["actions"] if a["region"] == region and a["product"] == web)
-        key = f"{web}/1.0.0/{entry['sha256']}.json"
-        assert entry["key"] == key and entry["url"].endswith(f"/{baseline['buckets'][region]}/{key}")
+        entry = next(a for a in report.actions if a.region == region and a.product == web)
+        key = f"{web}/1.0.0/{entry.sha256}.json"
+        assert entry.key == key and entry.url.endswith(f"/{baseline['buckets'][region]}/{key}")
         head = s3.head_object(Bucket=baseline["buckets"][region], Key=key, ChecksumMode="ENABLED")
         assert head["ServerSideEncryption"] == "aws:kms"
         if region in baseline["keys"]:   # the bucket's own key, not aws/s3
@@ -202,36 +199,36 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
     assert all(a["artifact_id"].startswith("pa-") for a in saved["actions"] if a["action"] == "create product")
 
     again, rec2 = cat.publish()
-    assert again["ok"]
+    assert again.ok
     assert rec2.writes() == []
-    assert rec2.reads() and {a["action"] for a in again["actions"]} == {"unchanged"}
-    assert again["calls"]["write"] == 0
+    assert rec2.reads() and {a.action for a in again.actions} == {"unchanged"}
+    assert again.calls["write"] == 0
     # Listings only: no IAM, SSM or S3 read when nothing is created or uploaded (the existing constraint
     # and association prove the role and group); 1 + 4 per region + 1 per product and region.
     per_region_reads = ["ListConstraintsForPortfolio", "ListPortfolios", "ListPrincipalsForPortfolio",
                         "ListProvisioningArtifacts", "ListProvisioningArtifacts", "SearchProductsAsAdmin"]
     assert ops(rec2.reads()) == sorted(["GetCallerIdentity"] + per_region_reads * 2)
-    assert all(a["url"] == "" and a["key"] for a in again["actions"])   # the bucket was not looked up
+    assert all(a.url == "" and a.key for a in again.actions)   # the bucket was not looked up
 
 
 def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
     web, db = catalog.name("web"), catalog.name("db")
-    assert catalog.set("web", "1.0.0").set("db", "1.0.0").publish()[0]["ok"]
+    assert catalog.set("web", "1.0.0").set("db", "1.0.0").publish()[0].ok
 
     report, rec = catalog.set("web", "1.1.0").publish()
-    assert report["ok"]
+    assert report.ok
     assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]
     assert catalog.state()["products"][web] == [[("1.0.0", "DEFAULT", True), ("1.1.0", "DEFAULT", True)]]
-    new = next(a for a in report["actions"] if a["action"] == "new version")
-    assert new["version"] == "1.1.0" and new["artifact_id"] and new["url"]
+    new = next(a for a in report.actions if a.action == "new version")
+    assert new.version == "1.1.0" and new.artifact_id and new.url
 
     before = catalog.state()
     # web changes without a bump (refused), db gets a real new version (goes ahead)
     report, rec = catalog.set("web", "1.1.0", salt="edited").set("db", "1.0.1").publish()
-    assert not report["ok"]
+    assert not report.ok
     assert actions(report, "refused") == [(REGION, web, "1.1.0", "refused", "failed")]
-    refusal = next(a for a in report["actions"] if a["action"] == "refused")
-    assert "bump the version" in refusal["message"]
+    refusal = next(a for a in report.actions if a.action == "refused")
+    assert "bump the version" in refusal.message
     assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]   # db only
     after = catalog.state()
     assert after["products"][web] == before["products"][web]
@@ -243,10 +240,10 @@ def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
     cat = Catalog(tmp_path, baseline["prefix"], active=1, visible=2)
     web = cat.name("web")
     for version in ("1.0.0", "1.1.0"):
-        assert cat.set("web", version).publish()[0]["ok"]
+        assert cat.set("web", version).publish()[0].ok
     assert cat.state()["products"][web] == [[("1.0.0", "DEPRECATED", True), ("1.1.0", "DEFAULT", True)]]
     report, rec = cat.set("web", "1.2.0").publish()
-    assert report["ok"]
+    assert report.ok
     assert cat.state()["products"][web] == [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEPRECATED", True),
                                              ("1.2.0", "DEFAULT", True)]]
     assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact",
@@ -258,23 +255,23 @@ def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
 
 
 def test_launch_constraint_with_another_role_is_reported_not_changed(catalog):
-    assert catalog.set("web", "1.0.0").publish()[0]["ok"]
+    assert catalog.set("web", "1.0.0").publish()[0].ok
     other = boto3.client("iam").create_role(RoleName=f"Other{catalog.tag}", AssumeRolePolicyDocument="{}")
     report, rec = catalog.publish(launch_role_arn=other["Role"]["Arn"])
-    assert report["ok"] and rec.writes() == []
-    [warning] = report["regions"][REGION]["warnings"]
+    assert report.ok and rec.writes() == []
+    [warning] = report.regions[REGION].warnings
     assert f"launch constraint of {catalog.name('web')} does not name {other['Role']['Arn']}" in warning
 
 
 def test_dry_run_plans_and_makes_no_write_call(catalog):
     web = catalog.name("web")
     report, rec = catalog.set("web", "1.0.0").publish(dry_run=True)
-    assert rec.writes() == [] and report["dry_run"] and report["ok"]
-    assert {(a["action"], a["status"]) for a in report["actions"]} == {
+    assert rec.writes() == [] and report.dry_run and report.ok
+    assert {(a.action, a.status) for a in report.actions} == {
         ("create portfolio", "planned"), ("associate principal", "planned"), ("create product", "planned"),
         ("associate product", "planned"), ("create launch constraint", "planned")}
     assert catalog.state()["portfolios"] == 0
-    assert catalog.publish()[0]["ok"]
+    assert catalog.publish()[0].ok
     report, rec = catalog.set("web", "2.0.0").publish(dry_run=True)
     assert rec.writes() == []
     assert actions(report) == [(REGION, web, "2.0.0", "new version", "planned")]
@@ -287,9 +284,9 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
     endpoint.set_faults(throttle=0.15, unavailable=0.15, seed=6)
     try:
         report, rec = catalog.publish()
-        assert report["ok"], publisher.failure_summary(report)
+        assert report.ok, publisher.failure_summary(report)
         catalog.set("web", "1.1.0")
-        assert catalog.publish()[0]["ok"]
+        assert catalog.publish()[0].ok
         injected = endpoint.faults()["injected"]
         assert injected["throttle"] >= 3 and injected["unavailable"] >= 3, injected
     finally:
@@ -303,13 +300,11 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
     assert catalog.publish()[1].writes() == []
 
 
-def _publisher_process(cat: Catalog, extra_env: dict | None = None) -> subprocess.Popen:
-    code = ("import sys; from generator import settings; from generator.aws import publish; "
-            "r = publish.publish(settings.load(sys.argv[1]), out_dir=sys.argv[2], check_stale=False); "
-            "sys.exit(0 if r['ok'] else 1)")
-    env = {**os.environ, **(extra_env or {})}
-    return subprocess.Popen([sys.executable, "-c", code, str(cat.root / "catalog.toml"), str(cat.out)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def _publisher_process(cat: Catalog, kill_after_writes: int | None = None) -> subprocess.Popen:
+    """A publisher in its own process (tests/killable_publisher.py), killed after that many write calls."""
+    args = [str(cat.root / "catalog.toml"), str(cat.out)] + ([str(kill_after_writes)] if kill_after_writes else [])
+    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "killable_publisher.py"), *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_publishers_at_once_create_one_of_each(catalog, local_aws):
@@ -342,14 +337,14 @@ KILLED_RUN_WRITES = 8
 
 def _kill_scenario(root: Path, prefix: str, seed: int):
     cat = Catalog(root / f"run{seed}", prefix, active=1, visible=1)
-    assert cat.set("web", "1.0.0").publish()[0]["ok"]
+    assert cat.set("web", "1.0.0").publish()[0].ok
     cat.set("web", "1.1.0").set("db", "1.0.0").write()
     kill_at = 1 + seed % KILLED_RUN_WRITES
-    proc = _publisher_process(cat, {aws.EXIT_AFTER_WRITES_ENV: str(kill_at)})
+    proc = _publisher_process(cat, kill_after_writes=kill_at)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == aws.EXIT_CODE_KILLED, f"seed {seed}: exit {proc.returncode}: {err}"
+    assert proc.returncode == killable_publisher.EXIT_CODE_KILLED, f"seed {seed}: exit {proc.returncode}: {err}"
     report, _ = cat.publish()
-    assert report["ok"], (seed, publisher.failure_summary(report))
+    assert report.ok, (seed, publisher.failure_summary(report))
     return kill_at, cat.state(), cat.publish()[1].writes(), cat
 
 
@@ -374,9 +369,9 @@ def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):
     boto3.client("ssm", region_name=REGION).delete_parameter(
         Name=admin_settings.TEMPLATE_BUCKET.full_name(baseline["prefix"]))
     rec = aws.CallRecorder()
-    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
-    assert not report["ok"] and rec.writes() == []
-    error = report["regions"][REGION]["error"]
+    report = publisher.publish(settings, out_dir=catalog.out, check_fresh=False, recorder=rec)
+    assert not report.ok and rec.writes() == []
+    error = report.regions[REGION].error
     assert f"SSM parameter {baseline['prefix']}/catalog/template-bucket" in error and "deploy-baseline" in error
     assert "--bucket" in publisher.failure_summary(report)
     _fresh(catalog)
@@ -385,10 +380,10 @@ def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):
     out, err = capsys.readouterr()
     assert re.search(r"us-east-1 +- +prepare region +failed .*catalog/template-bucket", out), out
     assert err.splitlines()[-1].startswith("hipaa-catalog: error: publish incomplete: ") and "deploy-baseline" in err
-    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket="no-such-bucket-x")
-    assert "template bucket no-such-bucket-x not found" in report["regions"][REGION]["error"]
-    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False, bucket=baseline["buckets"][REGION])
-    assert report["ok"]
+    report = publisher.publish(settings, out_dir=catalog.out, check_fresh=False, bucket="no-such-bucket-x")
+    assert "template bucket no-such-bucket-x not found" in report.regions[REGION].error
+    report = publisher.publish(settings, out_dir=catalog.out, check_fresh=False, bucket=baseline["buckets"][REGION])
+    assert report.ok
 
 
 def _other_account(monkeypatch) -> str:
@@ -409,12 +404,12 @@ def test_missing_launch_role_or_group_fails_before_any_change(catalog, monkeypat
     rec = aws.CallRecorder()
     with pytest.raises(PublishError, match=f"launch role HipaaCatalogLaunchRole not found .IAM, account {account}"
                                            ".*deploy-baseline.*--launch-role-arn"):
-        publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
+        publisher.publish(settings, out_dir=catalog.out, check_fresh=False, recorder=rec)
     with pytest.raises(PublishError, match="launch role arn:aws:iam::1:role/Other not found"):
-        publisher.publish(settings, out_dir=catalog.out, check_stale=False, launch_role_arn="arn:aws:iam::1:role/Other")
+        publisher.publish(settings, out_dir=catalog.out, check_fresh=False, launch_role_arn="arn:aws:iam::1:role/Other")
     boto3.Session().client("iam").create_role(RoleName=admin_settings.LAUNCH_ROLE_NAME, AssumeRolePolicyDocument="{}")
     with pytest.raises(PublishError, match="developer group HealthcareDeveloper not found.*deploy-baseline"):
-        publisher.publish(settings, out_dir=catalog.out, check_stale=False, recorder=rec)
+        publisher.publish(settings, out_dir=catalog.out, check_fresh=False, recorder=rec)
     assert rec.writes() == []
 
 
@@ -424,14 +419,13 @@ def test_stale_build_and_oversized_template_are_refused(catalog):
         publisher.publish(settings, out_dir=catalog.out)
     settings = catalog.write(size=publisher.TEMPLATE_SIZE_LIMIT + 1)
     with pytest.raises(PublishError, match=f"over CloudFormation's limit of {publisher.TEMPLATE_SIZE_LIMIT}"):
-        publisher.publish(settings, out_dir=catalog.out, check_stale=False)
+        publisher.publish(settings, out_dir=catalog.out, check_fresh=False)
 
 
 def _fresh(cat: Catalog) -> None:
     """Mark the synthetic build as built from the current sources (the CLI always checks)."""
-    manifest = json.loads((cat.out / MANIFEST).read_text())
-    manifest["sources_sha256"] = sources_sha256()
-    (cat.out / MANIFEST).write_text(json.dumps(manifest))
+    built = manifests.load(cat.out).manifest
+    manifests.write(cat.out, dataclasses.replace(built, sources_sha256=manifests.sources_sha256()))
 
 
 def test_no_credentials_is_one_clear_line(tmp_path, catalog):
@@ -451,8 +445,7 @@ def test_no_credentials_is_one_clear_line(tmp_path, catalog):
 def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
     out = tmp_path / "build"
     assert main(["build", "--out", str(out)]) == 0
-    manifest = json.loads((out / MANIFEST).read_text())
-    products = [p for p in manifest["products"] if p["kind"] == "product"]
+    products = manifests.load(out).manifest.of_kind("product")
     settings_path = tmp_path / "catalog.toml"
     text = (ROOT / "products" / "catalog.toml").read_text()
     text = text.replace('ssm_prefix = "/hipaa-catalog"', f'ssm_prefix = "{baseline["prefix"]}"')
@@ -463,7 +456,7 @@ def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 0 and report["ok"]
     created = [a for a in report["actions"] if a["action"] == "create product"]
-    assert sorted(a["product"] for a in created) == sorted(p["name"] for p in products)
+    assert sorted(a["product"] for a in created) == sorted(p.name for p in products)
     assert code == 0
     assert main(["--settings", str(settings_path), "publish", "--out", str(out), "--region", REGION]) == 0
     table = capsys.readouterr().out

@@ -7,10 +7,10 @@ import re
 import pytest
 
 from generator.aws import publish_plan as plan
-from generator.settings import PublishSettings
+from generator.settings import PortfolioSettings, PublishSettings
 
 H1, H2, H3 = "1" * 64, "2" * 64, "3" * 64
-PORTFOLIO = plan.Portfolio("HIPAA Products", "Approved products", "Security")
+PORTFOLIO = PortfolioSettings("HIPAA Products", "Approved products", "Security")
 GROUP = "arn:aws:iam::123456789012:group/HealthcareDeveloper"
 POLICY = PublishSettings(active_versions=2, visible_versions=3)
 
@@ -42,45 +42,45 @@ def kinds(actions):
 def test_empty_account_creates_everything_in_order():
     actions = plan.plan_region([want(), want("db")], plan.ObservedRegion(), PORTFOLIO, [GROUP], POLICY)
     assert kinds(actions) == [
-        (plan.CREATE_PORTFOLIO, "", ""), (plan.ASSOCIATE_PRINCIPAL, "", ""),
-        (plan.CREATE_PRODUCT, "web", "1.0.0"), (plan.ASSOCIATE_PRODUCT, "web", "1.0.0"),
-        (plan.CREATE_CONSTRAINT, "web", "1.0.0"),
-        (plan.CREATE_PRODUCT, "db", "1.0.0"), (plan.ASSOCIATE_PRODUCT, "db", "1.0.0"),
-        (plan.CREATE_CONSTRAINT, "db", "1.0.0")]
+        (plan.Kind.CREATE_PORTFOLIO, "", ""), (plan.Kind.ASSOCIATE_PRINCIPAL, "", ""),
+        (plan.Kind.CREATE_PRODUCT, "web", "1.0.0"), (plan.Kind.ASSOCIATE_PRODUCT, "web", "1.0.0"),
+        (plan.Kind.CREATE_CONSTRAINT, "web", "1.0.0"),
+        (plan.Kind.CREATE_PRODUCT, "db", "1.0.0"), (plan.Kind.ASSOCIATE_PRODUCT, "db", "1.0.0"),
+        (plan.Kind.CREATE_CONSTRAINT, "db", "1.0.0")]
     assert actions[1].principal == GROUP
 
 
 def test_published_state_plans_nothing_to_change():
     actions = plan.plan_region([want()], region(product(art("1.0.0"))), PORTFOLIO, [GROUP], POLICY)
-    assert kinds(actions) == [(plan.UNCHANGED, "web", "1.0.0")]
+    assert kinds(actions) == [(plan.Kind.UNCHANGED, "web", "1.0.0")]
     assert actions[0].artifact_id == "pa-1.0.0"
     assert plan.changes(actions) == []
 
 
 def test_new_version_is_one_new_artifact():
     actions = plan.plan_product(want(version="1.1.0", sha=H2), product(art("1.0.0")), POLICY)
-    assert kinds(actions) == [(plan.NEW_VERSION, "web", "1.1.0")]
+    assert kinds(actions) == [(plan.Kind.NEW_VERSION, "web", "1.1.0")]
 
 
 def test_same_version_with_other_template_is_refused_and_nothing_else_planned():
     seen = product(art("1.0.0"), art("0.9.0"), art("0.8.0"), art("0.7.0"), in_portfolio=False, constraint=False)
     actions = plan.plan_product(want(sha=H2), seen, PublishSettings(active_versions=1, visible_versions=1))
-    assert kinds(actions) == [(plan.REFUSED, "web", "1.0.0")]
+    assert kinds(actions) == [(plan.Kind.REFUSED, "web", "1.0.0")]
     assert "bump the version" in actions[0].detail and H1[:12] in actions[0].detail
 
 
 def test_artifact_without_hash_counts_as_different():
     seen = product(plan.ObservedArtifact("pa-1", "1.0.0", "made by hand", True, "DEFAULT"))
-    assert kinds(plan.plan_product(want(), seen, POLICY)) == [(plan.REFUSED, "web", "1.0.0")]
+    assert kinds(plan.plan_product(want(), seen, POLICY)) == [(plan.Kind.REFUSED, "web", "1.0.0")]
 
 
 def test_missing_association_constraint_principal_are_planned():
     seen = region(product(art("1.0.0"), in_portfolio=False, constraint=False), principals=())
     extra = "arn:aws:iam::123456789012:role/Auditor"
     actions = plan.plan_region([want()], seen, PORTFOLIO, [GROUP, extra], POLICY)
-    assert kinds(actions) == [(plan.ASSOCIATE_PRINCIPAL, "", ""), (plan.ASSOCIATE_PRINCIPAL, "", ""),
-                              (plan.UNCHANGED, "web", "1.0.0"), (plan.ASSOCIATE_PRODUCT, "web", "1.0.0"),
-                              (plan.CREATE_CONSTRAINT, "web", "1.0.0")]
+    assert kinds(actions) == [(plan.Kind.ASSOCIATE_PRINCIPAL, "", ""), (plan.Kind.ASSOCIATE_PRINCIPAL, "", ""),
+                              (plan.Kind.UNCHANGED, "web", "1.0.0"), (plan.Kind.ASSOCIATE_PRODUCT, "web", "1.0.0"),
+                              (plan.Kind.CREATE_CONSTRAINT, "web", "1.0.0")]
     assert [a.principal for a in actions[:2]] == [GROUP, extra]
 
 
@@ -88,10 +88,10 @@ def test_deprecate_beyond_active_hide_beyond_visible():
     seen = product(art("1.0.0"), art("1.1.0"), art("1.2.0"), art("1.10.0"))
     actions = plan.plan_product(want(version="2.0.0", sha=H3), seen, POLICY)
     # ranked: 2.0.0, 1.10.0 (active) | 1.2.0 (deprecated, visible) | 1.1.0, 1.0.0 (deprecated + hidden)
-    assert kinds(actions) == [(plan.NEW_VERSION, "web", "2.0.0"),
-                              (plan.DEPRECATE, "web", "1.2.0"),
-                              (plan.DEPRECATE, "web", "1.1.0"), (plan.HIDE, "web", "1.1.0"),
-                              (plan.DEPRECATE, "web", "1.0.0"), (plan.HIDE, "web", "1.0.0")]
+    assert kinds(actions) == [(plan.Kind.NEW_VERSION, "web", "2.0.0"),
+                              (plan.Kind.DEPRECATE, "web", "1.2.0"),
+                              (plan.Kind.DEPRECATE, "web", "1.1.0"), (plan.Kind.HIDE, "web", "1.1.0"),
+                              (plan.Kind.DEPRECATE, "web", "1.0.0"), (plan.Kind.HIDE, "web", "1.0.0")]
     assert actions[1].artifact_id == "pa-1.2.0"
 
 
@@ -101,36 +101,36 @@ def test_retirement_already_done_is_not_repeated_and_never_undone():
                    art("1.0.0", guidance="DEPRECATED", active=False),
                    art("1.10.0", guidance="DEPRECATED"))   # an administrator's choice: left alone
     actions = plan.plan_product(want(version="2.0.0", sha=H3), seen, POLICY)
-    assert kinds(actions) == [(plan.UNCHANGED, "web", "2.0.0")]
+    assert kinds(actions) == [(plan.Kind.UNCHANGED, "web", "2.0.0")]
 
 
 def test_version_being_published_always_counts_as_newest():
     seen = product(art("3.0.0"), art("2.0.0"))
     actions = plan.plan_product(want(version="1.5.0", sha=H2), seen, PublishSettings(1, 1))
-    assert kinds(actions) == [(plan.NEW_VERSION, "web", "1.5.0"),
-                              (plan.DEPRECATE, "web", "3.0.0"), (plan.HIDE, "web", "3.0.0"),
-                              (plan.DEPRECATE, "web", "2.0.0"), (plan.HIDE, "web", "2.0.0")]
+    assert kinds(actions) == [(plan.Kind.NEW_VERSION, "web", "1.5.0"),
+                              (plan.Kind.DEPRECATE, "web", "3.0.0"), (plan.Kind.HIDE, "web", "3.0.0"),
+                              (plan.Kind.DEPRECATE, "web", "2.0.0"), (plan.Kind.HIDE, "web", "2.0.0")]
 
 
 def test_non_semver_artifacts_are_left_alone():
     seen = product(art("1.0.0"), plan.ObservedArtifact("pa-x", "legacy", "", True, "DEFAULT"))
-    assert kinds(plan.plan_product(want(), seen, PublishSettings(1, 1))) == [(plan.UNCHANGED, "web", "1.0.0")]
+    assert kinds(plan.plan_product(want(), seen, PublishSettings(1, 1))) == [(plan.Kind.UNCHANGED, "web", "1.0.0")]
 
 
 def test_product_and_portfolio_detail_drift_is_updated():
     fields = dict(want(support_email="a@example.org").product_fields(), ShortDescription="old text")
     seen = product(art("1.0.0"), fields=fields)
     actions = plan.plan_product(want(support_email="b@example.org"), seen, POLICY)
-    assert kinds(actions)[0] == (plan.UPDATE_PRODUCT, "web", "1.0.0")
+    assert kinds(actions)[0] == (plan.Kind.UPDATE_PRODUCT, "web", "1.0.0")
     assert actions[0].detail == "changed: ShortDescription, SupportEmail"
     seen_region = plan.ObservedRegion("port-1", {"Description": "old", "ProviderName": PORTFOLIO.provider},
                                       frozenset([GROUP]), {})
-    assert kinds(plan.plan_region([], seen_region, PORTFOLIO, [GROUP], POLICY)) == [(plan.UPDATE_PORTFOLIO, "", "")]
+    assert kinds(plan.plan_region([], seen_region, PORTFOLIO, [GROUP], POLICY)) == [(plan.Kind.UPDATE_PORTFOLIO, "", "")]
 
 
 def test_empty_setting_is_not_drift():
     seen = product(art("1.0.0"), fields={**want().product_fields(), "SupportUrl": "https://x.example.org"})
-    assert kinds(plan.plan_product(want(), seen, POLICY)) == [(plan.UNCHANGED, "web", "1.0.0")]
+    assert kinds(plan.plan_product(want(), seen, POLICY)) == [(plan.Kind.UNCHANGED, "web", "1.0.0")]
 
 
 @pytest.mark.parametrize("parts", [("product", "us-east-1", "web", "1.0.0", H1),

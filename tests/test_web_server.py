@@ -9,11 +9,10 @@ import re
 import pytest
 from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
-from generator.blocks import admin_settings as admin
-from generator.blocks import instance_types as it
 from generator import render
-from generator.errors import ConfigError
+from generator.blocks import admin_settings as admin, instance_types as it
 from generator.compliance.scenarios import resolve
+from generator.errors import ConfigError
 from products import web_server as ws
 
 SCENARIOS = [(env, phi) for env in ("PROD", "TEST") for phi in ("YES", "NO")]
@@ -141,7 +140,7 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     phi_ids = {"PhiKey", "PhiVolume", "PhiVolumeAttachment", "PhiBackupVault", "PhiBackupPlan", "PhiBackupSelection"}
     if phi == "NO":
         assert not phi_ids & set(res) and "PhiVolumeId" not in outputs
-        assert of_type(t, "AWS::KMS::Key") == {} and of_type(t, "AWS::KMS::Alias") == {}  # issue 2: no key
+        assert of_type(t, "AWS::KMS::Key") == {} and of_type(t, "AWS::KMS::Alias") == {}  # PHI=NO: no key
         assert "phi_volume" not in configsets
         return
     assert phi_ids <= set(res)

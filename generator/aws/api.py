@@ -4,9 +4,14 @@
   ``AWS_ENDPOINT_URL`` (the local AWS endpoint in tests and demos).
 - Throttling and 5xx answers are retried by botocore's ``standard`` retry mode (``adaptive`` if
   ``AWS_RETRY_MODE=adaptive``) with a bounded number of attempts (``AWS_MAX_ATTEMPTS``, default 8).
-- botocore's errors become ``AwsError``s naming the action and the resource (:func:`translated`).
+- :func:`call` makes one call; botocore's errors become ``AwsCallError``s naming the action, the
+  resource and AWS's error code (:func:`translate`); :func:`pages` reads a whole listing, through
+  botocore's paginator where the service model has one, else by its page token.
+- :func:`backoff` gives the delays of every polling loop.
 - :class:`CallRecorder` counts the API calls made, read or write, through botocore's event hooks; the
   tests and the benchmark assert on it.
+
+Every AWS call of publish, deploy and the developers' commands goes through this module.
 
 boto3 sessions are not thread-safe: create one :func:`session` per thread.
 """
@@ -28,14 +33,10 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.loaders import create_loader
 
-from generator.errors import AwsError
+from generator.errors import AwsCallError, AwsError
 
 DEFAULT_MAX_ATTEMPTS = 8
 RETRY_MODES = ("standard", "adaptive")
-# Test hook: a process with this variable set exits (os._exit) right after its Nth write call was
-# answered, as if it had been killed there.  Used by the kill-and-re-run tests; never set it otherwise.
-EXIT_AFTER_WRITES_ENV = "HIPAA_CATALOG_TEST_EXIT_AFTER_WRITES"
-EXIT_CODE_KILLED = 137
 
 # Operations whose name starts with one of these only read; every other operation writes.
 READ_PREFIXES = ("List", "Describe", "Get", "Head", "Search", "Scan", "Query", "Lookup", "Select",
@@ -45,17 +46,6 @@ ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation
                  "AuthorizationError", "Forbidden", "403"}
 BAD_CREDENTIALS = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
                    "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId", "RequestExpired"}
-
-
-class AwsCallError(AwsError):
-    """An AWS API call failed; ``code`` is AWS's error code (e.g. ``ResourceNotFoundException``)."""
-
-    def __init__(self, message: str, *, code: str = "", action: str = "", resource: str = "",
-                 hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.code = code
-        self.action = action
-        self.resource = resource
 
 
 def is_write(operation: str) -> bool:
@@ -193,6 +183,36 @@ def call(c, operation: str, resource: str = "", **params):
         return method(**params)
 
 
+def pages(c, operation: str, key: str, resource: str = "", *, token: tuple[str, str] = ("PageToken", "NextPageToken"),
+          **params) -> list:
+    """Every item under ``key`` of a listing, all pages.  botocore's paginator where the service model
+    has one; otherwise ``token`` names the request's and the response's page-token fields (Service
+    Catalog's end-user listings, e.g. SearchProducts, have no paginator: PageToken / NextPageToken)."""
+    name = xform_name(operation)
+    items: list = []
+    if c.can_paginate(name):
+        with translated(operation, resource):
+            for page in c.get_paginator(name).paginate(**params):
+                items.extend(page.get(key, []))
+        return items
+    request_token, response_token = token
+    next_token = None
+    while True:
+        page = call(c, operation, resource, **params, **({request_token: next_token} if next_token else {}))
+        items.extend(page.get(key, []))
+        next_token = page.get(response_token)
+        if not next_token:
+            return items
+
+
+def backoff(limit: float, first: float = 0.25) -> Iterator[float]:
+    """Polling delays: quick at first (a short operation finishes fast), then every ``limit`` seconds."""
+    delay = first
+    while True:
+        yield min(delay, limit)
+        delay *= 2
+
+
 @dataclass(frozen=True)
 class Call:
     service: str
@@ -205,36 +225,22 @@ class CallRecorder:
     """Records every API call (once per call, not per retry) made by the clients it watches.
 
     Thread-safe; one recorder may watch the clients of many threads.  ``writes()``/``reads()`` list
-    the calls; ``summary()`` counts them.  If ``HIPAA_CATALOG_TEST_EXIT_AFTER_WRITES=N`` is set, the
-    process exits with code 137 right after the answer to its Nth write call (a test hook simulating a
-    kill at a chosen point).
+    the calls; ``summary()`` counts them.  ``watch`` registers botocore event handlers on a client; a
+    subclass may register more (the tests' kill-at-a-chosen-point recorder does).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: list[Call] = []
-        self._writes_answered = 0
-        exit_after = os.environ.get(EXIT_AFTER_WRITES_ENV, "")
-        self._exit_after = int(exit_after) if exit_after.isdigit() and int(exit_after) > 0 else 0
 
     def watch(self, c) -> None:
         region = c.meta.region_name
         c.meta.events.register("before-call.*.*", functools.partial(self._before, region=region))
-        if self._exit_after:
-            c.meta.events.register("after-call.*.*", self._after)
 
     def _before(self, model, region, **_kwargs) -> None:
         call_ = Call(model.service_model.service_name, model.name, region, is_write(model.name))
         with self._lock:
             self.calls.append(call_)
-
-    def _after(self, model, **_kwargs) -> None:
-        if not is_write(model.name):
-            return
-        with self._lock:
-            self._writes_answered += 1
-            if self._writes_answered >= self._exit_after:
-                os._exit(EXIT_CODE_KILLED)
 
     def writes(self) -> list[Call]:
         with self._lock:

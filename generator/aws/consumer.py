@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from generator.aws import api as aws
-from generator.errors import ConfigError, LaunchError
+from generator.errors import AwsCallError, ConfigError, LaunchError
 from generator.settings import SEMVER
 
 Progress = Callable[[str], None]
@@ -142,14 +142,6 @@ def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str]
     return [{"Key": k, "Value": v} for k, v in given.items()]
 
 
-def backoff(limit: float, first: float = 0.25):
-    """Polling delays: quick at first (a short operation finishes fast), then every ``limit`` seconds."""
-    delay = first
-    while True:
-        yield min(delay, limit)
-        delay *= 2
-
-
 # ------------------------------------------------------------------------------------------ versions
 
 def _version_sort_key(artifact: Mapping) -> tuple:
@@ -185,23 +177,17 @@ class Consumer:
         assert operation in END_USER_OPERATIONS, operation  # developer permissions only
         try:
             return aws.call(self.sc, operation, resource, **params)
-        except LaunchError:
-            raise
-        except aws.AwsCallError as exc:
-            err = LaunchError(exc.message, hint=exc.hint)
-            err.code = exc.code
-            raise err from exc
+        except AwsCallError as exc:
+            raise LaunchError(exc.message, code=exc.code, hint=exc.hint) from exc
 
     # -- products and versions
     def _pages(self, operation: str, resource: str, key: str, **params) -> list[dict]:
-        """Every item under ``key`` of a paginated end-user listing (PageToken / NextPageToken)."""
-        out, token = [], None
-        while True:
-            page = self._call(operation, resource, **params, **({"PageToken": token} if token else {}))
-            out += page.get(key, [])
-            token = page.get("NextPageToken")
-            if not token:
-                return out
+        """Every item under ``key`` of an end-user listing, all pages."""
+        assert operation in END_USER_OPERATIONS, operation
+        try:
+            return aws.pages(self.sc, operation, key, resource, **params)
+        except AwsCallError as exc:
+            raise LaunchError(exc.message, code=exc.code, hint=exc.hint) from exc
 
     def search_products(self) -> list[dict]:
         return self._pages("SearchProducts", "products", "ProductViewSummaries", PageSize=20)
@@ -309,7 +295,7 @@ class Consumer:
     def wait_record(self, record_id: str, name: str, product: str = "", version: str = "") -> dict:
         deadline = time.monotonic() + self.timeout
         last = None
-        delays = backoff(self.poll)
+        delays = aws.backoff(self.poll)
         while True:
             rec = self.describe_record(record_id)
             detail = rec["RecordDetail"]
@@ -336,12 +322,8 @@ class Consumer:
 
     def describe_record(self, record_id: str) -> dict:
         rec = self._call("DescribeRecord", f"record {record_id}", Id=record_id)
-        outputs, token = list(rec.get("RecordOutputs", [])), rec.get("NextPageToken")
-        while token:
-            page = self._call("DescribeRecord", f"record {record_id}", Id=record_id, PageToken=token)
-            outputs += page.get("RecordOutputs", [])
-            token = page.get("NextPageToken")
-        rec["RecordOutputs"] = outputs
+        if rec.get("NextPageToken"):
+            rec["RecordOutputs"] = self._pages("DescribeRecord", f"record {record_id}", "RecordOutputs", Id=record_id)
         return rec
 
     # -- provisioned products
@@ -350,7 +332,7 @@ class Consumer:
             return self._call("DescribeProvisionedProduct", f"provisioned product {name}", Name=name)[
                 "ProvisionedProductDetail"]
         except LaunchError as exc:
-            if getattr(exc, "code", "") == "ResourceNotFoundException":
+            if exc.code == "ResourceNotFoundException":
                 raise LaunchError(f"no provisioned product named {name!r}",
                                   hint="`hipaa-catalog status` without a name lists yours") from exc
             raise

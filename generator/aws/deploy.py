@@ -20,12 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from generator.pipeline import build as pipeline
 from generator.aws import api as aws
-from generator.aws.consumer import backoff
-from generator.errors import AwsError, BuildError, ConfigError
+from generator.errors import AwsCallError, ConfigError, DeployError
+from generator.pipeline import manifest as manifests
 
 Progress = Callable[[str], None]
 
@@ -51,18 +48,10 @@ STUCK_STATES = {
     "DELETE_FAILED": "a deletion failed. Finish deleting it (aws cloudformation delete-stack --stack-name "
                      "{name}) and run again",
 }
+# How CloudFormation says an update changes nothing: a FAILED change set whose StatusReason says "The
+# submitted information didn't contain changes" (CreateChangeSet), or UpdateStack's ValidationError "No
+# updates are to be performed"; neither has an error code of its own.
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
-
-
-class DeployError(AwsError):
-    """A stack could not be created or updated; ``events`` are its failing resource events."""
-
-    def __init__(self, message: str, events=(), *, hint: str | None = None):
-        lines = [f"  {e['LogicalResourceId']} ({e['ResourceType']}): {e['ResourceStatus']}: "
-                 f"{e.get('ResourceStatusReason') or 'no reason given'}" for e in events]
-        full = message + ("\nfailing resource events (newest first):\n" + "\n".join(lines) if lines else "")
-        super().__init__(full, hint=hint)
-        self.events = list(events)
 
 
 @dataclass
@@ -84,19 +73,11 @@ class Plan:
 
 # --------------------------------------------------------------------------------------------- inputs
 
-def load_template(name: str, out_dir: Path = pipeline.DEFAULT_OUT) -> tuple[dict, dict]:
+def load_template(name: str, out_dir: Path = manifests.BUILD_DIR) -> tuple[manifests.Entry, dict]:
     """The manifest entry and the parsed template of built product ``name`` (e.g. account-baseline)."""
-    manifest = pipeline.load_manifest(out_dir)
-    entries = {p["name"]: p for p in manifest.get("products", [])}
-    if name not in entries:
-        raise BuildError(f"{Path(out_dir) / pipeline.MANIFEST}: no product {name!r} in the manifest; "
-                         f"built: {', '.join(entries) or 'nothing'}", hint="run `make build` first")
-    entry = entries[name]
-    path = Path(out_dir) / entry["path"]
-    try:
-        return entry, json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BuildError(f"{path}: listed in the manifest but missing", hint="run `make build` again") from exc
+    built = manifests.load(out_dir)
+    entry = built.entry(name)
+    return entry, json.loads(built.read_template(entry))
 
 
 def parse_assignments(items: list[str] | None, what: str = "-p") -> dict[str, str]:
@@ -131,36 +112,29 @@ def check_parameters(template: dict, given: Mapping[str, str], previous: set[str
 
 # --------------------------------------------------------------------------------------------- AWS side
 
-def _translate(exc: Exception, action: str) -> DeployError:
-    err = aws.translate(exc, action, "")
-    return DeployError(err.message, hint=err.hint)
-
-
-def _call(action: str, fn, **kwargs):
+def _call(cf, operation: str, stack_name: str, **params):
+    """One CloudFormation call; an error is a DeployError with AWS's code and the translated message."""
     try:
-        return fn(**kwargs)
-    except (ClientError, BotoCoreError) as exc:
-        raise _translate(exc, action) from exc
+        return aws.call(cf, operation, f"stack {stack_name}", **params)
+    except AwsCallError as exc:
+        raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
 
 
 def describe_stack(cf, name: str) -> dict | None:
+    """The stack, or None when there is none.  CloudFormation answers a missing stack with the code
+    ``ValidationError`` and the message "Stack with id NAME does not exist" (DescribeStacks, AWS
+    CloudFormation API Reference), so both are checked."""
     try:
-        return cf.describe_stacks(StackName=name)["Stacks"][0]
-    except ClientError as exc:
-        if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
+        return _call(cf, "DescribeStacks", name, StackName=name)["Stacks"][0]
+    except DeployError as exc:
+        if exc.code == "ValidationError" and "does not exist" in exc.message:
             return None
-        raise _translate(exc, f"describe stack {name}") from exc
-    except BotoCoreError as exc:
-        raise _translate(exc, f"describe stack {name}") from exc
+        raise
 
 
 def failing_events(cf, name: str, limit: int = 10) -> list[dict]:
-    """The newest failed resource events of the stack's last operation."""
-    try:
-        events = cf.describe_stack_events(StackName=name)["StackEvents"]
-    except (ClientError, BotoCoreError):
-        return []
-    failed = [e for e in events if e.get("ResourceStatus", "").endswith("_FAILED")]
+    """The newest failed resource events of the stack's last operation (none when they cannot be read)."""
+    failed = [e for e in _events(cf, name) if e.get("ResourceStatus", "").endswith("_FAILED")]
     return failed[:limit]
 
 
@@ -196,17 +170,15 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
                   Capabilities=CAPABILITIES, Description=f"hipaa-catalog deploy of {product}",
                   Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **_template_args(body, upload))
     try:
-        created = cf.create_change_set(**kwargs)
-    except ClientError as exc:
-        if any(s in exc.response.get("Error", {}).get("Message", "") for s in NO_CHANGES):
+        created = _call(cf, "CreateChangeSet", stack_name, **kwargs)
+    except DeployError as exc:
+        if any(s in exc.message for s in NO_CHANGES):
             return Plan(stack_name, "NONE", None, parameters=dict(parameters))
-        raise _translate(exc, f"create change set for stack {stack_name}") from exc
-    except BotoCoreError as exc:
-        raise _translate(exc, f"create change set for stack {stack_name}") from exc
+        raise
     cs_id = created["Id"]
-    deadline, delays = time.monotonic() + timeout, backoff(poll)
+    deadline, delays = time.monotonic() + timeout, aws.backoff(poll)
     while True:
-        desc = _call("describe change set", cf.describe_change_set, ChangeSetName=cs_id, StackName=stack_name)
+        desc = _call(cf, "DescribeChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name)
         if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
             break
         if time.monotonic() > deadline:
@@ -215,13 +187,13 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
         time.sleep(next(delays))
     if desc["Status"] == "FAILED":
         reason = desc.get("StatusReason", "")
-        _call("delete change set", cf.delete_change_set, ChangeSetName=cs_id, StackName=stack_name)
+        _call(cf, "DeleteChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name)
         if any(s in reason for s in NO_CHANGES):
             return Plan(stack_name, "NONE", None, parameters=dict(parameters))
         raise DeployError(f"change set for stack {stack_name} failed: {reason}")
     changes = list(desc.get("Changes", []))
     while desc.get("NextToken"):
-        desc = _call("describe change set", cf.describe_change_set, ChangeSetName=cs_id, StackName=stack_name,
+        desc = _call(cf, "DescribeChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name,
                      NextToken=desc["NextToken"])
         changes += desc.get("Changes", [])
     rows = []
@@ -237,7 +209,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
 def discard(cf, p: Plan) -> None:
     """Delete a change set the administrator declined (a CREATE leaves the empty stack in review)."""
     if p.change_set_id:
-        _call("delete change set", cf.delete_change_set, ChangeSetName=p.change_set_id, StackName=p.stack_name)
+        _call(cf, "DeleteChangeSet", p.stack_name, ChangeSetName=p.change_set_id, StackName=p.stack_name)
 
 
 def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3600, poll: float = 3.0) -> dict:
@@ -245,12 +217,12 @@ def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3
     progress = progress or (lambda _m: None)
     seen = {e["EventId"] for e in _events(cf, p.stack_name)}
     try:
-        cf.execute_change_set(ChangeSetName=p.change_set_id, StackName=p.stack_name)
-    except (ClientError, BotoCoreError) as exc:
-        err = aws.translate(exc, "ExecuteChangeSet", f"stack {p.stack_name}")
-        raise DeployError(err.message, failing_events(cf, p.stack_name), hint=err.hint) from exc
+        aws.call(cf, "ExecuteChangeSet", f"stack {p.stack_name}", ChangeSetName=p.change_set_id,
+                 StackName=p.stack_name)
+    except AwsCallError as exc:
+        raise DeployError(exc.message, failing_events(cf, p.stack_name), code=exc.code, hint=exc.hint) from exc
     progress(f"executing {p.change_set_type} of stack {p.stack_name}")
-    deadline, delays = time.monotonic() + timeout, backoff(poll)
+    deadline, delays = time.monotonic() + timeout, aws.backoff(poll)
     while True:
         stack = describe_stack(cf, p.stack_name)
         for e in reversed(_events(cf, p.stack_name)):
@@ -275,9 +247,11 @@ def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3
 
 
 def _events(cf, name: str) -> list[dict]:
+    """The newest page of the stack's events (newest first); none when they cannot be read, as this only
+    adds detail to progress and to an error that is already being reported."""
     try:
-        return cf.describe_stack_events(StackName=name)["StackEvents"]
-    except (ClientError, BotoCoreError):
+        return aws.call(cf, "DescribeStackEvents", f"stack {name}", StackName=name)["StackEvents"]
+    except AwsCallError:
         return []
 
 
@@ -285,9 +259,12 @@ def outputs(stack: dict | None) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in (stack or {}).get("Outputs", [])}
 
 
-def upload_template(s3, bucket: str, entry: dict, body: str) -> str:
+def upload_template(s3, bucket: str, entry: manifests.Entry, body: str) -> str:
     """Upload a template too large to send inline; return the URL CloudFormation reads it from."""
-    key = f"admin/{entry['name']}/{entry['version']}/{entry['sha256']}.json"
-    _call("PutObject", s3.put_object, Bucket=bucket, Key=key, Body=body.encode("utf-8"),
-          ServerSideEncryption="aws:kms", ContentType="application/json")
+    key = f"admin/{entry.name}/{entry.version}/{entry.sha256}.json"
+    try:
+        aws.call(s3, "PutObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body.encode("utf-8"),
+                 ServerSideEncryption="aws:kms", ContentType="application/json")
+    except AwsCallError as exc:
+        raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
     return f"{s3.meta.endpoint_url.rstrip('/')}/{bucket}/{key}"

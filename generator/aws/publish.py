@@ -22,30 +22,68 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Callable
 from urllib.parse import quote
 
+from generator.aws import api as aws, publish_plan as plan
+from generator.aws.publish_plan import Kind
 from generator.blocks import admin_settings
-from generator.aws import api as aws
-from generator.aws import publish_plan as plan
-from generator.errors import AwsError, BuildError, ConfigError, PublishError
-from generator.render import sha256 as text_sha256
-from generator.settings import Settings
+from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE
+from generator.errors import AwsCallError, AwsError, BuildError, ConfigError, PublishError
+from generator.pipeline import manifest as manifests
+from generator.settings import PortfolioSettings, PublishSettings, Settings
 
 REPORT = "publish-report.json"
-DEFAULT_OUT = Path(__file__).resolve().parents[2] / "build"   # the same folder as generator.pipeline.build's
-MANIFEST = "manifest.json"
 # CloudFormation's limit for a template loaded from S3.
 TEMPLATE_SIZE_LIMIT = 1_048_576
-PROVISIONING_TAG = "servicecatalog:provisioning=true"
 BASELINE_HINT = "run deploy-baseline first (the account baseline creates it), or pass the override"
 
-# Statuses of an action in the report.
-DONE, PLANNED, FAILED, NOT_DONE = "done", "planned", "failed", "not done"
-
 Progress = Callable[[str], None]
+
+
+class Status(StrEnum):
+    """What became of an action; the value is how reports and tables name it."""
+
+    DONE = "done"
+    PLANNED = "planned"
+    FAILED = "failed"
+    NOT_DONE = "not done"
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    """One action of one region, as the report and the table show it."""
+
+    region: str
+    action: Kind
+    status: Status
+    product: str = ""
+    version: str = ""
+    sha256: str = ""
+    artifact_id: str = ""
+    principal: str = ""
+    key: str = ""
+    url: str = ""
+    message: str = ""
+
+    @property
+    def target(self) -> str:
+        """What the action is about: the product, the principal's name or the portfolio."""
+        return self.product or (self.principal.split(":", 5)[-1] if self.principal else "portfolio")
+
+    def to_json(self) -> dict:
+        return {f.name: str(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What carrying out an action produced, for its record."""
+
+    artifact_id: str = ""
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,10 +103,10 @@ class Release:
     """Everything every region publishes: the templates, the portfolio, principals and launch role."""
 
     templates: tuple[Template, ...]
-    portfolio: plan.Portfolio
+    portfolio: PortfolioSettings
     principals: tuple[str, ...]
     launch_role_arn: str
-    policy: object   # generator.settings.PublishSettings
+    policy: PublishSettings
     iam: "IamCheck | None" = None   # checks the launch role / group exist, when a region needs them
 
 
@@ -77,64 +115,70 @@ class RegionResult:
     region: str
     bucket: str = ""
     portfolio_id: str = ""
-    actions: list[dict] = field(default_factory=list)
+    actions: list[ActionRecord] = field(default_factory=list)
     error: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.error and all(a["status"] in (DONE, PLANNED) and a["action"] != plan.REFUSED
+        return not self.error and all(a.status in (Status.DONE, Status.PLANNED) and a.action is not Kind.REFUSED
                                       for a in self.actions)
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "bucket": self.bucket, "portfolio_id": self.portfolio_id, "error": self.error,
+                "warnings": list(self.warnings)}
+
+
+@dataclass
+class PublishReport:
+    """The outcome of a publish (or of a dry run's plan), also written to ``build/publish-report.json``."""
+
+    catalog: str
+    account: str
+    dry_run: bool
+    launch_role_arn: str
+    principals: tuple[str, ...]
+    seconds: float
+    regions: dict[str, RegionResult]
+    calls: dict
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.regions.values())
+
+    @property
+    def actions(self) -> list[ActionRecord]:
+        return [a for r in self.regions.values() for a in r.actions]
+
+    def to_json(self) -> dict:
+        return {"catalog": self.catalog, "account": self.account, "dry_run": self.dry_run, "ok": self.ok,
+                "launch_role_arn": self.launch_role_arn, "principals": list(self.principals),
+                "seconds": self.seconds, "regions": {n: r.to_json() for n, r in self.regions.items()},
+                "actions": [a.to_json() for a in self.actions], "calls": self.calls}
 
 
 # --- the release: manifest + settings -------------------------------------------------------------
 
-def _sources_sha256() -> str:
-    from generator.pipeline.build import sources_sha256   # imported late: generator.pipeline.build loads cfn-lint
-
-    return sources_sha256()
-
-
-def load_release_templates(settings: Settings, out_dir: Path, check_stale: bool = True) -> tuple[Template, ...]:
-    """The templates of the manifest's "product" entries, checked: fresh build, hash, size."""
-    manifest_path = Path(out_dir) / MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BuildError(f"{manifest_path}: no manifest; run `make build` first") from exc
-    except (OSError, ValueError) as exc:
-        raise BuildError(f"{manifest_path}: unreadable manifest ({exc}); run `make build`") from exc
-    if check_stale and manifest.get("sources_sha256") != _sources_sha256():
-        raise BuildError(f"{manifest_path}: stale build: generator/ or products/ changed since it was built",
-                         hint="run `make build` (or `make publish`, which builds first)")
+def load_release_templates(settings: Settings, out_dir: Path, check_fresh: bool = True) -> tuple[Template, ...]:
+    """The templates of the manifest's "product" entries, checked: fresh build, version, hash, size."""
+    built = manifests.load(out_dir, check_fresh=check_fresh)
     templates = []
-    for entry in manifest.get("products", []):
-        if entry.get("kind") != "product":
-            continue   # "admin" templates are deployed by the administrator, not published
-        name = entry["name"]
+    for entry in built.manifest.of_kind("product"):   # "admin" templates are deployed, not published
+        name = entry.name
         ps = settings.products.get(name)
         if ps is None:
-            raise ConfigError(f"{manifest_path}: product {name} is not in {settings.path}",
+            raise ConfigError(f"{built.path}: product {name} is not in {settings.path}",
                               hint="run `make build` with the current settings")
-        if ps.version != entry["version"]:
-            raise BuildError(f"{manifest_path}: {name} was built as {entry['version']} but {settings.path} says "
+        if ps.version != entry.version:
+            raise BuildError(f"{built.path}: {name} was built as {entry.version} but {settings.path} says "
                              f"{ps.version}", hint="run `make build`")
-        path = Path(out_dir) / entry["path"]
-        try:
-            body = path.read_bytes()
-        except OSError as exc:
-            raise BuildError(f"{path}: cannot read the template of {name}: {exc.strerror}",
-                             hint="run `make build`") from exc
-        digest = text_sha256(body.decode("utf-8"))
-        if digest != entry["sha256"]:
-            raise BuildError(f"{path}: the template of {name} changed after the build (sha256 {digest[:12]}…, "
-                             f"manifest {entry['sha256'][:12]}…)", hint="run `make build`")
+        body = built.read_template(entry)
         if len(body) > TEMPLATE_SIZE_LIMIT:
-            raise PublishError(f"{path}: the template of {name} {entry['version']} is {len(body)} bytes, over "
-                               f"CloudFormation's limit of {TEMPLATE_SIZE_LIMIT} bytes for a template in S3",
+            raise PublishError(f"{built.out_dir / entry.path}: the template of {name} {entry.version} is {len(body)} "
+                               f"bytes, over CloudFormation's limit of {TEMPLATE_SIZE_LIMIT} bytes for a template in S3",
                                hint="split the product or move logic into nested stacks / modules")
         want = plan.DesiredProduct(
-            name=name, version=entry["version"], sha256=digest, change_note=entry["change_note"],
+            name=name, version=entry.version, sha256=entry.sha256, change_note=entry.change_note,
             owner=ps.owner, description=ps.description, distributor=ps.distributor,
             support_email=ps.support_email, support_url=ps.support_url,
             support_description=ps.support_description)
@@ -197,7 +241,7 @@ class IamCheck:
             name = self.role_arn.rsplit("/", 1)[-1]
             try:
                 aws.call(self.iam, "GetRole", f"IAM role {name}", RoleName=name)
-            except aws.AwsCallError as exc:
+            except AwsCallError as exc:
                 if exc.code == "NoSuchEntity":
                     raise _missing(f"launch role {self.role_arn if self.role_override else name}",
                                    f"IAM, account {self.account}", "--launch-role-arn ARN") from exc
@@ -209,17 +253,11 @@ class IamCheck:
             name = admin_settings.DEVELOPER_GROUP
             try:
                 aws.call(self.iam, "GetGroup", f"IAM group {name}", GroupName=name, MaxItems=1)
-            except aws.AwsCallError as exc:
+            except AwsCallError as exc:
                 if exc.code == "NoSuchEntity":
                     raise _missing(f"developer group {name}", f"IAM, account {self.account}") from exc
                 raise
         self._once("group", check)
-
-
-def discover_bucket(ssm, s3, settings: Settings, region: str, override: str | None) -> tuple[str, str]:
-    """(template bucket, its region): the override or the baseline's SSM parameter; the bucket must exist."""
-    bucket = bucket_name(ssm, settings, region, override)
-    return bucket, check_bucket(s3, bucket, region)
 
 
 def bucket_name(ssm, settings: Settings, region: str, override: str | None) -> str:
@@ -229,7 +267,7 @@ def bucket_name(ssm, settings: Settings, region: str, override: str | None) -> s
         name = admin_settings.TEMPLATE_BUCKET.full_name(settings.ssm_prefix)
         try:
             bucket = aws.call(ssm, "GetParameter", f"SSM parameter {name} in {region}", Name=name)["Parameter"]["Value"]
-        except aws.AwsCallError as exc:
+        except AwsCallError as exc:
             if exc.code == "ParameterNotFound":
                 raise _missing(f"SSM parameter {name} naming the template bucket", region, "--bucket NAME") from exc
             raise
@@ -240,7 +278,7 @@ def check_bucket(s3, bucket: str, region: str) -> str:
     """The region of the template bucket, which must exist."""
     try:
         head = aws.call(s3, "HeadBucket", f"S3 bucket {bucket}", Bucket=bucket)
-    except aws.AwsCallError as exc:
+    except AwsCallError as exc:
         if exc.code in ("404", "NoSuchBucket", "NotFound"):
             raise _missing(f"template bucket {bucket}", region, "--bucket NAME") from exc
         raise
@@ -257,14 +295,6 @@ def template_url(bucket: str, bucket_region: str, key: str) -> str:
 
 # --- observing a region ------------------------------------------------------------------------
 
-def _pages(c, operation: str, key: str, resource: str, **params) -> list[dict]:
-    items: list[dict] = []
-    with aws.translated(operation, resource):
-        for page in c.get_paginator(aws.xform_name(operation)).paginate(**params):
-            items.extend(page.get(key, []))
-    return items
-
-
 def _oldest(items: list[dict]) -> dict:
     return sorted(items, key=lambda i: (str(i.get("CreatedTime", "")), i.get("Id", "")))[0]
 
@@ -275,7 +305,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
     LAUNCH constraints whose description does not name ``launch_role_arn``)."""
     warnings: list[str] = []
     where = f"Service Catalog in {region}"
-    portfolios = [p for p in _pages(sc, "ListPortfolios", "PortfolioDetails", where)
+    portfolios = [p for p in aws.pages(sc, "ListPortfolios", "PortfolioDetails", where)
                   if p.get("DisplayName") == portfolio_name]
     if len(portfolios) > 1:
         warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
@@ -287,20 +317,20 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
     if portfolio:
         pid = portfolio["Id"]
         res = f"portfolio {pid} in {region}"
-        portfolio_details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)
+        portfolio_details = aws.pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)
         in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in portfolio_details}
         launch = {c.get("ProductId"): c.get("Description") or "" for c in
-                  _pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
+                  aws.pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
                   if c.get("Type") == "LAUNCH"}
         principals = frozenset(p.get("PrincipalARN") for p in
-                               _pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
+                               aws.pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
     # The account-wide product search only when a product is not in the portfolio (first publish, a new
     # product, an interrupted one): a no-change publish then reads 4 + one per product per region
     # (make bench holds it to at most 2 reads per product and region).
     if set(product_names) <= {d.get("ProductViewSummary", {}).get("Name") for d in portfolio_details}:
         details = portfolio_details
     else:
-        details = _pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
+        details = aws.pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", where, ProductSource="ACCOUNT")
     by_name: dict[str, list[dict]] = {}
     for d in details:
         s = d.get("ProductViewSummary", {})
@@ -335,7 +365,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
 # --- carrying out a region's plan -----------------------------------------------------------------
 
 class _Region:
-    """Carries out one region's plan with one boto3 session (one thread)."""
+    """Carries out one region's plan with one boto3 session (one thread): one method per action kind."""
 
     def __init__(self, region: str, release: Release, settings: Settings, recorder: aws.CallRecorder,
                  progress: Progress, bucket_override: str | None):
@@ -353,6 +383,12 @@ class _Region:
         self.product_ids: dict[str, str] = {}
         self.templates = {t.want.name: t for t in release.templates}
         self._bucket_key: str | None = None   # "" once looked up and the bucket has no KMS default
+        self.handlers: dict[Kind, Callable[[plan.Action], Outcome]] = {
+            Kind.CREATE_PORTFOLIO: self.create_portfolio, Kind.UPDATE_PORTFOLIO: self.update_portfolio,
+            Kind.ASSOCIATE_PRINCIPAL: self.associate_principal, Kind.CREATE_PRODUCT: self.create_product,
+            Kind.UPDATE_PRODUCT: self.update_product, Kind.NEW_VERSION: self.new_version,
+            Kind.UNCHANGED: self.unchanged, Kind.ASSOCIATE_PRODUCT: self.associate_product,
+            Kind.CREATE_CONSTRAINT: self.create_constraint, Kind.DEPRECATE: self.deprecate, Kind.HIDE: self.hide}
 
     def say(self, message: str) -> None:
         self.progress(f"{self.region}: {message}")
@@ -380,12 +416,12 @@ class _Region:
         # the bucket (SSM parameter, HeadBucket) when something will be uploaded, or for a dry run.  A
         # no-change publish makes no call it does not need.
         if self.release.iam is not None:
-            if any(a.kind in (plan.CREATE_PRODUCT, plan.CREATE_CONSTRAINT) for a in actions):
+            if any(a.kind in (Kind.CREATE_PRODUCT, Kind.CREATE_CONSTRAINT) for a in actions):
                 self.release.iam.role()
-            if any(a.kind == plan.ASSOCIATE_PRINCIPAL and a.principal == self.release.iam.group_arn
+            if any(a.kind is Kind.ASSOCIATE_PRINCIPAL and a.principal == self.release.iam.group_arn
                    for a in actions):
                 self.release.iam.group()
-        if dry_run or any(a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION) for a in actions):
+        if dry_run or any(a.kind in plan.PUBLISHES for a in actions):
             try:
                 r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
                 self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
@@ -393,7 +429,7 @@ class _Region:
                 r.error = str(exc)
                 return r
         if dry_run:
-            r.actions = [self.record(a, PLANNED) for a in actions]
+            r.actions = [self.record(a, Status.PLANNED) for a in actions]
             return r
         # Portfolio-level actions first; a failure there leaves every product not done.
         portfolio_level = [a for a in actions if not a.product]
@@ -401,129 +437,144 @@ class _Region:
         for a in actions:
             if a.product:
                 by_product.setdefault(a.product, []).append(a)
-        pending = portfolio_level + [a for acts in by_product.values() for a in acts]
-        try:
-            for a in portfolio_level:
-                r.actions.append(self.record(a, DONE, **self.execute(a)))
-                pending.remove(a)
-        except AwsError as exc:
-            r.actions.append(self.record(a, FAILED, message=str(exc)))
-            pending.remove(a)
-            r.actions.extend(self.record(p, NOT_DONE) for p in pending)
-            r.error = f"{a.describe()}: {exc}"
-            return r
+        for i, a in enumerate(portfolio_level):
+            try:
+                r.actions.append(self.record(a, Status.DONE, self.handlers[a.kind](a)))
+            except AwsError as exc:
+                r.actions.append(self.record(a, Status.FAILED, message=str(exc)))
+                r.actions.extend(self.record(p, Status.NOT_DONE)
+                                 for p in portfolio_level[i + 1:] + [p for acts in by_product.values() for p in acts])
+                r.error = f"{a.describe()}: {exc}"
+                return r
         for name, acts in by_product.items():
-            if any(a.kind == plan.REFUSED for a in acts):
-                r.actions.extend(self.record(a, NOT_DONE if a.kind != plan.REFUSED else FAILED,
+            if plan.refused(acts):
+                r.actions.extend(self.record(a, Status.FAILED if a.kind is Kind.REFUSED else Status.NOT_DONE,
                                              message=a.detail) for a in acts)
                 self.say(f"refused {name}: {plan.refused(acts)[0].detail}")
                 continue
             for i, a in enumerate(acts):
                 try:
-                    r.actions.append(self.record(a, DONE, **self.execute(a)))
+                    r.actions.append(self.record(a, Status.DONE, self.handlers[a.kind](a)))
                 except AwsError as exc:
-                    r.actions.append(self.record(a, FAILED, message=str(exc)))
-                    r.actions.extend(self.record(p, NOT_DONE) for p in acts[i + 1:])
+                    r.actions.append(self.record(a, Status.FAILED, message=str(exc)))
+                    r.actions.extend(self.record(p, Status.NOT_DONE) for p in acts[i + 1:])
                     self.say(f"{a.describe()} failed: {exc}")
                     break
         return r
 
-    def record(self, a: plan.Action, status: str, artifact_id: str = "", url: str = "", key: str = "",
-               message: str = "") -> dict:
+    def record(self, a: plan.Action, status: Status, outcome: Outcome = Outcome(), message: str = "") -> ActionRecord:
         t = self.templates.get(a.product)
-        if t and a.version == t.want.version and not key:
-            key = t.key
+        key = t.key if t and a.version == t.want.version and a.kind not in (Kind.DEPRECATE, Kind.HIDE) else ""
+        url = outcome.url
         if key and not url and self.result.bucket:
             url = template_url(self.result.bucket, self.bucket_region, key)
-        return {"region": self.region, "action": a.kind, "status": status, "product": a.product,
-                "version": a.version, "sha256": a.sha256, "artifact_id": artifact_id or a.artifact_id,
-                "principal": a.principal, "key": key if a.product and a.kind not in (plan.DEPRECATE, plan.HIDE)
-                else "", "url": url if a.kind in (plan.CREATE_PRODUCT, plan.NEW_VERSION, plan.UNCHANGED) else "",
-                "message": message or (a.detail if status == PLANNED else "")}
+        shows_url = a.kind in (Kind.CREATE_PRODUCT, Kind.NEW_VERSION, Kind.UNCHANGED)
+        return ActionRecord(region=self.region, action=a.kind, status=status, product=a.product, version=a.version,
+                            sha256=a.sha256, artifact_id=outcome.artifact_id or a.artifact_id, principal=a.principal,
+                            key=key, url=url if shows_url else "",
+                            message=message or (a.detail if status is Status.PLANNED else ""))
 
-    # Each returns extra report fields (artifact_id, url, key) for the action.
-    def execute(self, a: plan.Action) -> dict:
-        sc, rel, region = self.sc, self.release, self.region
-        if a.kind == plan.CREATE_PORTFOLIO:
-            p = rel.portfolio
-            out = aws.call(sc, "CreatePortfolio", f"portfolio {p.name!r} in {region}",
-                           DisplayName=p.name, Description=p.description, ProviderName=p.provider,
-                           IdempotencyToken=plan.idempotency_token("portfolio", region, p.name))
-            self.result.portfolio_id = out["PortfolioDetail"]["Id"]
-            self.say(f"created portfolio {self.result.portfolio_id}")
-            return {}
-        pid = self.result.portfolio_id
-        if a.kind == plan.UPDATE_PORTFOLIO:
-            aws.call(sc, "UpdatePortfolio", f"portfolio {pid} in {region}", Id=pid,
-                     Description=rel.portfolio.description, ProviderName=rel.portfolio.provider)
-            return {}
-        if a.kind == plan.ASSOCIATE_PRINCIPAL:
-            aws.call(sc, "AssociatePrincipalWithPortfolio", f"portfolio {pid} in {region}", PortfolioId=pid,
-                     PrincipalARN=a.principal, PrincipalType="IAM")
-            return {}
-        t = self.templates[a.product]
-        if a.kind == plan.CREATE_PRODUCT:
-            url = self.upload(t)
-            w = t.want
-            details = {k: v for k, v in (("Distributor", w.distributor), ("SupportDescription",
-                       w.support_description), ("SupportEmail", w.support_email), ("SupportUrl", w.support_url))
-                       if v}
-            out = aws.call(sc, "CreateProduct", f"product {w.name} in {region}",
-                           Name=w.name, Owner=w.owner, Description=w.description, ProductType="CLOUD_FORMATION_TEMPLATE",
-                           ProvisioningArtifactParameters=self.artifact_parameters(t, url),
-                           IdempotencyToken=plan.idempotency_token("product", region, w.name, w.version, w.sha256),
-                           **details)
-            product_id = out["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
-            self.product_ids[w.name] = product_id
-            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
-            self.wait_available(t, product_id, artifact_id)
-            self.say(f"created product {w.name} ({product_id}) with {w.version} ({artifact_id})")
-            return {"artifact_id": artifact_id, "url": url}
+    # -- one method per action kind ---------------------------------------------------------------
+    def _product_where(self, a: plan.Action) -> tuple[str, str]:
         product_id = self.product_ids[a.product]
-        where = f"product {a.product} ({product_id}) in {region}"
-        if a.kind == plan.UPDATE_PRODUCT:
-            w = t.want
-            fields = {k: v for k, v in (("Owner", w.owner), ("Description", w.description),
-                                        ("Distributor", w.distributor), ("SupportDescription", w.support_description),
-                                        ("SupportEmail", w.support_email), ("SupportUrl", w.support_url)) if v}
-            aws.call(sc, "UpdateProduct", where, Id=product_id, **fields)
-            return {}
-        if a.kind == plan.NEW_VERSION:
-            url = self.upload(t)
-            w = t.want
-            out = aws.call(sc, "CreateProvisioningArtifact", where, ProductId=product_id,
-                           Parameters=self.artifact_parameters(t, url),
-                           IdempotencyToken=plan.idempotency_token("artifact", product_id, w.version, w.sha256))
-            artifact_id = out["ProvisioningArtifactDetail"]["Id"]
-            self.wait_available(t, product_id, artifact_id)
-            self.say(f"published {w.name} {w.version} ({artifact_id})")
-            return {"artifact_id": artifact_id, "url": url}
-        if a.kind == plan.UNCHANGED:
-            return {}
-        if a.kind == plan.ASSOCIATE_PRODUCT:
-            aws.call(sc, "AssociateProductWithPortfolio", where, ProductId=product_id, PortfolioId=pid)
-            return {}
-        if a.kind == plan.CREATE_CONSTRAINT:
-            try:
-                aws.call(sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
-                         Type="LAUNCH", Parameters=json.dumps({"RoleArn": rel.launch_role_arn}),
-                         Description=f"Launch as {rel.launch_role_arn}",   # observe() checks it
-                         IdempotencyToken=plan.idempotency_token("launch", pid, product_id, rel.launch_role_arn))
-            except aws.AwsCallError as exc:
-                if exc.code != "DuplicateResourceException":
-                    raise   # a duplicate means another publisher made it first: the desired state
-            return {}
-        if a.kind == plan.DEPRECATE:
-            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
-                     ProvisioningArtifactId=a.artifact_id, Guidance="DEPRECATED")
-            self.say(f"deprecated {a.product} {a.version}")
-            return {}
-        if a.kind == plan.HIDE:
-            aws.call(sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
-                     ProvisioningArtifactId=a.artifact_id, Active=False)
-            self.say(f"hid {a.product} {a.version}")
-            return {}
-        raise PublishError(f"unknown publish action {a.kind!r}")   # pragma: no cover
+        return product_id, f"product {a.product} ({product_id}) in {self.region}"
+
+    def create_portfolio(self, a: plan.Action) -> Outcome:
+        p = self.release.portfolio
+        out = aws.call(self.sc, "CreatePortfolio", f"portfolio {p.name!r} in {self.region}",
+                       DisplayName=p.name, Description=p.description, ProviderName=p.provider,
+                       IdempotencyToken=plan.idempotency_token("portfolio", self.region, p.name))
+        self.result.portfolio_id = out["PortfolioDetail"]["Id"]
+        self.say(f"created portfolio {self.result.portfolio_id}")
+        return Outcome()
+
+    def update_portfolio(self, a: plan.Action) -> Outcome:
+        pid = self.result.portfolio_id
+        aws.call(self.sc, "UpdatePortfolio", f"portfolio {pid} in {self.region}", Id=pid,
+                 Description=self.release.portfolio.description, ProviderName=self.release.portfolio.provider)
+        return Outcome()
+
+    def associate_principal(self, a: plan.Action) -> Outcome:
+        pid = self.result.portfolio_id
+        aws.call(self.sc, "AssociatePrincipalWithPortfolio", f"portfolio {pid} in {self.region}", PortfolioId=pid,
+                 PrincipalARN=a.principal, PrincipalType="IAM")
+        return Outcome()
+
+    def create_product(self, a: plan.Action) -> Outcome:
+        t = self.templates[a.product]
+        url = self.upload(t)
+        w = t.want
+        details = {k: v for k, v in (("Distributor", w.distributor), ("SupportDescription", w.support_description),
+                                     ("SupportEmail", w.support_email), ("SupportUrl", w.support_url)) if v}
+        out = aws.call(self.sc, "CreateProduct", f"product {w.name} in {self.region}",
+                       Name=w.name, Owner=w.owner, Description=w.description, ProductType="CLOUD_FORMATION_TEMPLATE",
+                       ProvisioningArtifactParameters=self.artifact_parameters(t, url),
+                       IdempotencyToken=plan.idempotency_token("product", self.region, w.name, w.version, w.sha256),
+                       **details)
+        product_id = out["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+        self.product_ids[w.name] = product_id
+        artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+        self.wait_available(t, product_id, artifact_id)
+        self.say(f"created product {w.name} ({product_id}) with {w.version} ({artifact_id})")
+        return Outcome(artifact_id, url)
+
+    def update_product(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        w = self.templates[a.product].want
+        changed = {k: v for k, v in (("Owner", w.owner), ("Description", w.description), ("Distributor", w.distributor),
+                                     ("SupportDescription", w.support_description), ("SupportEmail", w.support_email),
+                                     ("SupportUrl", w.support_url)) if v}
+        aws.call(self.sc, "UpdateProduct", where, Id=product_id, **changed)
+        return Outcome()
+
+    def new_version(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        t = self.templates[a.product]
+        url = self.upload(t)
+        w = t.want
+        out = aws.call(self.sc, "CreateProvisioningArtifact", where, ProductId=product_id,
+                       Parameters=self.artifact_parameters(t, url),
+                       IdempotencyToken=plan.idempotency_token("artifact", product_id, w.version, w.sha256))
+        artifact_id = out["ProvisioningArtifactDetail"]["Id"]
+        self.wait_available(t, product_id, artifact_id)
+        self.say(f"published {w.name} {w.version} ({artifact_id})")
+        return Outcome(artifact_id, url)
+
+    def unchanged(self, a: plan.Action) -> Outcome:
+        return Outcome()
+
+    def associate_product(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        aws.call(self.sc, "AssociateProductWithPortfolio", where, ProductId=product_id,
+                 PortfolioId=self.result.portfolio_id)
+        return Outcome()
+
+    def create_constraint(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        pid, role_arn = self.result.portfolio_id, self.release.launch_role_arn
+        try:
+            aws.call(self.sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
+                     Type="LAUNCH", Parameters=json.dumps({"RoleArn": role_arn}),
+                     Description=f"Launch as {role_arn}",   # observe() checks it
+                     IdempotencyToken=plan.idempotency_token("launch", pid, product_id, role_arn))
+        except AwsCallError as exc:
+            if exc.code != "DuplicateResourceException":
+                raise   # a duplicate means another publisher made it first: the desired state
+        return Outcome()
+
+    def deprecate(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        aws.call(self.sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                 ProvisioningArtifactId=a.artifact_id, Guidance="DEPRECATED")
+        self.say(f"deprecated {a.product} {a.version}")
+        return Outcome()
+
+    def hide(self, a: plan.Action) -> Outcome:
+        product_id, where = self._product_where(a)
+        aws.call(self.sc, "UpdateProvisioningArtifact", f"{where}, version {a.version}", ProductId=product_id,
+                 ProvisioningArtifactId=a.artifact_id, Active=False)
+        self.say(f"hid {a.product} {a.version}")
+        return Outcome()
 
     def artifact_parameters(self, t: Template, url: str) -> dict:
         return {"Name": t.want.version, "Description": t.want.artifact_description,
@@ -535,14 +586,14 @@ class _Region:
         res = f"s3://{bucket}/{t.key}"
         try:
             aws.call(self.s3, "HeadObject", res, Bucket=bucket, Key=t.key)
-        except aws.AwsCallError as exc:
+        except AwsCallError as exc:
             if exc.code not in ("404", "NoSuchKey", "NotFound"):
                 raise
             key_id = self.bucket_kms_key()
             aws.call(self.s3, "PutObject", res, Bucket=bucket, Key=t.key, Body=t.body,
                      ContentType="application/json", ServerSideEncryption="aws:kms",
                      **({"SSEKMSKeyId": key_id} if key_id else {}),
-                     Tagging=PROVISIONING_TAG, ChecksumAlgorithm="SHA256",
+                     Tagging=f"{PROVISIONING_TAG_KEY}={PROVISIONING_TAG_VALUE}", ChecksumAlgorithm="SHA256",
                      ChecksumSHA256=base64.b64encode(bytes.fromhex(t.want.sha256)).decode())
             self.say(f"uploaded {res}")
         return template_url(bucket, self.bucket_region, t.key)
@@ -557,7 +608,7 @@ class _Region:
             try:
                 rules = aws.call(self.s3, "GetBucketEncryption", f"S3 bucket {bucket}", Bucket=bucket)[
                     "ServerSideEncryptionConfiguration"]["Rules"]
-            except aws.AwsCallError as exc:
+            except AwsCallError as exc:
                 if exc.code != "ServerSideEncryptionConfigurationNotFoundError":
                     raise
                 rules = []
@@ -594,21 +645,21 @@ class _Region:
 def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] | None = None,
             dry_run: bool = False, bucket: str | None = None, launch_role_arn: str | None = None,
             progress: Progress = lambda _m: None, recorder: aws.CallRecorder | None = None,
-            check_stale: bool = True) -> dict:
+            check_fresh: bool = True) -> PublishReport:
     """Publish (or, with ``dry_run``, plan) every product of the manifest in every region; return the report.
 
     Writes ``<out_dir>/publish-report.json``.  Raises ``PublishError`` for problems that stop everything
     (credentials, missing baseline resources); per-region and per-product failures are in the report
     (``ok`` false) — the caller decides the exit code.
     """
-    out_dir = Path(out_dir) if out_dir else DEFAULT_OUT
+    out_dir = Path(out_dir) if out_dir else manifests.BUILD_DIR
     recorder = recorder or aws.CallRecorder()
     regions = list(regions or settings.regions)
     unknown = [r for r in regions if r not in settings.regions]
     if unknown:
         raise ConfigError(f"region {unknown[0]} is not a catalog region; allowed: {', '.join(settings.regions)}",
                           hint=f"add it to catalog.regions in {settings.path} and run `make build`")
-    templates = load_release_templates(settings, out_dir, check_stale=check_stale)
+    templates = load_release_templates(settings, out_dir, check_fresh=check_fresh)
     started = time.time()
     sess = aws.session(settings.primary_region)
     account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn)
@@ -626,47 +677,37 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
         results = list(pool.map(one, regions))
-    report = {
-        "catalog": settings.name,
-        "account": account,
-        "dry_run": dry_run,
-        "ok": all(r.ok for r in results),
-        "launch_role_arn": role_arn,
-        "principals": list(principals),
-        "seconds": round(time.time() - started, 2),
-        "regions": {r.region: {"ok": r.ok, "bucket": r.bucket, "portfolio_id": r.portfolio_id, "error": r.error,
-                               "warnings": r.warnings} for r in results},
-        "actions": [a for r in results for a in r.actions],
-        "calls": recorder.summary(),
-    }
+    report = PublishReport(catalog=settings.name, account=account, dry_run=dry_run, launch_role_arn=role_arn,
+                           principals=principals, seconds=round(time.time() - started, 2),
+                           regions={r.region: r for r in results}, calls=recorder.summary())
     write_report(out_dir, report)
     return report
 
 
-def write_report(out_dir: Path, report: dict) -> Path:
+def write_report(out_dir: Path, report: PublishReport) -> Path:
     path = Path(out_dir) / REPORT
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{REPORT}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-def failure_summary(report: dict) -> str:
+def failure_summary(report: PublishReport) -> str:
     """One paragraph for a report that is not ok: what failed, what was done, what was not."""
-    failed = [a for a in report["actions"] if a["status"] == FAILED]
-    not_done = [a for a in report["actions"] if a["status"] == NOT_DONE]
-    done = [a for a in report["actions"] if a["status"] == DONE and a["action"] != plan.UNCHANGED]
-    region_errors = [f"{r}: {v['error']}" for r, v in report["regions"].items() if v["error"]]
+    actions = report.actions
+    failed = [a for a in actions if a.status is Status.FAILED]
+    not_done = [a for a in actions if a.status is Status.NOT_DONE]
+    done = [a for a in actions if a.status is Status.DONE and a.action is not Kind.UNCHANGED]
+    region_errors = [f"{name}: {r.error}" for name, r in report.regions.items() if r.error]
     parts = []
-    refused = [a for a in failed if a["action"] == plan.REFUSED]
+    refused = [a for a in failed if a.action is Kind.REFUSED]
     if refused:
-        parts.append("refused: " + "; ".join(f"{a['product']} {a['version']} in {a['region']}: {a['message']}"
-                                             for a in refused))
-    others = [a for a in failed if a["action"] != plan.REFUSED]
+        parts.append("refused: " + "; ".join(f"{a.product} {a.version} in {a.region}: {a.message}" for a in refused))
+    others = [a for a in failed if a.action is not Kind.REFUSED]
     if others:
-        parts.append("failed: " + "; ".join(f"{a['action']} {a['product']} {a['version']} in {a['region']}: "
-                                            f"{a['message']}" for a in others))
-    parts.extend(e for e in region_errors if not any(e.endswith(a["message"]) for a in others))
+        parts.append("failed: " + "; ".join(f"{a.action} {a.product} {a.version} in {a.region}: {a.message}"
+                                            for a in others))
+    parts.extend(e for e in region_errors if not any(e.endswith(a.message) for a in others))
     parts.append(f"{len(done)} change(s) done, {len(not_done)} not done")
     return "; ".join(parts)

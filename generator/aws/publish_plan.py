@@ -3,7 +3,7 @@
 Pure: no AWS calls, no files.  ``generator.aws.publish`` reads the observed state of a region with list
 calls, asks :func:`plan_region` for the actions, and carries them out (or, for a dry run, prints them).
 
-Rules (issue 6):
+Rules:
 - a published version is immutable: the same name with the same template hash is left alone; the
   same name with a different hash is refused ("bump the version") and nothing for that product
   changes; a new name becomes a new provisioning artifact;
@@ -22,27 +22,33 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from generator.settings import SEMVER, PortfolioSettings, PublishSettings, version_key
 
 HASH_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})\b")
 
-# Action kinds, in the order they are carried out within a region.
-CREATE_PORTFOLIO = "create portfolio"
-UPDATE_PORTFOLIO = "update portfolio"
-ASSOCIATE_PRINCIPAL = "associate principal"
-CREATE_PRODUCT = "create product"
-UPDATE_PRODUCT = "update product"
-NEW_VERSION = "new version"
-UNCHANGED = "unchanged"
-REFUSED = "refused"
-ASSOCIATE_PRODUCT = "associate product"
-CREATE_CONSTRAINT = "create launch constraint"
-DEPRECATE = "deprecate"
-HIDE = "hide"
+class Kind(StrEnum):
+    """What an action does; the value is how reports and tables name it."""
+
+    CREATE_PORTFOLIO = "create portfolio"
+    UPDATE_PORTFOLIO = "update portfolio"
+    ASSOCIATE_PRINCIPAL = "associate principal"
+    CREATE_PRODUCT = "create product"
+    UPDATE_PRODUCT = "update product"
+    NEW_VERSION = "new version"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+    ASSOCIATE_PRODUCT = "associate product"
+    CREATE_CONSTRAINT = "create launch constraint"
+    DEPRECATE = "deprecate"
+    HIDE = "hide"
+
 
 # Kinds that make no change.
-NO_CHANGE = {UNCHANGED, REFUSED}
+NO_CHANGE = {Kind.UNCHANGED, Kind.REFUSED}
+# Kinds that upload a template and create a provisioning artifact.
+PUBLISHES = {Kind.CREATE_PRODUCT, Kind.NEW_VERSION}
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,6 @@ class DesiredProduct:
         return {"Owner": self.owner, "ShortDescription": self.description, "Distributor": self.distributor,
                 "SupportEmail": self.support_email, "SupportUrl": self.support_url,
                 "SupportDescription": self.support_description}
-
-
-# The portfolio as the catalog settings describe it (name = Service Catalog's DisplayName).
-Portfolio = PortfolioSettings
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ class ObservedRegion:
 
 @dataclass(frozen=True)
 class Action:
-    kind: str
+    kind: Kind
     product: str = ""
     version: str = ""
     sha256: str = ""
@@ -168,10 +170,10 @@ def retire(product: str, artifacts: tuple[ObservedArtifact, ...], current: str,
             continue
         r = rank[a.name]
         if r >= policy.active_versions and a.guidance != "DEPRECATED":
-            actions.append(Action(DEPRECATE, product, a.name, a.sha256 or "", a.id,
+            actions.append(Action(Kind.DEPRECATE, product, a.name, a.sha256 or "", a.id,
                                   detail=f"beyond the {policy.active_versions} active version(s)"))
         if r >= policy.visible_versions and a.active:
-            actions.append(Action(HIDE, product, a.name, a.sha256 or "", a.id,
+            actions.append(Action(Kind.HIDE, product, a.name, a.sha256 or "", a.id,
                                   detail=f"beyond the {policy.visible_versions} visible version(s)"))
     return actions
 
@@ -180,53 +182,53 @@ def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: Pub
     """The actions for one product in one region (portfolio-level actions excluded)."""
     base = dict(product=want.name, version=want.version, sha256=want.sha256)
     if seen is None:
-        return [Action(CREATE_PRODUCT, **base, detail="with its first version"),
-                Action(ASSOCIATE_PRODUCT, **base), Action(CREATE_CONSTRAINT, **base)]
+        return [Action(Kind.CREATE_PRODUCT, **base, detail="with its first version"),
+                Action(Kind.ASSOCIATE_PRODUCT, **base), Action(Kind.CREATE_CONSTRAINT, **base)]
     same_name = [a for a in seen.artifacts if a.name == want.version]
     if same_name:
         a = same_name[0]
         if a.sha256 != want.sha256:
             found = f"template sha256 {a.sha256[:12]}…" if a.sha256 else "a template of unknown hash"
-            return [Action(REFUSED, **base, artifact_id=a.id,
+            return [Action(Kind.REFUSED, **base, artifact_id=a.id,
                            detail=f"version {want.version} is already published with {found}; the build has "
                                   f"{want.sha256[:12]}…: published versions are immutable, bump the version "
                                   f"and add a change note")]
-        actions = [Action(UNCHANGED, **base, artifact_id=a.id)]
+        actions = [Action(Kind.UNCHANGED, **base, artifact_id=a.id)]
     else:
-        actions = [Action(NEW_VERSION, **base)]
+        actions = [Action(Kind.NEW_VERSION, **base)]
     # Only details the settings give are compared (an empty one is never pushed, so cannot drift).
     drift = sorted(k for k, v in want.product_fields().items() if v and (seen.fields.get(k) or "") != v)
     if drift:
-        actions.insert(0, Action(UPDATE_PRODUCT, **base, detail="changed: " + ", ".join(drift)))
+        actions.insert(0, Action(Kind.UPDATE_PRODUCT, **base, detail="changed: " + ", ".join(drift)))
     if not seen.in_portfolio:
-        actions.append(Action(ASSOCIATE_PRODUCT, **base))
+        actions.append(Action(Kind.ASSOCIATE_PRODUCT, **base))
     if not seen.has_launch_constraint:
-        actions.append(Action(CREATE_CONSTRAINT, **base))
+        actions.append(Action(Kind.CREATE_CONSTRAINT, **base))
     actions.extend(retire(want.name, seen.artifacts, want.version, policy))
     return actions
 
 
-def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: Portfolio,
+def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: PortfolioSettings,
                 principals: list[str], policy: PublishSettings) -> list[Action]:
     """Every action needed in one region, portfolio first, then product by product."""
     actions: list[Action] = []
     if seen.portfolio_id is None:
-        actions.append(Action(CREATE_PORTFOLIO, detail=portfolio.name))
+        actions.append(Action(Kind.CREATE_PORTFOLIO, detail=portfolio.name))
     else:
         drift = [k for k, v in (("Description", portfolio.description), ("ProviderName", portfolio.provider))
                  if (seen.portfolio_fields.get(k) or "") != v]
         if drift:
-            actions.append(Action(UPDATE_PORTFOLIO, detail="changed: " + ", ".join(drift)))
+            actions.append(Action(Kind.UPDATE_PORTFOLIO, detail="changed: " + ", ".join(drift)))
     for p in principals:
         if p not in seen.principals:
-            actions.append(Action(ASSOCIATE_PRINCIPAL, principal=p))
+            actions.append(Action(Kind.ASSOCIATE_PRINCIPAL, principal=p))
     for want in wanted:
         actions.extend(plan_product(want, seen.products.get(want.name), policy))
     return actions
 
 
 def refused(actions: list[Action]) -> list[Action]:
-    return [a for a in actions if a.kind == REFUSED]
+    return [a for a in actions if a.kind is Kind.REFUSED]
 
 
 def changes(actions: list[Action]) -> list[Action]:

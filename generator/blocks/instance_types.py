@@ -96,11 +96,6 @@ def available_everywhere(regions: Iterable[str], data: Mapping[str, frozenset[st
     return frozenset(common)
 
 
-def known_families(data: Mapping[str, frozenset[str]] | None = None) -> frozenset[str]:
-    data = cfn_lint_data() if data is None else data
-    return frozenset(family(t) for types in data.values() for t in types)
-
-
 def allowed_instance_types(regions: Iterable[str], families: Iterable[str], max_size: str,
                            data: Mapping[str, frozenset[str]] | None = None) -> tuple[str, ...]:
     """The offered types, ordered by the given family order, then by size."""

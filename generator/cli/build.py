@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.pipeline import build as pipeline
-from generator.cli import output
 from generator import settings as catalog_settings
+from generator.cli import output
+from generator.pipeline import build as pipeline, manifest as manifests
 
 
 def register(sub) -> None:
@@ -14,7 +14,7 @@ def register(sub) -> None:
                        description="Render every product of the catalog, validate it with cfn-lint and the "
                                    "HIPAA rules in every catalog region, and write build/.",
                        epilog="example: hipaa-catalog build --only healthcare-web-server")
-    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT, help="output folder (default: build/)")
+    p.add_argument("--out", type=Path, default=manifests.BUILD_DIR, help="output folder (default: build/)")
     p.add_argument("--only", action="append", metavar="PRODUCT", help="build only this product (repeatable)")
     output.add_json_flag(p)
     p.set_defaults(func=run)
@@ -25,10 +25,9 @@ def run(args) -> int:
     manifest = pipeline.build(settings, out_dir=args.out, only=args.only,
                               progress=output.quiet if args.json else output.progress)
     if args.json:
-        output.emit_json(manifest)
+        output.emit_json(manifest.to_json())
         return 0
-    rows = [(p["name"], p["version"], p["kind"], p["size"], p["sha256"][:12], p["path"])
-            for p in manifest["products"]]
+    rows = [(p.name, p.version, p.kind, p.size, p.sha256[:12], p.path) for p in manifest.products]
     print(output.table(["product", "version", "kind", "bytes", "sha256", "template"], rows))
-    print(f"\nmanifest: {Path(args.out) / pipeline.MANIFEST}  (linted in {', '.join(manifest['linted_regions'])})")
+    print(f"\nmanifest: {Path(args.out) / manifests.MANIFEST}  (linted in {', '.join(manifest.linted_regions)})")
     return 0

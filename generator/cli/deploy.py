@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from generator import settings as catalog_settings
 from generator.aws import api as aws, deploy
 from generator.cli import output
-from generator.pipeline import build as pipeline
-from generator import settings as catalog_settings
 from generator.errors import ConfigError
+from generator.pipeline import manifest as manifests
 
 COMMON_HELP = """\
 The stack is created or updated through a CloudFormation change set: the changes (Add / Modify /
@@ -33,7 +33,7 @@ def _add_common(p, product: str) -> None:
     p.add_argument("--yes", "-y", action="store_true",
                    help="execute the change set without asking (example: hipaa-catalog "
                         f"{p.prog.split()[-1]} --yes)")
-    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT,
+    p.add_argument("--out", type=Path, default=manifests.BUILD_DIR,
                    help="where `make build` wrote the templates (default: build/; example: --out out/)")
     p.add_argument("--template-bucket", default=None, metavar="BUCKET",
                    help="S3 bucket to upload the template to when it is over CloudFormation's 51,200-byte "
@@ -112,10 +112,10 @@ def run(args, product: str) -> int:
     if args.template_bucket:
         s3 = aws.client(sess, "s3", region)
         upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
-    progress(f"{product} {entry['version']} -> stack {args.stack_name} in {region}")
+    progress(f"{product} {entry.version} -> stack {args.stack_name} in {region}")
     plan = deploy.plan(cf, args.stack_name, template, given, product=product, upload=upload, progress=progress,
-                       tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry["version"]})
-    result = {"product": product, "version": entry["version"], "region": region, **plan.as_dict(),
+                       tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry.version})
+    result = {"product": product, "version": entry.version, "region": region, **plan.as_dict(),
               "executed": False, "status": None, "outputs": {}}
     if not args.json:
         print_changes(plan)

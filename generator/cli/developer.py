@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from generator.aws import api as aws
-from generator.cli import output
 from generator import settings as catalog_settings
+from generator.aws import api as aws
 from generator.aws.consumer import Consumer
 from generator.aws.deploy import parse_assignments
+from generator.cli import output
 
 AWS_NOTE = "AWS settings: AWS_PROFILE, AWS_REGION (default: the catalog's primary region), AWS_ENDPOINT_URL."
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from generator.cli import output
 from generator import settings as catalog_settings
-from generator.errors import ConfigError, LintError
+from generator.cli import output
 from generator.compliance.lint import Linter, blocking, load_rules
+from generator.errors import ConfigError, LintError
 
 EPILOG = """\
 examples:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.pipeline import build as pipeline
-from generator.cli import output
-from generator.aws import publish as publisher
 from generator import settings as catalog_settings
+from generator.aws import publish as publisher
+from generator.cli import output
 from generator.errors import PublishError
+from generator.pipeline import manifest as manifests
 
 EPILOG = """\
 examples:
@@ -32,7 +32,7 @@ def register(sub) -> None:
                                    "AWS Service Catalog in every catalog region: versioned, idempotent, "
                                    "never deleting.", epilog=EPILOG,
                        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT, help="build folder (default: build/)")
+    p.add_argument("--out", type=Path, default=manifests.BUILD_DIR, help="build folder (default: build/)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and make no change (read calls only)")
     p.add_argument("--region", action="append", metavar="REGION",
                    help="publish to this catalog region only (repeatable; default: every catalog region)")
@@ -43,14 +43,11 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def rows(report: dict) -> list[tuple]:
-    out = [(region, "-", "", "prepare region", publisher.FAILED, "", "", r["error"])
-           for region, r in report["regions"].items() if r["error"] and not any(
-               a["region"] == region for a in report["actions"])]
-    for a in report["actions"]:
-        what = a["product"] or (a["principal"].split(":", 5)[-1] if a["principal"] else "portfolio")
-        out.append((a["region"], what, a["version"], a["action"], a["status"], a["artifact_id"],
-                    a["sha256"][:12], a["message"] if a["status"] != publisher.DONE else ""))
+def rows(report: publisher.PublishReport) -> list[tuple]:
+    out = [(name, "-", "", "prepare region", publisher.Status.FAILED, "", "", r.error)
+           for name, r in report.regions.items() if r.error and not r.actions]
+    out += [(a.region, a.target, a.version, a.action, a.status, a.artifact_id, a.sha256[:12],
+             a.message if a.status is not publisher.Status.DONE else "") for a in report.actions]
     return out
 
 
@@ -60,18 +57,18 @@ def run(args) -> int:
                                bucket=args.bucket, launch_role_arn=args.launch_role_arn,
                                progress=output.progress)
     if args.json:
-        output.emit_json(report)
+        output.emit_json(report.to_json())
     else:
         print(output.table(["region", "product", "version", "action", "status", "artifact", "sha256", "note"],
                            rows(report)))
-        for region, r in report["regions"].items():
-            for w in r["warnings"]:
+        for region, r in report.regions.items():
+            for w in r.warnings:
                 print(f"warning: {region}: {w}")
-        calls = report["calls"]
-        print(f"\n{'plan only (dry run): ' if report['dry_run'] else ''}{calls['write']} write call(s), "
-              f"{calls['read']} read call(s) in {report['seconds']} s; report: "
+        calls = report.calls
+        print(f"\n{'plan only (dry run): ' if report.dry_run else ''}{calls['write']} write call(s), "
+              f"{calls['read']} read call(s) in {report.seconds} s; report: "
               f"{Path(args.out) / publisher.REPORT}")
-    if not report["ok"]:
+    if not report.ok:
         raise PublishError("publish incomplete: " + publisher.failure_summary(report),
                            hint="fix the cause and run `make publish` again; it completes what is missing")
     return 0

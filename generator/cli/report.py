@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from generator.pipeline import build as pipeline
+from generator import settings as catalog_settings
 from generator.cli import output
 from generator.compliance import report as compliance
-from generator import settings as catalog_settings
-from generator.errors import ConfigError
 from generator.compliance.lint import Linter
+from generator.errors import ConfigError
+from generator.pipeline import build as pipeline, manifest as manifests
 
 EPILOG = """\
 examples:
@@ -31,7 +31,7 @@ def register(sub) -> None:
                        description="Evaluate the HIPAA rules in every scenario and write compliance.md and "
                                    "compliance.html.", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT, help="output folder (default: build/)")
+    p.add_argument("--out", type=Path, default=manifests.BUILD_DIR, help="output folder (default: build/)")
     p.add_argument("--only", action="append", metavar="PRODUCT", help="only this product (repeatable)")
     p.add_argument("--template", type=Path, metavar="PATH", help="report on this template file instead")
     output.add_json_flag(p)

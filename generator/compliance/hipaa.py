@@ -27,10 +27,10 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping, NamedTuple
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from generator.blocks.catalog import METADATA_KEY
 from generator.compliance import scenarios as sc
 from generator.errors import ScenarioError
 
-METADATA_KEY = "hipaa-catalog"
 SOURCE_URL = "https://github.com/hipaa-catalog/hipaa-catalog/blob/main/generator/compliance/rules"
 SCENARIO_MARK = " [scenario: "
 RULE_ID = re.compile(r"^[EW]9\d{3}$")

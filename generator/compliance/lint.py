@@ -66,12 +66,6 @@ def load_rules(extra_dirs: tuple[str, ...] = (str(RULES_DIR),)) -> RulesCollecti
     return get_rules([d for d in extra_dirs if Path(d).is_dir()], [], [])
 
 
-def rule_ids(rules: RulesCollection | None = None) -> list[str]:
-    rules = rules or load_rules()
-    return sorted(r.id for r in rules.rules.values()) if isinstance(rules.rules, dict) else \
-        sorted(r.id for r in rules.rules)
-
-
 class Linter:
     """Lint many templates with one loaded rule set, for a fixed list of regions."""
 

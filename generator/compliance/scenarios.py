@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from generator.errors import ScenarioError
 
@@ -188,12 +188,6 @@ def scenarios(template: Mapping[str, Any], cap: int = DEFAULT_CAP, name: str = "
                             hint="give the parameters fewer AllowedValues or split the product")
     keys = list(params)
     return [dict(zip(keys, combo)) for combo in itertools.product(*(params[k] for k in keys))]
-
-
-def each(template: Mapping[str, Any], cap: int = DEFAULT_CAP, name: str = "template") -> Iterator[tuple[str, dict]]:
-    """``(label, effective template)`` for every scenario of ``template``."""
-    for assignment in scenarios(template, cap=cap, name=name):
-        yield label(assignment), resolve(template, assignment)
 
 
 def source_path(template: Mapping[str, Any], params: Mapping[str, str], path: tuple | list) -> tuple:

@@ -340,7 +340,7 @@ class PublishCatalog:
 
     def write(self):
         from generator import settings as catalog_settings
-        from generator.render import sha256
+        from generator.pipeline import manifest as manifests
 
         lines = ["[catalog]", 'name = "bench"', f"regions = {_toml(list(self.regions))}",
                  f"ssm_prefix = {_toml(self.prefix)}", "", "[portfolio]", 'name = "Bench portfolio"',
@@ -355,11 +355,10 @@ class PublishCatalog:
             rel = f"{name}/{version}/template.json"
             (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
             (self.out / rel).write_text(text, encoding="utf-8")
-            entries.append({"name": name, "title": name, "kind": "product", "version": version,
-                            "change_note": f"release {version}", "sha256": sha256(text),
-                            "size": len(text.encode()), "path": rel, "resource_types": [], "parameters": []})
+            entries.append(manifests.entry_for(name, version, f"release {version}", text))
         (self.root / "catalog.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        (self.out / "manifest.json").write_text(json.dumps({"catalog": "bench", "products": entries}, indent=2))
+        manifests.write(self.out, manifests.Manifest(catalog="bench", regions=tuple(self.regions),
+                                                     products=tuple(entries), sources_sha256="not checked"))
         return catalog_settings.load(self.root / "catalog.toml")
 
 
@@ -386,10 +385,10 @@ def publish_once(endpoint, catalog: PublishCatalog) -> dict:
     settings = catalog.write()
     endpoint.reset_calls()
     start = time.perf_counter()
-    report = publisher.publish(settings, out_dir=catalog.out, check_stale=False)
+    report = publisher.publish(settings, out_dir=catalog.out, check_fresh=False)
     seconds = time.perf_counter() - start
     calls = count_calls(endpoint.calls())
-    failed = [] if report["ok"] else [publisher.failure_summary(report)]
+    failed = [] if report.ok else [publisher.failure_summary(report)]
     return {"seconds": round(seconds, 3), **calls, "failures": failed,
             "per_product_region": {"reads": round(calls["reads"] / (catalog.products * len(catalog.regions)), 2),
                                    "writes": round(calls["writes"] / (catalog.products * len(catalog.regions)), 2)}}

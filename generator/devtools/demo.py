@@ -19,10 +19,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from generator.aws import api as aws
-from generator.pipeline import build as pipeline
 from generator import settings as catalog_settings
+from generator.aws import api as aws
 from generator.errors import CatalogError
+from generator.pipeline import manifest as manifests
 
 # What the demo uses as the administrator's network and a developer's site.
 VPC_CIDR = "10.20.0.0/16"
@@ -177,11 +177,8 @@ class Demo:
 
     def extra_launch_parameters(self) -> list[str]:
         """Parameters of the web server that have no default, other than the ones the demo sets."""
-        manifest = pipeline.load_manifest(self.out_dir)
-        entry = next((p for p in manifest["products"] if p["name"] == PRODUCT), None)
-        if entry is None:
-            return []
-        params = json.loads((self.out_dir / entry["path"]).read_text()).get("Parameters", {})
+        built = manifests.load(self.out_dir)
+        params = json.loads(built.read_template(built.entry(PRODUCT))).get("Parameters", {})
         chosen = {"WebDirectory": "clinic"}
         if "InstanceType" in params:
             allowed = params["InstanceType"].get("AllowedValues", [])
@@ -230,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="example: make demo   (or: .venv/bin/python scripts/demo.py --out build)")
-    p.add_argument("--out", type=Path, default=pipeline.DEFAULT_OUT,
+    p.add_argument("--out", type=Path, default=manifests.BUILD_DIR,
                    help="build folder (default: build/; example: --out /tmp/demo-build)")
     p.add_argument("--port", type=int, default=None,
                    help="port of the local endpoint (default: LOCAL_AWS_PORT, else a free one; example: --port 4566)")

@@ -12,23 +12,19 @@ A no-change build reuses the lint results and the derived files kept in ``build/
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
-from generator.pipeline import cache as buildcache
 from generator import render
-from generator.errors import BuildError, CatalogError, ConfigError, LintError
 from generator.compliance.lint import CFN_LINT_VERSION, Finding, Linter, blocking
+from generator.errors import BuildError, CatalogError, ConfigError, LintError
+from generator.pipeline import cache as buildcache, manifest as manifests
+from generator.product import Rendered
 from generator.settings import Settings
-
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_OUT = ROOT / "build"
-MANIFEST = "manifest.json"
-SOURCE_DIRS = ("generator", "products")
 
 Progress = Callable[[str], None]
 
@@ -59,38 +55,12 @@ class Built:
     def rel_dir(self) -> str:
         return f"{self.name}/{self.version}"
 
-    def resource_types(self) -> list[str]:
-        return sorted({r.get("Type", "") for r in self.template.get("Resources", {}).values()})
-
-    def parameters(self) -> list[str]:
-        return list(self.template.get("Parameters", {}))
-
-    def manifest_entry(self) -> dict:
-        entry = {
-            "name": self.name,
-            "title": self.title,
-            "kind": self.kind,
-            "version": self.version,
-            "change_note": self.change_note,
-            "sha256": self.sha256,
-            "size": self.size,
-            "resource_types": self.resource_types(),
-            "parameters": self.parameters(),
-            "path": f"{self.rel_dir}/template.json",
-            "yaml_path": f"{self.rel_dir}/template.yaml",
-        }
-        entry.update(self.extra)
-        return entry
-
-
-def sources_sha256(root: Path = ROOT) -> str:
-    """A hash of every source that shapes a template, to tell a stale build from a fresh one."""
-    h = hashlib.sha256()
-    for d in SOURCE_DIRS:
-        for path in sorted((root / d).rglob("*")):
-            if path.suffix in (".py", ".toml") and "__pycache__" not in path.parts and path.is_file():
-                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()
+    def manifest_entry(self) -> manifests.Entry:
+        entry = manifests.entry_for(
+            self.name, self.version, self.change_note, self.json_text, kind=self.kind, title=self.title,
+            resource_types=tuple(sorted({r.get("Type", "") for r in self.template.get("Resources", {}).values()})),
+            parameters=tuple(self.template.get("Parameters", {})))
+        return dataclasses.replace(entry, extra=dict(self.extra))
 
 
 def render_all(settings: Settings, only: Iterable[str] | None = None,
@@ -112,7 +82,7 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
     if extra:
         raise ConfigError(f"{settings.path}: products.{extra[0]}: no such product in products/registry.py; "
                           f"allowed: {', '.join(registry)}")
-    built: dict[str, dict] = {}
+    built: dict[str, Rendered] = {}
     out: list[Built] = []
     for name, spec in registry.items():
         ps = settings.products[name]
@@ -125,7 +95,7 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise BuildError(f"product {name} {ps.version}: rendering failed: {exc}") from exc
         data = json.loads(text)
-        built[name] = data
+        built[name] = Rendered(spec.kind, ps.version, data)
         if wanted and name not in wanted:
             continue
         extra_fields = spec.manifest_extra(cfg) if spec.manifest_extra else {}
@@ -211,21 +181,16 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def manifest(settings: Settings, items: list[Built], regions: Iterable[str]) -> dict:
-    return {
-        "catalog": settings.name,
-        "regions": list(settings.regions),
-        "linted_regions": list(regions),
-        "ssm_prefix": settings.ssm_prefix,
-        "cfn_lint_version": CFN_LINT_VERSION,
-        "sources_sha256": sources_sha256(),
-        "products": [i.manifest_entry() for i in items],
-    }
+def manifest(settings: Settings, items: list[Built], regions: Iterable[str]) -> manifests.Manifest:
+    return manifests.Manifest(
+        catalog=settings.name, regions=tuple(settings.regions), linted_regions=tuple(regions),
+        ssm_prefix=settings.ssm_prefix, cfn_lint_version=CFN_LINT_VERSION,
+        sources_sha256=manifests.sources_sha256(), products=tuple(i.manifest_entry() for i in items))
 
 
-def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] | None = None,
+def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterable[str] | None = None,
           progress: Progress | None = None, registry: Mapping | None = None, cache: bool = True,
-          jobs: int | None = None) -> dict:
+          jobs: int | None = None) -> manifests.Manifest:
     """Render, validate and write everything; return the manifest.  Raises LintError on findings.
 
     ``cache=False`` ignores and leaves alone ``<out_dir>/.cache``; ``jobs`` caps the lint processes
@@ -239,23 +204,11 @@ def build(settings: Settings, out_dir: Path = DEFAULT_OUT, only: Iterable[str] |
         _write(out_dir / item.rel_dir / "template.json", item.json_text)
     write_derived(items, out_dir, store, jobs=jobs)
     bad = [(i, f) for i in items for f in blocking(i.findings)]
-    manifest_path = out_dir / MANIFEST
     if bad:
-        if manifest_path.exists():
-            manifest_path.unlink()
+        manifests.remove(out_dir)
         lines = [f"{i.name} {i.version}: {f.describe()}" for i, f in bad]
         raise LintError(f"{len(bad)} lint finding(s):\n  " + "\n  ".join(lines), [f for _, f in bad],
                         hint="fix the product module or waive the rule on the resource with a reason")
     data = manifest(settings, items, settings.regions)
-    _write(manifest_path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    manifests.write(out_dir, data)
     return data
-
-
-def load_manifest(out_dir: Path = DEFAULT_OUT) -> dict:
-    path = Path(out_dir) / MANIFEST
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise BuildError(f"{path}: no manifest; run `make build` first") from exc
-    except json.JSONDecodeError as exc:
-        raise BuildError(f"{path}: corrupt manifest ({exc}); run `make clean build`") from exc
