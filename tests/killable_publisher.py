@@ -1,8 +1,9 @@
-"""A publisher process for the kill-and-re-run tests: ``python tests/killable_publisher.py SETTINGS OUT [N]``.
+"""A publisher process for the kill-and-re-run tests: ``python tests/killable_publisher.py SETTINGS OUT [AT]``.
 
 Publishes like ``hipaa-catalog publish`` (without the freshness check: the tests' builds are synthetic).
-With ``N``, the process exits at once (``os._exit``, as a kill would) right after the answer to its Nth
-write call, through a botocore ``after-call`` handler on every client the publisher creates.
+With ``AT``, the process exits at once (``os._exit``, as a kill would) right after the answer to a chosen
+call, through a botocore ``after-call`` handler on every client the publisher creates: ``N`` is its Nth
+write call, ``Operation:N`` its Nth call of that operation (e.g. ``DescribeProvisioningArtifact:2``).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ EXIT_CODE_KILLED = 137
 
 
 class KillingRecorder(api.CallRecorder):
-    """Records the calls, and ends the process after the answer to the ``after``-th write call."""
+    """Records the calls, and ends the process after the answer to the chosen call (see the module doc)."""
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, at: str) -> None:
         super().__init__()
-        self.after = after
+        operation, _, count = at.rpartition(":")
+        self.operation = operation          # "" counts every write call
+        self.after = int(count)
         self.answered = 0
         self.lock = threading.Lock()
 
@@ -34,7 +37,7 @@ class KillingRecorder(api.CallRecorder):
         c.meta.events.register("after-call.*.*", self._after_call)
 
     def _after_call(self, model, **_kwargs) -> None:
-        if api.is_write(model.name):
+        if model.name == self.operation or (not self.operation and api.is_write(model.name)):
             with self.lock:
                 self.answered += 1
                 if self.answered >= self.after:
@@ -43,7 +46,7 @@ class KillingRecorder(api.CallRecorder):
 
 def main(argv: list[str]) -> int:
     settings_path, out_dir, *kill = argv
-    recorder = KillingRecorder(int(kill[0])) if kill else api.CallRecorder()
+    recorder = KillingRecorder(kill[0]) if kill else api.CallRecorder()
     report = publish.publish(catalog_settings.load(settings_path), out_dir=Path(out_dir), recorder=recorder,
                              check_fresh=False)
     return 0 if report.ok else 1

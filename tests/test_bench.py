@@ -52,7 +52,8 @@ def test_publish_part_counts_calls_of_ours_and_of_the_naive_way(tmp_path, aws_en
     assert results["first"]["failures"] == [] and results["first"]["writes"] > 0
     assert results["no_change"]["writes"] == 0 and results["no_change"]["reads"] > 0
     writes = {k: n for k, n in results["one_changed"]["by_operation"].items() if bench._is_write_key(k)}
-    assert writes == {"s3:PutObject": 1, "servicecatalog:CreateProvisioningArtifact": 1}
+    assert writes == {"s3:PutObject": 1, "servicecatalog:CreateProvisioningArtifact": 1,
+                      "servicecatalog:UpdateProvisioningArtifact": 1}
     naive = results["naive"]
     assert naive["failures"] == [] and naive["processes"] == 4
     assert naive["by_operation"]["s3:PutObject"] == 2
@@ -65,7 +66,7 @@ def test_publish_part_counts_calls_of_ours_and_of_the_naive_way(tmp_path, aws_en
 def _fake_results(speedup=5.0, no_change_s=0.5, reads=30, writes=0, changed=None, scale=None):
     regions = ["us-east-1", "us-west-2", "eu-west-1"]
     changed = changed or {"s3:PutObject": 3, "servicecatalog:CreateProvisioningArtifact": 3,
-                          "servicecatalog:ListPortfolios": 3}
+                          "servicecatalog:UpdateProvisioningArtifact": 3, "servicecatalog:ListPortfolios": 3}
     run = {"seconds": 1.0, "reads": reads, "writes": writes, "by_operation": {}, "failures": [],
            "per_product_region": {"reads": reads / 18, "writes": writes / 18}}
     scale = scale or {(6, 1): 1.0, (6, 2): 1.2, (6, 4): 1.5, (3, 2): 0.7}

@@ -22,7 +22,7 @@ import boto3
 import pytest
 
 from generator import settings as catalog_settings
-from generator.aws import api as aws, publish as publisher
+from generator.aws import api as aws, publish as publisher, publish_plan as plan
 from generator.blocks import admin_settings
 from generator.cli.main import main
 from generator.errors import AwsError, BuildError, PublishError
@@ -124,6 +124,22 @@ class Catalog:
         report = publisher.publish(self.write(), out_dir=self.out, recorder=recorder, check_fresh=False, **kw)
         return report, recorder
 
+    def availability(self, region: str = REGION) -> dict:
+        """Every artifact of this catalog's products: version -> [(status, confirmed in its Description)]."""
+        sc = boto3.client("servicecatalog", region_name=region)
+        out: dict = {}
+        for page in sc.get_paginator("search_products_as_admin").paginate():
+            for d in page["ProductViewDetails"]:
+                s = d["ProductViewSummary"]
+                if s["Name"] not in self.products:
+                    continue
+                for a in sc.list_provisioning_artifacts(ProductId=s["ProductId"])["ProvisioningArtifactDetails"]:
+                    status = sc.describe_provisioning_artifact(ProductId=s["ProductId"],
+                                                               ProvisioningArtifactId=a["Id"])["Status"]
+                    out.setdefault(s["Name"], {}).setdefault(a["Name"], []).append(
+                        (status, not a["Description"].endswith(plan.UNCONFIRMED)))
+        return out
+
     def state(self, region: str = REGION) -> dict:
         """What the endpoint holds for this catalog: portfolios, products, artifacts, constraints, principals."""
         sc = boto3.client("servicecatalog", region_name=region)
@@ -189,9 +205,11 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
             assert head["SSEKMSKeyId"] == baseline["keys"][region]
         tags = s3.get_object_tagging(Bucket=baseline["buckets"][region], Key=key)["TagSet"]
         assert {"Key": "servicecatalog:provisioning", "Value": "true"} in tags
+    # each new version is confirmed (UpdateProvisioningArtifact) once it was seen AVAILABLE
     per_region = ["AssociatePrincipalWithPortfolio", "AssociateProductWithPortfolio",
                   "AssociateProductWithPortfolio", "CreateConstraint", "CreateConstraint", "CreatePortfolio",
-                  "CreateProduct", "CreateProduct", "PutObject", "PutObject"]
+                  "CreateProduct", "CreateProduct", "PutObject", "PutObject", "UpdateProvisioningArtifact",
+                  "UpdateProvisioningArtifact"]
     assert ops(rec.writes()) == sorted(per_region * 2)
     saved = json.loads((cat.out / publisher.REPORT).read_text())
     assert all(r["warnings"] == [] and r["error"] == "" for r in saved["regions"].values())
@@ -217,7 +235,7 @@ def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
 
     report, rec = catalog.set("web", "1.1.0").publish()
     assert report.ok
-    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]
+    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact"]
     assert catalog.state()["products"][web] == [[("1.0.0", "DEFAULT", True), ("1.1.0", "DEFAULT", True)]]
     new = next(a for a in report.actions if a.action == "new version")
     assert new.version == "1.1.0" and new.artifact_id and new.url
@@ -229,7 +247,7 @@ def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
     assert actions(report, "refused") == [(REGION, web, "1.1.0", "refused", "failed")]
     refusal = next(a for a in report.actions if a.action == "refused")
     assert "bump the version" in refusal.message
-    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject"]   # db only
+    assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact"]   # db only
     after = catalog.state()
     assert after["products"][web] == before["products"][web]
     assert after["products"][db] == [[("1.0.0", "DEFAULT", True), ("1.0.1", "DEFAULT", True)]]
@@ -247,7 +265,7 @@ def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
     assert cat.state()["products"][web] == [[("1.0.0", "DEPRECATED", False), ("1.1.0", "DEPRECATED", True),
                                              ("1.2.0", "DEFAULT", True)]]
     assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact",
-                                 "UpdateProvisioningArtifact"]
+                                 "UpdateProvisioningArtifact", "UpdateProvisioningArtifact"]
     assert cat.publish()[1].writes() == []
     # a looser policy never brings retired versions back
     cat.policy.update(active_versions=3, visible_versions=3)
@@ -300,9 +318,10 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
     assert catalog.publish()[1].writes() == []
 
 
-def _publisher_process(cat: Catalog, kill_after_writes: int | None = None) -> subprocess.Popen:
-    """A publisher in its own process (tests/killable_publisher.py), killed after that many write calls."""
-    args = [str(cat.root / "catalog.toml"), str(cat.out)] + ([str(kill_after_writes)] if kill_after_writes else [])
+def _publisher_process(cat: Catalog, kill_at: int | str | None = None) -> subprocess.Popen:
+    """A publisher in its own process (tests/killable_publisher.py), killed right after the answer to the
+    ``kill_at``-th write call, or to the Nth call of an operation (``"Operation:N"``)."""
+    args = [str(cat.root / "catalog.toml"), str(cat.out)] + ([str(kill_at)] if kill_at else [])
     return subprocess.Popen([sys.executable, str(ROOT / "tests" / "killable_publisher.py"), *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -330,9 +349,9 @@ def test_two_publishers_at_once_create_one_of_each(catalog, local_aws):
 
 
 KILL_RUNS = 20
-# The killed run publishes web 1.1.0 (upload, new artifact, deprecate 1.0.0, hide 1.0.0) and a new
-# product db (upload, create product, associate, launch constraint): 8 write calls.
-KILLED_RUN_WRITES = 8
+# The killed run publishes web 1.1.0 (upload, new artifact, confirm it, deprecate 1.0.0, hide 1.0.0) and a
+# new product db (upload, create product, confirm its artifact, associate, launch constraint): 10 write calls.
+KILLED_RUN_WRITES = 10
 
 
 def _kill_scenario(root: Path, prefix: str, seed: int):
@@ -340,7 +359,7 @@ def _kill_scenario(root: Path, prefix: str, seed: int):
     assert cat.set("web", "1.0.0").publish()[0].ok
     cat.set("web", "1.1.0").set("db", "1.0.0").write()
     kill_at = 1 + seed % KILLED_RUN_WRITES
-    proc = _publisher_process(cat, kill_after_writes=kill_at)
+    proc = _publisher_process(cat, kill_at=kill_at)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == killable_publisher.EXIT_CODE_KILLED, f"seed {seed}: exit {proc.returncode}: {err}"
     report, _ = cat.publish()
@@ -362,6 +381,32 @@ def test_killed_at_any_write_then_rerun_converges_with_one_artifact_per_version(
             "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
             "in_portfolio": sorted([web, db])}, f"killed after write {kill_at}"
         assert final_writes == [], f"killed after write {kill_at}"
+
+
+# Between the create request and the moment the publisher sees the new version AVAILABLE (the run
+# publishes web 1.1.0 as a new artifact, then db as a new product with its first artifact).
+AVAILABILITY_KILL_POINTS = ["CreateProvisioningArtifact:1", "DescribeProvisioningArtifact:1", "CreateProduct:1",
+                            "DescribeProvisioningArtifact:2"]
+
+
+@pytest.mark.parametrize("kill_at", AVAILABILITY_KILL_POINTS)
+def test_killed_before_a_version_was_seen_available_the_rerun_checks_it(tmp_path, baseline, kill_at):
+    cat = Catalog(tmp_path, baseline["prefix"])
+    assert cat.set("web", "1.0.0").publish()[0].ok
+    cat.set("web", "1.1.0").set("db", "1.0.0").write()
+    proc = _publisher_process(cat, kill_at=kill_at)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == killable_publisher.EXIT_CODE_KILLED, err
+    report, rec = cat.publish()
+    assert report.ok, publisher.failure_summary(report)
+    confirms = [a for a in report.actions if a.action is plan.Kind.CONFIRM]
+    assert confirms and all(a.status is publisher.Status.DONE for a in confirms)
+    web, db = cat.name("web"), cat.name("db")
+    assert cat.availability() == {web: {"1.0.0": [("AVAILABLE", True)], "1.1.0": [("AVAILABLE", True)]},
+                                  db: {"1.0.0": [("AVAILABLE", True)]}}
+    # once confirmed, a no-change publish knows it from the listing: no status read, no write
+    again, rec = cat.publish()
+    assert again.ok and rec.writes() == [] and "DescribeProvisioningArtifact" not in ops(rec.reads())
 
 
 def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):

@@ -84,6 +84,7 @@ class Outcome:
 
     artifact_id: str = ""
     url: str = ""
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -383,11 +384,12 @@ class _Region:
         self.product_ids: dict[str, str] = {}
         self.templates = {t.want.name: t for t in release.templates}
         self._bucket_key: str | None = None   # "" once looked up and the bucket has no KMS default
+        self.bucket_checked = False
         self.handlers: dict[Kind, Callable[[plan.Action], Outcome]] = {
             Kind.CREATE_PORTFOLIO: self.create_portfolio, Kind.UPDATE_PORTFOLIO: self.update_portfolio,
             Kind.ASSOCIATE_PRINCIPAL: self.associate_principal, Kind.CREATE_PRODUCT: self.create_product,
             Kind.UPDATE_PRODUCT: self.update_product, Kind.NEW_VERSION: self.new_version,
-            Kind.UNCHANGED: self.unchanged, Kind.ASSOCIATE_PRODUCT: self.associate_product,
+            Kind.CONFIRM: self.confirm, Kind.UNCHANGED: self.unchanged, Kind.ASSOCIATE_PRODUCT: self.associate_product,
             Kind.CREATE_CONSTRAINT: self.create_constraint, Kind.DEPRECATE: self.deprecate, Kind.HIDE: self.hide}
 
     def say(self, message: str) -> None:
@@ -423,8 +425,7 @@ class _Region:
                 self.release.iam.group()
         if dry_run or any(a.kind in plan.PUBLISHES for a in actions):
             try:
-                r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
-                self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
+                self.find_bucket()
             except AwsError as exc:
                 r.error = str(exc)
                 return r
@@ -462,17 +463,25 @@ class _Region:
                     break
         return r
 
+    def find_bucket(self) -> str:
+        """The template bucket (the override or the baseline's SSM parameter), which must exist; looked up once."""
+        r = self.result
+        if not self.bucket_checked:
+            r.bucket = bucket_name(self.ssm, self.settings, self.region, self.bucket_override)
+            self.bucket_region = check_bucket(self.s3, r.bucket, self.region)
+            self.bucket_checked = True
+        return r.bucket
+
     def record(self, a: plan.Action, status: Status, outcome: Outcome = Outcome(), message: str = "") -> ActionRecord:
         t = self.templates.get(a.product)
         key = t.key if t and a.version == t.want.version and a.kind not in (Kind.DEPRECATE, Kind.HIDE) else ""
         url = outcome.url
         if key and not url and self.result.bucket:
             url = template_url(self.result.bucket, self.bucket_region, key)
-        shows_url = a.kind in (Kind.CREATE_PRODUCT, Kind.NEW_VERSION, Kind.UNCHANGED)
         return ActionRecord(region=self.region, action=a.kind, status=status, product=a.product, version=a.version,
                             sha256=a.sha256, artifact_id=outcome.artifact_id or a.artifact_id, principal=a.principal,
-                            key=key, url=url if shows_url else "",
-                            message=message or (a.detail if status is Status.PLANNED else ""))
+                            key=key, url=url if a.kind in plan.NAMES_TEMPLATE else "",
+                            message=message or outcome.note or (a.detail if status is Status.PLANNED else ""))
 
     # -- one method per action kind ---------------------------------------------------------------
     def _product_where(self, a: plan.Action) -> tuple[str, str]:
@@ -514,7 +523,7 @@ class _Region:
         product_id = out["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
         self.product_ids[w.name] = product_id
         artifact_id = out["ProvisioningArtifactDetail"]["Id"]
-        self.wait_available(t, product_id, artifact_id)
+        self.available(t, product_id, artifact_id)
         self.say(f"created product {w.name} ({product_id}) with {w.version} ({artifact_id})")
         return Outcome(artifact_id, url)
 
@@ -536,9 +545,37 @@ class _Region:
                        Parameters=self.artifact_parameters(t, url),
                        IdempotencyToken=plan.idempotency_token("artifact", product_id, w.version, w.sha256))
         artifact_id = out["ProvisioningArtifactDetail"]["Id"]
-        self.wait_available(t, product_id, artifact_id)
+        self.available(t, product_id, artifact_id)
         self.say(f"published {w.name} {w.version} ({artifact_id})")
         return Outcome(artifact_id, url)
+
+    def confirm(self, a: plan.Action) -> Outcome:
+        """An artifact of this version not yet seen AVAILABLE (an earlier run ended before): read its status,
+        wait while CREATING, and replace a FAILED one with a new artifact of the same version."""
+        product_id, _ = self._product_where(a)
+        t = self.templates[a.product]
+        status, info = self.settle(t, product_id, a.artifact_id)
+        if status == "AVAILABLE":
+            self.mark_confirmed(t, product_id, a.artifact_id)
+            self.say(f"{t.want.name} {t.want.version} ({a.artifact_id}) is AVAILABLE")
+            return Outcome(a.artifact_id, note="AVAILABLE")
+        self.say(f"{t.want.name} {t.want.version} ({a.artifact_id}) FAILED ({info}): replacing it")
+        url = self.upload(t)
+        out = aws.call(self.sc, "CreateProvisioningArtifact", f"product {t.want.name} ({product_id}) in {self.region}",
+                       ProductId=product_id, Parameters=self.artifact_parameters(t, url),
+                       IdempotencyToken=plan.idempotency_token("replace", product_id, t.want.version, t.want.sha256,
+                                                               a.artifact_id))
+        new_id = out["ProvisioningArtifactDetail"]["Id"]
+        new_status, new_info = self.settle(t, product_id, new_id)
+        if new_status != "AVAILABLE":
+            self.delete_artifact(t, product_id, new_id)
+            raise PublishError(f"{self.version_where(t, product_id, new_id)}: Service Catalog could not create the "
+                               f"version again ({new_info}); the FAILED artifact {a.artifact_id} is left as it is",
+                               hint="fix what Service Catalog names (the template or the bucket's access), then "
+                                    "bump the version, or re-run to try once more")
+        self.mark_confirmed(t, product_id, new_id)
+        self.delete_artifact(t, product_id, a.artifact_id)
+        return Outcome(new_id, url, note=f"replaced the FAILED artifact {a.artifact_id} ({info})")
 
     def unchanged(self, a: plan.Action) -> Outcome:
         return Outcome()
@@ -577,12 +614,12 @@ class _Region:
         return Outcome()
 
     def artifact_parameters(self, t: Template, url: str) -> dict:
-        return {"Name": t.want.version, "Description": t.want.artifact_description,
+        return {"Name": t.want.version, "Description": t.want.unconfirmed_description,
                 "Info": {"LoadTemplateFromURL": url}, "Type": "CLOUD_FORMATION_TEMPLATE"}
 
     def upload(self, t: Template) -> str:
         """Put the template at its content-addressed key unless it is there already; return its URL."""
-        bucket = self.result.bucket
+        bucket = self.find_bucket()
         res = f"s3://{bucket}/{t.key}"
         try:
             aws.call(self.s3, "HeadObject", res, Bucket=bucket, Key=t.key)
@@ -617,27 +654,50 @@ class _Region:
                                      if d.get("SSEAlgorithm") == "aws:kms"), "")
         return self._bucket_key or None
 
-    def wait_available(self, t: Template, product_id: str, artifact_id: str) -> None:
+    def version_where(self, t: Template, product_id: str, artifact_id: str) -> str:
+        return f"product {t.want.name} ({product_id}) version {t.want.version} ({artifact_id}) in {self.region}"
+
+    def settle(self, t: Template, product_id: str, artifact_id: str) -> tuple[str, str]:
+        """``(status, info)`` of an artifact once it is no longer CREATING (DescribeProvisioningArtifact's
+        Status: AVAILABLE | CREATING | FAILED), polled for at most ``artifact_wait_seconds``."""
         limit = self.release.policy.artifact_wait_seconds
         deadline = time.monotonic() + limit
-        delay = 0.2
-        where = f"product {t.want.name} ({product_id}) version {t.want.version} ({artifact_id}) in {self.region}"
+        delays = aws.backoff(5.0, first=0.2)
+        where = self.version_where(t, product_id, artifact_id)
         while True:
             out = aws.call(self.sc, "DescribeProvisioningArtifact", where, ProductId=product_id,
                            ProvisioningArtifactId=artifact_id)
-            status = out.get("Status", "AVAILABLE")
-            if status == "AVAILABLE":
-                return
-            if status == "FAILED":
-                raise PublishError(f"{where}: Service Catalog could not create the version: "
-                                   f"{out.get('Info', {}) or 'status FAILED'}")
+            status = out.get("Status", "")
+            if status in ("AVAILABLE", "FAILED"):
+                info = out.get("Info") or {}
+                return status, "; ".join(f"{k}: {v}" for k, v in sorted(info.items())) or f"status {status}"
             left = deadline - time.monotonic()
             if left <= 0:
-                raise PublishError(f"{where}: still {status} after {limit} s",
-                                   hint="re-run later; raise publish.artifact_wait_seconds if this persists")
+                raise PublishError(f"{where}: still {status or 'without a status'} after {limit} s",
+                                   hint="re-run later: the version counts as published only once it is AVAILABLE; "
+                                        "raise publish.artifact_wait_seconds if this persists")
             self.say(f"waiting for {t.want.name} {t.want.version} ({status})")
-            time.sleep(min(delay, left))
-            delay = min(delay * 2, 5.0)
+            time.sleep(min(next(delays), left))
+
+    def available(self, t: Template, product_id: str, artifact_id: str) -> None:
+        """Wait for a just-created artifact; confirm it when AVAILABLE, else fail naming it (a re-run repairs it)."""
+        status, info = self.settle(t, product_id, artifact_id)
+        if status != "AVAILABLE":
+            raise PublishError(f"{self.version_where(t, product_id, artifact_id)}: Service Catalog could not create "
+                               f"the version: {info}",
+                               hint="re-run `make publish`: it replaces the FAILED artifact with a new one")
+        self.mark_confirmed(t, product_id, artifact_id)
+
+    def mark_confirmed(self, t: Template, product_id: str, artifact_id: str) -> None:
+        """Rewrite the Description without the UNCONFIRMED mark: from now on the listing says it is published."""
+        aws.call(self.sc, "UpdateProvisioningArtifact", self.version_where(t, product_id, artifact_id),
+                 ProductId=product_id, ProvisioningArtifactId=artifact_id, Description=t.want.artifact_description)
+
+    def delete_artifact(self, t: Template, product_id: str, artifact_id: str) -> None:
+        """Delete a FAILED artifact (never the product's last one: Service Catalog refuses that,
+        DeleteProvisioningArtifact, AWS Service Catalog API Reference)."""
+        aws.call(self.sc, "DeleteProvisioningArtifact", self.version_where(t, product_id, artifact_id),
+                 ProductId=product_id, ProvisioningArtifactId=artifact_id)
 
 
 # --- the whole publish ---------------------------------------------------------------------------

@@ -9,6 +9,13 @@ Rules:
   changes; a new name becomes a new provisioning artifact;
 - the hash of an artifact's template is read from its Description (``... sha256:<hex>``), so deciding
   needs listings only, never a template download;
+- a version counts as published only once the publisher saw it ``AVAILABLE``: a new artifact is created
+  with its Description ending in ``UNCONFIRMED`` and the publisher rewrites the Description without it
+  after DescribeProvisioningArtifact answered ``AVAILABLE``.  ListProvisioningArtifacts carries no
+  status (ProvisioningArtifactDetail: Id, Name, Description, Type, CreatedTime, Active, Guidance,
+  SourceRevision; AWS Service Catalog API Reference), so the marker is what tells a later run, from the
+  listing alone, that a version needs no status read; an unconfirmed one gets a CONFIRM action (its
+  status is read, a CREATING one waited for, a FAILED one replaced);
 - of a product's versions (ranked by MAJOR.MINOR.PATCH, the one being published counted), the newest
   ``active_versions`` stay launchable, older ones get Guidance DEPRECATED, and those beyond
   ``visible_versions`` are also hidden (Active=false).  Publishing never deletes, and never undoes a
@@ -27,6 +34,8 @@ from enum import StrEnum
 from generator.settings import SEMVER, PortfolioSettings, PublishSettings, version_key
 
 HASH_IN_DESCRIPTION = re.compile(r"sha256:([0-9a-f]{64})\b")
+# Ends the Description of an artifact not yet seen AVAILABLE (see the module docstring).
+UNCONFIRMED = " (unconfirmed: not yet seen AVAILABLE)"
 
 class Kind(StrEnum):
     """What an action does; the value is how reports and tables name it."""
@@ -37,6 +46,7 @@ class Kind(StrEnum):
     CREATE_PRODUCT = "create product"
     UPDATE_PRODUCT = "update product"
     NEW_VERSION = "new version"
+    CONFIRM = "confirm version"
     UNCHANGED = "unchanged"
     REFUSED = "refused"
     ASSOCIATE_PRODUCT = "associate product"
@@ -49,6 +59,8 @@ class Kind(StrEnum):
 NO_CHANGE = {Kind.UNCHANGED, Kind.REFUSED}
 # Kinds that upload a template and create a provisioning artifact.
 PUBLISHES = {Kind.CREATE_PRODUCT, Kind.NEW_VERSION}
+# Kinds whose record names the version's template (key and URL).
+NAMES_TEMPLATE = PUBLISHES | {Kind.CONFIRM, Kind.UNCHANGED}
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,13 @@ class DesiredProduct:
 
     @property
     def artifact_description(self) -> str:
+        """The Description of the version once it was seen AVAILABLE."""
         return artifact_description(self.change_note, self.sha256)
+
+    @property
+    def unconfirmed_description(self) -> str:
+        """The Description it is created with."""
+        return self.artifact_description + UNCONFIRMED
 
     def product_fields(self) -> dict[str, str]:
         """The product details as ``SearchProductsAsAdmin`` lists them (ProductViewSummary keys)."""
@@ -88,6 +106,10 @@ class ObservedArtifact:
     @property
     def sha256(self) -> str | None:
         return hash_from_description(self.description)
+
+    @property
+    def confirmed(self) -> bool:
+        return not (self.description or "").endswith(UNCONFIRMED)
 
 
 @dataclass(frozen=True)
@@ -186,14 +208,19 @@ def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: Pub
                 Action(Kind.ASSOCIATE_PRODUCT, **base), Action(Kind.CREATE_CONSTRAINT, **base)]
     same_name = [a for a in seen.artifacts if a.name == want.version]
     if same_name:
-        a = same_name[0]
-        if a.sha256 != want.sha256:
+        other = [a for a in same_name if a.sha256 != want.sha256]
+        if other:
+            a = other[0]
             found = f"template sha256 {a.sha256[:12]}…" if a.sha256 else "a template of unknown hash"
             return [Action(Kind.REFUSED, **base, artifact_id=a.id,
                            detail=f"version {want.version} is already published with {found}; the build has "
                                   f"{want.sha256[:12]}…: published versions are immutable, bump the version "
                                   f"and add a change note")]
-        actions = [Action(Kind.UNCHANGED, **base, artifact_id=a.id)]
+        confirmed = [a for a in same_name if a.confirmed]
+        actions = [Action(Kind.UNCHANGED, **base, artifact_id=confirmed[0].id)] if confirmed else []
+        actions += [Action(Kind.CONFIRM, **base, artifact_id=a.id,
+                           detail="not yet seen AVAILABLE: its status is checked")
+                    for a in same_name if not a.confirmed]
     else:
         actions = [Action(Kind.NEW_VERSION, **base)]
     # Only details the settings give are compared (an empty one is never pushed, so cannot drift).

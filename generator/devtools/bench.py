@@ -24,8 +24,8 @@ Targets (:func:`evaluate`; the exit code is 1 when one is missed):
 - a no-change rebuild of the whole catalog takes under ``NO_CHANGE_BUILD_MAX_S`` (1.5 s);
 - a no-change publish makes no write call and at most ``READS_PER_PRODUCT_REGION_MAX`` (2) read calls
   per product and region (all reads, including the once-per-run ones, divided by products × regions);
-- a one-product-changed publish writes exactly one ``PutObject`` and one ``CreateProvisioningArtifact``
-  per region, and nothing else;
+- a one-product-changed publish writes exactly one ``PutObject``, one ``CreateProvisioningArtifact`` and
+  one ``UpdateProvisioningArtifact`` (the confirmation once it is AVAILABLE) per region, and nothing else;
 - linear: doubling the work at most multiplies the time by ``LINEAR_FACTOR_MAX`` (2.5): 2N vs N
   products, 2 vs 1 and 4 vs 2 regions;
 - parallel: publishing to several regions takes less than ``PARALLEL_FRACTION_MAX`` (0.7) of the sum
@@ -518,9 +518,10 @@ def evaluate(results: Mapping) -> list[Target]:
                           nc["writes"] == 0 and nc["reads"] <= READS_PER_PRODUCT_REGION_MAX * pr and not nc["failures"]))
         oc = p["one_changed"]
         writes = {k: n for k, n in oc["by_operation"].items() if _is_write_key(k)}
-        want = {"s3:PutObject": len(p["regions"]), "servicecatalog:CreateProvisioningArtifact": len(p["regions"])}
-        out.append(Target("one-product-changed publish", "per region exactly 1 PutObject + 1 CreateProvisioningArtifact, "
-                          "no other write", ", ".join(f"{k} {n}" for k, n in writes.items()) or "no writes",
+        want = {"s3:PutObject": len(p["regions"]), "servicecatalog:CreateProvisioningArtifact": len(p["regions"]),
+                "servicecatalog:UpdateProvisioningArtifact": len(p["regions"])}
+        out.append(Target("one-product-changed publish", "per region exactly 1 PutObject + 1 CreateProvisioningArtifact "
+                          "+ 1 UpdateProvisioningArtifact (confirmation), no other write", ", ".join(f"{k} {n}" for k, n in writes.items()) or "no writes",
                           writes == want and not oc["failures"]))
         for key in ("first", "no_change", "one_changed"):
             if p[key]["failures"]:
