@@ -27,6 +27,12 @@ class CatalogError(Exception):
         return self.message if not self.hint else f"{self.message} ({self.hint})"
 
 
+class Interrupted(CatalogError):
+    """The user interrupted a command (Ctrl-C); the message says what was left and the hint what to do."""
+
+    exit_code = 130
+
+
 class ConfigError(CatalogError):
     """Bad catalog settings, a bad product configuration or a bad command-line value."""
 

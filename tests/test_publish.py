@@ -11,8 +11,10 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +27,7 @@ from generator import settings as catalog_settings
 from generator.aws import api as aws, publish as publisher, publish_plan as plan
 from generator.blocks import admin_settings
 from generator.cli.main import main
-from generator.errors import AwsError, BuildError, PublishError
+from generator.errors import AwsError, BuildError, Interrupted, PublishError
 from generator.pipeline import manifest as manifests
 from generator.render import canonical_json
 from tests import killable_publisher
@@ -521,3 +523,67 @@ def test_botocore_errors_name_the_action_and_the_resource():
     assert str(err).startswith("no AWS credentials found for GetCallerIdentity") and "AWS_PROFILE" in str(err)
     err = aws.translate(bexc.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "ListPortfolios", "")
     assert "cannot reach AWS" in str(err) and "AWS_ENDPOINT_URL" in str(err)
+
+
+def _cli_publisher(cat: Catalog) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "generator.cli.main", "--settings", str(cat.root / "catalog.toml"),
+                             "publish", "--out", str(cat.out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_line(stream, needle: str, timeout: float = 60) -> list[str]:
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"{needle!r} not printed: {''.join(seen)}")
+
+
+def _interrupted_publisher(cat: Catalog, endpoint, products: int, latency_ms: int) -> subprocess.Popen:
+    """A CLI publisher of ``products`` new products with Service Catalog slowed down, sent SIGINT once it
+    has created the portfolio."""
+    for i in range(products):
+        cat.set(f"p{i}", "1.0.0")
+    cat.write()
+    _fresh(cat)
+    endpoint.set_faults(latency_ms=latency_ms, services=["servicecatalog"])
+    proc = _cli_publisher(cat)
+    _wait_for_line(proc.stderr, "created portfolio")
+    proc.send_signal(signal.SIGINT)
+    return proc
+
+
+def test_ctrl_c_during_publish_winds_down_reports_and_a_rerun_finishes(catalog, baseline):
+    try:
+        proc = _interrupted_publisher(catalog, baseline["endpoint"], products=4, latency_ms=150)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=30)
+        stopped_in = time.monotonic() - started
+    finally:
+        baseline["endpoint"].set_faults()
+    assert proc.returncode == Interrupted.exit_code, err
+    assert stopped_in < 10, f"took {stopped_in:.1f} s to wind down"
+    assert "Traceback" not in err and "run the same command again" in err
+    assert "not done" in out and "interrupted" in out    # the table of what was and was not done
+    saved = json.loads((catalog.out / publisher.REPORT).read_text())
+    assert saved["interrupted"] and any(a["status"] == "not done" for a in saved["actions"])
+    report, _ = catalog.publish()
+    assert report.ok and catalog.publish()[1].writes() == []
+    assert sorted(catalog.state()["in_portfolio"]) == sorted(catalog.products)
+
+
+def test_a_second_ctrl_c_ends_the_publisher_at_once(catalog, baseline):
+    try:
+        proc = _interrupted_publisher(catalog, baseline["endpoint"], products=3, latency_ms=400)
+        _wait_for_line(proc.stderr, "Ctrl-C again")
+        proc.send_signal(signal.SIGINT)
+        started = time.monotonic()
+        _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 2
+    finally:
+        baseline["endpoint"].set_faults()
+    assert proc.returncode == -signal.SIGINT and "Traceback" not in err

@@ -40,6 +40,7 @@ REPORT = "publish-report.json"
 # CloudFormation's limit for a template loaded from S3.
 TEMPLATE_SIZE_LIMIT = 1_048_576
 BASELINE_HINT = "run deploy-baseline first (the account baseline creates it), or pass the override"
+INTERRUPTED = "interrupted"
 
 Progress = Callable[[str], None]
 
@@ -142,6 +143,7 @@ class PublishReport:
     seconds: float
     regions: dict[str, RegionResult]
     calls: dict
+    interrupted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -154,7 +156,8 @@ class PublishReport:
     def to_json(self) -> dict:
         return {"catalog": self.catalog, "account": self.account, "dry_run": self.dry_run, "ok": self.ok,
                 "launch_role_arn": self.launch_role_arn, "principals": list(self.principals),
-                "seconds": self.seconds, "regions": {n: r.to_json() for n, r in self.regions.items()},
+                "seconds": self.seconds, "interrupted": self.interrupted,
+                "regions": {n: r.to_json() for n, r in self.regions.items()},
                 "actions": [a.to_json() for a in self.actions], "calls": self.calls}
 
 
@@ -369,8 +372,9 @@ class _Region:
     """Carries out one region's plan with one boto3 session (one thread): one method per action kind."""
 
     def __init__(self, region: str, release: Release, settings: Settings, recorder: aws.CallRecorder,
-                 progress: Progress, bucket_override: str | None):
+                 progress: Progress, bucket_override: str | None, stop: threading.Event):
         self.region = region
+        self.stop = stop
         self.release = release
         self.settings = settings
         self.progress = progress
@@ -398,6 +402,9 @@ class _Region:
     def run(self, dry_run: bool) -> RegionResult:
         r = self.result
         r.bucket = self.bucket_override or ""
+        if self.stop.is_set():
+            r.error = INTERRUPTED
+            return r
         try:
             self.say("reading the catalog")
             names = [t.want.name for t in self.release.templates]
@@ -439,6 +446,10 @@ class _Region:
             if a.product:
                 by_product.setdefault(a.product, []).append(a)
         for i, a in enumerate(portfolio_level):
+            if self.stop.is_set():
+                r.actions.extend(self.record(p, Status.NOT_DONE, message=INTERRUPTED)
+                                 for p in portfolio_level[i:] + [p for acts in by_product.values() for p in acts])
+                return r
             try:
                 r.actions.append(self.record(a, Status.DONE, self.handlers[a.kind](a)))
             except AwsError as exc:
@@ -454,6 +465,9 @@ class _Region:
                 self.say(f"refused {name}: {plan.refused(acts)[0].detail}")
                 continue
             for i, a in enumerate(acts):
+                if self.stop.is_set():
+                    r.actions.extend(self.record(p, Status.NOT_DONE, message=INTERRUPTED) for p in acts[i:])
+                    break
                 try:
                     r.actions.append(self.record(a, Status.DONE, self.handlers[a.kind](a)))
                 except AwsError as exc:
@@ -677,7 +691,9 @@ class _Region:
                                    hint="re-run later: the version counts as published only once it is AVAILABLE; "
                                         "raise publish.artifact_wait_seconds if this persists")
             self.say(f"waiting for {t.want.name} {t.want.version} ({status})")
-            time.sleep(min(next(delays), left))
+            if self.stop.wait(min(next(delays), left)):
+                raise PublishError(f"{where}: {INTERRUPTED} while it was {status}",
+                                   hint="a re-run checks it again and confirms it once it is AVAILABLE")
 
     def available(self, t: Template, product_id: str, artifact_id: str) -> None:
         """Wait for a just-created artifact; confirm it when AVAILABLE, else fail naming it (a re-run repairs it)."""
@@ -705,13 +721,15 @@ class _Region:
 def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] | None = None,
             dry_run: bool = False, bucket: str | None = None, launch_role_arn: str | None = None,
             progress: Progress = lambda _m: None, recorder: aws.CallRecorder | None = None,
-            check_fresh: bool = True) -> PublishReport:
+            check_fresh: bool = True, stop: threading.Event | None = None) -> PublishReport:
     """Publish (or, with ``dry_run``, plan) every product of the manifest in every region; return the report.
 
     Writes ``<out_dir>/publish-report.json``.  Raises ``PublishError`` for problems that stop everything
     (credentials, missing baseline resources); per-region and per-product failures are in the report
-    (``ok`` false) — the caller decides the exit code.
+    (``ok`` false) — the caller decides the exit code.  Once ``stop`` is set (the CLI sets it on Ctrl-C),
+    no new action starts: the calls under way finish, the rest is reported "not done".
     """
+    stop = stop or threading.Event()
     out_dir = Path(out_dir) if out_dir else manifests.BUILD_DIR
     recorder = recorder or aws.CallRecorder()
     regions = list(regions or settings.regions)
@@ -732,14 +750,15 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
              f"(account {account})")
 
     def one(region: str) -> RegionResult:
-        return _Region(region, release, settings, recorder, progress, bucket).run(dry_run)
+        return _Region(region, release, settings, recorder, progress, bucket, stop).run(dry_run)
 
     workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
         results = list(pool.map(one, regions))
     report = PublishReport(catalog=settings.name, account=account, dry_run=dry_run, launch_role_arn=role_arn,
                            principals=principals, seconds=round(time.time() - started, 2),
-                           regions={r.region: r for r in results}, calls=recorder.summary())
+                           regions={r.region: r for r in results}, calls=recorder.summary(),
+                           interrupted=stop.is_set())
     write_report(out_dir, report)
     return report
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from generator import settings as catalog_settings
 from generator.aws import publish as publisher
-from generator.cli import output
-from generator.errors import PublishError
+from generator.cli import interrupt, output
+from generator.errors import Interrupted, PublishError
 from generator.pipeline import manifest as manifests
 
 EPILOG = """\
@@ -53,9 +53,10 @@ def rows(report: publisher.PublishReport) -> list[tuple]:
 
 def run(args) -> int:
     settings = catalog_settings.load(args.settings)
-    report = publisher.publish(settings, out_dir=args.out, regions=args.region, dry_run=args.dry_run,
-                               bucket=args.bucket, launch_role_arn=args.launch_role_arn,
-                               progress=output.progress)
+    with interrupt.first_stops("publish") as stop:
+        report = publisher.publish(settings, out_dir=args.out, regions=args.region, dry_run=args.dry_run,
+                                   bucket=args.bucket, launch_role_arn=args.launch_role_arn,
+                                   progress=output.progress, stop=stop)
     if args.json:
         output.emit_json(report.to_json())
     else:
@@ -68,6 +69,11 @@ def run(args) -> int:
         print(f"\n{'plan only (dry run): ' if report.dry_run else ''}{calls['write']} write call(s), "
               f"{calls['read']} read call(s) in {report.seconds} s; report: "
               f"{Path(args.out) / publisher.REPORT}")
+    if report.interrupted:
+        not_done = sum(a.status is publisher.Status.NOT_DONE for a in report.actions)
+        raise Interrupted(f"publish interrupted: {not_done} action(s) not done (see the table and "
+                          f"{Path(args.out) / publisher.REPORT})",
+                          hint="run the same command again: it completes what is missing")
     if not report.ok:
         raise PublishError("publish incomplete: " + publisher.failure_summary(report),
                            hint="fix the cause and run `make publish` again; it completes what is missing")
