@@ -39,7 +39,7 @@ def _props(res):
 
 
 def test_lint_clean_in_every_catalog_region(rendered, settings):
-    findings = Linter(list(settings.regions)).lint_text(rendered[account_baseline.NAME].json_text)
+    findings = Linter(list(settings.regions)).lint_text(rendered[account_baseline.NAME].json_text).findings
     assert blocking(findings) == []
 
 
@@ -263,7 +263,7 @@ def test_elb_logs_only_from_the_service_principal_in_regions_opened_since_august
     assert _elb_sids(policy) == {ELB_SERVICE_STATEMENT}
     [svc] = [s for s in policy["Statement"] if s["Sid"] == ELB_SERVICE_STATEMENT]
     assert svc["Principal"] == {"Service": account_baseline.ELB_LOG_SERVICE}
-    assert blocking(Linter(["eu-central-2", "ap-southeast-4"]).lint_text(json.dumps(t))) == []
+    assert blocking(Linter(["eu-central-2", "ap-southeast-4"]).lint_text(json.dumps(t)).findings) == []
 
 
 def test_a_catalog_mixing_both_kinds_of_region_chooses_the_policy_per_region(settings):
@@ -279,7 +279,7 @@ def test_a_catalog_mixing_both_kinds_of_region_chooses_the_policy_per_region(set
     assert _elb_sids(service_only) == {ELB_SERVICE_STATEMENT}
     for document in (with_account, service_only):  # both still deny plain HTTP and take S3 server access logs
         assert {"DenyInsecureTransport", "S3ServerAccessLogs"} <= {s["Sid"] for s in document["Statement"]}
-    assert blocking(Linter(regions).lint_text(json.dumps(t))) == []
+    assert blocking(Linter(regions).lint_text(json.dumps(t)).findings) == []
 
 
 @pytest.mark.parametrize("region", ["cn-north-1", "ap-east-9"])

@@ -1,9 +1,10 @@
-"""The build cache (generator/buildcache.py): a no-change build reuses lint results and derived files,
-and every input that decides them invalidates them: the template, the rule sources, cfn-lint's version,
-the regions, the report code, the files themselves."""
+"""The build cache (generator/pipeline/cache.py): a no-change build reuses lint results (findings and
+verdicts) and derived files, and every input that decides them invalidates them: the template, the rule
+sources, cfn-lint's version, the regions, the report code, the files themselves."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from troposphere import Template
 from troposphere.cloudformation import WaitConditionHandle
 
 from generator import settings as catalog_settings
-from generator.compliance.lint import Linter
+from generator.compliance.lint import Linter, LintResult
 from generator.pipeline import build as pipeline, cache as buildcache
 from generator.product import ProductSpec
 
@@ -54,46 +55,62 @@ def _snapshot(out: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def bad_findings():
-    findings = Linter(REGIONS).lint_text(BAD, "bad/1.0.0/template.json")
-    assert any(f.rule_id == "E9104" and f.scenario for f in findings)
-    assert any(isinstance(p, int) for f in findings for p in f.path)
-    return findings
+def bad_result():
+    result = Linter(REGIONS).lint_text(BAD, "bad/1.0.0/template.json")
+    assert any(f.rule_id == "E9104" and f.scenarios for f in result.findings)
+    assert any(isinstance(p, int) for f in result.findings for p in f.path)
+    assert {v.status for v in result.verdicts} == {"pass", "fail"} and result.scenarios == ("Env=PROD", "Env=TEST")
+    return result
 
 
-def test_cached_findings_equal_fresh_ones(tmp_path, bad_findings):
+def test_cached_lint_result_equals_the_fresh_one(tmp_path, bad_result):
     cache = buildcache.BuildCache(tmp_path, REGIONS)
-    assert cache.findings(BAD, "bad/1.0.0/template.json") is None
-    cache.store_findings(BAD, "bad/1.0.0/template.json", bad_findings)
+    assert cache.lint_result(BAD, "bad/1.0.0/template.json") is None
+    cache.store_lint_result(BAD, "bad/1.0.0/template.json", bad_result)
     again = buildcache.BuildCache(tmp_path, REGIONS)
-    assert again.findings(BAD, "bad/1.0.0/template.json") == bad_findings
+    assert again.lint_result(BAD, "bad/1.0.0/template.json") == bad_result
     assert again.stats["lint_hits"] == 1
 
 
-def test_template_regions_and_cfn_lint_version_change_the_key(tmp_path, bad_findings):
+def test_template_regions_and_cfn_lint_version_change_the_key(tmp_path, bad_result):
     cache = buildcache.BuildCache(tmp_path, REGIONS, cfn_lint_version="1.0.0")
-    cache.store_findings(BAD, "t.json", bad_findings)
-    assert cache.findings(BAD, "t.json") == bad_findings
-    assert cache.findings(BAD.replace("a@example.org", "b@example.org"), "t.json") is None
-    assert cache.findings(BAD, "other.json") is None
-    assert buildcache.BuildCache(tmp_path, REGIONS + ["us-west-2"], cfn_lint_version="1.0.0").findings(BAD, "t.json") is None
-    assert buildcache.BuildCache(tmp_path, REGIONS, cfn_lint_version="1.0.1").findings(BAD, "t.json") is None
+    cache.store_lint_result(BAD, "t.json", bad_result)
+    assert cache.lint_result(BAD, "t.json") == bad_result
+    assert cache.lint_result(BAD.replace("a@example.org", "b@example.org"), "t.json") is None
+    assert cache.lint_result(BAD, "other.json") is None
+    assert buildcache.BuildCache(tmp_path, REGIONS + ["us-west-2"], cfn_lint_version="1.0.0").lint_result(BAD, "t.json") is None
+    assert buildcache.BuildCache(tmp_path, REGIONS, cfn_lint_version="1.0.1").lint_result(BAD, "t.json") is None
+
+
+def test_the_entry_format_is_part_of_the_key(tmp_path, bad_result, monkeypatch):
+    buildcache.BuildCache(tmp_path, REGIONS).store_lint_result(BAD, "t.json", bad_result)
+    monkeypatch.setattr(buildcache, "FORMAT", buildcache.FORMAT + 1)
+    assert buildcache.BuildCache(tmp_path, REGIONS).lint_result(BAD, "t.json") is None
+
+
+def test_an_entry_of_the_old_layout_is_a_miss(tmp_path, bad_result):
+    cache = buildcache.BuildCache(tmp_path, REGIONS)
+    cache.store_lint_result(BAD, "t.json", bad_result)
+    for entry in (tmp_path / buildcache.CACHE_DIR / "lint").rglob("*.json"):
+        data = json.loads(entry.read_text())
+        entry.write_text(json.dumps({"key": data["key"], "findings": data["result"]["findings"]}))
+    assert cache.lint_result(BAD, "t.json") is None
 
 
 @pytest.mark.parametrize("edited", ["generator/compliance/rules/TopicEncrypted.py", "generator/compliance/hipaa.py",
                                     "generator/compliance/scenarios.py", "generator/compliance/lint.py"])
-def test_a_change_to_the_rule_sources_invalidates(tmp_path, bad_findings, edited):
+def test_a_change_to_the_rule_sources_invalidates(tmp_path, bad_result, edited):
     root = tmp_path / "src"
     for rel in buildcache.RULESET_SOURCES:
         src, dst = ROOT / rel, root / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__")) if src.is_dir() else shutil.copy(src, dst)
     out = tmp_path / "out"
-    buildcache.BuildCache(out, REGIONS, root=root).store_findings(BAD, "t.json", bad_findings)
-    assert buildcache.BuildCache(out, REGIONS, root=root).findings(BAD, "t.json") == bad_findings
+    buildcache.BuildCache(out, REGIONS, root=root).store_lint_result(BAD, "t.json", bad_result)
+    assert buildcache.BuildCache(out, REGIONS, root=root).lint_result(BAD, "t.json") == bad_result
     with (root / edited).open("a") as f:
         f.write("\n# changed\n")
-    assert buildcache.BuildCache(out, REGIONS, root=root).findings(BAD, "t.json") is None
+    assert buildcache.BuildCache(out, REGIONS, root=root).lint_result(BAD, "t.json") is None
 
 
 def test_a_new_rule_file_invalidates(tmp_path):
@@ -104,27 +121,31 @@ def test_a_new_rule_file_invalidates(tmp_path):
     assert buildcache.ruleset_version(REGIONS, root=root) != before
 
 
-def test_corrupt_entry_is_a_miss(tmp_path, bad_findings):
+def test_corrupt_entry_is_a_miss(tmp_path, bad_result):
     cache = buildcache.BuildCache(tmp_path, REGIONS)
-    cache.store_findings(BAD, "t.json", bad_findings)
+    cache.store_lint_result(BAD, "t.json", bad_result)
     for entry in (tmp_path / buildcache.CACHE_DIR / "lint").rglob("*.json"):
         entry.write_text("{not json")
-    assert cache.findings(BAD, "t.json") is None
+    assert cache.lint_result(BAD, "t.json") is None
 
 
-def test_derived_files_are_fresh_only_while_inputs_and_files_are_unchanged(tmp_path, bad_findings):
+def test_derived_files_are_fresh_only_while_inputs_and_files_are_unchanged(tmp_path, bad_result):
     cache = buildcache.BuildCache(tmp_path, REGIONS)
     ident = {"name": "p", "version": "1.0.0", "title": "P", "sha256": "0" * 64}
-    key = cache.derived_key(ident, bad_findings)
-    assert key != cache.derived_key(ident, bad_findings[1:])
-    assert key != cache.derived_key({**ident, "sha256": "1" * 64}, bad_findings)
+    key = cache.derived_key(ident, bad_result)
+    assert key != cache.derived_key(ident, dataclasses.replace(bad_result, findings=bad_result.findings[1:]))
+    # the verdicts are what the report is made of: another verdict, another report
+    waived = tuple(dataclasses.replace(v, status="waived", reason="why") if v.status == "fail" else v
+                   for v in bad_result.verdicts)
+    assert key != cache.derived_key(ident, dataclasses.replace(bad_result, verdicts=waived))
+    assert key != cache.derived_key({**ident, "sha256": "1" * 64}, bad_result)
     d = tmp_path / "p" / "1.0.0"
     d.mkdir(parents=True)
     (d / "compliance.md").write_text("report\n")
     assert not cache.derived_fresh("p/1.0.0", key, d)
     cache.record_derived("p/1.0.0", key, d, ["compliance.md"])
     assert cache.derived_fresh("p/1.0.0", key, d)
-    assert not cache.derived_fresh("p/1.0.0", cache.derived_key(ident, []), d)
+    assert not cache.derived_fresh("p/1.0.0", cache.derived_key(ident, LintResult()), d)
     (d / "compliance.md").write_text("edited by hand\n")
     assert not cache.derived_fresh("p/1.0.0", key, d)
     (d / "compliance.md").unlink()

@@ -85,7 +85,7 @@ def test_registered_last_and_covers_every_product(rendered, settings):
 
 
 def test_lint_clean_in_every_catalog_region(rendered, settings):
-    assert blocking(Linter(list(settings.regions)).lint_text(rendered[launch_role.NAME].json_text)) == []
+    assert blocking(Linter(list(settings.regions)).lint_text(rendered[launch_role.NAME].json_text).findings) == []
 
 
 def test_trusted_only_by_service_catalog_of_this_account(template):
@@ -157,7 +157,7 @@ def test_adding_a_resource_type_to_a_product_changes_the_role(settings, rendered
     assert "AWS::SQS::Queue" in after.extra["covered_resource_types"]
     sqs_st = [st for _, _, st in _statements(after.template) if st["Sid"] == "SqsScoped"][0]
     assert sqs_st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:*"}]
-    assert blocking(Linter(list(settings.regions)).lint_text(after.json_text)) == []
+    assert blocking(Linter(list(settings.regions)).lint_text(after.json_text).findings) == []
 
 
 def test_derivation_normalises_and_deduplicates():

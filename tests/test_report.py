@@ -11,6 +11,7 @@ from cfnlint.decode.decode import decode_str
 
 from generator.compliance import report, scan
 from generator.compliance.lint import Linter
+from generator.errors import LintError
 
 FIXTURES = Path(__file__).parent / "rules" / "fixtures"
 
@@ -21,8 +22,13 @@ def _fixture(name: str) -> dict:
     return template
 
 
+def _report(template: dict, product: str, version: str, **kw) -> report.Report:
+    """The report of ``template`` from its lint pass, as the build makes it."""
+    return report.build_report(template, Linter(["us-east-1"]).lint_text(json.dumps(template)), product, version, **kw)
+
+
 def test_report_lists_citations_verdicts_evidence_waivers_and_skips(tmp_path):
-    rep = report.build_report(_fixture("baseline"), "baseline", "1.2.3", sha256="abc")
+    rep = _report(_fixture("baseline"), "baseline", "1.2.3", sha256="abc")
     md, page = report.to_markdown(rep), report.to_html(rep)
     assert rep.overall == "WAIVED"
     assert rep.verdict("164.312(b)", "") == "WAIVED"  # the log bucket's access logging is waived
@@ -40,7 +46,7 @@ def test_report_lists_citations_verdicts_evidence_waivers_and_skips(tmp_path):
 def test_report_names_failing_scenarios(tmp_path):
     template = _fixture("web")
     template["Resources"]["Web"]["Properties"]["Monitoring"] = {"Fn::If": ["IsProd", True, False]}
-    rep = report.build_report(template, "web", "1")
+    rep = _report(template, "web", "1")
     assert [rep.rules["E9305"].verdicts[s] for s in rep.scenarios] == ["PASS", "PASS", "FAIL", "FAIL"]
     assert ("FAIL", "Web: Properties/Monitoring/Fn::If/2 — instance Web: Monitoring is False",
             "Environment=TEST,PHI=YES; Environment=TEST,PHI=NO") in rep.rules["E9305"].evidence
@@ -49,17 +55,28 @@ def test_report_names_failing_scenarios(tmp_path):
 
 def test_report_is_deterministic_and_degrades_without_graphviz(monkeypatch):
     template = _fixture("web")
-    a = report.build_report(template, "web", "1")
-    b = report.build_report(copy.deepcopy(template), "web", "1")
+    a = _report(template, "web", "1")
+    b = _report(copy.deepcopy(template), "web", "1")
     assert report.to_html(a) == report.to_html(b) and report.to_markdown(a) == report.to_markdown(b)
     assert '"Web" -> "Profile"' in a.dot and "dashed" in a.dot  # connections; conditional resources dashed
     if report.dot_available():
         assert report.to_html(a).count("<svg") == 1
     monkeypatch.setenv("PATH", "")
-    c = report.build_report(template, "web", "1")
+    c = _report(template, "web", "1")
     assert c.svg == ""
     page = report.to_html(c)
     assert "dot</code> was not available" in page and "digraph template" in page and "<svg" not in page
+
+
+def test_no_report_when_the_rules_could_not_evaluate_the_template():
+    path = FIXTURES / "bad" / "ScenariosEvaluable.yaml"
+    template, _ = decode_str(path.read_text())
+    result = Linter(["us-east-1"]).lint_text(path.read_text(), str(path))
+    assert result.scenarios == () and result.verdicts == ()
+    with pytest.raises(LintError) as err:
+        report.build_report(template, result, "many", "1")
+    assert "many 1: no compliance report" in str(err.value) and "E9000" in str(err.value)
+    assert [f.rule_id for f in err.value.findings] == ["E9000"]
 
 
 @pytest.fixture()
@@ -79,12 +96,12 @@ def open_ssh_in_prod(rendered, tmp_path):
 
 def test_our_rules_catch_ssh_inside_fn_if_naming_the_scenario(open_ssh_in_prod, settings):
     sg, path = open_ssh_in_prod
-    findings = [f for f in Linter(settings.regions).lint_text(path.read_text(), str(path)) if f.rule_id == "E9204"]
+    findings = [f for f in Linter(settings.regions).lint_text(path.read_text(), str(path)).findings
+                if f.rule_id == "E9204"]
     assert len(findings) == 1, findings
     f = findings[0]
     assert f.path_text == f"Resources/{sg}/Properties/SecurityGroupIngress/0/Fn::If/1"
-    labels = f.scenario.split("; ")
-    assert labels and all("Environment=PROD" in x for x in labels), f.scenario
+    assert f.scenarios and all("Environment=PROD" in x for x in f.scenarios), f.scenarios
     assert "22 (SSH)" in f.message
 
 

@@ -15,7 +15,7 @@ examples:
   hipaa-catalog lint template.yaml                    lint a template written elsewhere (JSON or YAML)
   hipaa-catalog lint build/*/*/template.json          lint every built product
   hipaa-catalog lint --region eu-west-1 t.json        lint for other regions than the catalog's
-  hipaa-catalog lint --json t.yaml                    findings as JSON (rule, path, scenario, line, ...)
+  hipaa-catalog lint --json t.yaml                    findings as JSON (rule, path, scenarios, line, ...)
 
 Every HIPAA rule (E9xxx/W9xxx) is evaluated in every scenario: each combination of the allowed values of
 the parameters the template's Conditions depend on; a finding names the scenarios it occurs in.
@@ -54,7 +54,7 @@ def run(args) -> int:
         except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read the template ({exc.__class__.__name__}: {exc})",
                               hint="pass a CloudFormation template file, JSON or YAML") from exc
-        results[str(path)] = linter.lint_text(text, str(path))
+        results[str(path)] = linter.lint_text(text, str(path)).findings
         if not args.json:
             output.progress(f"linted {path}: {len(results[str(path)])} finding(s)")
     bad = [f for fs in results.values() for f in blocking(fs)]
@@ -70,7 +70,7 @@ def run(args) -> int:
         print(f"{path}: {len(findings)} finding(s)")
         for f in findings:
             print(f"  {f.filename}:{f.line}: {f.rule_id} [{f.logical_id or '-'}] {f.message}")
-            print(f"      at {f.path_text}" + (f"\n      in scenario(s): {f.scenario}" if f.scenario else ""))
+            print(f"      at {f.path_text}" + (f"\n      in scenario(s): {f.scenario_text}" if f.scenarios else ""))
     if bad:
         raise LintError(f"{len(bad)} blocking finding(s) in {len({f.filename for f in bad})} file(s)", bad,
                         hint="fix the template, or waive a HIPAA rule on the resource with a reason")

@@ -61,16 +61,16 @@ def run(args) -> int:
         template, errors = decode_str(text)
         if errors:
             raise ConfigError(f"{args.template}: not a CloudFormation template: {errors[0].message}")
-        findings = Linter(settings.regions).lint_text(text, str(args.template))
-        rep = compliance.build_report(template, args.template.stem, "-", findings=findings,
+        result = Linter(settings.regions).lint_text(text, str(args.template))
+        rep = compliance.build_report(template, result, args.template.stem, "-",
                                       sha256=pipeline.render.sha256(text))
         reports.append((rep, compliance.write(rep, args.out)))
     else:
         items = pipeline.render_all(settings, only=args.only, progress=progress)
         pipeline.validate(items, settings.regions, progress=progress)
         for item in items:
-            rep = compliance.build_report(item.template, item.name, item.version, item.title, item.sha256,
-                                          item.findings)
+            rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title,
+                                          item.sha256)
             reports.append((rep, compliance.write(rep, Path(args.out) / item.rel_dir, writer=pipeline._write)))
     if args.json:
         output.emit_json([_summary(r, p) for r, p in reports])

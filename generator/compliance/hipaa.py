@@ -5,34 +5,36 @@ fix hint, and a ``check(scenario, logical_id, resource)`` that yields ``Fail(pat
 *effective* resource of one scenario.  The base class does the rest, in cfn-lint's own pass:
 
 - resolves the template in every scenario (``generator.compliance.scenarios``) and runs ``check`` on each
-  applicable resource;
+  applicable resource, giving every verdict (pass, fail, waived) with its evidence;
 - maps every failing path back to the original template (through ``Fn::If`` branches and removed
   ``AWS::NoValue`` list items) so cfn-lint reports the right line;
-- reports each finding once, naming the scenarios it occurs in (``[scenario: A=1,B=2; ...]``, which
-  ``generator.compliance.lint`` moves into ``Finding.scenario``);
+- reports each failure once, with the scenarios it occurs in as data (``Failure``, attached to the
+  RuleMatch; its message also names them, for people running plain ``cfn-lint -a``);
+- hands the verdicts to the lint pass that is collecting them (``collecting()``, used by
+  ``generator.compliance.lint.Linter``), from which the compliance report is built;
 - honours waivers written on the resource itself, with a reason::
 
       Metadata: {"hipaa-catalog": {"waivers": [{"rule": "E9502", "reason": "this is the log bucket"}]}}
 
-``evaluate(template)`` returns every verdict (pass, fail, waived) with its evidence; the compliance
-report is built from it.  Rule modules import this module as ``from generator import hipaa`` (never
+Rule modules import this module as ``from generator.compliance import hipaa`` (never
 ``from generator.compliance.hipaa import HipaaRule``: cfn-lint instantiates every rule class it finds at module level).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Iterator, Mapping, NamedTuple
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
 from generator.blocks.catalog import METADATA_KEY
 from generator.compliance import scenarios as sc
+from generator.compliance.lint import Verdict, plain_path
 from generator.errors import ScenarioError
 
 SOURCE_URL = "https://github.com/hipaa-catalog/hipaa-catalog/blob/main/generator/compliance/rules"
-SCENARIO_MARK = " [scenario: "
 RULE_ID = re.compile(r"^[EW]9\d{3}$")
 
 # Every HIPAA rule class by id (filled when cfn-lint loads generator/compliance/rules/); used to validate waivers.
@@ -46,21 +48,17 @@ class Fail(NamedTuple):
     message: str
 
 
-@dataclass(frozen=True)
-class Result:
-    """One verdict of one rule on one resource in one scenario."""
+class Failure(NamedTuple):
+    """One finding of a HIPAA rule: where (in the original template), what (with the fix hint) and the
+    scenarios it occurs in (empty for a template with a single scenario)."""
 
-    rule: str
-    scenario: str
-    logical_id: str
-    status: str  # "pass" | "fail" | "waived"
-    path: tuple  # in the original template
-    message: str = ""
-    reason: str = ""  # the waiver's reason
+    path: tuple
+    message: str
+    scenarios: tuple[str, ...]
 
-    @property
-    def evidence(self) -> str:
-        return f"{self.logical_id}: {'/'.join(str(p) for p in self.path[2:]) or '(resource)'}"
+    def text(self) -> str:
+        """The message cfn-lint shows: the scenarios appended for a reader of plain cfn-lint output."""
+        return f"{self.message} [scenario: {'; '.join(self.scenarios)}]" if self.scenarios else self.message
 
 
 class Scenario:
@@ -198,6 +196,37 @@ def scenarios_of(template: Mapping) -> list[Scenario]:
     return found
 
 
+# --- the verdicts of one lint pass --------------------------------------------------------------
+
+class Collected:
+    """The scenarios and verdicts the HIPAA rules produce while cfn-lint lints one template."""
+
+    def __init__(self) -> None:
+        self.scenarios: tuple[str, ...] = ()
+        self.verdicts: dict[str, list[Verdict]] = {}
+
+    def add(self, rule_id: str, scenarios: Iterable[str], verdicts: Iterable[Verdict]) -> None:
+        self.scenarios = tuple(scenarios)
+        self.verdicts[rule_id] = list(verdicts)
+
+    def all_verdicts(self) -> tuple[Verdict, ...]:
+        return tuple(v for rid in sorted(self.verdicts) for v in self.verdicts[rid])
+
+
+_collecting: ContextVar[Collected | None] = ContextVar("hipaa_collecting", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[Collected]:
+    """Collect the verdicts of every HIPAA rule that cfn-lint runs inside this block (one template)."""
+    collected = Collected()
+    token = _collecting.set(collected)
+    try:
+        yield collected
+    finally:
+        _collecting.reset(token)
+
+
 # --- the rule base class -----------------------------------------------------------------------
 
 class HipaaRule(CloudFormationLintRule):
@@ -225,9 +254,9 @@ class HipaaRule(CloudFormationLintRule):
     def applies(self, s: Scenario) -> Iterator[tuple[str, dict]]:
         return s.of_type(*self.resource_types)
 
-    def evaluate(self, template: Mapping) -> list[Result]:
+    def evaluate(self, template: Mapping) -> list[Verdict]:
         """Every verdict of this rule in every scenario of ``template``."""
-        out: list[Result] = []
+        out: list[Verdict] = []
         source_resources = template.get("Resources") or {}
         for s in scenarios_of(template):
             for lid, res in self.applies(s):
@@ -235,43 +264,41 @@ class HipaaRule(CloudFormationLintRule):
                 if not fails:
                     path = ("Resources", lid, "Properties", ", ".join(self.evidence)) if self.evidence \
                         else ("Resources", lid)
-                    out.append(Result(self.id, s.label, lid, "pass", path))
+                    out.append(Verdict(self.id, s.label, str(lid), "pass", plain_path(path)))
                     continue
                 reason = waiver_reason(source_resources.get(lid) or {}, self.id)
                 for f in fails:
                     path = sc.source_path(template, s.assignment, ("Resources", lid) + tuple(f.path))
-                    out.append(Result(self.id, s.label, lid, "waived" if reason else "fail", path,
-                                      f.message, reason))
+                    out.append(Verdict(self.id, s.label, str(lid), "waived" if reason else "fail",
+                                       plain_path(path), f.message, reason))
+        return out
+
+    def failures(self, verdicts: Iterable[Verdict], every: Sequence[str]) -> list[Failure]:
+        """The failing ``verdicts``, one ``Failure`` per path and message, naming the scenarios (in the
+        order of ``every``) when the template has more than one."""
+        grouped: dict[tuple, list[str]] = {}
+        for v in verdicts:
+            if v.status == "fail":
+                labels = grouped.setdefault((v.path, v.message), [])
+                if v.scenario not in labels:
+                    labels.append(v.scenario)
+        out = []
+        for (path, message), labels in grouped.items():
+            text_ = f"{message} (fix: {self.fix})" if self.fix else message
+            scenarios = tuple(sorted(labels, key=every.index)) if any(labels) else ()
+            out.append(Failure(path, text_, scenarios))
         return out
 
     def match(self, cfn) -> list[RuleMatch]:
         try:
-            results = self.evaluate(cfn.template)
+            verdicts = self.evaluate(cfn.template)
             every = [s.label for s in scenarios_of(cfn.template)]
         except ScenarioError:
             return []  # E9000 reports it
-        grouped: dict[tuple, list[str]] = {}
-        for r in results:
-            if r.status == "fail":
-                labels = grouped.setdefault((r.path, r.message), [])
-                if r.scenario not in labels:
-                    labels.append(r.scenario)
-        matches = []
-        for (path, message), labels in grouped.items():
-            text_ = f"{message} (fix: {self.fix})" if self.fix else message
-            if any(labels):
-                labels.sort(key=every.index)
-                text_ += f"{SCENARIO_MARK}{'; '.join(labels)}]"
-            matches.append(RuleMatch(list(path), text_))
-        return matches
-
-
-def split_scenario(message: str) -> tuple[str, str]:
-    """``("msg", "A=1; A=2")`` from a HIPAA rule's message with its scenario mark."""
-    if message.endswith("]") and SCENARIO_MARK in message:
-        head, _, tail = message.rpartition(SCENARIO_MARK)
-        return head, tail[:-1]
-    return message, ""
+        collected = _collecting.get()
+        if collected is not None:
+            collected.add(self.id, every, verdicts)
+        return [RuleMatch(list(f.path), f.text(), hipaa_failure=f) for f in self.failures(verdicts, every)]
 
 
 def rules_in(collection) -> list[HipaaRule]:

@@ -1,16 +1,17 @@
 """In-process validation with cfn-lint: the rule set is loaded once and reused for every template.
 
 Runs cfn-lint's own rules plus the project's HIPAA rules (``generator/compliance/rules/``) for every catalog
-region in the same pass.  Findings are plain data (``Finding``) so that build, the compliance report
-and the CLI can all use them.
+region in one pass, and returns what that pass found as plain data (``LintResult``): the findings, and
+every verdict of the HIPAA rules (pass, fail, waived) in every scenario.  Build, the compliance report,
+the build cache and the CLI all use that one result, so each rule is evaluated once per template.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from generator.toolinfo import cfn_lint_version
 
@@ -26,6 +27,13 @@ RULES_DIR = Path(__file__).resolve().parent / "rules"
 SEVERITY = {"E": "error", "W": "warning", "I": "informational"}
 
 
+def plain_path(path: Iterable[Any]) -> tuple:
+    """``path`` with plain ``str`` and ``int`` segments.  The keys of cfn-lint's decoded templates are
+    ``str`` subclasses carrying line marks, which cannot be pickled, and worker processes return their
+    lint results by pickle (generator.pipeline.cache.parallel_map)."""
+    return tuple(p if type(p) is int else str(p) for p in path)
+
+
 @dataclass(frozen=True)
 class Finding:
     rule_id: str
@@ -34,7 +42,8 @@ class Finding:
     path: tuple = ()
     line: int = 0
     filename: str = ""
-    scenario: str = ""  # the parameter assignment a HIPAA rule failed in, when it is scenario-specific
+    # the scenarios a HIPAA rule failed in; empty for other rules and for a template with one scenario
+    scenarios: tuple[str, ...] = ()
 
     @property
     def logical_id(self) -> str:
@@ -46,16 +55,64 @@ class Finding:
     def path_text(self) -> str:
         return "/".join(str(p) for p in self.path)
 
+    @property
+    def scenario_text(self) -> str:
+        return "; ".join(self.scenarios)
+
     def describe(self, product: str = "") -> str:
         where = " ".join(x for x in (product, self.logical_id and f"[{self.logical_id}]") if x)
         loc = f"{self.filename}:{self.line}: " if self.filename else ""
-        scen = f" (scenario {self.scenario})" if self.scenario else ""
+        scen = f" (scenario {self.scenario_text})" if self.scenarios else ""
         return f"{loc}{where} {self.rule_id} {self.message}{scen} at {self.path_text}".strip()
 
     def to_dict(self) -> dict:
         return {"rule": self.rule_id, "severity": self.severity, "message": self.message,
                 "path": [str(p) for p in self.path], "logical_id": self.logical_id, "line": self.line,
-                "file": self.filename, "scenario": self.scenario}
+                "file": self.filename, "scenarios": list(self.scenarios)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One verdict of one HIPAA rule on one resource in one scenario."""
+
+    rule: str
+    scenario: str
+    logical_id: str
+    status: str  # "pass" | "fail" | "waived"
+    path: tuple  # in the original template
+    message: str = ""
+    reason: str = ""  # the waiver's reason
+
+    @property
+    def evidence(self) -> str:
+        return f"{self.logical_id}: {'/'.join(str(p) for p in self.path[2:]) or '(resource)'}"
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """What one lint pass found in one template.
+
+    ``findings``: cfn-lint's and the HIPAA rules' findings, sorted.  ``scenarios``: the labels of the
+    template's scenarios, in evaluation order (empty when the HIPAA rules did not run: conditions that
+    cannot be evaluated, E9000, or a template cfn-lint stopped on).
+    ``verdicts``: every verdict of every HIPAA rule, by rule id, each rule's in evaluation order.
+    """
+
+    findings: tuple[Finding, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    verdicts: tuple[Verdict, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"findings": [asdict(f) for f in self.findings], "scenarios": list(self.scenarios),
+                "verdicts": [asdict(v) for v in self.verdicts]}
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> "LintResult":
+        """The inverse of :meth:`to_json` (raises TypeError or KeyError on malformed data)."""
+        return cls(findings=tuple(Finding(**{**f, "path": tuple(f["path"]), "scenarios": tuple(f["scenarios"])})
+                                  for f in data["findings"]),
+                   scenarios=tuple(data["scenarios"]),
+                   verdicts=tuple(Verdict(**{**v, "path": tuple(v["path"])}) for v in data["verdicts"]))
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,28 +130,36 @@ class Linter:
         self.regions = list(regions)
         self.rules = rules if rules is not None else load_rules()
 
-    def lint_text(self, text: str, filename: str = "") -> list[Finding]:
+    def lint_text(self, text: str, filename: str = "") -> LintResult:
+        """Lint ``text`` (JSON or YAML) in one cfn-lint pass, collecting the HIPAA rules' verdicts."""
         from cfnlint.config import ConfigMixIn
         from cfnlint.decode.decode import decode_str
         from cfnlint.runner import run_template_by_data
 
+        from generator.compliance import hipaa
+
         template, errors = decode_str(text)
         if errors:
-            return [_finding(m, filename) for m in errors]
+            return LintResult(findings=tuple(_finding(m, filename) for m in errors))
         config = ConfigMixIn([], regions=self.regions)
-        matches = run_template_by_data(template, config, self.rules)
-        return sorted({_finding(m, filename) for m in matches},
-                      key=lambda f: (f.rule_id, f.path_text, f.message))
+        with hipaa.collecting() as collected:
+            matches = list(run_template_by_data(template, config, self.rules))
+        findings = sorted({_finding(m, filename) for m in matches},
+                          key=lambda f: (f.rule_id, f.path_text, f.message))
+        return LintResult(findings=tuple(findings), scenarios=collected.scenarios,
+                          verdicts=collected.all_verdicts())
 
 
 def _finding(match, filename: str) -> Finding:
-    from generator.compliance.hipaa import split_scenario
-
     rule_id = match.rule.id
-    message, scenario = split_scenario(match.message)  # HIPAA rules name the scenarios they failed in
-    return Finding(rule_id=rule_id, severity=SEVERITY.get(rule_id[:1], "error"), message=message,
-                   path=tuple(getattr(match, "path", None) or ()), line=match.linenumber or 0,
-                   filename=filename or (match.filename or ""), scenario=scenario)
+    # A HIPAA rule's match carries its finding as data (hipaa.Failure); cfn-lint copies a RuleMatch's
+    # attributes onto the Match it reports (cfnlint.match.Match.__post_init__), as it does ``path``.
+    failure = getattr(match, "hipaa_failure", None)
+    return Finding(rule_id=rule_id, severity=SEVERITY.get(rule_id[:1], "error"),
+                   message=failure.message if failure else match.message,
+                   path=plain_path(getattr(match, "path", None) or ()), line=match.linenumber or 0,
+                   filename=filename or (match.filename or ""),
+                   scenarios=failure.scenarios if failure else ())
 
 
 def blocking(findings: Iterable[Finding]) -> list[Finding]:
@@ -102,4 +167,4 @@ def blocking(findings: Iterable[Finding]) -> list[Finding]:
     return [f for f in findings if f.severity in ("error", "warning")]
 
 
-__all__ = ["Finding", "Linter", "load_rules", "blocking", "CFN_LINT_VERSION", "RULES_DIR"]
+__all__ = ["Finding", "Verdict", "LintResult", "Linter", "load_rules", "blocking", "CFN_LINT_VERSION", "RULES_DIR"]

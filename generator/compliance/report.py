@@ -4,7 +4,8 @@ For each HIPAA citation: the rules that check it, the verdict in each scenario, 
 id and property) and any waiver with its reason; a summary table on top; the checkov skips written in
 resource Metadata; cfn-lint findings outside the HIPAA rules.  The HTML adds a picture of the
 resources and their connections (cfn-lint's resource graph rendered with Graphviz ``dot``; without
-``dot`` the DOT text is embedded instead, and the report says so).
+``dot`` the DOT text is embedded instead, and the report says so).  The verdicts are those of the lint
+pass (``generator.compliance.lint.LintResult``): building a report evaluates no rule.
 
 Everything here is deterministic: no timestamps, sorted output, so two builds give the same bytes.
 """
@@ -19,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
-from generator.compliance.lint import Finding, load_rules
+from generator.compliance.lint import Finding, LintResult, Verdict, blocking, load_rules
+from generator.errors import LintError
 
 if TYPE_CHECKING:  # cfn-lint (and generator.compliance.hipaa, which subclasses its rule) are imported when used
     from generator.compliance import hipaa
@@ -88,17 +90,26 @@ def _scope(labels: Sequence[str], every: Sequence[str]) -> str:
     return "; ".join(labels)
 
 
-def build_report(template: Mapping, product: str, version: str, title: str = "", sha256: str = "",
-                 findings: Iterable[Finding] = (), rules: Sequence[hipaa.HipaaRule] | None = None) -> Report:
-    """Evaluate every HIPAA rule in every scenario of ``template`` and collect the report's data."""
+def build_report(template: Mapping, lint: LintResult, product: str, version: str, title: str = "",
+                 sha256: str = "", rules: Sequence[hipaa.HipaaRule] | None = None) -> Report:
+    """The report's data from the lint pass over ``template`` (its findings and every HIPAA rule's
+    verdicts: no rule is evaluated here); ``template`` gives the waivers, checkov skips and the graph."""
     from generator.compliance import hipaa
 
+    if not lint.scenarios:  # E9000 (conditions not evaluable), or cfn-lint stopped before any rule ran
+        bad = blocking(lint.findings)
+        raise LintError(f"{product} {version}: no compliance report, the HIPAA rules could not evaluate the "
+                        f"template:\n  " + "\n  ".join(f.describe() for f in bad), bad,
+                        hint="fix these findings; the report is made of the HIPAA rules' verdicts")
     rules = list(rules) if rules is not None else hipaa.rules_in(load_rules())
-    labels = [s.label for s in hipaa.scenarios_of(template)]
+    labels = list(lint.scenarios)
+    by_rule: dict[str, list[Verdict]] = {}
+    for v in lint.verdicts:
+        by_rule.setdefault(v.rule, []).append(v)
     reports: dict[str, RuleReport] = {}
     citations: dict[str, list[str]] = {}
     for rule in rules:
-        results = rule.evaluate(template)
+        results = by_rule.get(rule.id, [])
         verdicts = {}
         for label in labels:
             statuses = {r.status for r in results if r.scenario == label}
@@ -114,7 +125,7 @@ def build_report(template: Mapping, product: str, version: str, title: str = "",
         evidence = sorted(((st, text, _scope(sc_, labels)) for (st, text), sc_ in grouped.items()),
                           key=lambda e: (-ORDER[e[0]], e[1]))
         if rule.id in ("E9000", "E9001", "E9002"):
-            bad = [f for f in findings if f.rule_id == rule.id]
+            bad = [f for f in lint.findings if f.rule_id == rule.id]
             verdicts = {label: "FAIL" if bad else "PASS" for label in labels}
             evidence = [("FAIL", f"{f.path_text} — {f.message}", "all scenarios") for f in bad]
         reports[rule.id] = RuleReport(rule, verdicts, evidence)
@@ -132,7 +143,7 @@ def build_report(template: Mapping, product: str, version: str, title: str = "",
         for s in block.get("skip") or []:
             if isinstance(s, Mapping):
                 skips.append((lid, str(s.get("id", "")), str(s.get("comment", "")).strip() or "(no reason: E9002)"))
-    other = [f for f in findings if not f.rule_id[1:2] == "9"]
+    other = [f for f in lint.findings if not f.rule_id[1:2] == "9"]
     dot = resource_graph_dot(template, reports)
     return Report(product=product, version=version, title=title or product, sha256=sha256, scenarios=labels,
                   rules=reports, citations=dict(sorted(citations.items())), waivers=waivers,

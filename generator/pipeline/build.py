@@ -6,7 +6,9 @@ compliance report (``compliance.md``, ``compliance.html``: generator.compliance.
 named (product, logical id, rule, message); the manifest is only written for a clean build, so a
 failed build can never be published.
 
-A no-change build reuses the lint results and the derived files kept in ``build/.cache/``
+Each template is linted once (cfn-lint's rules and the HIPAA rules in one pass); its lint result holds
+the findings and the HIPAA rules' verdicts, from which the compliance report is written.  A no-change
+build reuses the lint results and the derived files kept in ``build/.cache/``
 (generator.pipeline.cache); cfn-lint and the report code are imported only when something must be redone.
 """
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from generator import render
-from generator.compliance.lint import CFN_LINT_VERSION, Finding, Linter, blocking
+from generator.compliance.lint import CFN_LINT_VERSION, Linter, LintResult, blocking
 from generator.errors import BuildError, CatalogError, ConfigError, LintError
 from generator.pipeline import cache as buildcache, manifest as manifests
 from generator.product import Rendered
@@ -40,7 +42,7 @@ class Built:
     change_note: str
     template: dict
     json_text: str
-    findings: list[Finding] = field(default_factory=list)
+    lint: LintResult = field(default_factory=LintResult)  # set by validate()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -109,25 +111,25 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
 def validate(items: list[Built], regions: Iterable[str], progress: Progress | None = None,
              linter: Linter | None = None, cache: buildcache.BuildCache | None = None,
              jobs: int | None = None) -> None:
-    """Lint every item (findings from ``cache`` when it has them; the rest in ``jobs`` processes)."""
+    """Lint every item (its lint result from ``cache`` when it has it; the rest in ``jobs`` processes)."""
     regions = list(regions)
     todo = []
     for item in items:
-        cached = cache.findings(item.json_text, _lint_name(item)) if cache else None
+        cached = cache.lint_result(item.json_text, _lint_name(item)) if cache else None
         if cached is None:
             todo.append(item)
         else:
-            item.findings = cached
+            item.lint = cached
             _report_validated(item, regions, progress, " (cached)")
     if not todo:
         return
     linter = linter or Linter(regions)
     results = buildcache.lint_many([(i.json_text, _lint_name(i)) for i in todo], linter,
                                    jobs=1 if cache is None else jobs)
-    for item, findings in zip(todo, results):
-        item.findings = findings
+    for item, result in zip(todo, results):
+        item.lint = result
         if cache:
-            cache.store_findings(item.json_text, _lint_name(item), findings)
+            cache.store_lint_result(item.json_text, _lint_name(item), result)
         _report_validated(item, linter.regions, progress)
 
 
@@ -137,7 +139,7 @@ def _lint_name(item: Built) -> str:
 
 def _report_validated(item: Built, regions: list[str], progress: Progress | None, note: str = "") -> None:
     if progress:
-        bad = blocking(item.findings)
+        bad = blocking(item.lint.findings)
         progress(f"validated {item.name} {item.version}: "
                  + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
 
@@ -147,7 +149,7 @@ def derived_texts(item: Built) -> dict[str, str]:
     from generator.compliance import report as compliance   # imported late: it loads cfn-lint
 
     texts = {"template.yaml": render.canonical_yaml(item.json_text)}
-    rep = compliance.build_report(item.template, item.name, item.version, item.title, item.sha256, item.findings)
+    rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title, item.sha256)
     compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
     return texts
 
@@ -159,7 +161,7 @@ def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCach
     for item in items:
         d = Path(out_dir) / item.rel_dir
         identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
-        key = cache.derived_key(identity, item.findings) if cache else ""
+        key = cache.derived_key(identity, item.lint) if cache else ""
         if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
             todo.append((item, d, key))
     if todo:
@@ -203,7 +205,7 @@ def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterabl
     for item in items:
         _write(out_dir / item.rel_dir / "template.json", item.json_text)
     write_derived(items, out_dir, store, jobs=jobs)
-    bad = [(i, f) for i in items for f in blocking(i.findings)]
+    bad = [(i, f) for i in items for f in blocking(i.lint.findings)]
     if bad:
         manifests.remove(out_dir)
         lines = [f"{i.name} {i.version}: {f.describe()}" for i, f in bad]

@@ -1,15 +1,16 @@
 """The build cache under ``build/.cache/``: what a no-change ``make build`` reuses instead of redoing.
 
-- **Lint results** (cfn-lint's findings and the HIPAA rules' findings) of a template, keyed by the
-  template's sha256, its file name and the *rule-set version*: cfn-lint's version, the catalog
-  regions and the sources of the project's rules (``generator/compliance/rules/``, ``hipaa.py``,
+- **Lint results** of a template (``generator.compliance.lint.LintResult``: cfn-lint's and the HIPAA
+  rules' findings, and every verdict of the HIPAA rules, which the compliance report is built from),
+  keyed by the template's sha256, its file name and the *rule-set version*: cfn-lint's version, the
+  catalog regions and the sources of the project's rules (``generator/compliance/rules/``, ``hipaa.py``,
   ``scenarios.py``, ``lint.py``).  Changing any of them changes the key, so the template is linted
   again; nothing is ever invalidated by time.
 - **Derived files** of a product version (``template.yaml``, ``compliance.md``, ``compliance.html``
-  with its Graphviz picture) are rewritten only when their inputs changed: the template, its
-  findings, the rule-set version, the report and render code, the versions of cfn-flip, PyYAML and
+  with its Graphviz picture) are rewritten only when their inputs changed: the template, its lint
+  result, the rule-set version, the report and render code, the versions of cfn-flip, PyYAML and
   cfn-lint, and the ``dot`` executable.  A stamp records the sha256 of each file written; a file that
-  was deleted or edited since is written again.
+  was deleted or edited since is written again.  Rewriting them from a cached lint result evaluates no rule.
 
 An unreadable or corrupt entry is a miss.  Entries are written atomically (temporary file + rename),
 so concurrent builds into the same folder cannot leave half an entry.  ``make clean`` removes the
@@ -26,18 +27,17 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from generator import toolinfo
 
 if TYPE_CHECKING:
-    from generator.compliance.lint import Finding, Linter
+    from generator.compliance.lint import LintResult, Linter
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = ".cache"
-FORMAT = 1   # bump when the layout of an entry changes
+FORMAT = 2   # bump when the layout of an entry changes
 RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py", "generator/compliance/scenarios.py", "generator/compliance/lint.py")
 DERIVED_SOURCES = ("generator/compliance/report.py", "generator/render.py")
 DERIVED_TOOLS = ("cfn-flip", "PyYAML", "cfn-lint")
@@ -65,7 +65,7 @@ def sources_hash(paths: Iterable[str], root: Path = ROOT) -> str:
 
 
 def ruleset_version(regions: Sequence[str], root: Path = ROOT, cfn_lint_version: str | None = None) -> str:
-    """The identity of everything that decides a template's findings, besides the template."""
+    """The identity of everything that decides a template's lint result, besides the template."""
     data = {"format": FORMAT, "cfn-lint": cfn_lint_version or toolinfo.cfn_lint_version(),
             "regions": list(regions), "sources": sources_hash(RULESET_SOURCES, root)}
     return sha256_bytes(json.dumps(data, sort_keys=True).encode())
@@ -81,18 +81,6 @@ def dot_identity() -> str:
     except OSError:
         return exe
     return f"{exe}:{st.st_size}:{st.st_mtime_ns}"
-
-
-def finding_to_json(f: "Finding") -> dict:
-    data = asdict(f)
-    data["path"] = list(f.path)   # ints (list indexes) stay ints, so a cached finding equals a fresh one
-    return data
-
-
-def finding_from_json(data: Mapping) -> "Finding":
-    from generator.compliance.lint import Finding
-
-    return Finding(**{**data, "path": tuple(data["path"])})
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -128,37 +116,39 @@ class BuildCache:
     def _lint_path(self, key: str) -> Path:
         return self.dir / "lint" / key[:2] / f"{key}.json"
 
-    def findings(self, text: str, filename: str) -> list["Finding"] | None:
-        """The cached findings of ``text`` linted as ``filename``, or None (a miss)."""
+    def lint_result(self, text: str, filename: str) -> "LintResult | None":
+        """The cached lint result of ``text`` linted as ``filename``, or None (a miss)."""
+        from generator.compliance.lint import LintResult
+
         key = self.lint_key(text, filename)
         data = _read_json(self._lint_path(key))
         found = None
-        if data and data.get("key") == key and isinstance(data.get("findings"), list):
+        if data and data.get("key") == key and isinstance(data.get("result"), dict):
             try:
-                found = [finding_from_json(f) for f in data["findings"]]
+                found = LintResult.from_json(data["result"])
             except (TypeError, KeyError):
                 found = None
         self.stats["lint_hits" if found is not None else "lint_misses"] += 1
         return found
 
-    def store_findings(self, text: str, filename: str, findings: Iterable["Finding"]) -> None:
+    def store_lint_result(self, text: str, filename: str, result: "LintResult") -> None:
         key = self.lint_key(text, filename)
         _write_atomic(self._lint_path(key), json.dumps(
-            {"key": key, "findings": [finding_to_json(f) for f in findings]}, sort_keys=True) + "\n")
+            {"key": key, "result": result.to_json()}, sort_keys=True) + "\n")
 
     # -- derived files (YAML, compliance reports) ---------------------------------------------------
     def derived_inputs(self) -> str:
-        """Everything besides the template and its findings that shapes the derived files."""
+        """Everything besides the template and its lint result that shapes the derived files."""
         if self._derived_inputs is None:
             data = {"ruleset": self.ruleset, "sources": sources_hash(DERIVED_SOURCES, self.root),
                     "tools": {t: toolinfo.version(t) for t in DERIVED_TOOLS}, "dot": dot_identity()}
             self._derived_inputs = sha256_bytes(json.dumps(data, sort_keys=True).encode())
         return self._derived_inputs
 
-    def derived_key(self, identity: Mapping, findings: Iterable["Finding"]) -> str:
-        """``identity``: the product's name, version, title and template sha256."""
-        data = {"inputs": self.derived_inputs(), "identity": dict(identity),
-                "findings": [finding_to_json(f) for f in findings]}
+    def derived_key(self, identity: Mapping, result: "LintResult") -> str:
+        """``identity``: the product's name, version, title and template sha256; ``result``: its lint
+        result (findings and verdicts, what the report is made of)."""
+        data = {"inputs": self.derived_inputs(), "identity": dict(identity), "lint": result.to_json()}
         return sha256_bytes(json.dumps(data, sort_keys=True).encode())
 
     def _stamp_path(self, rel_dir: str) -> Path:
@@ -225,8 +215,8 @@ def parallel_map(func: "Callable[[Any], Any]", args: Sequence[Any], jobs: int | 
 
 
 def lint_many(jobs_list: Sequence[tuple[str, str]], linter: "Linter",
-              jobs: int | None = None) -> Iterator[list["Finding"]]:
-    """Findings of each ``(text, filename)``, in order (see :func:`parallel_map`)."""
+              jobs: int | None = None) -> Iterator["LintResult"]:
+    """The lint result of each ``(text, filename)``, in order (see :func:`parallel_map`)."""
     return parallel_map(lambda job: linter.lint_text(*job), jobs_list, jobs)
 
 

@@ -106,9 +106,9 @@ def test_every_rule_is_documented_and_has_a_bad_case():
 def test_bad_fixture(linter, rule_id):
     name = type(RULES[rule_id]).__name__
     path = FIXTURES / "bad" / f"{name}.yaml"
-    findings = linter.lint_text(path.read_text(), str(path))
+    findings = linter.lint_text(path.read_text(), str(path)).findings
     assert not [f for f in findings if f.rule_id.startswith("E0")], findings  # no rule crashed
-    got = {(f.path_text, f.scenario) for f in findings if f.rule_id == rule_id}
+    got = {(f.path_text, f.scenario_text) for f in findings if f.rule_id == rule_id}
     assert got == BAD[rule_id]
     assert all(f.line > 0 and "(fix: " in f.message for f in findings if f.rule_id == rule_id)
 
@@ -116,7 +116,7 @@ def test_bad_fixture(linter, rule_id):
 @pytest.mark.parametrize("name", ["web", "baseline"])
 def test_good_fixture_is_clean(linter, name):
     path = FIXTURES / "good" / f"{name}.yaml"
-    assert linter.lint_text(path.read_text(), str(path)) == []
+    assert linter.lint_text(path.read_text(), str(path)).findings == ()
 
 
 def test_good_fixtures_exercise_every_rule():

@@ -1,0 +1,153 @@
+"""One lint pass per template: the HIPAA rules are evaluated once, inside cfn-lint's pass, and that pass
+gives both the findings (with their scenarios as data) and every verdict the compliance report is made of."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+import pytest
+from cfnlint.config import ConfigMixIn
+from cfnlint.decode.decode import decode_str
+from cfnlint.runner import run_template_by_data
+from troposphere import Equals, If, NoValue, Parameter, Ref, Template
+from troposphere.sns import Topic
+
+from generator import settings as catalog_settings
+from generator.cli.main import main
+from generator.compliance import hipaa
+from generator.compliance.lint import Linter, LintResult, load_rules
+from generator.pipeline import build as pipeline
+from generator.pipeline import cache as buildcache
+from generator.product import ProductSpec
+
+REGIONS = ["us-east-1"]
+# A topic encrypted in PROD only (E9104 fails in TEST), a second one always encrypted.
+TWO_SCENARIOS = json.dumps({
+    "AWSTemplateFormatVersion": "2010-09-09",
+    "Parameters": {"Env": {"Type": "String", "AllowedValues": ["PROD", "TEST"]}},
+    "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "PROD"]}},
+    "Resources": {
+        "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {
+            "KmsMasterKeyId": {"Fn::If": ["IsProd", "alias/aws/sns", {"Ref": "AWS::NoValue"}]}}},
+        "Audit": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}},
+}, indent=2, sort_keys=True) + "\n"
+ONE_SCENARIO = json.dumps({"AWSTemplateFormatVersion": "2010-09-09",
+                           "Resources": {"Alerts": {"Type": "AWS::SNS::Topic"}}}, indent=2) + "\n"
+
+
+@pytest.fixture
+def evaluations(monkeypatch) -> collections.Counter:
+    """How often each HIPAA rule has been evaluated (by rule id) since the test started."""
+    counts: collections.Counter = collections.Counter()
+    evaluate = hipaa.HipaaRule.evaluate
+
+    def counting(self, template):
+        counts[self.id] += 1
+        return evaluate(self, template)
+
+    monkeypatch.setattr(hipaa.HipaaRule, "evaluate", counting)
+    return counts
+
+
+def _evaluating_rules() -> set[str]:
+    """The rules that evaluate verdicts (E9000-E9002 check the template's metadata instead)."""
+    return {r.id for r in hipaa.rules_in(load_rules()) if type(r).match is hipaa.HipaaRule.match}
+
+
+def _two_scenario_product(_cfg) -> Template:
+    t = Template(Description="a topic per environment")
+    env = t.add_parameter(Parameter("Env", Type="String", AllowedValues=["PROD", "TEST"]))
+    t.add_condition("IsProd", Equals(Ref(env), "PROD"))
+    t.add_resource(Topic("Alerts", KmsMasterKeyId=If("IsProd", "alias/aws/sns", "alias/topics")))
+    t.add_resource(Topic("Audit", KmsMasterKeyId="alias/aws/sns", DisplayName=If("IsProd", "audit", NoValue)))
+    return t
+
+
+def _catalog(tmp_path):
+    data = {"catalog": {"name": "tiny", "regions": REGIONS, "ssm_prefix": "/tiny"},
+            "portfolio": {"name": "Tiny", "description": "tests", "provider": "tests"},
+            "products": {"topics": {"version": "1.0.0", "description": "topics", "owner": "tests",
+                                    "changes": {"1.0.0": "first"}}}}
+    settings = catalog_settings.parse(data, tmp_path / "catalog.toml")
+    registry = {"topics": ProductSpec(name="topics", title="Topics", kind="product", build=_two_scenario_product,
+                                      make_config=lambda s, ps, built: ps.name)}
+    return settings, registry
+
+
+def test_a_build_evaluates_each_rule_once_per_template_and_a_report_rebuild_none(tmp_path, evaluations):
+    settings, registry = _catalog(tmp_path)
+    out = tmp_path / "build"
+    pipeline.build(settings, out_dir=out, registry=registry)
+    assert dict(evaluations) == {rid: 1 for rid in _evaluating_rules()}
+    report = (out / "topics/1.0.0/compliance.md").read_text()
+    assert "| 164.312(a)(2)(iv) | Encryption and decryption (at rest) | ✅ PASS | ✅ PASS |" in report
+    assert "- PASS: `Alerts: Properties/KmsMasterKeyId` (all scenarios)" in report
+    # the report is written again from the cached lint result: no rule runs
+    evaluations.clear()
+    (out / "topics/1.0.0/compliance.md").unlink()
+    progress: list[str] = []
+    pipeline.build(settings, out_dir=out, registry=registry, progress=progress.append)
+    assert "validated topics 1.0.0: clean in us-east-1 (cached)" in progress
+    assert (out / "topics/1.0.0/compliance.md").read_text() == report
+    assert not evaluations
+    # without the cache the build still lints (and so evaluates) once
+    pipeline.build(settings, out_dir=tmp_path / "nocache", registry=registry, cache=False)
+    assert dict(evaluations) == {rid: 1 for rid in _evaluating_rules()}
+    assert (tmp_path / "nocache/topics/1.0.0/compliance.md").read_text() == report
+
+
+def test_report_of_a_template_file_evaluates_each_rule_once(tmp_path, evaluations):
+    path = tmp_path / "topics.json"
+    path.write_text(TWO_SCENARIOS)
+    assert main(["report", "--template", str(path), "--out", str(tmp_path / "out")]) == 0
+    assert dict(evaluations) == {rid: 1 for rid in _evaluating_rules()}
+    report = (tmp_path / "out" / "compliance.md").read_text()
+    assert "- FAIL: `Alerts: Properties/KmsMasterKeyId" in report and "(Env=TEST)" in report
+
+
+def test_findings_carry_their_scenarios_as_data_from_the_verdicts():
+    result = Linter(REGIONS).lint_text(TWO_SCENARIOS, "t.json")
+    assert result.scenarios == ("Env=PROD", "Env=TEST")
+    (finding,) = [f for f in result.findings if f.rule_id == "E9104"]
+    assert finding.scenarios == ("Env=TEST",)
+    assert finding.path == ("Resources", "Alerts", "Properties", "KmsMasterKeyId", "Fn::If", 2)
+    assert finding.message.endswith(f"(fix: {hipaa.REGISTRY['E9104'].fix})") and "Env=" not in finding.message
+    assert finding.describe().endswith("(scenario Env=TEST) at Resources/Alerts/Properties/KmsMasterKeyId/Fn::If/2")
+    assert finding.to_dict()["scenarios"] == ["Env=TEST"]
+    fails = {(v.scenario, v.path) for v in result.verdicts if v.rule == "E9104" and v.status == "fail"}
+    assert fails == {("Env=TEST", finding.path)}
+    passes = {(v.scenario, v.logical_id) for v in result.verdicts if v.rule == "E9104" and v.status == "pass"}
+    assert passes == {("Env=PROD", "Alerts"), ("Env=PROD", "Audit"), ("Env=TEST", "Audit")}
+    assert all(type(p) in (str, int) for v in result.verdicts for p in v.path)
+
+
+def test_a_finding_in_every_scenario_names_them_all_and_a_single_scenario_none():
+    linter = Linter(REGIONS)
+    both = json.loads(TWO_SCENARIOS)
+    del both["Resources"]["Audit"]["Properties"]["KmsMasterKeyId"]
+    result = linter.lint_text(json.dumps(both), "t.json")
+    audit = [f for f in result.findings if f.rule_id == "E9104" and f.logical_id == "Audit"]
+    assert [f.scenarios for f in audit] == [("Env=PROD", "Env=TEST")]
+    single = linter.lint_text(ONE_SCENARIO, "one.json")
+    assert single.scenarios == ("",)
+    assert [f.scenarios for f in single.findings if f.rule_id == "E9104"] == [()]
+
+
+def test_plain_cfn_lint_names_the_scenarios_in_its_message():
+    """``cfn-lint -a generator/compliance/rules`` runs without a collecting lint pass; its reader sees the
+    scenarios in the message."""
+    template, errors = decode_str(TWO_SCENARIOS)
+    assert not errors and hipaa._collecting.get() is None
+    matches = [m for m in run_template_by_data(template, ConfigMixIn([], regions=REGIONS), load_rules())
+               if m.rule.id == "E9104"]
+    assert len(matches) == 1 and matches[0].message.endswith(" [scenario: Env=TEST]")
+
+
+def test_worker_processes_return_the_same_lint_results():
+    jobs = [(TWO_SCENARIOS.replace("alias/aws/sns", f"alias/k{i}"), f"t{i}.json")
+            for i in range(buildcache.PARALLEL_MIN)]
+    linter = Linter(REGIONS)
+    serial = list(buildcache.lint_many(jobs, linter, jobs=1))
+    assert all(isinstance(r, LintResult) and r.verdicts and r.findings for r in serial)
+    assert list(buildcache.lint_many(jobs, linter, jobs=2)) == serial
