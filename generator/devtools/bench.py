@@ -51,10 +51,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from generator import toolinfo
+from generator.pipeline.manifest import BUILD_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-DEFAULT_RESULT = ROOT / "build" / "bench.json"
+DEFAULT_RESULT = BUILD_DIR / "bench.json"
 
 BUILD_SPEEDUP_MIN = 4.0
 NO_CHANGE_BUILD_MAX_S = 1.5
