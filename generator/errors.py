@@ -39,6 +39,14 @@ class ConfigError(CatalogError):
     exit_code = 2
 
 
+class UsageError(ConfigError):
+    """The command line itself is wrong (argparse's message); ``usage`` is the command's usage line."""
+
+    def __init__(self, message: str, *, usage: str = "", hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.usage = usage
+
+
 class BuildError(CatalogError):
     """A template could not be rendered or written, or a build is missing or stale."""
 

@@ -59,11 +59,17 @@ def built(tmp_path_factory, settings):
 
 
 def hc(capsys, *argv: str) -> tuple[int, object, str]:
-    """Run ``hipaa-catalog ARGV --json``; return (exit code, parsed stdout or None, stderr)."""
+    """Run ``hipaa-catalog ARGV --json``; return (exit code, parsed stdout or None, stderr).  An error is a
+    JSON object on stdout (``{"error": {"code", "message", "hint"}}``): then stdout is None and the text
+    returned is stderr followed by the error's message and hint."""
     capsys.readouterr()
     code = cli.main([*argv, "--json"])
     captured = capsys.readouterr()
-    return code, (json.loads(captured.out) if captured.out.strip() else None), captured.err
+    data = json.loads(captured.out) if captured.out.strip() else None
+    if isinstance(data, dict) and set(data) == {"error"}:
+        assert code != 0 and set(data["error"]) == {"code", "message", "hint"}
+        return code, None, captured.err + f"{data['error']['message']} ({data['error']['hint']})"
+    return code, data, captured.err
 
 
 def operations(endpoint) -> list[str]:

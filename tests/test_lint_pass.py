@@ -100,7 +100,8 @@ def test_a_build_evaluates_each_rule_once_per_template_and_a_report_rebuild_none
 def test_report_of_a_template_file_evaluates_each_rule_once(tmp_path, evaluations):
     path = tmp_path / "topics.json"
     path.write_text(TWO_SCENARIOS)
-    assert main(["report", "--template", str(path), "--out", str(tmp_path / "out")]) == 0
+    # the template fails a rule in one scenario: the report is written and the command says so (exit 1)
+    assert main(["report", "--template", str(path), "--out", str(tmp_path / "out")]) == 1
     assert dict(evaluations) == {rid: 1 for rid in _evaluating_rules()}
     report = (tmp_path / "out" / "compliance.md").read_text()
     assert "- FAIL: `Alerts: Properties/KmsMasterKeyId" in report and "(Env=TEST)" in report

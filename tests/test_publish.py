@@ -231,7 +231,7 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
     assert all(a.url == "" and a.key for a in again.actions)   # the bucket was not looked up
 
 
-def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
+def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog, capsys):
     web, db = catalog.name("web"), catalog.name("db")
     assert catalog.set("web", "1.0.0").set("db", "1.0.0").publish()[0].ok
 
@@ -248,12 +248,19 @@ def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog):
     assert not report.ok
     assert actions(report, "refused") == [(REGION, web, "1.1.0", "refused", "failed")]
     refusal = next(a for a in report.actions if a.action == "refused")
-    assert "bump the version" in refusal.message
+    assert "published with another template" in refusal.message
     assert ops(rec.writes()) == ["CreateProvisioningArtifact", "PutObject", "UpdateProvisioningArtifact"]   # db only
     after = catalog.state()
     assert after["products"][web] == before["products"][web]
     assert after["products"][db] == [[("1.0.0", "DEFAULT", True), ("1.0.1", "DEFAULT", True)]]
-    assert "bump the version" in publisher.failure_summary(report)
+    assert "immutable" in publisher.failure_summary(report)
+    # through the CLI: the refusal is said once, with the file to edit
+    _fresh(catalog)
+    code = main(["--settings", str(catalog.root / "catalog.toml"), "publish", "--out", str(catalog.out)])
+    out, err = capsys.readouterr()
+    assert code == PublishError.exit_code
+    assert err.count("already published with another template") == 1, err
+    assert f"bump the version of {web} in {catalog.root / 'catalog.toml'}" in err
 
 
 def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):

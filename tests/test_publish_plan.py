@@ -66,7 +66,7 @@ def test_same_version_with_other_template_is_refused_and_nothing_else_planned():
     seen = product(art("1.0.0"), art("0.9.0"), art("0.8.0"), art("0.7.0"), in_portfolio=False, constraint=False)
     actions = plan.plan_product(want(sha=H2), seen, PublishSettings(active_versions=1, visible_versions=1))
     assert kinds(actions) == [(plan.Kind.REFUSED, "web", "1.0.0")]
-    assert "bump the version" in actions[0].detail and H1[:12] in actions[0].detail
+    assert "published with another template" in actions[0].detail and H1[:12] in actions[0].detail
 
 
 def test_artifact_without_hash_counts_as_different():

@@ -462,7 +462,7 @@ class _Region:
             if plan.refused(acts):
                 r.actions.extend(self.record(a, Status.FAILED if a.kind is Kind.REFUSED else Status.NOT_DONE,
                                              message=a.detail) for a in acts)
-                self.say(f"refused {name}: {plan.refused(acts)[0].detail}")
+                self.say(f"refused {name} {acts[0].version}")
                 continue
             for i, a in enumerate(acts):
                 if self.stop.is_set():
@@ -780,9 +780,14 @@ def failure_summary(report: PublishReport) -> str:
     done = [a for a in actions if a.status is Status.DONE and a.action is not Kind.UNCHANGED]
     region_errors = [f"{name}: {r.error}" for name, r in report.regions.items() if r.error]
     parts = []
-    refused = [a for a in failed if a.action is Kind.REFUSED]
+    refused: dict[tuple[str, str], list[str]] = {}
+    for a in failed:
+        if a.action is Kind.REFUSED:
+            refused.setdefault((a.product, a.version), []).append(a.region)
     if refused:
-        parts.append("refused: " + "; ".join(f"{a.product} {a.version} in {a.region}: {a.message}" for a in refused))
+        parts.append("; ".join(f"{product} {version} is already published with another template (in "
+                               f"{', '.join(regions)}): published versions are immutable"
+                               for (product, version), regions in refused.items()))
     others = [a for a in failed if a.action is not Kind.REFUSED]
     if others:
         parts.append("failed: " + "; ".join(f"{a.action} {a.product} {a.version} in {a.region}: {a.message}"

@@ -211,11 +211,9 @@ def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: Pub
         other = [a for a in same_name if a.sha256 != want.sha256]
         if other:
             a = other[0]
-            found = f"template sha256 {a.sha256[:12]}…" if a.sha256 else "a template of unknown hash"
+            found = f"sha256 {a.sha256[:12]}…" if a.sha256 else "unknown hash"
             return [Action(Kind.REFUSED, **base, artifact_id=a.id,
-                           detail=f"version {want.version} is already published with {found}; the build has "
-                                  f"{want.sha256[:12]}…: published versions are immutable, bump the version "
-                                  f"and add a change note")]
+                           detail=f"published with another template ({found}, built {want.sha256[:12]}…)")]
         confirmed = [a for a in same_name if a.confirmed]
         actions = [Action(Kind.UNCHANGED, **base, artifact_id=confirmed[0].id)] if confirmed else []
         actions += [Action(Kind.CONFIRM, **base, artifact_id=a.id,

@@ -12,7 +12,8 @@ import sys
 import traceback
 
 from generator import __version__
-from generator.errors import CatalogError
+from generator.cli import output
+from generator.errors import CatalogError, Interrupted, UsageError
 
 # One module per subcommand (or group of subcommands), in the order `--help` lists them.
 COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "developer"]
@@ -37,12 +38,12 @@ AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDP
 def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; given ``argv``, only the command modules up to the one that handles it are
     imported (the others load boto3 or cfn-lint, which a no-change ``build`` should not wait for)."""
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hipaa-catalog",
         description="Build, validate, publish and launch HIPAA-compliant AWS Service Catalog products.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error (anywhere on the line)")
     p.add_argument("--settings", metavar="PATH", default=None,
                    help="catalog settings file (default: products/catalog.toml)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,6 +54,14 @@ def parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         if wanted and wanted in sub.choices:
             break
     return p
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that a usage error raises ``UsageError`` (carrying the usage text), so that
+    ``main`` reports it like any other error, as JSON too."""
+
+    def error(self, message: str):
+        raise UsageError(message, usage=self.format_usage(), hint=f"see `{self.prog} --help`")
 
 
 def _command_word(argv: list[str] | None) -> str:
@@ -69,19 +78,40 @@ def _command_word(argv: list[str] | None) -> str:
     return ""
 
 
+def error_code(exc: CatalogError) -> str:
+    """The ``code`` of a JSON error: AWS's error code when AWS answered, else the error's class name."""
+    return getattr(exc, "code", "") or type(exc).__name__
+
+
+def report_error(exc: CatalogError, as_json: bool) -> int:
+    """The one place an error becomes a message: one line on stderr, or with --json a JSON object on
+    stdout (``{"error": {"code", "message", "hint"}}``); the exit code is the error's."""
+    if as_json:
+        output.emit_json({"error": {"code": error_code(exc), "message": exc.message, "hint": exc.hint or ""}})
+    else:
+        print(f"hipaa-catalog: error: {exc}", file=sys.stderr)
+    return exc.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    args = parser(argv).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # --debug and --json are honoured wherever they stand, so even a usage error can be reported as JSON.
+    debug, as_json = "--debug" in argv, "--json" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        args = parser(argv).parse_args(argv)
+    except UsageError as exc:
+        if not as_json:
+            print(exc.usage, end="", file=sys.stderr)
+        return report_error(exc, as_json)
     try:
         return int(args.func(args) or 0)
     except CatalogError as exc:
-        if args.debug:
+        if debug:
             traceback.print_exc()
-        print(f"hipaa-catalog: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        return report_error(exc, getattr(args, "json", False))
     except KeyboardInterrupt:
-        print("hipaa-catalog: interrupted; a re-run finishes the job", file=sys.stderr)
-        return 130
+        return report_error(Interrupted("interrupted"), getattr(args, "json", False))
 
 
 if __name__ == "__main__":  # pragma: no cover

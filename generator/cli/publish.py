@@ -6,6 +6,7 @@ from pathlib import Path
 
 from generator import settings as catalog_settings
 from generator.aws import publish as publisher
+from generator.aws.publish_plan import Kind
 from generator.cli import interrupt, output
 from generator.errors import Interrupted, PublishError
 from generator.pipeline import manifest as manifests
@@ -75,6 +76,9 @@ def run(args) -> int:
                           f"{Path(args.out) / publisher.REPORT})",
                           hint="run the same command again: it completes what is missing")
     if not report.ok:
-        raise PublishError("publish incomplete: " + publisher.failure_summary(report),
-                           hint="fix the cause and run `make publish` again; it completes what is missing")
+        refused = sorted({a.product for a in report.actions if a.action is Kind.REFUSED})
+        hint = (f"bump the version of {', '.join(refused)} in {settings.path} (version, and a line under its "
+                f"changes) and run `make publish` again" if refused else
+                "fix the cause and run `make publish` again; it completes what is missing")
+        raise PublishError("publish incomplete: " + publisher.failure_summary(report), hint=hint)
     return 0

@@ -9,7 +9,7 @@ from generator import settings as catalog_settings
 from generator.cli import output
 from generator.compliance import report as compliance
 from generator.compliance.lint import Linter
-from generator.errors import ConfigError
+from generator.errors import ConfigError, LintError
 from generator.pipeline import build as pipeline, manifest as manifests
 
 EPILOG = """\
@@ -72,13 +72,18 @@ def run(args) -> int:
             rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title,
                                           item.sha256)
             reports.append((rep, compliance.write(rep, Path(args.out) / item.rel_dir, writer=pipeline._write)))
+    failing = [r for r, _ in reports if r.overall == "FAIL"]
     if args.json:
         output.emit_json([_summary(r, p) for r, p in reports])
-        return 0
+        return 1 if failing else 0
     rows = [(r.product, r.version, r.overall, len(r.scenarios), len(r.waivers), len(r.checkov_skips), p[0].parent)
             for r, p in reports]
     print(output.table(["product", "version", "verdict", "scenarios", "waivers", "checkov skips", "report"], rows))
     if not any(r.svg for r, _ in reports):
         print("\nGraphviz `dot` is missing: the HTML reports embed the DOT text instead of a picture "
               "(`make build` installs Graphviz).")
+    if failing:
+        raise LintError(f"{len(failing)} report(s) with the verdict FAIL: "
+                        + ", ".join(f"{r.product} {r.version}" for r in failing),
+                        hint="the reports name each failing rule, resource, scenario and fix")
     return 0
