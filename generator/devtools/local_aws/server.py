@@ -179,9 +179,11 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import cloudformation, servicecatalog
+    from . import cloudformation, codecommit, route53, servicecatalog
 
     servicecatalog.register()
+    codecommit.register()
+    route53.register()
     ready = threading.Event()
 
     def register_cloudformation() -> None:

@@ -47,7 +47,7 @@ def load_side(stack: Stack, template: dict[str, Any], parameters: dict[str, Any]
     """A moto ``ResourceMap`` for ``template`` with ``parameters``, loaded (parameters, conditions, outputs
     checked) but with no resource created; a problem is the ``ValidationError`` AWS answers with."""
     try:
-        parameters = template_parameters.check(template, parameters)
+        template_parameters.check(template, parameters)
     except template_parameters.ParameterError as err:
         raise ValidationError(stack.name, message=err.message) from err
     rmap = ResourceMap(stack.stack_id, stack.name, parameters, stack.tags, account_id=stack.account_id,
