@@ -55,11 +55,12 @@ def _is_list(spec: dict[str, Any]) -> bool:
     return kind.startswith("List<") or kind == "CommaDelimitedList"
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A template value as a parameter's text (``true``/``false``, lists comma-joined)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
+        return ",".join(as_text(v) for v in value)
     return str(value)
 
 
@@ -76,11 +77,11 @@ def values(template: dict[str, Any], given: dict[str, str], previous: dict[str, 
     missing = []
     for key, spec in specs.items():
         if key in given:
-            out[key] = _text(given[key])
+            out[key] = as_text(given[key])
         elif previous and key in previous:
-            out[key] = _text(previous[key])
+            out[key] = as_text(previous[key])
         elif "Default" in spec:
-            out[key] = _text(spec["Default"])
+            out[key] = as_text(spec["Default"])
         else:
             missing.append(key)
     if missing:
@@ -107,7 +108,7 @@ def check_value(key: str, value: str, spec: dict[str, Any]) -> None:
             return ParameterError(f"Parameter {key} failed to satisfy constraint: {described}")
         return ParameterError(f"Parameter '{key}' {detail}")
 
-    allowed = [_text(a) for a in spec["AllowedValues"]] if "AllowedValues" in spec else None
+    allowed = [as_text(a) for a in spec["AllowedValues"]] if "AllowedValues" in spec else None
     items = value.split(",") if _is_list(spec) and value else [value]
     for item in items:
         if allowed is not None and item not in allowed:
@@ -169,7 +170,7 @@ def _evaluate(expr: Any, inputs: dict[str, str], specs: dict[str, Any], rule: st
         return arg  # a pseudo parameter such as AWS::Region is not checked here
     if fn == "Fn::Equals":
         left, right = ev(arg[0]), ev(arg[1])
-        return _text(left) == _text(right)
+        return as_text(left) == as_text(right)
     if fn == "Fn::Not":
         return not _truth(arg[0], inputs, specs, rule)
     if fn == "Fn::And":
@@ -178,14 +179,14 @@ def _evaluate(expr: Any, inputs: dict[str, str], specs: dict[str, Any], rule: st
         return any(_truth(a, inputs, specs, rule) for a in arg)
     if fn == "Fn::Contains":
         items, item = ev(arg[0]), ev(arg[1])
-        return _text(item) in [_text(i) for i in (items if isinstance(items, list) else [items])]
+        return as_text(item) in [as_text(i) for i in (items if isinstance(items, list) else [items])]
     if fn == "Fn::EachMemberEquals":
         items, item = ev(arg[0]), ev(arg[1])
-        return all(_text(i) == _text(item) for i in (items if isinstance(items, list) else [items]))
+        return all(as_text(i) == as_text(item) for i in (items if isinstance(items, list) else [items]))
     if fn == "Fn::EachMemberIn":
         items, allowed = ev(arg[0]), ev(arg[1])
-        allowed = [_text(a) for a in (allowed if isinstance(allowed, list) else [allowed])]
-        return all(_text(i) in allowed for i in (items if isinstance(items, list) else [items]))
+        allowed = [as_text(a) for a in (allowed if isinstance(allowed, list) else [allowed])]
+        return all(as_text(i) in allowed for i in (items if isinstance(items, list) else [items]))
     if fn == "Fn::RefAll":
         return [v for k, v in inputs.items() if (specs.get(k) or {}).get("Type") == arg]
     if fn in ("Fn::ValueOf", "Fn::ValueOfAll"):

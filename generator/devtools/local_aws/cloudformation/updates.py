@@ -275,6 +275,14 @@ def _managed_policy(ctx: Context, policy: Any, old: dict[str, Any], new: dict[st
     return policy
 
 
+def _elbv2_tags(elbv2: Any, arn: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    gone = [k for k in _tags(old) if k not in _tags(new)]
+    if gone:
+        elbv2.remove_tags([arn], gone)
+    if new.get("Tags"):
+        elbv2.add_tags([arn], new["Tags"])
+
+
 def _load_balancer(ctx: Context, balancer: Any, old: dict[str, Any], new: dict[str, Any], changed: list[str]) -> Any:
     elbv2 = ctx.backend("elbv2")
     if "SecurityGroups" in changed:
@@ -286,11 +294,7 @@ def _load_balancer(ctx: Context, balancer: Any, old: dict[str, Any], new: dict[s
         if attributes:
             elbv2.modify_load_balancer_attributes(balancer.arn, attributes)
     if "Tags" in changed:
-        gone = [k for k in _tags(old) if k not in _tags(new)]
-        if gone:
-            elbv2.remove_tags([balancer.arn], gone)
-        if new.get("Tags"):
-            elbv2.add_tags([balancer.arn], new["Tags"])
+        _elbv2_tags(elbv2, balancer.arn, old, new)
     return balancer
 
 
@@ -318,11 +322,7 @@ def _target_group(ctx: Context, group: Any, old: dict[str, Any], new: dict[str, 
         if attributes:
             elbv2.modify_target_group_attributes(group.arn, attributes)
     if "Tags" in changed:
-        gone = [k for k in _tags(old) if k not in _tags(new)]
-        if gone:
-            elbv2.remove_tags([group.arn], gone)
-        if new.get("Tags"):
-            elbv2.add_tags([group.arn], new["Tags"])
+        _elbv2_tags(elbv2, group.arn, old, new)
     return group
 
 
