@@ -96,5 +96,5 @@ def failure(stack: str, logical_id: str, kind: str, action: str) -> str | None:
         for rule in _RULES:
             if rule.matches(stack, logical_id, kind, action):
                 rule.used += 1
-                return (rule.reason or DEFAULT_REASON).format(logical_id=logical_id)
+                return rule.reason or DEFAULT_REASON.replace("{logical_id}", logical_id)
     return None
