@@ -1,11 +1,14 @@
-"""Shared fixtures: the catalog settings and every product rendered once per test session."""
+"""Shared fixtures: the catalog settings, every product rendered once per test session, the local AWS
+endpoint, and an account set up with the catalog published on it."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
 from generator import settings as catalog_settings
-from generator.pipeline import build as pipeline
+from generator.pipeline import build as pipeline, manifest as manifests
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,55 @@ def aws_env(local_aws, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return local_aws
+
+
+# -- the hipaa-catalog command and an account with the catalog published ---------------------------
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, settings):
+    """Every product rendered into a build folder with its manifest (linting is the build tests' job)."""
+    out = tmp_path_factory.mktemp("build")
+    items = pipeline.render_all(settings)
+    for item in items:
+        (out / item.rel_dir).mkdir(parents=True, exist_ok=True)
+        (out / item.rel_dir / "template.json").write_text(item.json_text, encoding="utf-8")
+    manifests.write(out, pipeline.manifest(settings, items, settings.regions))
+    return out
+
+
+@pytest.fixture
+def hc(capsys):
+    """``hc(*argv)`` runs ``hipaa-catalog ARGV --json`` in-process: (exit code, parsed stdout or None, text).
+    An error is a JSON object on stdout (``{"error": {"code", "message", "hint"}}``): then the parsed stdout
+    is None and the text is stderr followed by the error's message and hint; otherwise the text is stderr."""
+    from generator.cli import main as cli
+
+    def run(*argv: str) -> tuple[int, object, str]:
+        capsys.readouterr()
+        code = cli.main([*argv, "--json"])
+        captured = capsys.readouterr()
+        data = json.loads(captured.out) if captured.out.strip() else None
+        if isinstance(data, dict) and set(data) == {"error"}:
+            assert code != 0 and set(data["error"]) == {"code", "message", "hint"}
+            return code, None, captured.err + f"{data['error']['message']} ({data['error']['hint']})"
+        return code, data, captured.err
+    return run
+
+
+@pytest.fixture
+def account(aws_env, built, hc):
+    """An account set up by the administrator with the CLI, and the catalog published (us-east-1)."""
+    from generator.aws import api as aws
+    from generator.devtools import demo
+
+    region = "us-east-1"
+    network = demo.Demo(built, write=lambda _m: None).network(region)
+    args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
+    code, result, err = hc("deploy-baseline", "--region", region, "--yes", "--out", str(built), *args)
+    assert code == 0, err
+    code, role, err = hc("deploy-launch-role", "--region", region, "--yes", "--out", str(built))
+    assert code == 0, err
+    code, _published, err = hc("publish", "--out", str(built), "--region", region)
+    assert code == 0, err
+    return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,
+            "session": aws.session(region)}

@@ -18,10 +18,9 @@ import uuid
 import pytest
 
 from generator.aws import api as aws
-from generator.aws.publish import template_url
 from generator.cli import main as cli
+from generator.aws.publish import template_url
 from generator.devtools import demo
-from generator.pipeline import build as pipeline, manifest as manifests
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
@@ -46,50 +45,8 @@ PROBE_TEMPLATE = {
 GOOD = ["-p", "SiteName=clinic", "-p", "InstanceOwnerEmail=dev@example.org"]
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory, settings):
-    """Every product rendered into a build folder with its manifest (linting is the build tests' job)."""
-    out = tmp_path_factory.mktemp("build")
-    items = pipeline.render_all(settings)
-    for item in items:
-        (out / item.rel_dir).mkdir(parents=True, exist_ok=True)
-        (out / item.rel_dir / "template.json").write_text(item.json_text, encoding="utf-8")
-    manifests.write(out, pipeline.manifest(settings, items, settings.regions))
-    return out
-
-
-def hc(capsys, *argv: str) -> tuple[int, object, str]:
-    """Run ``hipaa-catalog ARGV --json``; return (exit code, parsed stdout or None, stderr).  An error is a
-    JSON object on stdout (``{"error": {"code", "message", "hint"}}``): then stdout is None and the text
-    returned is stderr followed by the error's message and hint."""
-    capsys.readouterr()
-    code = cli.main([*argv, "--json"])
-    captured = capsys.readouterr()
-    data = json.loads(captured.out) if captured.out.strip() else None
-    if isinstance(data, dict) and set(data) == {"error"}:
-        assert code != 0 and set(data["error"]) == {"code", "message", "hint"}
-        return code, None, captured.err + f"{data['error']['message']} ({data['error']['hint']})"
-    return code, data, captured.err
-
-
 def operations(endpoint) -> list[str]:
     return [c["operation"] for c in endpoint.calls()]
-
-
-@pytest.fixture
-def account(aws_env, built, capsys):
-    """An account set up by the administrator with the CLI, and the catalog published (us-east-1)."""
-    network = demo.Demo(built, write=lambda _m: None).network(REGION)
-    args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
-    code, result, err = hc(capsys, "deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
-    assert code == 0, err
-    sess = aws.session(REGION)
-    code, role, err = hc(capsys, "deploy-launch-role", "--region", REGION, "--yes", "--out", str(built))
-    assert code == 0, err
-    code, _published, err = hc(capsys, "publish", "--out", str(built), "--region", REGION)
-    assert code == 0, err
-    return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,
-            "session": sess}
 
 
 def add_probe_product(account) -> dict[str, str]:
@@ -117,7 +74,7 @@ def add_probe_product(account) -> dict[str, str]:
     return {"product_id": pid, "1.0.0": first, "1.1.0": second}
 
 
-def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, capsys):
+def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, hc, capsys):
     built, net = account["built"], account["network"]
     first = account["baseline"]
     assert first["change_set_type"] == "CREATE" and first["executed"] and first["status"] == "CREATE_COMPLETE"
@@ -128,7 +85,7 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
 
     # the same parameters again: the change set is empty, nothing is executed
     args = [a for k, v in net.items() for a in ("-p", f"{k}={v}")]
-    code, again, err = hc(capsys, "deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
+    code, again, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
     assert code == 0, err
     assert again["change_set_type"] == "NONE" and not again["executed"] and again["status"] == "CREATE_COMPLETE"
 
@@ -144,7 +101,7 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
 
     # a real change without --yes and without a terminal: shown, refused, discarded, nothing executed
     account["endpoint"].reset_calls()
-    code, _out, err = hc(capsys, "deploy-baseline", "--region", REGION, "--out", str(built),
+    code, _out, err = hc("deploy-baseline", "--region", REGION, "--out", str(built),
                          "-p", "AdminCidr=10.30.0.0/24")
     assert code == 2
     assert "standard input is not a terminal" in err and "--yes" in err
@@ -173,18 +130,18 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, caps
     assert account["launch_role"]["outputs"]["LaunchRoleArn"] == role["Arn"]
 
     # unknown and missing parameters are named before anything is created
-    code, _out, err = hc(capsys, "deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built),
+    code, _out, err = hc("deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built),
                          "-p", "Colour=blue")
     assert code == 2 and "unknown parameter(s) Colour" in err
 
 
-def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, built, capsys):
+def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, built, hc):
     # the developer group already exists outside the stack (created by hand): CloudFormation cannot create it
     aws.client(aws.session(REGION), "iam").create_group(GroupName="HealthcareDeveloper")
     network = demo.Demo(built, write=lambda _m: None).network(REGION)
     args = ["deploy-baseline", "--region", REGION, "--yes", "--out", str(built),
             *[a for k, v in network.items() for a in ("-p", f"{k}={v}")]]
-    code, out, err = hc(capsys, *args)
+    code, out, err = hc(*args)
     assert code == 3 and out is None
     assert "stack hipaa-catalog-account-baseline ended in state ROLLBACK_COMPLETE" in err
     assert "failing resource events" in err
@@ -195,16 +152,16 @@ def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, 
 
     # running again: refused before any change set, with the same explanation
     aws_env.reset_calls()
-    code, out, err = hc(capsys, *args)
+    code, out, err = hc(*args)
     assert code == 3 and "is in state ROLLBACK_COMPLETE" in err and "DeveloperGroup" in err
     assert "CreateChangeSet" not in operations(aws_env)
 
 
-def test_developer_launch_status_update_terminate(account, capsys):
+def test_developer_launch_status_update_terminate(account, hc):
     ids = add_probe_product(account)
     ep = account["endpoint"]
 
-    code, listing, err = hc(capsys, "products", "--region", REGION)
+    code, listing, err = hc("products", "--region", REGION)
     assert code == 0, err
     names = {p["name"]: p for p in listing["products"]}
     assert {"healthcare-web-server", PROBE} <= set(names)
@@ -213,7 +170,7 @@ def test_developer_launch_status_update_terminate(account, capsys):
 
     # bad parameters: refused with the constraint description; no ProvisionProduct call
     ep.reset_calls()
-    code, _out, err = hc(capsys, "launch", PROBE, "--name", "bad", "--region", REGION,
+    code, _out, err = hc("launch", PROBE, "--name", "bad", "--region", REGION,
                          "-p", "SiteName=clinic", "-p", "InstanceOwnerEmail=not-an-email", "-p", "Environment=DEV")
     assert code == 2
     assert "must be an e-mail address such as dev@example.org" in err and "PROD, TEST" in err
@@ -221,7 +178,7 @@ def test_developer_launch_status_update_terminate(account, capsys):
     assert "ProvisionProduct" not in operations(ep)
 
     # launch 1.0.0 explicitly
-    code, launched, err = hc(capsys, "launch", PROBE, "--name", "clinic", "--version", "1.0.0", "--region", REGION,
+    code, launched, err = hc("launch", PROBE, "--name", "clinic", "--version", "1.0.0", "--region", REGION,
                              *GOOD)
     assert code == 0, err
     assert launched["status"] == "SUCCEEDED" and launched["version"] == "1.0.0"
@@ -231,34 +188,34 @@ def test_developer_launch_status_update_terminate(account, capsys):
     # the administrator deprecates 1.0.0: no new launches of it, and no ProvisionProduct call
     aws.client(account["session"], "servicecatalog").update_provisioning_artifact(
         ProductId=ids["product_id"], ProvisioningArtifactId=ids["1.0.0"], Guidance="DEPRECATED")
-    code, listing, _err = hc(capsys, "products", "--region", REGION)
+    code, listing, _err = hc("products", "--region", REGION)
     versions = {v["version"]: v for p in listing["products"] if p["name"] == PROBE for v in p["versions"]}
     assert versions["1.0.0"]["deprecated"] and versions["1.1.0"]["default"]
     ep.reset_calls()
-    code, _out, err = hc(capsys, "launch", PROBE, "--name", "clinic-2", "--version", "1.0.0", "--region", REGION,
+    code, _out, err = hc("launch", PROBE, "--name", "clinic-2", "--version", "1.0.0", "--region", REGION,
                          *GOOD)
     assert code == 3 and "DEPRECATED" in err and "launch version 1.1.0 instead" in err
     assert "ProvisionProduct" not in operations(ep)
 
-    code, st, err = hc(capsys, "status", "clinic", "--region", REGION)
+    code, st, err = hc("status", "clinic", "--region", REGION)
     assert code == 0, err
     assert st["status"] == "AVAILABLE" and st["version"] == "1.0.0" and st["deprecated"]
     assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
 
-    code, updated, err = hc(capsys, "update", "clinic", "--version", "1.1.0", "--region", REGION,
+    code, updated, err = hc("update", "clinic", "--version", "1.1.0", "--region", REGION,
                             "-p", "Environment=PROD")
     assert code == 0, err
     assert updated["status"] == "SUCCEEDED" and updated["version"] == "1.1.0"
-    code, st, _err = hc(capsys, "status", "clinic", "--region", REGION)
+    code, st, _err = hc("status", "clinic", "--region", REGION)
     assert st["version"] == "1.1.0" and not st["deprecated"] and st["outputs"]["Environment"] == "PROD"
     assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"  # SiteName kept
 
-    code, listing, _err = hc(capsys, "status", "--region", REGION)
+    code, listing, _err = hc("status", "--region", REGION)
     assert [p["Name"] for p in listing["provisioned_products"]] == ["clinic"]
 
-    code, done, err = hc(capsys, "terminate", "clinic", "--region", REGION)
+    code, done, err = hc("terminate", "clinic", "--region", REGION)
     assert code == 0, err
     assert done["status"] == "SUCCEEDED" and done["record_type"] == "TERMINATE_PROVISIONED_PRODUCT"
-    code, _out, err = hc(capsys, "status", "clinic", "--region", REGION)
+    code, _out, err = hc("status", "clinic", "--region", REGION)
     assert code == 3 and "no provisioned product named 'clinic'" in err
 

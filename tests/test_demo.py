@@ -21,7 +21,7 @@ def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
     assert proc.returncode == 0, out[-3000:] + proc.stderr[-3000:]
     for role in ("[security administrator]", "[release engineer]", "[developer]"):
         assert role in out
-    for command in ("deploy-baseline", "deploy-launch-role", "publish", "launch", "terminate"):
+    for command in ("deploy-baseline", "deploy-launch-role", "publish", "launch", "update", "terminate"):
         assert f"$ hipaa-catalog {command}" in out
     urls = re.findall(r"(clinic-test|clinic-prod): SUCCEEDED, CompliantWebsiteURL = (https://\S+)", out)
     assert {name for name, _url in urls} == {"clinic-test", "clinic-prod"}
@@ -29,5 +29,6 @@ def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
     assert "DeveloperGroupName = HealthcareDeveloper" in out
     assert re.search(r"LaunchRoleArn = arn:aws:iam::\d{12}:role/", out)
     assert "creates the HealthcareDeveloper group" not in out  # no workaround left
+    assert re.search(r"clinic-test: update SUCCEEDED, status AVAILABLE, instance i-\w+ \(same instance\)", out)
     assert "compliance.md" in out
     assert "local AWS endpoint stopped" in out

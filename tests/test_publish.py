@@ -313,7 +313,8 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
         report, rec = catalog.publish()
         assert report.ok, publisher.failure_summary(report)
         catalog.set("web", "1.1.0")
-        assert catalog.publish()[0].ok
+        report, _ = catalog.publish()
+        assert report.ok, publisher.failure_summary(report)
         injected = endpoint.faults()["injected"]
         assert injected["throttle"] >= 3 and injected["unavailable"] >= 3, injected
     finally:

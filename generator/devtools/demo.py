@@ -161,6 +161,20 @@ class Demo:
         self.step("developer", "check a launched product", "status shows the state, version and outputs")
         self.run("status", LAUNCHES[0][0], "--region", primary)
 
+        name, bigger = LAUNCHES[0][0], self.bigger_instance_type()
+        self.step("developer", f"update {name}: InstanceType={bigger}",
+                  "a developer changes a parameter of a running launch; CloudFormation resizes the instance in "
+                  "place (same instance id), the other parameters keep their values, the URL stays the same")
+        before = self.run("status", name, "--region", primary, "--json", capture_json=True)
+        result = self.run("update", name, "--region", primary, "-p", f"InstanceType={bigger}", "--json",
+                          capture_json=True)
+        after = self.run("status", name, "--region", primary, "--json", capture_json=True)
+        same = before["outputs"].get("InstanceId") == after["outputs"].get("InstanceId")
+        self.write(f"    {name}: update {result['status']}, status {after['status']}, instance "
+                   f"{after['outputs'].get('InstanceId', '?')} ({'same instance' if same else 'replaced'}), "
+                   f"CompliantWebsiteURL = {after['outputs'].get('CompliantWebsiteURL', '?')}")
+        summary["update"] = {"name": name, "instance_type": bigger, "status": result["status"], "same_instance": same}
+
         reports = sorted(str(p) for p in self.out_dir.glob("*/*/compliance.*"))
         self.step("security administrator", "read the compliance reports",
                   "for every product version: which HIPAA safeguard each rule checks, the verdict in every "
@@ -175,10 +189,20 @@ class Demo:
         summary["seconds"] = round(time.monotonic() - self.started, 1)
         return summary
 
+    def web_server_parameters(self) -> dict:
+        """The Parameters section of the built web server."""
+        built = manifests.load(self.out_dir)
+        return json.loads(built.read_template(built.entry(PRODUCT))).get("Parameters", {})
+
+    def bigger_instance_type(self) -> str:
+        """The next allowed InstanceType after the one the demo launched with."""
+        spec = self.web_server_parameters().get("InstanceType", {})
+        allowed, current = spec.get("AllowedValues") or ["t3.small", "t3.medium"], spec.get("Default")
+        return allowed[(allowed.index(current) + 1) % len(allowed)] if current in allowed else allowed[-1]
+
     def extra_launch_parameters(self) -> list[str]:
         """Parameters of the web server that have no default, other than the ones the demo sets."""
-        built = manifests.load(self.out_dir)
-        params = json.loads(built.read_template(built.entry(PRODUCT))).get("Parameters", {})
+        params = self.web_server_parameters()
         chosen = {"WebDirectory": "clinic"}
         if "InstanceType" in params:
             allowed = params["InstanceType"].get("AllowedValues", [])

@@ -55,8 +55,9 @@ def test_throttling_is_a_json_error_botocore_retries(aws_env, client, sc):
 def test_faults_have_each_protocols_error_shape(aws_env, client):
     aws_env.set_faults(throttle=1.0)
     with pytest.raises(ClientError) as exc:
-        client("s3").list_buckets()  # rest-xml
-    assert exc.value.response["Error"]["Code"] == "ThrottlingException"
+        client("s3").list_buckets()  # rest-xml; S3 throttles with 503 SlowDown
+    assert exc.value.response["Error"]["Code"] == "SlowDown"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
     with pytest.raises(ClientError) as exc:
         client("iam").list_roles()  # query
     assert exc.value.response["Error"]["Code"] == "Throttling"

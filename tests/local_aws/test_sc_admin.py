@@ -97,9 +97,9 @@ def test_create_artifact_idempotent_status_and_validation_errors(sc, upload, cat
     again = sc.create_provisioning_artifact(ProductId=catalog.product_id, IdempotencyToken="v2",
                                             Parameters=artifact_params(url, "v2"))
     assert again["ProvisioningArtifactDetail"]["Id"] == first["ProvisioningArtifactDetail"]["Id"]
-    described = sc.describe_provisioning_artifact(ProductId=catalog.product_id,
-                                                  ProvisioningArtifactId=first["ProvisioningArtifactDetail"]["Id"])
-    assert described["Status"] == "AVAILABLE"
+    statuses = [sc.describe_provisioning_artifact(ProductId=catalog.product_id, ProvisioningArtifactId=first[
+        "ProvisioningArtifactDetail"]["Id"])["Status"] for _ in range(2)]
+    assert statuses == ["CREATING", "AVAILABLE"]  # asynchronous: CREATING for one read by default
     listed = sc.list_provisioning_artifacts(ProductId=catalog.product_id)["ProvisioningArtifactDetails"]
     assert [a["Name"] for a in listed] == ["v1", "v2"]
 
@@ -110,7 +110,8 @@ def test_create_artifact_idempotent_status_and_validation_errors(sc, upload, cat
         "not a template": artifact_params(upload("bad/text.txt", "just: [text"), "v3"),
         "bad parameter type": artifact_params(upload("bad/ptype.json", json.dumps(
             {"Parameters": {"X": {"Type": "Strin"}}, "Resources": {"B": {"Type": "AWS::S3::Bucket"}}})), "v3"),
-        "duplicate name": artifact_params(url, "v1"),
+        "both Info keys": dict(artifact_params(url, "v3"), Info={"LoadTemplateFromURL": url,
+                                                                 "ImportFromPhysicalId": "arn:aws:cloudformation:x"}),
     }
     for case, params in cases.items():
         with pytest.raises(ClientError) as exc:

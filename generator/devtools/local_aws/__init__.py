@@ -5,6 +5,8 @@
     with LocalAws.start() as endpoint:           # a server process on a free port of 127.0.0.1
         os.environ["AWS_ENDPOINT_URL"] = endpoint.url
         endpoint.set_faults(throttle=0.2, seed=1, services=["servicecatalog"])
+        endpoint.set_resource_failures([{"logical_id": "Instance", "action": "UPDATE"}])
+        endpoint.set_artifacts(pending_reads=2, fail_names=["1.2.0"])
         ...
         endpoint.calls()                         # [{"service": ..., "operation": ...}, ...]
 
@@ -110,8 +112,26 @@ class LocalAws:
         self._control("DELETE", "calls")
 
     def reset(self) -> None:
-        """Forget every resource, the call log and the faults (a fresh endpoint, without a restart)."""
+        """Forget every resource, the call log, the faults and the resource failures (a fresh endpoint,
+        without a restart); artifact settings go back to the start-up ones."""
         self._control("POST", "reset")
+
+    def set_resource_failures(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Make CloudFormation resources fail: ``[{"logical_id": "Instance", "action": "UPDATE"}]``
+        (keys: logical_id, type, stack, action CREATE|UPDATE|DELETE|ANY, times, reason); adds to those
+        in force and returns them all.  ``clear_resource_failures()`` removes them."""
+        return self._control("POST", "resource-failures", rules)
+
+    def clear_resource_failures(self) -> None:
+        self._control("DELETE", "resource-failures")
+
+    def set_artifacts(self, pending_reads: int | None = None, pending_seconds: float | None = None,
+                      fail_next: int | None = None, fail_names: list[str] | None = None) -> dict[str, Any]:
+        """How new provisioning artifacts settle: CREATING for ``pending_reads`` DescribeProvisioningArtifact
+        reads and ``pending_seconds`` seconds; the next ``fail_next`` ones, or those named, end FAILED."""
+        given = {"pending_reads": pending_reads, "pending_seconds": pending_seconds, "fail_next": fail_next,
+                 "fail_names": fail_names}
+        return self._control("POST", "artifacts", {k: v for k, v in given.items() if v is not None})
 
     # -- lifecycle -----------------------------------------------------------------------------
     def stop(self) -> None:

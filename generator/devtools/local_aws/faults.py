@@ -1,8 +1,10 @@
 """Fault injection: a seeded fraction of calls throttled or unavailable, plus a fixed latency.
 
 Off by default.  Each call to a selected service draws one number from a ``random.Random(seed)``:
-below ``throttle`` it is answered with a throttling error (HTTP 400), below ``throttle + unavailable``
-with HTTP 503; otherwise it goes through.  ``latency_ms`` is slept before every selected call.  The
+below ``throttle`` it is answered with a throttling error (HTTP 400, except S3: 503 ``SlowDown``, as
+S3 throttles: "503 Slow Down", Amazon S3 User Guide, *Amazon S3 error best practices* and the AWS
+knowledge-center article *http-5xx-errors-s3*), below ``throttle + unavailable`` with HTTP 503;
+otherwise it goes through.  ``latency_ms`` is slept before every selected call.  The
 error body has the shape the service's protocol uses, so botocore parses and retries it like a real one.
 """
 
@@ -93,7 +95,7 @@ def error_response(fault: str, protocol: str) -> tuple[int, list[tuple[str, str]
     ``ec2`` or ``rest-xml`` (S3).
     """
     request_id = str(uuid.uuid4())
-    status = 400 if fault == "throttle" else 503
+    status = 400 if fault == "throttle" and protocol != "rest-xml" else 503
     if protocol == "json":
         code = "ThrottlingException" if fault == "throttle" else "ServiceUnavailableException"
         message = "Rate exceeded" if fault == "throttle" else "Service is unavailable (injected by local-aws)"
@@ -111,7 +113,7 @@ def error_response(fault: str, protocol: str) -> tuple[int, list[tuple[str, str]
         xml = (f'<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>'
                f'<RequestID>{request_id}</RequestID></Response>')
     else:
-        code = "ThrottlingException" if fault == "throttle" else "ServiceUnavailable"
+        code = "SlowDown" if fault == "throttle" else "ServiceUnavailable"
         xml = f'<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{request_id}</RequestId></Error>'
     body = ('<?xml version="1.0" encoding="UTF-8"?>\n' + xml).encode()
     return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id),

@@ -9,7 +9,21 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               "services": ["servicecatalog", "s3"]}; an empty object turns faults off
   GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
-  POST   /_local_aws/reset    drop every resource of every service, the call log and the faults
+  POST   /_local_aws/reset    drop every resource of every service, the call log, the faults and the
+                              resource failures; artifact settings back to the start-up ones
+  GET    /_local_aws/resource-failures   the CloudFormation resource failures in force
+  POST   /_local_aws/resource-failures   add one or a list: {"logical_id": "Instance", "type": ...,
+                              "stack": "part of a stack name", "action": "CREATE|UPDATE|DELETE|ANY",
+                              "times": 1, "reason": "..."} (cloudformation/forced.py)
+  DELETE /_local_aws/resource-failures   clear them
+  GET    /_local_aws/artifacts           how provisioning artifacts settle (servicecatalog/models.py)
+  POST   /_local_aws/artifacts           {"pending_reads": 1, "pending_seconds": 0.0, "fail_next": 0,
+                              "fail_names": ["1.2.0"]}: CREATING for that many DescribeProvisioningArtifact
+                              reads and seconds after creation; the next N new artifacts, or those
+                              named, end FAILED
+
+A request signed for a region AWS does not have is answered at once with the error AWS endpoints give
+(``regions``), never by moto (which answers HTTP 500 after the client's retries).
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ from generator.errors import ConfigError
 
 from .calls import classify
 from .faults import FaultConfig, FaultInjector, error_response
+from .regions import region_of, unknown_region_response
 
 CONTROL_PREFIX = "/_local_aws/"
 READY_LINE = "local-aws: listening on"
@@ -55,6 +70,9 @@ class LocalAwsApp:
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)
         service, operation, protocol = classify(environ)
+        refused = unknown_region_response(region_of(environ), protocol)
+        if refused:
+            return _respond(start_response, *refused)
         if service in self.GATED_SERVICES and not self.ready.is_set():
             self.ready.wait(timeout=120)
         with self._lock:
@@ -100,14 +118,34 @@ class LocalAwsApp:
             with self._lock:
                 self._calls.clear()
             return {"status": "ok"}
+        if name == "resource-failures" and method in ("GET", "POST", "DELETE"):
+            from .cloudformation import forced
+
+            if method == "POST":
+                return forced.add(_body(environ) or {})
+            if method == "DELETE":
+                forced.clear()
+            return forced.rules_in_force()
+        if name == "artifacts" and method in ("GET", "POST"):
+            from .servicecatalog import models
+
+            if method == "POST":
+                models.ARTIFACTS.configure(_body(environ) or {})
+            return models.ARTIFACTS.to_dict()
         return None
 
 
 def reset_state() -> None:
-    """Forget every resource of every service (moto's own reset, which includes our backend)."""
+    """Forget every resource of every service (moto's own reset, which includes our backends), the
+    resource failures, and artifact settings changed since the start."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from .cloudformation import forced
+    from .servicecatalog import models
+
     moto_api_backend.reset()
+    forced.clear()
+    models.ARTIFACTS.restore()
 
 
 def _body(environ: dict[str, Any]) -> Any:
@@ -141,9 +179,11 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import cloudformation, servicecatalog
+    from . import cloudformation, codecommit, route53, servicecatalog
 
     servicecatalog.register()
+    codecommit.register()
+    route53.register()
     ready = threading.Event()
 
     def register_cloudformation() -> None:
@@ -212,6 +252,12 @@ def parser() -> argparse.ArgumentParser:
                    help="comma-separated services the faults apply to; empty: all (LOCAL_AWS_SERVICES)")
     p.add_argument("--pending-reads", type=int, default=int(_env("PENDING_READS", "1")),
                    help="reads of a record that still see IN_PROGRESS (LOCAL_AWS_PENDING_READS, default 1)")
+    p.add_argument("--artifact-pending-reads", type=int, default=int(_env("ARTIFACT_PENDING_READS", "1")),
+                   help="DescribeProvisioningArtifact reads of a new artifact that still see CREATING "
+                        "(LOCAL_AWS_ARTIFACT_PENDING_READS, default 1)")
+    p.add_argument("--artifact-pending-seconds", type=float, default=float(_env("ARTIFACT_PENDING_SECONDS", "0")),
+                   help="seconds after creation a new artifact stays CREATING, on top of the reads "
+                        "(LOCAL_AWS_ARTIFACT_PENDING_SECONDS, default 0)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -226,9 +272,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"local-aws: error: {err}", file=sys.stderr)
         return err.exit_code
-    from .servicecatalog import provisioning
+    from .servicecatalog import models, provisioning
 
     provisioning.PENDING_READS = max(0, args.pending_reads)
+    try:
+        models.ARTIFACTS.configure({"pending_reads": args.artifact_pending_reads,
+                                    "pending_seconds": args.artifact_pending_seconds}, initial=True)
+    except ConfigError as err:
+        print(f"local-aws: error: {err}", file=sys.stderr)
+        return err.exit_code
     server = make_server(args.host, args.port, make_app(faults, background=True), verbose=args.verbose)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)

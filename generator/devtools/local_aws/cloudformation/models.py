@@ -1,31 +1,36 @@
 """CloudFormation backend for the local endpoint: moto's, with change sets that behave like AWS's.
 
 ``CloudFormationBackend`` subclasses moto's (``register()`` makes moto create it for every account and
-region) and changes only the change-set operations:
+region) and changes the stack operations:
 
-* CreateChangeSet validates the template's parameters and outputs first (a missing parameter or an
-  SSM parameter that does not exist is a ``ValidationError``, as in AWS) and computes the changes with
+* CreateChangeSet validates the template's parameters as CloudFormation does (``parameters``: allowed
+  values, patterns, lengths, numbers, ``Rules``; a missing or unknown parameter or an SSM parameter that
+  does not exist is a ``ValidationError``) and its outputs, and computes the changes with
   ``changes.diff``: Modify for parameter-only updates, ``Replacement`` and ``Details`` per property;
-* ExecuteChangeSet runs the create or update resource by resource with stack events, rebuilds the
-  outputs, records the stack's new template and parameters, and on a failing resource rolls back
-  (``ROLLBACK_COMPLETE`` / ``UPDATE_ROLLBACK_COMPLETE``) instead of raising (``operations``);
-* a change set can be executed once (``InvalidChangeSetStatus`` afterwards, as in AWS).
+* ExecuteChangeSet runs the create or update resource by resource with stack events, replacing or
+  updating in place, rebuilds the outputs, records the stack's new template and parameters, and on a
+  failing resource rolls back (``ROLLBACK_COMPLETE`` / ``UPDATE_ROLLBACK_COMPLETE``) instead of raising
+  (``operations``);
+* a change set can be executed once (``InvalidChangeSetStatus`` afterwards, as in AWS);
+* CreateStack and UpdateStack are a change set created and executed at once (the same checks, events
+  and rollback; no change set left behind), DeleteStack deletes resource by resource with events
+  (``DELETE_FAILED`` when one cannot be deleted).
 
-Everything else (CreateStack, UpdateStack, DeleteStack, stack sets ...) is moto's own.
+Stack sets and the rest are moto's own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.exceptions import AlreadyExistsException, ValidationError
 from moto.cloudformation.models import CloudFormationBackend as MotoCloudFormationBackend
 from moto.cloudformation.models import ChangeSet as MotoChangeSet
 from moto.cloudformation.models import Stack
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
 from moto.core.exceptions import ServiceException
 
-from . import operations
+from . import operations, parameters as template_parameters
 from .changes import Side, diff
 from .operations import ResourceMap
 
@@ -41,6 +46,10 @@ class InvalidChangeSetStatusException(ServiceException):
 def load_side(stack: Stack, template: dict[str, Any], parameters: dict[str, Any], exports: Any) -> Side:
     """A moto ``ResourceMap`` for ``template`` with ``parameters``, loaded (parameters, conditions, outputs
     checked) but with no resource created; a problem is the ``ValidationError`` AWS answers with."""
+    try:
+        template_parameters.check(template, parameters)
+    except template_parameters.ParameterError as err:
+        raise ValidationError(stack.name, message=err.message) from err
     rmap = ResourceMap(stack.stack_id, stack.name, parameters, stack.tags, account_id=stack.account_id,
                        region_name=stack.region_name, template=template, cross_stack_resources=exports)
     _check_ssm_parameters(stack, template, parameters)
@@ -158,3 +167,66 @@ class CloudFormationBackend(MotoCloudFormationBackend):
         for cs_id, other in list(self.change_sets.items()):
             if other is not change_set and other.stack_id == stack.stack_id:
                 del self.change_sets[cs_id]
+
+    # -- CreateStack / UpdateStack / DeleteStack: what a change set does, created and executed at once
+    def create_stack(self, name: str, template: str, parameters: dict[str, Any],  # type: ignore[override]
+                     notification_arns: list[str] | None = None, tags: dict[str, str] | None = None,
+                     role_arn: str | None = None, enable_termination_protection: bool | None = False,
+                     timeout_in_mins: int | None = None, stack_policy_body: str | None = None) -> Stack:
+        if any(s.name == name for s in self.stacks.values()):
+            raise AlreadyExistsException(f"Stack [{name}] already exists")
+        cs_id, stack_id = self.create_change_set(name, _DIRECT, template, parameters, "", "CREATE",
+                                                 notification_arns=notification_arns, tags=tags, role_arn=role_arn)
+        stack = self.stacks[stack_id]
+        stack.events.clear()  # CreateStack has no REVIEW_IN_PROGRESS
+        stack.timeout_in_mins = timeout_in_mins
+        stack.enable_termination_protection = bool(enable_termination_protection)
+        self._run_direct(cs_id, stack)
+        return stack
+
+    def update_stack(self, name: str, template: str, role_arn: str | None,  # type: ignore[override]
+                     parameters: list[dict[str, Any]], tags: dict[str, str] | None) -> Stack:
+        stack = self.get_stack(name)
+        given = {}
+        for item in parameters or []:
+            key = item["ParameterKey"]
+            if item.get("UsePreviousValue"):
+                if key not in stack.parameters:
+                    raise ValidationError(stack.name, message=f"Invalid input for parameter key {key}. "
+                                                              "Cannot use previous value: none was set")
+                given[key] = stack.parameters[key]
+            else:
+                given[key] = item.get("ParameterValue", "")
+        cs_id, _ = self.create_change_set(stack.name, _DIRECT, template, given, "", "UPDATE",
+                                          notification_arns=stack.notification_arns, tags=tags, role_arn=role_arn)
+        if self.change_sets[cs_id].status == "FAILED":
+            del self.change_sets[cs_id]
+            raise ValidationError(stack.name, message="No updates are to be performed.")
+        self._run_direct(cs_id, stack)
+        return stack
+
+    def _run_direct(self, cs_id: str, stack: Stack) -> None:
+        try:
+            self.execute_change_set(cs_id, stack.stack_id)
+        finally:
+            self.change_sets.pop(cs_id, None)
+
+    def delete_stack(self, name_or_stack_id: str) -> None:
+        stack = self.stacks.get(name_or_stack_id) or next(
+            (s for s in self.stacks.values() if s.name == name_or_stack_id), None)
+        if stack is None:
+            return  # AWS: deleting a stack that does not exist succeeds
+        if stack.status == "REVIEW_IN_PROGRESS" or not stack.template_dict:
+            super().delete_stack(stack.stack_id)
+            return
+        if not operations.delete(self, stack):
+            return  # DELETE_FAILED: the stack stays, with what could not be deleted
+        for export in stack.exports:
+            self.exports.pop(export.name, None)
+        self.stacks.pop(stack.stack_id, None)
+        self.deleted_stacks[stack.stack_id] = stack
+        for cs_id in [i for i, cs in self.change_sets.items() if cs.stack_id == stack.stack_id]:
+            del self.change_sets[cs_id]
+
+
+_DIRECT = "local-direct-operation"  # the change set behind a CreateStack / UpdateStack (never listed)

@@ -8,11 +8,17 @@ created through a change set, and an exception from any resource leaves the stac
   resource in dependency order; a resource that fails gets ``CREATE_FAILED`` with the reason, the stack
   goes ``ROLLBACK_IN_PROGRESS``, the resources already created are deleted (``DELETE_*`` events) and
   it ends ``ROLLBACK_COMPLETE`` (``ROLLBACK_FAILED`` when a deletion fails);
-* UPDATE: additions and modifications first (``CREATE_*`` / ``UPDATE_*`` events), then
-  ``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`` removes what the new template drops, ``UPDATE_COMPLETE``.  A
-  failure gets ``CREATE_FAILED`` / ``UPDATE_FAILED``, then ``UPDATE_ROLLBACK_IN_PROGRESS``: modified
-  resources are put back with the previous template and parameters, added ones deleted, and the
-  stack ends ``UPDATE_ROLLBACK_COMPLETE`` with its previous template, parameters and outputs;
+* UPDATE: additions and modifications first (``CREATE_*`` / ``UPDATE_*`` events).  A modification whose
+  changed properties the provider schema marks create-only replaces the resource: a new one is created,
+  what refers to it is updated to the new one, and the old one is deleted in
+  ``UPDATE_COMPLETE_CLEANUP_IN_PROGRESS`` (with what the new template drops); any other modification is
+  applied in place (``updates``), keeping the physical id.  A failure gets ``CREATE_FAILED`` /
+  ``UPDATE_FAILED``, then ``UPDATE_ROLLBACK_IN_PROGRESS``: resources updated in place get their previous
+  properties back, replaced ones their previous physical resource, new ones are deleted, and the stack
+  ends ``UPDATE_ROLLBACK_COMPLETE`` with its previous template, parameters and outputs;
+* DELETE (DeleteStack): every resource in reverse dependency order, ``DELETE_FAILED`` when one cannot be
+  deleted;
+* a resource the control API was told to fail (``forced``) fails with the reason given;
 * the outputs are rebuilt from the template the stack ends with;
 * a managed policy is detached before it is deleted, as CloudFormation does (moto's model is not).
 
@@ -23,16 +29,18 @@ synchronous: the stack has reached its final state when ExecuteChangeSet returns
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from moto.cloudformation.models import Event, Stack
 from moto.cloudformation.parsing import OutputMap as MotoOutputMap
 from moto.cloudformation.parsing import ResourceMap as MotoResourceMap
-from moto.cloudformation.parsing import parse_and_update_resource, resource_class_from_type
+from moto.cloudformation.parsing import clean_json, resource_class_from_type
 from moto.core.exceptions import ServiceException
 from moto.ec2 import models as ec2_models
 from moto.ec2.models.core import TaggedEC2Resource
 
+from . import forced, updates
 from .changes import referenced
 
 NOT_SIMULATED = "local endpoint: {type} is not simulated (moto has no model of it); no physical resource"
@@ -46,7 +54,12 @@ def _unmodelled_getatt(output: Any, resources: dict[str, Any]) -> bool:
 
 class ResourceMap(MotoResourceMap):
     """moto's, except that an output reading an attribute of a type moto does not model is not an error
-    (moto crashes with AttributeError; AWS accepts the template)."""
+    (moto crashes with AttributeError; AWS accepts the template), and that its values (DescribeStackResources)
+    are the resources that exist, never creating one nor listing a resource moto does not model."""
+
+    def values(self):  # type: ignore[override]
+        return [v for k, v in self._parsed_resources.items()
+                if k in self._resource_json_map and _is_model(v)]
 
     def validate_outputs(self) -> None:
         template = self._template
@@ -154,6 +167,39 @@ _BEFORE_DELETE = {"AWS::IAM::ManagedPolicy": _detach_managed_policy}
 
 # ----------------------------------------------------------------------------------------------- runner
 
+def dependency_order(resources: dict[str, Any]) -> list[str]:
+    """Logical ids of ``resources``, each after what it depends on (``DependsOn`` and references)."""
+    seen: set[str] = set()
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in seen or name not in resources:
+            return
+        seen.add(name)
+        depends = resources[name].get("DependsOn") or []
+        for dependency in ([depends] if isinstance(depends, str) else list(depends)) + \
+                sorted(referenced(resources[name].get("Properties"))):
+            visit(dependency)
+        ordered.append(name)
+
+    for name in resources:
+        visit(name)
+    return ordered
+
+
+def applied(stack: Stack) -> dict[str, dict[str, Any]]:
+    """The resolved properties each resource of ``stack`` was last created or updated with, by logical id."""
+    store = getattr(stack, "_local_applied", None)
+    if store is None:
+        store = {}
+        stack._local_applied = store  # type: ignore[attr-defined]
+    return store
+
+
+def _is_model(instance: Any) -> bool:
+    return instance is not None and not isinstance(instance, (str, list, dict, int, float))
+
+
 class Operation:
     """One execution of a change set on a stack."""
 
@@ -164,7 +210,8 @@ class Operation:
         self.template = change_set.template_dict
         self.verb = change_set.change_set_type  # CREATE | UPDATE
         self.created: list[str] = []             # logical ids created by this operation, in order
-        self.updated: list[str] = []             # logical ids modified by this operation
+        self.modified: list[tuple[str, dict[str, Any], dict[str, Any]]] = []  # (id, old props, new props)
+        self.replaced: list[tuple[str, Any, dict[str, Any], dict[str, Any]]] = []  # (id, old model, json, props)
         self.announced: set[str] = set()
 
     # -- helpers
@@ -172,11 +219,14 @@ class Operation:
     def rmap(self) -> ResourceMap:
         return self.stack.resource_map
 
-    def event(self, logical_id: str, status: str, reason: str | None = None) -> None:
+    def kind(self, logical_id: str) -> str:
         resources = {**(self.stack.template_dict.get("Resources") or {}), **(self.template.get("Resources") or {})}
-        kind = (resources.get(logical_id) or {}).get("Type", "")
-        resource = self.rmap._parsed_resources.get(logical_id) if logical_id in resources else None
-        resource_event(self.stack, logical_id, kind, status, reason, _physical(resource))
+        return (resources.get(logical_id) or {}).get("Type", "")
+
+    def event(self, logical_id: str, status: str, reason: str | None = None, physical_id: str | None = None) -> None:
+        resource = self.rmap._parsed_resources.get(logical_id) if physical_id is None else None
+        resource_event(self.stack, logical_id, self.kind(logical_id), status, reason,
+                       physical_id or _physical(resource))
 
     def stack_event(self, status: str, reason: str | None = None) -> None:
         self.stack.status = status
@@ -189,37 +239,38 @@ class Operation:
 
     def order(self) -> list[str]:
         """Present resources, each after what it depends on (``DependsOn`` and references), else in template order."""
-        resources = self.rmap._resource_json_map
-        seen: set[str] = set()
-        ordered: list[str] = []
+        return [r for r in dependency_order(self.rmap._resource_json_map) if self.present(r)]
 
-        def visit(name: str) -> None:
-            if name in seen or name not in resources:
-                return
-            seen.add(name)
-            depends = resources[name].get("DependsOn") or []
-            for dependency in ([depends] if isinstance(depends, str) else list(depends)) + \
-                    sorted(referenced(resources[name].get("Properties"))):
-                visit(dependency)
-            ordered.append(name)
+    def resolved(self, logical_id: str) -> dict[str, Any]:
+        """The resource's properties in the current template, resolved against the stack as it is now."""
+        props = copy.deepcopy(self.rmap._resource_json_map[logical_id].get("Properties") or {})
+        try:
+            resolved = clean_json(props, self.rmap)
+        except Exception:  # noqa: BLE001 - a reference moto cannot resolve: compare as written
+            return props
+        return {k: v for k, v in resolved.items() if v is not None} if isinstance(resolved, dict) else {}
 
-        for name in resources:
-            visit(name)
-        return [r for r in ordered if self.present(r)]
+    def forced(self, logical_id: str, action: str) -> None:
+        reason = forced.failure(self.stack.name, logical_id, self.kind(logical_id), action)
+        if reason:
+            raise ResourceFailed(logical_id, reason)
 
+    # -- CREATE / DELETE of one resource
     def create(self, logical_id: str) -> None:
         """Create one resource (moto creates what it refers to first: those get their events too)."""
         if logical_id in self.announced:
             return
+        self.rmap._parsed_resources.pop(logical_id, None)  # a resource that is new now has no model yet
         before = set(self.rmap._parsed_resources)
         self.event(logical_id, "CREATE_IN_PROGRESS")
+        self.forced(logical_id, "CREATE")
         try:
             instance = self.rmap[logical_id]
         # moto's models raise anything (their own errors, KeyError, TypeError ...): each is a failed resource
         except Exception as err:  # noqa: BLE001
             raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
         for dependency in [k for k in self.rmap._parsed_resources if k not in before and k != logical_id]:
-            if dependency not in self.announced:
+            if dependency not in self.announced and dependency in self.rmap._resource_json_map:
                 self._created(dependency, None)
         self._created(logical_id, instance)
 
@@ -227,48 +278,123 @@ class Operation:
         self.announced.add(logical_id)
         self.created.append(logical_id)
         kind = self.rmap._resource_json_map[logical_id]["Type"]
+        props = applied(self.stack)[logical_id] = self.resolved(logical_id)
+        updates.created(kind, self.rmap._parsed_resources.get(logical_id), props)
         if instance is None and logical_id not in self.rmap._parsed_resources and not resource_class_from_type(kind):
             self.event(logical_id, "CREATE_COMPLETE", NOT_SIMULATED.format(type=kind))
             return
-        instance = self.rmap._parsed_resources.get(logical_id)
+        self._tag(logical_id, self.rmap._parsed_resources.get(logical_id))
+        self.event(logical_id, "CREATE_COMPLETE")
+
+    def _tag(self, logical_id: str, instance: Any) -> None:
         if isinstance(instance, TaggedEC2Resource):  # as moto's ResourceMap.create tags EC2 resources
             tags = dict(self.rmap.tags, **{"aws:cloudformation:logical-id": logical_id})
             ec2_models.ec2_backends[self.stack.account_id][self.stack.region_name].create_tags(
                 [instance.physical_resource_id], tags)
-        self.event(logical_id, "CREATE_COMPLETE")
 
-    def delete(self, logical_id: str, resource_json: dict[str, Any]) -> None:
-        instance = self.rmap._parsed_resources.get(logical_id)
-        if instance is None or isinstance(instance, (str, list)):
+    def delete(self, logical_id: str, resource_json: dict[str, Any], instance: Any = None,
+               old_props: dict[str, Any] | None = None) -> None:
+        """Delete the resource ``logical_id`` is now (or ``instance``: the old one of a replaced resource)."""
+        current = instance is None
+        instance = self.rmap._parsed_resources.get(logical_id) if current else instance
+        if not _is_model(instance):
+            if current:
+                self.rmap._parsed_resources.pop(logical_id, None)
+                applied(self.stack).pop(logical_id, None)
             return
-        self.event(logical_id, "DELETE_IN_PROGRESS")
-        if resource_json.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate") and self.verb == "UPDATE":
-            self.rmap._parsed_resources.pop(logical_id, None)
-            self.event(logical_id, "DELETE_SKIPPED")
+        physical = _physical(instance)
+        self.event(logical_id, "DELETE_IN_PROGRESS", physical_id=physical)
+        policy = "UpdateReplacePolicy" if not current else "DeletionPolicy"
+        if resource_json.get(policy) in ("Retain", "RetainExceptOnCreate") and self.verb == "UPDATE":
+            if current:
+                self.rmap._parsed_resources.pop(logical_id, None)
+            self.event(logical_id, "DELETE_SKIPPED", physical_id=physical)
             return
         try:
+            self.forced(logical_id, "DELETE")
             before = _BEFORE_DELETE.get(resource_json.get("Type"))
             if before:
                 before(instance, self.stack)
-            self.rmap._delete_resource(instance, resource_json)
+            props = old_props if old_props is not None else applied(self.stack).get(logical_id, {})
+            if not updates.delete(resource_json.get("Type", ""), instance, props, self.stack.account_id,
+                                  self.stack.region_name):
+                self.rmap._delete_resource(instance, resource_json)
+        except ResourceFailed as failed:
+            self.event(logical_id, "DELETE_FAILED", failed.reason, physical_id=physical)
+            raise
         except Exception as err:  # noqa: BLE001 - see create()
-            self.event(logical_id, "DELETE_FAILED", _reason(err))
+            self.event(logical_id, "DELETE_FAILED", _reason(err), physical_id=physical)
             raise ResourceFailed(logical_id, _reason(err)) from err
-        self.rmap._parsed_resources.pop(logical_id, None)
-        self.event(logical_id, "DELETE_COMPLETE")
+        if current:
+            self.rmap._parsed_resources.pop(logical_id, None)
+            applied(self.stack).pop(logical_id, None)
+        self.event(logical_id, "DELETE_COMPLETE", physical_id=physical)
 
-    def update(self, logical_id: str, resource_json: dict[str, Any], replacement: str | None) -> None:
+    # -- UPDATE of one resource: in place or by replacement
+    def update(self, logical_id: str) -> None:
+        """Update a resource the change set modifies, as CloudFormation does.
+
+        *Update behaviors of stack resources*
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html):
+        a change that needs no replacement updates the resource and keeps its physical id; a replacement
+        "creates the replacement resource first, changes references from other dependent resources to
+        point to the replacement resource, and then deletes the old resource during the cleanup phase".
+        """
+        kind = self.kind(logical_id)
+        old_type = ((self.stack.template_dict.get("Resources") or {}).get(logical_id) or {}).get("Type", kind)
+        old_props = applied(self.stack).get(logical_id, {})
+        new_props = self.resolved(logical_id)
+        changed = sorted(p for p in set(old_props) | set(new_props) if old_props.get(p) != new_props.get(p))
+        replace = old_type != kind or updates.replaces(kind, changed, old_props, new_props)
         self.event(logical_id, "UPDATE_IN_PROGRESS",
                    "Requested update requires the creation of a new physical resource; hence creating one."
-                   if replacement == "True" else None)
-        try:
-            changed = parse_and_update_resource(logical_id, resource_json, self.rmap, account_id=self.stack.account_id,
-                                                region_name=self.stack.region_name)
-        except Exception as err:  # noqa: BLE001 - see create()
-            raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
-        if changed is not None:
-            self.rmap._parsed_resources[logical_id] = changed
+                   if replace else None)
+        self.forced(logical_id, "UPDATE")
+        if replace:
+            self._replace(logical_id, old_props, new_props)
+        else:
+            self._update_in_place(logical_id, old_props, new_props, changed)
+        applied(self.stack)[logical_id] = new_props
         self.event(logical_id, "UPDATE_COMPLETE")
+
+    def _replace(self, logical_id: str, old_props: dict[str, Any], new_props: dict[str, Any]) -> None:
+        kind = self.kind(logical_id)
+        name_property = updates.custom_name_property(kind)
+        if name_property and name_property in new_props and new_props.get(name_property) == old_props.get(name_property):
+            # *CloudFormation resource custom naming*
+            # (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-name.html): "You
+            # can't perform an update that causes a custom-named resource to be replaced"; the error as the
+            # Knowledge Center quotes it: https://repost.aws/knowledge-center/cloudformation-custom-name
+            raise ResourceFailed(logical_id, "CloudFormation cannot update a stack when a custom-named resource "
+                                             f"requires replacing. Rename {new_props[name_property]} and update "
+                                             "the stack again.")
+        old_json = (self.stack.template_dict.get("Resources") or {}).get(logical_id) or {}
+        old = self.rmap._parsed_resources.pop(logical_id, None)
+        try:
+            instance = self.rmap[logical_id]
+        except Exception as err:  # noqa: BLE001 - see create()
+            if old is not None:
+                self.rmap._parsed_resources[logical_id] = old
+            raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
+        self.replaced.append((logical_id, old, old_json, old_props))
+        updates.created(kind, instance, new_props)
+        self._tag(logical_id, instance)
+
+    def _update_in_place(self, logical_id: str, old_props: dict[str, Any], new_props: dict[str, Any],
+                         changed: list[str]) -> None:
+        instance = self.rmap._parsed_resources.get(logical_id)
+        if not _is_model(instance) or not changed:
+            self.modified.append((logical_id, old_props, new_props))
+            return
+        try:
+            result = updates.apply(self.kind(logical_id), logical_id, instance, old_props, new_props, changed,
+                                   self.rmap, self.stack.account_id, self.stack.region_name)
+        except Exception as err:  # noqa: BLE001 - see create()
+            self.modified.append((logical_id, old_props, new_props))  # may be half-updated: put it back too
+            raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
+        if result is not None:
+            self.rmap._parsed_resources[logical_id] = result
+        self.modified.append((logical_id, old_props, new_props))
 
     # -- switching the resource map between templates
     def load(self, template: dict[str, Any], parameters: dict[str, Any]) -> None:
@@ -304,6 +430,7 @@ class Operation:
         stack.resource_map = ResourceMap(stack.stack_id, stack.name, cs.parameters, stack.tags,
                                          account_id=stack.account_id, region_name=stack.region_name,
                                          template=self.template, cross_stack_resources=self.backend.exports)
+        applied(stack).clear()
         self.rmap.load()
         self.rmap.tags.update({"aws:cloudformation:stack-name": stack.name, "aws:cloudformation:stack-id": stack.stack_id})
         try:
@@ -338,37 +465,41 @@ class Operation:
         changes = {c.logical_resource_id: c for c in cs.changes}
         self.stack_event("UPDATE_IN_PROGRESS", "User Initiated")
         self.load(self.template, cs.parameters)
-        failed_verb = "update"
         try:
             for logical_id in self.order():
                 change = changes.get(logical_id)
                 if change is None:
                     continue
                 if change.action == "Add":
-                    failed_verb = "create"
                     self.create(logical_id)
                 elif change.action == "Modify" and logical_id not in self.announced:
-                    failed_verb = "update"
                     self.announced.add(logical_id)
-                    self.update(logical_id, self.rmap._resource_json_map[logical_id], change.replacement)
-                    self.updated.append(logical_id)
+                    self.update(logical_id)
         except ResourceFailed as failed:
-            status = "CREATE_FAILED" if failed.logical_id in changes and \
-                changes[failed.logical_id].action == "Add" else "UPDATE_FAILED"
-            self.event(failed.logical_id, status, failed.reason)
-            if status == "UPDATE_FAILED" and failed.logical_id not in self.updated:
-                self.updated.append(failed.logical_id)  # it may be half-updated: put it back too
+            adding = failed.logical_id in changes and changes[failed.logical_id].action == "Add"
+            self.event(failed.logical_id, "CREATE_FAILED" if adding else "UPDATE_FAILED", failed.reason)
             self.stack_event("UPDATE_ROLLBACK_IN_PROGRESS",
-                             f"The following resource(s) failed to {failed_verb}: [{failed.logical_id}]. ")
+                             f"The following resource(s) failed to {'create' if adding else 'update'}: "
+                             f"[{failed.logical_id}]. ")
             return self._roll_back_update(old_template, old_body, old_parameters)
         self.stack_event("UPDATE_COMPLETE_CLEANUP_IN_PROGRESS")
         old_resources = old_template.get("Resources") or {}
-        for change in cs.changes:
-            if change.action == "Remove":
-                try:
-                    self.delete(change.logical_resource_id, old_resources[change.logical_resource_id])
-                except ResourceFailed:
-                    pass  # AWS leaves a resource it could not delete in cleanup and completes the update
+        replaced = {r[0]: r for r in self.replaced}
+        removed = {c.logical_resource_id for c in cs.changes if c.action == "Remove"}
+        # old resources go dependents first (an attachment before the instance it attaches to)
+        for logical_id in reversed(dependency_order(old_resources)):
+            try:
+                if logical_id in replaced:
+                    _lid, old, old_json, old_props = replaced[logical_id]
+                    self.delete(logical_id, old_json, instance=old, old_props=old_props)
+                elif logical_id in removed:
+                    self.delete(logical_id, old_resources[logical_id])
+            except ResourceFailed:
+                # AWS leaves what it cannot delete in cleanup running, no longer part of the stack, and
+                # completes the update ("Update behaviors of stack resources")
+                if logical_id in removed:
+                    self.rmap._parsed_resources.pop(logical_id, None)
+                    applied(self.stack).pop(logical_id, None)
         stack.tags = dict(cs.tags) if cs.tags else stack.tags
         stack.role_arn = cs.role_arn or stack.role_arn
         self.finish(self.template, cs.template, cs.parameters)
@@ -376,16 +507,41 @@ class Operation:
         return True
 
     def _roll_back_update(self, old_template: dict[str, Any], old_body: str, old_parameters: dict[str, Any]) -> bool:
+        """Back to the previous configuration: *Monitoring the progress of a stack update*
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-monitor-stack.html):
+        "If a resource update fails, AWS CloudFormation rolls back any resources that it has updated during
+        the upgrade to their configurations before the update"; new resources go in the rollback cleanup."""
         ok = True
         new_json = dict(self.rmap._resource_json_map)
         self.load(old_template, old_parameters)
-        for logical_id in reversed(self.updated):
+        store = applied(self.stack)
+        discard = []
+        for logical_id, old, _old_json, old_props in reversed(self.replaced):
+            discard.append((logical_id, self.rmap._parsed_resources.get(logical_id), store.get(logical_id, {})))
+            self.rmap._parsed_resources[logical_id] = old
+            store[logical_id] = old_props
+        for logical_id, old_props, new_props in reversed(self.modified):
+            self.event(logical_id, "UPDATE_IN_PROGRESS")
+            instance = self.rmap._parsed_resources.get(logical_id)
+            changed = sorted(p for p in set(old_props) | set(new_props) if old_props.get(p) != new_props.get(p))
             try:
-                self.update(logical_id, self.rmap._resource_json_map[logical_id], None)
-            except ResourceFailed as failed:
-                self.event(failed.logical_id, "UPDATE_FAILED", failed.reason)
+                if _is_model(instance) and changed:
+                    result = updates.apply(self.kind(logical_id), logical_id, instance, new_props, old_props,
+                                           changed, self.rmap, self.stack.account_id, self.stack.region_name)
+                    if result is not None:
+                        self.rmap._parsed_resources[logical_id] = result
+            except Exception as err:  # noqa: BLE001 - see create()
+                self.event(logical_id, "UPDATE_FAILED", _reason(err))
                 ok = False
+                continue
+            store[logical_id] = old_props
+            self.event(logical_id, "UPDATE_COMPLETE")
         self.stack_event("UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS")
+        for logical_id, instance, new_props in discard:
+            try:
+                self.delete(logical_id, new_json.get(logical_id) or {}, instance=instance, old_props=new_props)
+            except ResourceFailed:
+                ok = False
         for logical_id in reversed(self.created):
             try:
                 self.delete(logical_id, new_json[logical_id])
@@ -395,8 +551,45 @@ class Operation:
         self.stack_event("UPDATE_ROLLBACK_COMPLETE" if ok else "UPDATE_ROLLBACK_FAILED")
         return False
 
+    # -- DELETE of the whole stack
+    def run_delete(self) -> bool:
+        """DeleteStack: every resource in reverse dependency order; ``DELETE_FAILED`` when one cannot go."""
+        stack = self.stack
+        self.stack_event("DELETE_IN_PROGRESS", "User Initiated")
+        failed = []
+        for logical_id in reversed([r for r in self.order() if r in self.rmap._parsed_resources]):
+            resource_json = self.rmap._resource_json_map[logical_id]
+            if resource_json.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate"):
+                self.event(logical_id, "DELETE_SKIPPED")
+                self.rmap._parsed_resources.pop(logical_id, None)
+                continue
+            try:
+                self.delete(logical_id, resource_json)
+            except ResourceFailed as failure:
+                failed.append(failure)
+        if failed:
+            self.stack_event("DELETE_FAILED", "The following resource(s) failed to delete: "
+                                              f"[{', '.join(f.logical_id for f in failed)}]. ")
+            return False
+        self.stack_event("DELETE_COMPLETE")
+        return True
+
 
 def run(backend: Any, stack: Stack, change_set: Any) -> bool:
     """Execute ``change_set`` on ``stack``; True when it completed, False when it was rolled back."""
     operation = Operation(backend, stack, change_set)
     return operation.run_create() if change_set.change_set_type == "CREATE" else operation.run_update()
+
+
+def delete(backend: Any, stack: Stack) -> bool:
+    """Delete every resource of ``stack`` (events included); False when one could not be deleted."""
+    return Operation(backend, stack, _NoChangeSet(stack)).run_delete()
+
+
+class _NoChangeSet:
+    """What an Operation needs of a change set when it deletes a stack."""
+
+    def __init__(self, stack: Stack):
+        self.template_dict = stack.template_dict or {"Resources": {}}
+        self.change_set_type = "DELETE"
+        self.changes: list[Any] = []

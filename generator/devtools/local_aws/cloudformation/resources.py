@@ -28,7 +28,7 @@ def _iam(account_id: str, region_name: str):
     return iam_backends[account_id][get_partition(region_name)]
 
 
-def _ensure_aws_managed_policy(backend: Any, arn: str) -> None:
+def ensure_aws_managed_policy(backend: Any, arn: str) -> None:
     """Make an AWS managed policy known to moto's IAM (moto loads them only with an opt-in setting)."""
     if arn in backend.managed_policies or _AWS_POLICY_PREFIX not in arn:
         return
@@ -100,7 +100,7 @@ class IamGroup(CloudFormationModel):
             if arn not in (props.get("ManagedPolicyArns") or []):
                 backend.detach_group_policy(arn, name)
         for arn in props.get("ManagedPolicyArns") or []:
-            _ensure_aws_managed_policy(backend, arn)
+            ensure_aws_managed_policy(backend, arn)
             backend.attach_group_policy(arn, name)
         wanted = {p["PolicyName"]: p["PolicyDocument"] for p in props.get("Policies") or []}
         for policy_name in list(group.policies):

@@ -1,8 +1,10 @@
-"""CloudFormation responses: moto's, less a check AWS does not make.
+"""CloudFormation responses: moto's, less its own no-change check.
 
 moto's CreateChangeSet refuses an update whose template and parameters are unchanged with
 ``ValidationError: No updates are to be performed.``; AWS creates the change set and marks it
-``FAILED`` with "The submitted information didn't contain changes", which the backend does.
+``FAILED`` with "The submitted information didn't contain changes", which the backend does.  For
+UpdateStack the backend answers "No updates are to be performed." itself, after resolving the
+parameters as CloudFormation does.
 """
 
 from __future__ import annotations

@@ -7,8 +7,13 @@ formats (``port-``, ``prod-``, ``prodview-``, ``pa-``, ``cons-``, ``lpv2-``, ``p
 
 Asynchronous work is modelled deterministically, without timers:
 
-* a provisioning artifact is ``CREATING`` in the CreateProvisioningArtifact response and ``AVAILABLE``
-  from the next read on;
+* a new provisioning artifact (CreateProduct's or CreateProvisioningArtifact's) is ``CREATING`` in the
+  create response and for the next ``ARTIFACTS.pending_reads`` DescribeProvisioningArtifact reads of it
+  (default 1) and ``ARTIFACTS.pending_seconds`` after its creation (default 0), then ``AVAILABLE`` — or
+  ``FAILED`` when ``ARTIFACTS`` says so (``fail_next``, ``fail_names``; the control API sets them).  AWS
+  documents the status values ``AVAILABLE | CREATING | FAILED`` of DescribeProvisioningArtifact
+  (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_DescribeProvisioningArtifact.html); a
+  listing (ListProvisioningArtifacts) carries no status;
 * a record is ``CREATED`` in the ProvisionProduct / UpdateProvisionedProduct / TerminateProvisionedProduct
   response, ``IN_PROGRESS`` for the next ``provisioning.PENDING_READS`` reads of it (DescribeRecord, or reads of its
   provisioned product, which is ``UNDER_CHANGE`` meanwhile), then ``SUCCEEDED`` or ``FAILED``.  The
@@ -22,7 +27,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.base_backend import BackendDict
@@ -30,6 +38,8 @@ from moto.core.common_models import BaseModel
 from moto.core.resource_tagging import TaggedResource
 from moto.core.utils import utcnow
 from moto.servicecatalog.models import ServiceCatalogBackend as MotoServiceCatalogBackend
+
+from generator.errors import ConfigError
 
 from . import templates
 from .common import new_id, paginate
@@ -66,9 +76,66 @@ class Portfolio(BaseModel):
                 "ProviderName": self.provider_name}
 
 
+@dataclass
+class ArtifactSettings:
+    """How new provisioning artifacts settle (see the module docstring); one per server process."""
+
+    pending_reads: int = 1
+    pending_seconds: float = 0.0
+    fail_next: int = 0
+    fail_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._initial = (self.pending_reads, self.pending_seconds)
+
+    def configure(self, data: dict[str, Any], initial: bool = False) -> None:
+        unknown = set(data) - {"pending_reads", "pending_seconds", "fail_next", "fail_names"}
+        if unknown:
+            raise ConfigError(f"artifacts: unknown key(s) {sorted(unknown)}; allowed: pending_reads, "
+                              "pending_seconds, fail_next, fail_names")
+        for key, kind in (("pending_reads", int), ("fail_next", int), ("pending_seconds", (int, float))):
+            if key in data and (not isinstance(data[key], kind) or isinstance(data[key], bool) or data[key] < 0):
+                raise ConfigError(f"artifacts {key}: {data[key]!r}; allowed: a number >= 0")
+        names = data.get("fail_names", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"artifacts fail_names: {names!r}; allowed: a list of version names such as [\"1.2.0\"]")
+        with self._lock:
+            for key, value in data.items():
+                setattr(self, key, float(value) if key == "pending_seconds" else value)
+            if initial:
+                self._initial = (self.pending_reads, self.pending_seconds)
+
+    def restore(self) -> None:
+        with self._lock:
+            self.pending_reads, self.pending_seconds = self._initial
+            self.fail_next, self.fail_names = 0, []
+
+    def draw_failure(self, name: str | None) -> bool:
+        """Does the artifact being created now end FAILED?  Uses up one ``fail_next``."""
+        with self._lock:
+            if name is not None and name in self.fail_names:
+                return True
+            if self.fail_next:
+                self.fail_next -= 1
+                return True
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pending_reads": self.pending_reads, "pending_seconds": self.pending_seconds,
+                "fail_next": self.fail_next, "fail_names": list(self.fail_names)}
+
+
+ARTIFACTS = ArtifactSettings()
+
+
 class ProvisioningArtifact(BaseModel):
     def __init__(self, name: str | None, description: str | None, artifact_type: str, url: str,
                  body: str, doc: dict[str, Any]):
+        self.reads = 0
+        self.pending_reads = ARTIFACTS.pending_reads
+        self.ready_at = time.monotonic() + ARTIFACTS.pending_seconds
+        self.outcome = "FAILED" if ARTIFACTS.draw_failure(name) else "AVAILABLE"
         self.id = new_id("pa")
         self.name = name
         self.description = description
@@ -90,6 +157,14 @@ class ProvisioningArtifact(BaseModel):
 
     def info(self) -> dict[str, str]:
         return {"TemplateUrl": self.url}
+
+    def status(self, observe: bool = False) -> str:
+        """CREATING until enough reads and seconds have passed, then AVAILABLE or FAILED; ``observe``
+        counts a DescribeProvisioningArtifact read."""
+        settled = self.reads >= self.pending_reads and time.monotonic() >= self.ready_at
+        if observe and not settled:
+            self.reads += 1
+        return self.outcome if settled else "CREATING"
 
 
 class Product(BaseModel):
@@ -127,9 +202,13 @@ class Product(BaseModel):
                 return self.artifacts[artifact_id]
             raise ResourceNotFoundException(
                 f"Provisioning artifact {artifact_id} not found for product {self.id}")
-        for artifact in self.artifacts.values():
-            if name is not None and artifact.name == name:
-                return artifact
+        named = [a for a in self.artifacts.values() if name is not None and a.name == name]
+        if len(named) > 1:
+            # names need not be unique; a lookup by a shared name fails (InvalidParametersException "Multiple
+            # Provisioning Artifact with name ... found.", quoted in hashicorp/terraform-provider-aws#24362)
+            raise InvalidParametersException(f"Multiple Provisioning Artifact with name {name} found.")
+        if named:
+            return named[0]
         raise ResourceNotFoundException(f"Provisioning artifact named '{name}' not found for product {self.id}")
 
 
@@ -316,6 +395,13 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
                 f"Provisioning artifact Type {artifact_type!r} is not supported by the local endpoint; "
                 "allowed: CLOUD_FORMATION_TEMPLATE")
         info = props.get("Info") or {}
+        if "LoadTemplateFromURL" in info and "ImportFromPhysicalId" in info:
+            # ProvisioningArtifactProperties.Info: "Specify the template source with one of the following
+            # options, but not both. Keys accepted: [ LoadTemplateFromURL, ImportFromPhysicalId ]"
+            # (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisioningArtifactProperties.html)
+            raise InvalidParametersException(
+                "Info must specify the template source with one of LoadTemplateFromURL or ImportFromPhysicalId, "
+                "but not both")
         url = info.get("LoadTemplateFromURL")
         if not url:
             raise InvalidParametersException(
@@ -339,10 +425,8 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
             raise LimitExceededException(
                 f"Product {product.id} already has {ARTIFACTS_PER_PRODUCT} provisioning artifacts, the maximum; "
                 "delete an old version first")
-        name = props.get("Name")
-        if name and any(a.name == name for a in product.artifacts.values()):
-            raise InvalidParametersException(
-                f"A provisioning artifact named '{name}' already exists for product {product.id}")
+        # Names need not be unique: AWS accepts a second artifact with a name already used (research brief
+        # 12-16-21-endpoint, B8); keeping version names unique is the publisher's job.
         artifact = self._new_artifact(props)
         product.artifacts[artifact.id] = artifact
         self.tokens[("artifact", product.id, token)] = artifact  # type: ignore[index]
@@ -364,10 +448,6 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         guidance = params.get("Guidance")
         if guidance is not None and guidance not in ("DEFAULT", "DEPRECATED"):
             raise InvalidParametersException(f"Guidance {guidance!r} is not valid; allowed: DEFAULT, DEPRECATED")
-        name = params.get("Name")
-        if name and any(a.name == name and a is not artifact for a in product.artifacts.values()):
-            raise InvalidParametersException(
-                f"A provisioning artifact named '{name}' already exists for product {product.id}")
         for field, attr in (("Name", "name"), ("Description", "description"), ("Active", "active"),
                             ("Guidance", "guidance")):
             if params.get(field) is not None:

@@ -169,6 +169,7 @@ class ProvisioningMixin:
         if not artifact.active:
             raise InvalidParametersException(
                 f"Provisioning artifact {artifact.id} of product {product.id} is not active; choose an active version")
+        _check_not_failed(product, artifact)
         if artifact.guidance == "DEPRECATED":
             raise InvalidParametersException(
                 f"Provisioning artifact {artifact.id} of product {product.id} is DEPRECATED; new launches must use "
@@ -282,6 +283,7 @@ class ProvisioningMixin:
         if not artifact.active:
             raise InvalidParametersException(
                 f"Provisioning artifact {artifact.id} of product {product.id} is not active; choose an active version")
+        _check_not_failed(product, artifact)
         path_id, portfolio = self.launch_path(product, params.get("PathId") or pp.path_id, params.get("PathName"))
         updates = params.get("ProvisioningParameters") or []
         given = self._given_parameters(artifact, updates)
@@ -327,6 +329,14 @@ class ProvisioningMixin:
                 pp.settled_status, pp.status_message = "TAINTED", failure.message
         return self._remember("terminate", token, record)
 
+
+
+def _check_not_failed(product: Product, artifact: ProvisioningArtifact) -> None:
+    """An artifact whose creation FAILED has no usable template."""
+    if artifact.status() == "FAILED":
+        raise InvalidParametersException(
+            f"Provisioning artifact {artifact.id} ({artifact.name}) of product {product.id} is FAILED; "
+            "choose another version")
 
 
 def _matches(pp: ProvisionedProduct, product: Product | None, query: str) -> bool:

@@ -132,12 +132,12 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
         artifact = self.servicecatalog_backend.create_provisioning_artifact(
             p.get("ProductId"), p.get("Parameters") or {}, p.get("IdempotencyToken"))
         return ActionResult({"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
-                             "Status": "CREATING"})
+                             "Status": artifact.status()})
 
     def describe_provisioning_artifact(self) -> ActionResult:
         _, artifact = self.servicecatalog_backend.find_artifact(self.request_params)
         result: dict[str, Any] = {"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
-                                  "Status": "AVAILABLE"}
+                                  "Status": artifact.status(observe=True)}
         if self.request_params.get("IncludeProvisioningArtifactParameters"):
             from . import templates
 
@@ -151,7 +151,7 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
     def update_provisioning_artifact(self) -> ActionResult:
         artifact = self.servicecatalog_backend.update_provisioning_artifact(self.request_params)
         return ActionResult({"ProvisioningArtifactDetail": artifact.detail(), "Info": artifact.info(),
-                             "Status": "AVAILABLE"})
+                             "Status": artifact.status()})
 
     def delete_provisioning_artifact(self) -> ActionResult:
         self.servicecatalog_backend.delete_provisioning_artifact(

@@ -1,10 +1,10 @@
 """Provisioned products become stacks in moto's CloudFormation backend, in this process.
 
-moto creates a stack synchronously.  Before handing the template over, this module does the checks
-CloudFormation makes and moto does not (AllowedValues, AllowedPattern, lengths, ranges, required
-values), so a bad parameter fails the record the way it would in AWS.  Any error moto raises while
-creating, updating or deleting the stack becomes a ``StackFailure``: the caller records it as a
-FAILED record with a status message rather than an HTTP 500.
+Stacks are created, updated and deleted through the local CloudFormation backend
+(``generator.devtools.local_aws.cloudformation``): the same parameter checks (allowed values, patterns,
+lengths, numbers, Rules), resource events, replacement and rollback as a CloudFormation stack there.  A
+refused or failed operation becomes a ``StackFailure`` naming the failed resources and their reasons:
+the caller records it as a FAILED record with a status message rather than an HTTP 500.
 
 What moto's CloudFormation does with the resource types our products use (measured with moto 5.2.5):
 
@@ -53,55 +53,13 @@ def _backend(account_id: str, region: str):
 
 def resolve_parameters(doc: dict[str, Any], given: dict[str, str], previous: dict[str, str] | None = None
                        ) -> dict[str, str]:
-    """Check ``given`` against the template's parameters as CloudFormation does; return the values."""
-    specs = doc.get("Parameters", {})
-    values: dict[str, str] = {}
-    missing = []
-    for key, spec in specs.items():
-        if key in given:
-            values[key] = given[key]
-        elif previous and key in previous:
-            values[key] = previous[key]
-        elif "Default" in spec:
-            default = spec["Default"]
-            values[key] = ",".join(map(str, default)) if isinstance(default, list) else str(default)
-        else:
-            missing.append(key)
-    if missing:
-        raise StackFailure("ValidationError", f"Parameters: [{', '.join(missing)}] must have values")
-    for key, value in values.items():
-        _check_value(key, value, specs[key])
-    return values
+    """The template's parameter values, checked as CloudFormation checks them (``cloudformation.parameters``)."""
+    from ..cloudformation import parameters
 
-
-def _check_value(key: str, value: str, spec: dict[str, Any]) -> None:
-    allowed = spec.get("AllowedValues")
-    described = spec.get("ConstraintDescription")
-
-    def fail(detail: str) -> StackFailure:
-        if described:
-            return StackFailure("ValidationError", f"Parameter '{key}' failed to satisfy constraint: {described}")
-        return StackFailure("ValidationError", f"Parameter '{key}' {detail}")
-
-    items = value.split(",") if spec.get("Type", "").startswith(("List<", "CommaDelimitedList")) else [value]
-    for item in items:
-        if allowed is not None and item not in [str(a) for a in allowed]:
-            raise fail("must be one of AllowedValues")
-        if "AllowedPattern" in spec and not re.fullmatch(str(spec["AllowedPattern"]), item):
-            raise fail(f"must match pattern {spec['AllowedPattern']}")
-        if "MinLength" in spec and len(item) < int(spec["MinLength"]):
-            raise fail(f"must contain at least {spec['MinLength']} characters")
-        if "MaxLength" in spec and len(item) > int(spec["MaxLength"]):
-            raise fail(f"must contain at most {spec['MaxLength']} characters")
-        if spec.get("Type") in ("Number", "List<Number>"):
-            try:
-                number = float(item)
-            except ValueError:
-                raise fail("must be a number") from None
-            if "MinValue" in spec and number < float(spec["MinValue"]):
-                raise fail(f"must be a number not less than {spec['MinValue']}")
-            if "MaxValue" in spec and number > float(spec["MaxValue"]):
-                raise fail(f"must be a number not greater than {spec['MaxValue']}")
+    try:
+        return parameters.check(doc, given, previous)
+    except parameters.ParameterError as err:
+        raise StackFailure("ValidationError", err.message) from err
 
 
 def check_ssm_parameters(account_id: str, region: str, doc: dict[str, Any], values: dict[str, str]) -> None:
@@ -121,25 +79,26 @@ def _failure(err: Exception) -> StackFailure:
     code = getattr(err, "error_type", None) or getattr(err, "code", None)
     message = getattr(err, "message", None) or str(err) or type(err).__name__
     if isinstance(code, str):
-        return StackFailure(code, f"CloudFormation (local): {message}")
+        return StackFailure(code, message)
     # Not a CloudFormation error: moto's template engine broke on something it does not model.
-    where = _resource_in_traceback(err)
-    return StackFailure("InternalFailure",
-                        f"CloudFormation (local, moto) could not create {where or 'the stack'}: "
-                        f"{type(err).__name__}: {message}")
+    return StackFailure("InternalFailure", f"CloudFormation (local, moto) could not handle the stack: "
+                                           f"{type(err).__name__}: {message}")
 
 
-def _resource_in_traceback(err: BaseException) -> str | None:
-    tb, found = err.__traceback__, None
-    while tb is not None:
-        local = tb.tb_frame.f_locals
-        name = local.get("logical_id") or local.get("resource_name")
-        resource = local.get("resource_json")
-        if isinstance(name, str):
-            kind = resource.get("Type") if isinstance(resource, dict) else None
-            found = f"resource {name}" + (f" ({kind})" if kind else "")
-        tb = tb.tb_next
-    return found
+def _failed_resources(stack) -> str:
+    """What the stack's events say failed since its last operation started, as the record's error."""
+    failed: list[str] = []
+    for event in reversed(stack.events):
+        if event.resource_type == "AWS::CloudFormation::Stack" and event.resource_status in (
+                "ROLLBACK_IN_PROGRESS", "UPDATE_ROLLBACK_IN_PROGRESS"):
+            failed.clear()  # what failed during the rollback is not why the operation failed
+        if event.resource_type == "AWS::CloudFormation::Stack" and event.resource_status.endswith("_IN_PROGRESS") \
+                and event.resource_status_reason == "User Initiated":
+            break
+        if event.resource_status.endswith("_FAILED") and event.resource_type != "AWS::CloudFormation::Stack":
+            failed.append(f"{event.logical_resource_id} ({event.resource_type}) {event.resource_status}: "
+                          f"{event.resource_status_reason}")
+    return "; ".join(reversed(failed)) or f"stack {stack.name} is {stack.status}"
 
 
 # CloudFormation generates a physical name when a template leaves it out; moto does not for these
@@ -207,42 +166,33 @@ def _outputs(stack) -> list[dict[str, str]]:
 
 def create(account_id: str, region: str, name: str, body: str, parameters: dict[str, str],
            tags: dict[str, str], role_arn: str | None) -> StackResult:
-    """Create the stack; on failure leave it ROLLBACK_COMPLETE (as AWS does) and raise StackFailure."""
+    """Create the stack; on failure it is left ROLLBACK_COMPLETE (as AWS does) and StackFailure is raised."""
     backend = _backend(account_id, region)
     try:
-        stack = backend.create_stack(name=name, template=body, parameters=parameters, tags=tags,
-                                     role_arn=role_arn)
-    # moto can raise anything from its template engine (KeyError, ValueError, its own errors);
-    # every one of them is a failed stack for the caller, reported with its message.
+        stack = backend.create_stack(name=name, template=body, parameters=parameters, tags=tags, role_arn=role_arn)
+    # the backend raises CloudFormation's errors; anything else is moto's template engine breaking
     except Exception as err:  # noqa: BLE001
-        _roll_back(backend, name, err)
         raise _failure(err) from err
     if stack.status != "CREATE_COMPLETE":
-        stack.status = "ROLLBACK_COMPLETE"
-        raise StackFailure("ResourceNotReady", f"Stack {name} did not reach CREATE_COMPLETE")
+        raise StackFailure("CREATE_FAILED", _failed_resources(stack))
     return StackResult(stack.stack_id, _outputs(stack))
-
-
-def _roll_back(backend, name: str, err: Exception) -> None:
-    for stack in list(backend.stacks.values()):
-        if stack.name == name:
-            stack._add_stack_event("ROLLBACK_COMPLETE", resource_status_reason=str(err)[:1000])
-            stack.status = "ROLLBACK_COMPLETE"
 
 
 def update(account_id: str, region: str, stack_id: str, body: str, parameters: dict[str, str],
            tags: dict[str, str], role_arn: str | None) -> StackResult:
+    """Update the stack; a failed update has rolled back (UPDATE_ROLLBACK_COMPLETE) when StackFailure is raised."""
     backend = _backend(account_id, region)
-    stack = backend.get_stack(stack_id)
-    if stack.status in ("ROLLBACK_COMPLETE", "CREATE_FAILED", "DELETE_COMPLETE"):
-        raise StackFailure("ValidationError",
-                           f"Stack:{stack_id} is in {stack.status} state and can not be updated.")
     incoming = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
     try:
-        stack = backend.update_stack(name=stack_id, template=body, role_arn=role_arn,
-                                     parameters=incoming, tags=tags)
+        stack = backend.update_stack(name=stack_id, template=body, role_arn=role_arn, parameters=incoming,
+                                     tags=tags)
     except Exception as err:  # noqa: BLE001 - see create()
-        raise _failure(err) from err
+        failure = _failure(err)
+        if failure.message != "No updates are to be performed.":
+            raise failure from err
+        return StackResult(stack_id, _outputs(backend.get_stack(stack_id)))  # nothing to change: succeeded
+    if stack.status != "UPDATE_COMPLETE":
+        raise StackFailure("UPDATE_FAILED", _failed_resources(stack))
     return StackResult(stack.stack_id, _outputs(stack))
 
 
@@ -254,3 +204,6 @@ def delete(account_id: str, region: str, stack_id: str | None) -> None:
         backend.delete_stack(stack_id)
     except Exception as err:  # noqa: BLE001 - see create()
         raise _failure(err) from err
+    stack = backend.stacks.get(stack_id)
+    if stack is not None and stack.status == "DELETE_FAILED":
+        raise StackFailure("DELETE_FAILED", _failed_resources(stack))

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
+from ..cloudformation.parameters import as_text
 from .exceptions import InvalidParametersException
 
 _VHOST = re.compile(r"^(?P<bucket>.+?)\.s3(?:[.-](?:dualstack\.)?[a-z0-9-]+)?\.amazonaws\.com(?:\.cn)?$")
@@ -130,14 +131,6 @@ def _invalid(detail: str) -> InvalidParametersException:
         f"Invalid templateBody. Please make sure that your template is valid. Template format error: {detail}")
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return ",".join(_text(v) for v in value)
-    return str(value)
-
-
 def parameters(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """``ProvisioningArtifactParameters`` for DescribeProvisioningParameters / DescribeProvisioningArtifact."""
     result = []
@@ -149,12 +142,12 @@ def parameters(doc: dict[str, Any]) -> list[dict[str, Any]]:
             "Description": spec.get("Description", ""),
         }
         if "Default" in spec:
-            item["DefaultValue"] = _text(spec["Default"])
+            item["DefaultValue"] = as_text(spec["Default"])
         constraints: dict[str, Any] = {}
         for name in _CONSTRAINT_KEYS:
             if name in spec:
                 value = spec[name]
-                constraints[name] = [_text(v) for v in value] if name == "AllowedValues" else _text(value)
+                constraints[name] = [as_text(v) for v in value] if name == "AllowedValues" else as_text(value)
         item["ParameterConstraints"] = constraints
         result.append(item)
     return result
