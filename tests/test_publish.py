@@ -595,3 +595,48 @@ def test_a_second_ctrl_c_ends_the_publisher_at_once(catalog, baseline):
     finally:
         baseline["endpoint"].set_faults()
     assert proc.returncode == -signal.SIGINT and "Traceback" not in err
+
+
+def test_a_version_that_ends_failed_is_named_then_replaced_by_the_rerun(catalog, baseline):
+    endpoint = baseline["endpoint"]
+    web, db = catalog.name("web"), catalog.name("db")
+    assert catalog.set("web", "1.0.0").publish()[0].ok
+    endpoint.set_artifacts(fail_next=2)          # web 1.1.0's new artifact and db's first one end FAILED
+    try:
+        report, _ = catalog.set("web", "1.1.0").set("db", "1.0.0").publish()
+    finally:
+        endpoint.set_artifacts(fail_next=0)
+    assert not report.ok
+    failed = {(a.product, a.version, a.action) for a in report.actions if a.status is publisher.Status.FAILED}
+    assert failed == {(web, "1.1.0", plan.Kind.NEW_VERSION), (db, "1.0.0", plan.Kind.CREATE_PRODUCT)}
+    summary = publisher.failure_summary(report)
+    assert f"{web}" in summary and "version 1.1.0" in summary and REGION in summary and "could not create" in summary
+    assert not any(a.status is publisher.Status.DONE and a.version == "1.1.0" and a.product == web
+                   for a in report.actions)
+    assert catalog.availability()[web]["1.1.0"] == [("FAILED", False)]
+
+    report, rec = catalog.publish()              # the re-run replaces both FAILED artifacts
+    assert report.ok, publisher.failure_summary(report)
+    replaced = [a for a in report.actions if a.action is plan.Kind.CONFIRM]
+    assert len(replaced) == 2 and all("replaced the FAILED artifact" in a.message for a in replaced)
+    assert ops(rec.writes()).count("DeleteProvisioningArtifact") == 2
+    assert catalog.availability() == {web: {"1.0.0": [("AVAILABLE", True)], "1.1.0": [("AVAILABLE", True)]},
+                                      db: {"1.0.0": [("AVAILABLE", True)]}}
+    assert catalog.publish()[1].writes() == []
+
+
+def test_a_version_service_catalog_keeps_failing_is_never_reported_published(catalog, baseline):
+    endpoint = baseline["endpoint"]
+    web = catalog.name("web")
+    assert catalog.set("web", "1.0.0").publish()[0].ok
+    endpoint.set_artifacts(fail_names=["1.1.0"])
+    try:
+        first, _ = catalog.set("web", "1.1.0").publish()
+        again, _ = catalog.publish()
+    finally:
+        endpoint.set_artifacts(fail_names=[])
+    assert not first.ok and not again.ok
+    [confirm] = [a for a in again.actions if a.action is plan.Kind.CONFIRM]
+    assert confirm.status is publisher.Status.FAILED and "could not create the version again" in confirm.message
+    assert catalog.availability()[web]["1.1.0"] == [("FAILED", False)]   # the retry's artifact was deleted
+    assert catalog.publish()[0].ok and catalog.availability()[web]["1.1.0"] == [("AVAILABLE", True)]
