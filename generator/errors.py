@@ -4,8 +4,10 @@ Every error a user can cause is a ``CatalogError``; its message names the file, 
 or field, what was found and what is allowed.  ``generator.cli.main`` is the one place that turns these
 into a one-line message and an exit code.
 
-The local AWS endpoint answers with AWS's own error responses (moto's ``JsonRESTError`` subclasses in
-``generator/devtools/local_aws``): those are part of the emulated API, not errors of this project.
+The local AWS endpoint answers with AWS's own error responses (moto's ``JsonRESTError`` and
+``ServiceException`` subclasses in ``generator/devtools/local_aws``): those are part of the emulated API,
+not errors of this project.  Its internal signals (a resource that failed, a stack operation refused)
+are the ``LocalAwsSignal`` classes at the end of this module.
 """
 
 from __future__ import annotations
@@ -116,3 +118,38 @@ class DeployError(AwsError):
 
 class LocalAwsError(AwsError):
     """The local AWS endpoint could not be started or did not answer."""
+
+
+# --- the local AWS endpoint's internal signals (turned into AWS's answers there, never shown to a user) ---
+
+class LocalAwsSignal(Exception):
+    """Raised inside the local endpoint and answered as AWS would (a stack event, a ValidationError)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ParameterRefused(LocalAwsSignal):
+    """The local CloudFormation refuses the parameters (a ``ValidationError``); nothing was created or changed."""
+
+
+class UnknowableValue(LocalAwsSignal):
+    """A template-rule function whose value the local endpoint cannot know (``Fn::ValueOf``: a VPC's tags ...)."""
+
+
+class ResourceFailed(LocalAwsSignal):
+    """One resource operation of the local CloudFormation failed; the stack event carries ``reason``."""
+
+    def __init__(self, logical_id: str, reason: str):
+        super().__init__(f"{logical_id}: {reason}")
+        self.logical_id = logical_id
+        self.reason = reason
+
+
+class StackFailure(LocalAwsSignal):
+    """The local CloudFormation refused or failed a stack operation; ``code`` is CloudFormation's error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code

@@ -20,14 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from generator.errors import CatalogError
+from generator.errors import CatalogError, ScanError
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
-
-
-class ScanError(CatalogError):
-    """checkov could not run, or found failed checks."""
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Callable
 
 from generator import settings as catalog_settings
 from generator.aws import api as aws
-from generator.errors import CatalogError
+from generator.errors import CatalogError, DemoError
 from generator.pipeline import manifest as manifests
 
 # What the demo uses as the administrator's network and a developer's site.
@@ -32,10 +32,6 @@ DEVELOPER_EMAIL = "developer@example.org"
 REPOSITORY = "clinic-website"
 LAUNCHES = [("clinic-test", "TEST", "YES"), ("clinic-prod", "PROD", "NO")]
 PRODUCT = "healthcare-web-server"
-
-
-class DemoError(CatalogError):
-    """A demo step failed; the message names the step."""
 
 
 class Demo:

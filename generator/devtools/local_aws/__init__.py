@@ -28,14 +28,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from generator.errors import AwsError
+from generator.errors import LocalAwsError
 
 START_TIMEOUT_S = 30.0
 _ROOT = Path(__file__).resolve().parents[3]
-
-
-class LocalAwsError(AwsError):
-    """The local AWS endpoint could not be started or did not answer."""
 
 
 class LocalAws:

@@ -296,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
-        server.serve_forever()
+        server.serve_forever(poll_interval=0.05)   # shutdown() answers within this
     except KeyboardInterrupt:
         pass
     finally:
@@ -305,15 +305,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_on_eof(server: Any) -> None:
-    """Stop when the parent process (a test run) closes our stdin or dies.
-
-    State lives only in memory, so there is nothing to flush: exit at once rather than wait for the
-    serve loop's poll interval and the interpreter's teardown.
-    """
+    """Stop when the parent process (a test run) closes our stdin or dies: the serve loop ends and
+    ``main`` returns (state lives only in memory, so there is nothing to flush)."""
     while sys.stdin.buffer.read(1024):
         pass
-    server.server_close()
-    os._exit(0)
+    server.shutdown()
 
 
 if __name__ == "__main__":

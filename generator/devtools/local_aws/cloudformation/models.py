@@ -30,6 +30,8 @@ from moto.cloudformation.models import Stack
 from moto.cloudformation.utils import generate_changeset_id, generate_stack_id, validate_create_change_set
 from moto.core.exceptions import ServiceException
 
+from generator.errors import ParameterRefused
+
 from . import operations, parameters as template_parameters
 from .changes import Side, diff
 from .operations import ResourceMap
@@ -48,7 +50,7 @@ def load_side(stack: Stack, template: dict[str, Any], parameters: dict[str, Any]
     checked) but with no resource created; a problem is the ``ValidationError`` AWS answers with."""
     try:
         template_parameters.check(template, parameters)
-    except template_parameters.ParameterError as err:
+    except ParameterRefused as err:
         raise ValidationError(stack.name, message=err.message) from err
     rmap = ResourceMap(stack.stack_id, stack.name, parameters, stack.tags, account_id=stack.account_id,
                        region_name=stack.region_name, template=template, cross_stack_resources=exports)

@@ -40,6 +40,8 @@ from moto.core.exceptions import ServiceException
 from moto.ec2 import models as ec2_models
 from moto.ec2.models.core import TaggedEC2Resource
 
+from generator.errors import ResourceFailed
+
 from . import forced, updates
 from .changes import referenced
 
@@ -81,13 +83,6 @@ class OutputMap(MotoOutputMap):
             return super().__getitem__(key)
         except (ServiceException, AttributeError, KeyError, TypeError):
             return None
-
-
-class ResourceFailed(Exception):
-    def __init__(self, logical_id: str, reason: str):
-        super().__init__(f"{logical_id}: {reason}")
-        self.logical_id = logical_id
-        self.reason = reason
 
 
 def previous_inputs(stack: Stack, parameters: dict[str, Any]) -> dict[str, str]:

@@ -3,7 +3,7 @@
 moto applies types and defaults only (no AllowedValues, AllowedPattern, lengths, ranges or ``Rules``;
 a missing value is "Missing parameter X", an unknown one is ignored).  ``check`` does what CloudFormation
 does at CreateStack, UpdateStack, CreateChangeSet and when Service Catalog provisions, and raises
-``ParameterError`` (a ``ValidationError`` for the caller) with CloudFormation's wording:
+``ParameterRefused`` (a ``ValidationError`` for the caller) with CloudFormation's wording:
 
 * ``Parameters: [X] must have values`` (no value and no default) and ``Parameters: [X] do not exist in
   the template`` (a value for an undeclared parameter); ``Parameter values specified for a template
@@ -37,17 +37,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-
-class _Unknowable(Exception):
-    """A rule function whose value the local endpoint cannot know (``Fn::ValueOf``: a VPC's tags ...)."""
-
-
-class ParameterError(Exception):
-    """CloudFormation refuses the parameters (a ``ValidationError``); nothing was created or changed."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
+from generator.errors import ParameterRefused, UnknowableValue
 
 
 def _is_list(spec: dict[str, Any]) -> bool:
@@ -69,10 +59,10 @@ def values(template: dict[str, Any], given: dict[str, str], previous: dict[str, 
     """Every declared parameter's input value: given, else previous (``UsePreviousValue``), else the default."""
     specs = template.get("Parameters") or {}
     if given and not specs:
-        raise ParameterError("Parameter values specified for a template which does not require them.")
+        raise ParameterRefused("Parameter values specified for a template which does not require them.")
     unknown = [k for k in given if k not in specs]
     if unknown:
-        raise ParameterError(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
+        raise ParameterRefused(f"Parameters: [{', '.join(unknown)}] do not exist in the template")
     out: dict[str, str] = {}
     missing = []
     for key, spec in specs.items():
@@ -85,7 +75,7 @@ def values(template: dict[str, Any], given: dict[str, str], previous: dict[str, 
         else:
             missing.append(key)
     if missing:
-        raise ParameterError(f"Parameters: [{', '.join(missing)}] must have values")
+        raise ParameterRefused(f"Parameters: [{', '.join(missing)}] must have values")
     return out
 
 
@@ -103,10 +93,10 @@ def check(template: dict[str, Any], given: dict[str, str], previous: dict[str, s
 def check_value(key: str, value: str, spec: dict[str, Any]) -> None:
     described = spec.get("ConstraintDescription")
 
-    def fail(detail: str) -> ParameterError:
+    def fail(detail: str) -> ParameterRefused:
         if described:
-            return ParameterError(f"Parameter {key} failed to satisfy constraint: {described}")
-        return ParameterError(f"Parameter '{key}' {detail}")
+            return ParameterRefused(f"Parameter {key} failed to satisfy constraint: {described}")
+        return ParameterRefused(f"Parameter '{key}' {detail}")
 
     allowed = [as_text(a) for a in spec["AllowedValues"]] if "AllowedValues" in spec else None
     items = value.split(",") if _is_list(spec) and value else [value]
@@ -136,16 +126,16 @@ def check_rules(template: dict[str, Any], inputs: dict[str, str]) -> None:
     specs = template.get("Parameters") or {}
     for name, rule in (template.get("Rules") or {}).items():
         if not isinstance(rule, dict):
-            raise ParameterError(f"Template format error: Rule {name} must be an object")
+            raise ParameterRefused(f"Template format error: Rule {name} must be an object")
         try:
             condition = rule.get("RuleCondition")
             if condition is not None and not _truth(condition, inputs, specs, name):
                 continue
             for assertion in rule.get("Assertions") or []:
                 if not _truth(assertion.get("Assert"), inputs, specs, name):
-                    raise ParameterError(assertion.get("AssertDescription") or
+                    raise ParameterRefused(assertion.get("AssertDescription") or
                                          f"Template error: rule {name} failed: its assertion is false")
-        except _Unknowable:
+        except UnknowableValue:
             continue  # not checked locally (README): accepting is what AWS does when the value fits
 
 
@@ -190,5 +180,5 @@ def _evaluate(expr: Any, inputs: dict[str, str], specs: dict[str, Any], rule: st
     if fn == "Fn::RefAll":
         return [v for k, v in inputs.items() if (specs.get(k) or {}).get("Type") == arg]
     if fn in ("Fn::ValueOf", "Fn::ValueOfAll"):
-        raise _Unknowable(fn)  # attribute values of AWS-specific parameter types: not modelled
-    raise ParameterError(f"Template format error: Unrecognized rule function {fn} in rule {rule}")
+        raise UnknowableValue(fn)  # attribute values of AWS-specific parameter types: not modelled
+    raise ParameterRefused(f"Template format error: Unrecognized rule function {fn} in rule {rule}")

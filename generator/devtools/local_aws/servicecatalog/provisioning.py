@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 from moto.core.common_models import BaseModel
 from moto.core.utils import utcnow
 
+from generator.errors import StackFailure
+
 from . import stacks, templates
 from .common import new_id, paginate
 from .exceptions import DuplicateResourceException, InvalidParametersException, ResourceNotFoundException
@@ -189,7 +191,7 @@ class ProvisioningMixin:
             body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
             result = stacks.create(self.account_id, self.region_name, pp.stack_name, body, pp.parameters,
                                    self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
-        except stacks.StackFailure as failure:
+        except StackFailure as failure:
             pp.stack_id = self._stack_id_of(pp.stack_name)
             record.fail(failure.code, failure.message)
             pp.settled_status, pp.status_message = "ERROR", failure.message
@@ -301,7 +303,7 @@ class ProvisioningMixin:
             body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
             result = stacks.update(self.account_id, self.region_name, pp.stack_id or pp.stack_name, body,
                                    values, self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
-        except stacks.StackFailure as failure:
+        except StackFailure as failure:
             record.fail(failure.code, failure.message)
             pp.artifact_id = old_artifact
             pp.settled_status = "ERROR" if pp.settled_status == "ERROR" else "TAINTED"
@@ -322,7 +324,7 @@ class ProvisioningMixin:
         pp.terminated = True
         try:
             stacks.delete(self.account_id, self.region_name, pp.stack_id)
-        except stacks.StackFailure as failure:
+        except StackFailure as failure:
             if not params.get("IgnoreErrors"):
                 record.fail(failure.code, failure.message)
                 pp.terminated = False

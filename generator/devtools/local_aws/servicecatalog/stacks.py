@@ -27,16 +27,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from generator.errors import ParameterRefused, StackFailure
+
 STACK_ARN_OUTPUT = "CloudformationStackARN"
-
-
-class StackFailure(Exception):
-    """CloudFormation refused or failed the stack operation; ``code`` is the CFN error code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass
@@ -58,7 +51,7 @@ def resolve_parameters(doc: dict[str, Any], given: dict[str, str], previous: dic
 
     try:
         return parameters.check(doc, given, previous)
-    except parameters.ParameterError as err:
+    except ParameterRefused as err:
         raise StackFailure("ValidationError", err.message) from err
 
 
