@@ -45,7 +45,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by ever
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) scan ## Run the checkov scan, then the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) scan ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
@@ -87,8 +87,8 @@ lint: $(STAMP) ## cfn-lint + HIPAA rules in every scenario on TEMPLATES="a.yaml 
 	$(if $(TEMPLATES),,$(CLI) build >/dev/null)
 	$(CLI) lint $(or $(TEMPLATES),build/*/*/template.json)
 
-scan: build $(CHECKOV_STAMP) ## checkov (own venv, --skip-download) over every built template; fails on any failed check
-	$(BIN)/python -m generator.compliance.scan
+scan: build $(CHECKOV_STAMP) $(GUARD_STAMP) ## checkov + the Guard HIPAA rule set (cfn-guard) on every built template and scenario; fails on any unexplained finding
+	$(BIN)/python -m generator.compliance.scan --guard $(GUARD)
 
 guard-rules: $(STAMP) ## Re-vendor the Guard HIPAA rule set: make guard-rules REGISTRY=<registry checkout> [COMMIT=<sha>]
 	$(if $(REGISTRY),,$(error give REGISTRY=<a checkout of aws-cloudformation/aws-guard-rules-registry>))
