@@ -11,11 +11,23 @@ GRAPHVIZ_STAMP := $(VENV)/.graphviz
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
+# cfn-guard, the engine of the AWS Guard Rules Registry, has no npm or PyPI package of its own; its
+# official static Linux binaries ship inside the npm package @cdklabs/cdk-validator-cfnguard, which
+# `npm pack` fetches as one tarball (no install scripts, no dependencies). The binary is pinned by sha256.
+GUARD_PACKAGE := @cdklabs/cdk-validator-cfnguard
+GUARD_PACKAGE_VERSION := 0.0.62
+GUARD_VERSION := 3.1.1
+GUARD_ARCH := $(shell uname -m)
+GUARD_SHA256_x86_64 := 9c7a820318676dc7372f6756ddfc7ca5f0c019299fb5505fda6dfd54718c58bd
+GUARD_SHA256_aarch64 := f596043df77b6e839759e90e3d08671b5384c6e07d4a9c34f6d0bfbc76148154
+GUARD_DIR := .tools/cfn-guard
+GUARD := $(GUARD_DIR)/cfn-guard
+GUARD_STAMP := $(GUARD_DIR)/.installed-$(GUARD_PACKAGE_VERSION)
 PYTEST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv build test lint scan report publish local-aws demo bench golden clean distclean
+.PHONY: help venv build test lint scan guard-rules report publish local-aws demo bench golden clean distclean
 
 help: ## Show this help (coloured only on a terminal)
 	@echo "hipaa-catalog — make targets:"
@@ -34,7 +46,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by ever
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) scan ## Run the checkov scan, then the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) scan ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
@@ -56,12 +68,32 @@ $(CHECKOV_STAMP): constraints-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -c constraints-checkov.txt checkov==$(CHECKOV_VERSION)
 	touch $@
 
+# npm comes from apt-get where it is missing (as Graphviz does); nothing else is installed with it.
+$(GUARD_STAMP):
+	@[ -n "$(GUARD_SHA256_$(GUARD_ARCH))" ] || { echo "cfn-guard: no pinned binary for $(GUARD_ARCH); pinned: x86_64, aarch64" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing npm with apt-get (it fetches the cfn-guard package)"; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq npm >/dev/null; }
+	rm -rf $(GUARD_DIR) && mkdir -p $(GUARD_DIR)
+	cd $(GUARD_DIR) && npm pack --silent $(GUARD_PACKAGE)@$(GUARD_PACKAGE_VERSION) >/dev/null
+	tar -xzf $(GUARD_DIR)/cdklabs-cdk-validator-cfnguard-$(GUARD_PACKAGE_VERSION).tgz -C $(GUARD_DIR) \
+	  --strip-components=4 package/bin/ubuntu/$(GUARD_ARCH)/cfn-guard
+	rm -f $(GUARD_DIR)/*.tgz
+	echo "$(GUARD_SHA256_$(GUARD_ARCH))  $(GUARD)" | sha256sum --check --quiet -
+	$(GUARD) --version | grep -qx "cfn-guard $(GUARD_VERSION)"
+	touch $@
+
 lint: $(STAMP) ## cfn-lint + HIPAA rules in every scenario on TEMPLATES="a.yaml b.json" (default: every built product)
 	$(if $(TEMPLATES),,$(CLI) build >/dev/null)
 	$(CLI) lint $(or $(TEMPLATES),build/*/*/template.json)
 
-scan: build $(CHECKOV_STAMP) ## checkov (own venv, --skip-download) over every built template; fails on any failed check
-	$(BIN)/python -m generator.compliance.scan
+scan: build $(CHECKOV_STAMP) $(GUARD_STAMP) ## checkov + the Guard HIPAA rule set (cfn-guard) on every built template and scenario; fails on any unexplained finding
+	$(BIN)/python -m generator.compliance.scan --guard $(GUARD)
+
+guard-rules: $(STAMP) ## Re-vendor the Guard HIPAA rule set: make guard-rules REGISTRY=<registry checkout> [COMMIT=<sha>]
+	$(if $(REGISTRY),,$(error give REGISTRY=<a checkout of aws-cloudformation/aws-guard-rules-registry>))
+	$(BIN)/python scripts/update_guard_rules.py $(REGISTRY) $(if $(COMMIT),--commit $(COMMIT))
 
 report: $(STAMP) $(GRAPHVIZ_STAMP) ## Write the HIPAA compliance reports (compliance.md + .html) of every product into build/
 	$(CLI) report
@@ -86,5 +118,5 @@ clean: ## Remove generated output (build/)
 	rm -rf build .pytest_cache
 	find . -name __pycache__ -type d -not -path './.venv*' -prune -exec rm -rf {} +
 
-distclean: clean ## Remove generated output and the virtualenvs
-	rm -rf $(VENV) .venv-*
+distclean: clean ## Remove generated output, the virtualenvs and cfn-guard
+	rm -rf $(VENV) .venv-* .tools

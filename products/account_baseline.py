@@ -20,7 +20,8 @@ from troposphere import (Equals, FindInMap, GetAtt, If, Join, Not, Output, Param
                          iam as cfn_iam, sns, ssm)
 
 from generator.blocks import admin_settings as admin, alarms, config_rules, kms, trail
-from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, template_bucket_prefix, waived
+from generator.blocks.catalog import (PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, checkov_skipped, guard_suppressed,
+                                      template_bucket_prefix, waived)
 from generator.blocks.iam import Deny, aws_managed, document, statement
 from generator.blocks.logs import RETENTION_VALUES, log_group
 from generator.blocks.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
@@ -51,6 +52,11 @@ ELB_LOG_SERVICE_REGIONS = frozenset({
     "me-central-1", "ap-south-2", "eu-central-2", "eu-south-2", "ap-southeast-4", "il-central-1", "ca-west-1",
     "ap-southeast-5", "ap-southeast-7", "mx-central-1",
 })
+# Pending: no bucket replicates to a second region yet (HIPAA 164.308(a)(7): contingency plan, data backup,
+# disaster recovery); the baseline's replication work adds it and removes these suppressions.
+REPLICATION_PENDING = ("S3_BUCKET_REPLICATION_ENABLED", (
+    "pending: cross-region replication of this bucket is not implemented yet; the account baseline's replication "
+    "work adds it and removes this suppression"))
 ELB_NO_ACCOUNT = "none"            # ElbLogDelivery mapping value of a service-principal-only region
 ELB_ACCOUNT_REGION = "HasElbLogAccount"  # condition, only in catalogs mixing both kinds of region
 
@@ -146,8 +152,8 @@ def _log_key(t: Template, cfg: BaselineConfig):
     ]
     key = t.add_resource(kms.customer_key("LogKey", f"{cfg.catalog}: CloudTrail, CloudWatch Logs, Config and "
                                                     "notification topic encryption", statements=statements))
-    t.add_resource(kms.alias("LogKeyAlias", f"alias/{cfg.catalog}/logs", key))
-    return key
+    alias = t.add_resource(kms.alias("LogKeyAlias", f"alias/{cfg.catalog}/logs", key))
+    return key, alias
 
 
 def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tuple[list, list]:
@@ -167,14 +173,16 @@ def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tupl
 
 
 def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
-    access = t.add_resource(waived(
-        encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
-                         noncurrent_expire_days=cfg.log_expiration_days),
-        ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
-                  "this bucket uses SSE-S3 (AES256)"),
-        ("E9502", "this is the access-log bucket; logging it into itself would loop")))
-    access.Metadata["checkov"] = {"skip": [{"id": "CKV_AWS_18", "comment": (
-        "this is the access-log bucket; logging it into itself would loop (HIPAA waiver E9502)")}]}
+    no_self_logging = "this is the access-log bucket; logging it into itself would loop"
+    access = encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
+                              noncurrent_expire_days=cfg.log_expiration_days)
+    waived(access, ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
+                             "this bucket uses SSE-S3 (AES256)"),
+           ("E9502", no_self_logging))
+    checkov_skipped(access, ("CKV_AWS_18", f"{no_self_logging} (HIPAA waiver E9502)"))
+    guard_suppressed(access, ("S3_BUCKET_LOGGING_ENABLED", f"{no_self_logging} (HIPAA waiver E9502)"),
+                     REPLICATION_PENDING)
+    t.add_resource(access)
     access_arn = GetAtt(access, "Arn")
     elb_resources = [Join("", [access_arn, Sub("/AWSLogs/${AWS::AccountId}/*")]),
                      Join("", [access_arn, Sub("/*/AWSLogs/${AWS::AccountId}/*")])]
@@ -186,17 +194,18 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
     if ELB_ACCOUNT_REGION in t.conditions:  # a catalog mixing both kinds of region: choose per region
         access_policy.PolicyDocument = If(ELB_ACCOUNT_REGION, access_policy.PolicyDocument, document(
             deny_insecure_transport(bucket_arns(access)), server_logs, *service_only))
-    logs = t.add_resource(encrypted_bucket(
+    logs = t.add_resource(guard_suppressed(encrypted_bucket(
         "LogBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access), log_prefix="log-bucket/",
-        expire_after_days=cfg.log_expiration_days, noncurrent_expire_days=cfg.log_expiration_days))
+        expire_after_days=cfg.log_expiration_days, noncurrent_expire_days=cfg.log_expiration_days),
+        REPLICATION_PENDING))
     log_policy = t.add_resource(tls_only_policy("LogBucketPolicy", logs, [
         *trail.bucket_statements(logs, trail_name(cfg.catalog)),
         *config_rules.bucket_statements(logs),
     ]))
-    templates = t.add_resource(encrypted_bucket(
+    templates = t.add_resource(guard_suppressed(encrypted_bucket(
         "TemplateBucket", kms_key_arn=GetAtt(template_key, "Arn"), access_log_bucket=Ref(access),
         log_prefix="template-bucket/",
-        name=Sub(template_bucket_prefix(cfg.catalog) + "-${AWS::AccountId}-${AWS::Region}")))
+        name=Sub(template_bucket_prefix(cfg.catalog) + "-${AWS::AccountId}-${AWS::Region}")), REPLICATION_PENDING))
     launch_role_arn = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{admin.LAUNCH_ROLE_NAME}")
     t.add_resource(tls_only_policy("TemplateBucketPolicy", templates, [
         statement("LaunchRoleReadsOnlyProvisioningObjects", ["s3:GetObject"], Join("", [GetAtt(templates, "Arn"), "/*"]),
@@ -246,7 +255,7 @@ def build(cfg: BaselineConfig) -> Template:
     t.add_condition(GLOBAL, Equals(Ref(p["GlobalResources"]), "YES"))
 
     # --- keys and buckets
-    key = _log_key(t, cfg)
+    key, key_alias = _log_key(t, cfg)
     template_key = t.add_resource(kms.customer_key(
         "TemplateKey", f"{cfg.catalog}: template bucket encryption (readers are granted through IAM)"))
     t.add_resource(kms.alias("TemplateKeyAlias", f"alias/{cfg.catalog}/templates", template_key))
@@ -268,9 +277,9 @@ def build(cfg: BaselineConfig) -> Template:
                                           retention_days=cfg.trail_log_retention_days, condition=GLOBAL))
     trail_role = t.add_resource(trail.logs_role("TrailLogsRole", trail_logs, trail_name(cfg.catalog),
                                                 condition=GLOBAL))
-    t.add_resource(trail.trail("Trail", trail_name(cfg.catalog), bucket=logs, kms_key=key, log_group=trail_logs,
-                               role=trail_role[0], depends_on=[log_policy.title, trail_role[1].title],
-                               condition=GLOBAL))
+    t.add_resource(trail.trail("Trail", trail_name(cfg.catalog), bucket=logs, kms_alias=key_alias,
+                               log_group=trail_logs, role=trail_role[0],
+                               depends_on=[log_policy.title, trail_role[1].title], condition=GLOBAL))
     t.add_resource(alarms.cis_alarms(trail_logs, topic, cfg.metric_namespace, condition=GLOBAL))
     group = t.add_resource(cfn_iam.Group("DeveloperGroup", GroupName=admin.DEVELOPER_GROUP, Condition=GLOBAL,
                                          ManagedPolicyArns=[aws_managed("AWSCodeCommitPowerUser"),

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from troposphere import And, Condition, Equals, GetAtt, If, Not, Output, Parameter, Ref, Select, Sub, Tags, Template
 
 from generator.blocks import admin_settings as admin, backup, bootstrap, compute, instance_types, kms, network, tags
-from generator.blocks.catalog import retained
+from generator.blocks.catalog import guard_suppressed, retained
 from generator.blocks.iam import aws_managed
 from generator.blocks.logs import RETENTION_VALUES, log_group
 from generator.product import ProductConfig, ProductSpec, config_error, options_for
@@ -53,6 +53,12 @@ EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,
 WEB_DIRECTORY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
 FRIENDLY_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}"
 KEY_NAME_PATTERN = r"[ -~]{0,255}"
+
+# Pending: deletion protection of the PROD load balancer is this product's decision still to make (with it,
+# terminating the product fails until someone turns it off); until then it is off and the rule suppressed.
+DELETION_PROTECTION_PENDING = ("ELB_DELETION_PROTECTION_ENABLED", (
+    "pending: whether the PROD load balancer gets deletion protection is still to be decided for this product "
+    "(with it, terminating the product fails until someone disables it); remove this suppression with the decision"))
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,9 @@ class WebServerConfig(ProductConfig):
             if not instance_types.ebs_encryption_eligible(f):
                 self._fail("instance_families", f, "current-generation families (EBS encryption); not "
                            + ", ".join(sorted(instance_types.PREVIOUS_GENERATION)))
+            if not instance_types.ebs_optimized_by_default(f):
+                self._fail("instance_families", f, "families EBS-optimized by default (the instance sets "
+                           "EbsOptimized); not " + ", ".join(sorted(instance_types.NOT_EBS_OPTIMIZED)))
             if not instance_types.is_x86_64(f):
                 self._fail("instance_families", f, "x86_64 families (the AMI is Amazon Linux 2023 x86_64)")
         if instance_types.size_rank(self.max_instance_size) is None:
@@ -309,15 +318,21 @@ def build(cfg: WebServerConfig) -> Template:
                                     condition="HasPhi"))
 
     # Resources: load balancer (PROD)
-    lb = t.add_resource(network.load_balancer(
+    lb = t.add_resource(guard_suppressed(network.load_balancer(
         "LoadBalancer", Ref(public_subnets), [GetAtt(alb_sg, "GroupId")],
         access_log_bucket=ssm(admin.ACCESS_LOG_BUCKET), log_prefix=Sub("alb/${AWS::StackName}"),
-        tags=tagged("load balancer"), condition="IsProd"))
+        tags=tagged("load balancer"), condition="IsProd"), DELETION_PROTECTION_PENDING))
     target_group = t.add_resource(network.https_target_group(
         "TargetGroup", vpc_id, instance, health_path=Sub("/${WebDirectory}/"), tags=tagged("target group"),
         condition="IsProd"))
-    t.add_resource(network.https_listener("HttpsListener", lb, ssm(admin.CERTIFICATE_ARN), target_group,
-                                          tags=tagged("HTTPS listener"), condition="IsProd"))
+    t.add_resource(guard_suppressed(
+        network.https_listener("HttpsListener", lb, ssm(admin.CERTIFICATE_ARN), target_group,
+                               tags=tagged("HTTPS listener"), condition="IsProd"),
+        ("ELBV2_ACM_CERTIFICATE_REQUIRED", (
+            f"the certificate is an ACM certificate: its ARN is the administrator's setting "
+            f"{admin.CERTIFICATE_ARN.full_name(cfg.ssm_prefix)}, read with an SSM dynamic reference, which the "
+            "account baseline accepts only as an ACM certificate ARN (ProdCertificateArn's AllowedPattern); the "
+            "rule accepts only a literal ACM ARN or a Ref to a certificate of the same template"))))
     t.add_resource(network.redirect_listener("HttpRedirectListener", lb, tags=tagged("HTTP redirect listener"),
                                              condition="IsProd"))
 

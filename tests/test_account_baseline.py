@@ -56,7 +56,7 @@ def test_every_bucket_is_private_and_denies_plain_http(effective):
         policy = [p for p in policies if _props(p)["Bucket"] == {"Ref": lid}]
         assert len(policy) == 1, lid
         denies = [s for s in _props(policy[0])["PolicyDocument"]["Statement"]
-                  if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+                  if s["Effect"] == "Deny" and s.get("Condition") == {"Bool": {"aws:SecureTransport": False}}]
         assert denies and denies[0]["Principal"] == "*"
         assert denies[0]["Resource"] == [{"Fn::GetAtt": [lid, "Arn"]},
                                          {"Fn::Join": ["", [{"Fn::GetAtt": [lid, "Arn"]}, "/*"]]}]
@@ -140,7 +140,10 @@ def test_trail_is_multi_region_validated_encrypted_and_feeds_cloudwatch(effectiv
     p = _props(trail)
     assert p["IsMultiRegionTrail"] is True and p["EnableLogFileValidation"] is True
     assert p["IncludeGlobalServiceEvents"] is True and p["IsLogging"] is True
-    assert p["KMSKeyId"] == {"Fn::GetAtt": ["LogKey", "Arn"]} and p["S3BucketName"] == {"Ref": "LogBucket"}
+    # the log key, by its alias (a string, which the Guard registry rule wants; the trail waits for the alias)
+    alias = _props(t["Resources"]["LogKeyAlias"])
+    assert p["KMSKeyId"] == alias["AliasName"] and alias["TargetKeyId"] == {"Ref": "LogKey"}
+    assert "LogKeyAlias" in trail["DependsOn"] and p["S3BucketName"] == {"Ref": "LogBucket"}
     assert p["CloudWatchLogsLogGroupArn"] == {"Fn::GetAtt": ["TrailLogGroup", "Arn"]}
     assert p["CloudWatchLogsRoleArn"] == {"Fn::GetAtt": ["TrailLogsRole", "Arn"]}
     assert p["EventSelectors"][0]["DataResources"][0]["Type"] == "AWS::S3::Object"

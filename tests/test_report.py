@@ -110,7 +110,7 @@ def test_checkov_misses_the_same_open_port(open_ssh_in_prod):
     if not scan.CHECKOV.is_file():
         pytest.skip(f"{scan.CHECKOV} is absent: `make scan` (run by `make test`) installs checkov")
     _, path = open_ssh_in_prod
-    result = scan.run([path])
+    result = scan.run_checkov([path])
     failed = {f["check"] for f in result.failed}
     # checkov's blind spot: it does not look inside Fn::If, so its SSH check (CKV_AWS_24) passes; the only
     # thing it reports is a missing rule description (CKV_AWS_23), a false positive of the same blind spot.

@@ -386,8 +386,27 @@ def test_every_offered_instance_type_exists_in_every_catalog_region(template, se
     for region in settings.regions:
         assert set(offered) <= data[region], region
     for t in offered:
-        assert it.ebs_encryption_eligible(it.family(t)) and it.is_x86_64(it.family(t))
+        assert it.ebs_optimized_by_default(it.family(t)) and it.is_x86_64(it.family(t))
         assert it.size_rank(it.size(t)) <= it.size_rank("4xlarge")
+
+
+def test_every_offered_type_is_ebs_optimized_by_default_as_ec2_describes_it(template):
+    """The instance sets EbsOptimized: true, valid and free only on types EBS-optimized by default.  EC2's own
+    DescribeInstanceTypes answer (EbsInfo.EbsOptimizedSupport, "default" | "supported" | "unsupported"; EC2 API
+    Reference, EbsInfo, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsInfo.html), as moto
+    ships it recorded, agrees with ``ebs_optimized_by_default`` on every type it lists."""
+    import gzip
+    import importlib.resources
+
+    raw = importlib.resources.files("moto.ec2").joinpath("resources/instance_types.json.gz").read_bytes()
+    described = {name: body["EbsInfo"]["EbsOptimizedSupport"] for name, body in json.loads(gzip.decompress(raw)).items()
+                 if "EbsInfo" in body}
+    offered = template["Parameters"]["InstanceType"]["AllowedValues"]
+    assert {t: described.get(t) for t in offered} == {t: "default" for t in offered}
+    assert template["Resources"]["Instance"]["Properties"]["EbsOptimized"] is True
+    disagree = {t: support for t, support in described.items() if it.is_x86_64(it.family(t))
+                and it.ebs_optimized_by_default(it.family(t)) != (support == "default")}
+    assert disagree == {}
 
 
 def test_a_type_missing_from_one_region_is_dropped():
@@ -404,6 +423,8 @@ def test_instance_type_rules():
         assert it.ebs_encryption_eligible(fam) and it.is_x86_64(fam), fam
     for fam in ("a1", "t4g", "m6g", "m6gd", "c7gn", "is4gen", "im4gn", "mac2"):
         assert not it.is_x86_64(fam), fam
+    assert not it.ebs_optimized_by_default("t2") and it.ebs_encryption_eligible("t2")
+    assert not it.ebs_optimized_by_default("m3") and it.ebs_optimized_by_default("m7i")
     assert [it.size_rank(s) for s in ("nano", "large", "xlarge", "2xlarge", "4xlarge")] == sorted(
         it.size_rank(s) for s in ("nano", "large", "xlarge", "2xlarge", "4xlarge"))
     data = {"r": frozenset({"m3.large", "m6g.large", "t3.micro", "t3.large", "m6i.large"})}
@@ -419,6 +440,7 @@ def make(settings, **options):
 @pytest.mark.parametrize("options,field", [
     ({"instance_families": ["t3", "m3"]}, "instance_families"),
     ({"instance_families": ["m6g"]}, "instance_families"),
+    ({"instance_families": ["t3", "t2"]}, "instance_families"),
     ({"instance_families": []}, "instance_families"),
     ({"max_instance_size": "huge"}, "max_instance_size"),
     ({"default_instance_type": "m6i.24xlarge"}, "default_instance_type"),

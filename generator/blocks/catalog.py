@@ -10,15 +10,48 @@ PROVISIONING_TAG_VALUE = "true"
 # Resource Metadata key of the project's own annotations (HIPAA rule waivers; generator.compliance.hipaa).
 METADATA_KEY = "hipaa-catalog"
 
+# cfn-guard's suppression, as the AWS Guard Rules Registry's rules read it: a rule skips a resource whose
+# Metadata.guard.SuppressedRules lists the rule's name.  cfn-guard has no reason field, so the reason of each
+# suppressed rule sits beside it in the project's key, Metadata.hipaa-catalog.guard-suppressions, a list of
+# {rule, reason} (rule E9003; generator.compliance.guard).
+GUARD_KEY = "guard"
+GUARD_RULES_KEY = "SuppressedRules"
+GUARD_REASONS_KEY = "guard-suppressions"
+
 
 def template_bucket_prefix(catalog: str) -> str:
     """Template buckets are named ``<prefix>-<account>-<region>`` so the launch role can be scoped to them."""
     return f"{catalog}-templates"
 
 
+def _metadata(resource) -> dict:
+    meta = resource.resource.get("Metadata")
+    if meta is None:
+        meta = resource.Metadata = {}
+    return meta
+
+
 def waived(resource, *waivers: tuple[str, str]):
     """``resource`` with HIPAA rule waivers in its Metadata: ``(rule id, reason)`` pairs."""
-    resource.Metadata = {METADATA_KEY: {"waivers": [{"rule": rule, "reason": why} for rule, why in waivers]}}
+    _metadata(resource).setdefault(METADATA_KEY, {})["waivers"] = [
+        {"rule": rule, "reason": why} for rule, why in waivers]
+    return resource
+
+
+def guard_suppressed(resource, *suppressions: tuple[str, str]):
+    """``resource`` with AWS Guard Rules Registry rules suppressed in its Metadata, each with its reason:
+    ``(rule name, reason)`` pairs, e.g. ``("S3_BUCKET_LOGGING_ENABLED", "this is the access-log bucket")``;
+    added to the suppressions already there (a block's and a product's)."""
+    meta = _metadata(resource)
+    meta.setdefault(GUARD_KEY, {}).setdefault(GUARD_RULES_KEY, []).extend(rule for rule, _ in suppressions)
+    meta.setdefault(METADATA_KEY, {}).setdefault(GUARD_REASONS_KEY, []).extend(
+        {"rule": rule, "reason": why} for rule, why in suppressions)
+    return resource
+
+
+def checkov_skipped(resource, *skips: tuple[str, str]):
+    """``resource`` with checkov checks skipped in its Metadata: ``(check id, reason)`` pairs."""
+    _metadata(resource)["checkov"] = {"skip": [{"id": check, "comment": why} for check, why in skips]}
     return resource
 
 

@@ -9,6 +9,12 @@ A type is offered when all of these hold (each is a small function below, tested
   every current-generation family supports EBS encryption (all Nitro families do); the previous-generation
   families do not (t1, m1, m2, c1, cc1, cc2, cg1, hi1, hs1 have no EBS encryption at all) or are listed
   by AWS as previous generation (c3, cr1, g2, i2, m3, r3), and are refused either way;
+- it is **EBS-optimized by default** (``ebs_optimized_by_default``), so the instance's ``EbsOptimized: true``
+  is valid and costs nothing.  AWS lists the types "EBS optimized by default" and those where EBS
+  optimization is only "supported" (an extra hourly fee) or absent (AWS EC2 User Guide, "Amazon
+  EBS-optimized instance types", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ebs-optimized.html);
+  the latter are the previous-generation families refused anyway, and t2, which does not support EBS
+  optimization at all;
 - it runs the AMI's architecture: the product boots the x86_64 Amazon Linux 2023 image, so Graviton
   (arm64) families such as t4g, m6g, c7gn, a1 are refused (``is_x86_64``);
 - it belongs to one of the configured families and is no larger than the configured maximum size, which
@@ -29,6 +35,10 @@ from generator import toolinfo
 NO_EBS_ENCRYPTION = frozenset({"t1", "m1", "m2", "c1", "cc1", "cc2", "cg1", "hi1", "hs1"})
 # Previous-generation families that support EBS encryption but which the catalog still refuses.
 PREVIOUS_GENERATION = NO_EBS_ENCRYPTION | frozenset({"c3", "cr1", "g2", "i2", "m3", "r3"})
+
+# Current-generation families that are not EBS-optimized by default (t2 does not support EBS optimization;
+# AWS EC2 User Guide, "Amazon EBS-optimized instance types": t2 is in neither of its tables).
+NOT_EBS_OPTIMIZED = PREVIOUS_GENERATION | frozenset({"t2"})
 
 SMALL_SIZES = ("nano", "micro", "small", "medium", "large")
 _FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z]*)(?P<suffix>-[a-z0-9]+)?$")
@@ -84,6 +94,11 @@ def ebs_encryption_eligible(family_name: str) -> bool:
     return family_name not in PREVIOUS_GENERATION and _FAMILY.match(family_name) is not None
 
 
+def ebs_optimized_by_default(family_name: str) -> bool:
+    """The module docstring's rule: EBS optimization is on by default (and cannot be turned off)."""
+    return ebs_encryption_eligible(family_name) and family_name not in NOT_EBS_OPTIMIZED
+
+
 def available_everywhere(regions: Iterable[str], data: Mapping[str, frozenset[str]] | None = None) -> frozenset[str]:
     """The types that exist in every one of ``regions`` (a region cfn-lint does not know has none)."""
     data = cfn_lint_data() if data is None else data
@@ -104,6 +119,6 @@ def allowed_instance_types(regions: Iterable[str], families: Iterable[str], max_
     if limit is None:
         raise ValueError(f"unknown instance size {max_size!r}")
     picked = [t for t in available_everywhere(regions, data)
-              if family(t) in order and ebs_encryption_eligible(family(t)) and is_x86_64(family(t))
+              if family(t) in order and ebs_optimized_by_default(family(t)) and is_x86_64(family(t))
               and (size_rank(size(t)) is not None and size_rank(size(t)) <= limit)]
     return tuple(sorted(picked, key=lambda t: (order[family(t)], size_rank(size(t)))))

@@ -67,9 +67,14 @@ def bucket_arns(bucket: s3.Bucket) -> list:
 
 
 def deny_insecure_transport(resources: list):
-    """Deny every request to ``resources`` made without TLS (HIPAA 164.312(e)(1))."""
+    """Deny every request to ``resources`` made without TLS (HIPAA 164.312(e)(1)).
+
+    The condition value is the JSON boolean ``false``, not the string: IAM reads both alike ("Quotation
+    marks are optional for numeric and Boolean values", IAM User Guide, "Grammar of the IAM JSON policy
+    language", https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html), and the
+    Guard registry rule S3_BUCKET_SSL_REQUESTS_ONLY matches only the boolean."""
     return statement("DenyInsecureTransport", ALL_ACTIONS, resources, effect=Deny, principal=Principal("*"),
-                     condition=Condition(Bool("aws:SecureTransport", "false")))
+                     condition=Condition(Bool("aws:SecureTransport", False)))
 
 
 def tls_only_policy(logical_id: str, bucket: s3.Bucket, statements: Sequence = (),

@@ -9,6 +9,7 @@ from generator import settings as catalog_settings
 from generator.cli import output
 from generator.compliance import report as compliance
 from generator.compliance.lint import Linter
+from generator.compliance.scan import load_results as load_scan_results
 from generator.errors import ConfigError, LintError
 from generator.pipeline import build as pipeline, manifest as manifests
 
@@ -20,7 +21,8 @@ examples:
   hipaa-catalog report --json                          verdicts per citation and scenario as JSON
 
 Each report (compliance.md, compliance.html) lists, per HIPAA citation, the rules that check it, the verdict
-in every scenario, the evidence (logical id and property), waivers and checkov skips with their reasons;
+in every scenario, the evidence (logical id and property), waivers, checkov skips and Guard suppressions with
+their reasons, and the results of the last `make scan` (checkov, Guard HIPAA) on that template version;
 the HTML shows the resources and their connections (drawn with Graphviz `dot` when it is installed).
 `make build` writes the same reports.
 """
@@ -44,6 +46,8 @@ def _summary(rep: compliance.Report, paths) -> dict:
                           for c in rep.citations},
             "waivers": [{"resource": a, "rule": b, "reason": c} for a, b, c in rep.waivers],
             "checkov_skips": [{"resource": a, "check": b, "reason": c} for a, b, c in rep.checkov_skips],
+            "guard_suppressions": [{"resource": a, "rule": b, "reason": c} for a, b, c in rep.guard_suppressions],
+            "scan": rep.scan,
             "files": [str(p) for p in paths], "graph": "svg" if rep.svg else "dot (Graphviz missing)"}
 
 
@@ -69,16 +73,18 @@ def run(args) -> int:
         items = pipeline.render_all(settings, only=args.only, progress=progress)
         pipeline.validate(items, settings.regions, progress=progress)
         for item in items:
+            scan = load_scan_results(Path(args.out) / item.rel_dir, item.sha256)
             rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title,
-                                          item.sha256)
+                                          item.sha256, scan=scan)
             reports.append((rep, compliance.write(rep, Path(args.out) / item.rel_dir, writer=pipeline._write)))
     failing = [r for r, _ in reports if r.overall == "FAIL"]
     if args.json:
         output.emit_json([_summary(r, p) for r, p in reports])
         return 1 if failing else 0
-    rows = [(r.product, r.version, r.overall, len(r.scenarios), len(r.waivers), len(r.checkov_skips), p[0].parent)
-            for r, p in reports]
-    print(output.table(["product", "version", "verdict", "scenarios", "waivers", "checkov skips", "report"], rows))
+    rows = [(r.product, r.version, r.overall, len(r.scenarios), len(r.waivers), len(r.checkov_skips),
+             len(r.guard_suppressions), r.scan.get("status", "missing"), p[0].parent) for r, p in reports]
+    print(output.table(["product", "version", "verdict", "scenarios", "waivers", "checkov skips", "guard suppressions",
+                        "scan", "report"], rows))
     if not any(r.svg for r, _ in reports):
         print("\nGraphviz `dot` is missing: the HTML reports embed the DOT text instead of a picture "
               "(`make build` installs Graphviz).")

@@ -1,11 +1,13 @@
 """The compliance report of a product version: ``compliance.md`` and ``compliance.html``.
 
 For each HIPAA citation: the rules that check it, the verdict in each scenario, the evidence (logical
-id and property) and any waiver with its reason; a summary table on top; the checkov skips written in
-resource Metadata; cfn-lint findings outside the HIPAA rules.  The HTML adds a picture of the
-resources and their connections (cfn-lint's resource graph rendered with Graphviz ``dot``; without
-``dot`` the DOT text is embedded instead, and the report says so).  The verdicts are those of the lint
-pass (``generator.compliance.lint.LintResult``): building a report evaluates no rule.
+id and property) and any waiver with its reason; a summary table on top; the checkov skips and Guard
+suppressions written in resource Metadata; the independent scanners' results (``make scan``: versions,
+passed/failed/suppressed counts, findings; ``generator.compliance.scan``); cfn-lint findings outside the
+HIPAA rules.  The HTML adds a picture of the resources and their connections (cfn-lint's resource graph
+rendered with Graphviz ``dot``; without ``dot`` the DOT text is embedded instead, and the report says so).
+The verdicts are those of the lint pass (``generator.compliance.lint.LintResult``): building a report
+evaluates no rule.
 
 Everything here is deterministic: no timestamps, sorted output, so two builds give the same bytes.
 """
@@ -67,6 +69,8 @@ class Report:
     waivers: list[tuple[str, str, str]]  # (logical id, rule, reason)
     checkov_skips: list[tuple[str, str, str]]  # (logical id, check id, reason)
     other_findings: list[Finding] = field(default_factory=list)
+    guard_suppressions: list[tuple[str, str, str]] = field(default_factory=list)  # (logical id, rule, reason)
+    scan: dict = field(default_factory=dict)  # generator.compliance.scan.load_results; {} when not given
     dot: str = ""
     svg: str = ""
 
@@ -91,9 +95,11 @@ def _scope(labels: Sequence[str], every: Sequence[str]) -> str:
 
 
 def build_report(template: Mapping, lint: LintResult, product: str, version: str, title: str = "",
-                 sha256: str = "", rules: Sequence[hipaa.HipaaRule] | None = None) -> Report:
+                 sha256: str = "", rules: Sequence[hipaa.HipaaRule] | None = None,
+                 scan: dict | None = None) -> Report:
     """The report's data from the lint pass over ``template`` (its findings and every HIPAA rule's
-    verdicts: no rule is evaluated here); ``template`` gives the waivers, checkov skips and the graph."""
+    verdicts: no rule is evaluated here); ``template`` gives the waivers, checkov skips, Guard suppressions
+    and the graph; ``scan`` the independent scanners' results on this template, when known."""
     from generator.compliance import hipaa
 
     if not lint.scenarios:  # E9000 (conditions not evaluable), or cfn-lint stopped before any rule ran
@@ -124,7 +130,7 @@ def build_report(template: Mapping, lint: LintResult, product: str, version: str
                 scen.append(r.scenario)
         evidence = sorted(((st, text, _scope(sc_, labels)) for (st, text), sc_ in grouped.items()),
                           key=lambda e: (-ORDER[e[0]], e[1]))
-        if rule.id in ("E9000", "E9001", "E9002"):
+        if rule.id in ("E9000", "E9001", "E9002", "E9003"):
             bad = [f for f in lint.findings if f.rule_id == rule.id]
             verdicts = {label: "FAIL" if bad else "PASS" for label in labels}
             evidence = [("FAIL", f"{f.path_text} — {f.message}", "all scenarios") for f in bad]
@@ -147,7 +153,51 @@ def build_report(template: Mapping, lint: LintResult, product: str, version: str
     dot = resource_graph_dot(template, reports)
     return Report(product=product, version=version, title=title or product, sha256=sha256, scenarios=labels,
                   rules=reports, citations=dict(sorted(citations.items())), waivers=waivers,
-                  checkov_skips=skips, other_findings=other, dot=dot, svg=render_svg(dot))
+                  checkov_skips=skips, other_findings=other, dot=dot, svg=render_svg(dot),
+                  guard_suppressions=_guard_suppressions(resources), scan=dict(scan or {}))
+
+
+def _guard_suppressions(resources: Mapping) -> list[tuple[str, str, str]]:
+    from generator.compliance import guard
+
+    out = []
+    for lid in sorted(resources):
+        d = guard.declared(resources[lid])
+        out += [(lid, rule, d.reasons.get(rule) or "(no reason: E9003)") for rule in d.rules]
+    return out
+
+
+# --- the independent scanners' section ---------------------------------------------------------
+
+SCAN_NOTE = ("Not scanned: `make scan` runs checkov and the Guard HIPAA rule set (cfn-guard) on this template "
+             "and on every scenario, and adds their results here.")
+SCAN_LISTS = (("failures", "Unexplained findings", "message"), ("suppressions", "Suppressed, with their reasons", "reason"))
+
+
+def scan_rows(rep: Report) -> list[tuple]:
+    """(scanner, version, rule set, passed, failed, suppressed, units) of each scanner run on the template."""
+    return [(s.get("scanner", ""), s.get("version", ""), s.get("rule_set", ""), s.get("passed", 0),
+             s.get("failed", 0), s.get("suppressed", 0), s.get("units", "")) for s in rep.scan.get("scanners", [])]
+
+
+def scan_status(rep: Report) -> str:
+    """One sentence on the scan results: missing, stale (another template version) or current."""
+    status = rep.scan.get("status", "missing")
+    if status == "stale":
+        return (f"The last `make scan` saw another version of this template (sha256 "
+                f"`{str(rep.scan.get('template_sha256', ''))[:12]}`): run `make scan` again.")
+    if status != "current":
+        return SCAN_NOTE
+    failed = sum(int(s.get("failed", 0)) for s in rep.scan.get("scanners", []))
+    return ("`make scan` on this template version: " + ("**unexplained findings**, listed below."
+                                                         if failed else "no unexplained finding."))
+
+
+def scan_items(rep: Report, key: str) -> list[tuple[str, str, str, str, str]]:
+    """(scanner, resource, rule, text, scope) of every failure (key "failures") or suppression ("suppressions")."""
+    text = "message" if key == "failures" else "reason"
+    return [(s.get("scanner", ""), i.get("resource", ""), i.get("rule", ""), i.get(text, ""), i.get("scope", ""))
+            for s in rep.scan.get("scanners", []) for i in s.get(key, [])]
 
 
 # --- the resource graph ------------------------------------------------------------------------
@@ -255,6 +305,21 @@ def to_markdown(rep: Report) -> str:
     out += ["", "## checkov skips (resource Metadata `checkov.skip`)", ""]
     out += (["| resource | check | reason |", "|---|---|---|"] + [f"| {a} | {b} | {_md_cell(c)} |" for a, b, c in rep.checkov_skips]
             if rep.checkov_skips else ["None."])
+    out += ["", "## Guard suppressions (resource Metadata `guard.SuppressedRules`, reasons in "
+                "`hipaa-catalog.guard-suppressions`)", ""]
+    out += (["| resource | rule | reason |", "|---|---|---|"]
+            + [f"| {a} | {b} | {_md_cell(c)} |" for a, b, c in rep.guard_suppressions]
+            if rep.guard_suppressions else ["None."])
+    out += ["", "## Independent scanners (`make scan`)", "", scan_status(rep), ""]
+    if scan_rows(rep):
+        out += ["| scanner | version | rule set | passed | failed | suppressed | counted as |",
+                "|---|---|---|---|---|---|---|"]
+        out += ["| " + " | ".join(_md_cell(x) for x in row) + " |" for row in scan_rows(rep)]
+        for key, heading, column in SCAN_LISTS:
+            items = scan_items(rep, key)
+            if items:
+                out += ["", f"{heading}:", "", f"| scanner | resource | rule | {column} | where |", "|---|---|---|---|---|"]
+                out += ["| " + " | ".join(_md_cell(x) for x in item) + " |" for item in items]
     out += ["", "## Resource graph", "",
             "See compliance.html for the picture; DOT source:" if rep.svg else
             "Graphviz `dot` was not available when this report was built, so only the DOT source is included "
@@ -315,15 +380,28 @@ def to_html(rep: Report) -> str:
                 parts += [f'<li class="{st}">{e(st)}: <code>{e(text)}</code> ({e(scope)})</li>' for st, text, scope in r.evidence]
                 parts.append("</ul>")
     for heading, rows, cols in (("Waivers (resource Metadata hipaa-catalog.waivers)", rep.waivers, ("resource", "rule", "reason")),
-                                ("checkov skips (resource Metadata checkov.skip)", rep.checkov_skips, ("resource", "check", "reason"))):
+                                ("checkov skips (resource Metadata checkov.skip)", rep.checkov_skips, ("resource", "check", "reason")),
+                                ("Guard suppressions (resource Metadata guard.SuppressedRules, reasons in "
+                                 "hipaa-catalog.guard-suppressions)", rep.guard_suppressions, ("resource", "rule", "reason"))):
         parts.append(f"<h2>{e(heading)}</h2>")
-        if rows:
-            parts.append("<table><tr>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
-                         + "".join("<tr>" + "".join(f"<td>{e(x)}</td>" for x in row) + "</tr>" for row in rows) + "</table>")
-        else:
-            parts.append("<p>None.</p>")
+        parts.append(_html_table(cols, rows) if rows else "<p>None.</p>")
+    parts.append("<h2>Independent scanners (make scan)</h2>")
+    parts.append(f"<p>{e(scan_status(rep).replace('`', '').replace('**', ''))}</p>")
+    if scan_rows(rep):
+        parts.append(_html_table(("scanner", "version", "rule set", "passed", "failed", "suppressed", "counted as"),
+                                 scan_rows(rep)))
+        for key, heading, column in SCAN_LISTS:
+            if scan_items(rep, key):
+                parts.append(f"<p>{e(heading)}:</p>")
+                parts.append(_html_table(("scanner", "resource", "rule", column, "where"), scan_items(rep, key)))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_table(cols: Sequence[str], rows: Iterable[Sequence]) -> str:
+    e = html.escape
+    return ("<table><tr>" + "".join(f"<th>{e(c)}</th>" for c in cols) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in row) + "</tr>" for row in rows) + "</table>")
 
 
 def _anchor(citation: str) -> str:

@@ -23,6 +23,7 @@ from typing import Callable, Iterable, Mapping
 
 from generator import render
 from generator.compliance.lint import CFN_LINT_VERSION, Linter, LintResult, blocking
+from generator.compliance.scan import load_results as load_scan_results
 from generator.errors import BuildError, CatalogError, ConfigError, LintError
 from generator.pipeline import cache as buildcache, manifest as manifests
 from generator.product import Rendered
@@ -144,12 +145,14 @@ def _report_validated(item: Built, regions: list[str], progress: Progress | None
                  + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
 
 
-def derived_texts(item: Built) -> dict[str, str]:
-    """The files derived from a built template: template.yaml, compliance.md and compliance.html."""
+def derived_texts(item: Built, scan: dict | None = None) -> dict[str, str]:
+    """The files derived from a built template: template.yaml, compliance.md and compliance.html
+    (``scan``: the independent scanners' results kept beside it, ``generator.compliance.scan.load_results``)."""
     from generator.compliance import report as compliance   # imported late: it loads cfn-lint
 
     texts = {"template.yaml": render.canonical_yaml(item.json_text)}
-    rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title, item.sha256)
+    rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title, item.sha256,
+                                  scan=scan)
     compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
     return texts
 
@@ -160,14 +163,16 @@ def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCach
     todo = []
     for item in items:
         d = Path(out_dir) / item.rel_dir
-        identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256}
+        scan = load_scan_results(d, item.sha256)   # written by `make scan`; the reports show them
+        identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256,
+                    "scan": scan}
         key = cache.derived_key(identity, item.lint) if cache else ""
         if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
-            todo.append((item, d, key))
+            todo.append((item, d, key, scan))
     if todo:
         from generator.compliance import report  # noqa: F401  (loaded before the workers fork)
-    results = buildcache.parallel_map(lambda job: derived_texts(job[0]), todo, jobs=jobs if cache else 1)
-    for (item, d, key), texts in zip(todo, results):
+    results = buildcache.parallel_map(lambda job: derived_texts(job[0], job[3]), todo, jobs=jobs if cache else 1)
+    for (item, d, key, _), texts in zip(todo, results):
         for name, text in texts.items():
             _write(d / name, text)
         if cache:

@@ -4,7 +4,8 @@
   rules' findings, and every verdict of the HIPAA rules, which the compliance report is built from),
   keyed by the template's sha256, its file name and the *rule-set version*: cfn-lint's version, the
   catalog regions and the sources of the project's rules (``generator/compliance/rules/``, ``hipaa.py``,
-  ``scenarios.py``, ``lint.py``).  Changing any of them changes the key, so the template is linted
+  ``scenarios.py``, ``lint.py``, ``guard.py``, whose suppression
+  format rule E9003 checks).  Changing any of them changes the key, so the template is linted
   again; nothing is ever invalidated by time.
 - **Derived files** of a product version (``template.yaml``, ``compliance.md``, ``compliance.html``
   with its Graphviz picture) are rewritten only when their inputs changed: the template, its lint
@@ -38,7 +39,8 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = ".cache"
 FORMAT = 2   # bump when the layout of an entry changes
-RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py", "generator/compliance/scenarios.py", "generator/compliance/lint.py")
+RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py", "generator/compliance/scenarios.py",
+                   "generator/compliance/lint.py", "generator/compliance/guard.py")
 DERIVED_SOURCES = ("generator/compliance/report.py", "generator/render.py")
 DERIVED_TOOLS = ("cfn-flip", "PyYAML", "cfn-lint")
 # Fewer cache misses than this are linted in the build process itself: a worker only pays off when

@@ -20,7 +20,7 @@ from generator.compliance.lint import RULES_DIR, Linter, load_rules
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BOTH = "Environment=PROD; Environment=TEST"
-META = ("E9000", "E9001", "E9002")  # template-level rules without resources to pass on
+META = ("E9000", "E9001", "E9002", "E9003")  # template-level rules without resources to pass on
 
 # rule id -> {(path reported, scenarios named)} in fixtures/bad/<ClassName>.yaml
 BAD = {
@@ -28,6 +28,13 @@ BAD = {
     "E9001": {("Resources/Topic/Metadata/hipaa-catalog/waivers/0/reason", ""),
               ("Resources/Topic/Metadata/hipaa-catalog/waivers/1/rule", "")},
     "E9002": {("Resources/Topic/Metadata/checkov/skip/0", "")},
+    "E9003": {("Resources/NoReason/Metadata/guard/SuppressedRules/0", ""),
+              ("Resources/BlankReason/Metadata/hipaa-catalog/guard-suppressions/0/reason", ""),
+              ("Resources/EmptyList/Metadata/guard/SuppressedRules", ""),
+              ("Resources/NotAString/Metadata/guard/SuppressedRules/0", ""),
+              ("Resources/LowerCase/Metadata/guard/SuppressedRules/0", ""),
+              ("Resources/StrayReason/Metadata/hipaa-catalog/guard-suppressions/1/rule", ""),
+              ("Resources/CfnNag/Metadata/cfn_nag", "")},
     "E9101": {("Resources/Data/Properties/Encrypted/Fn::If/2", "Environment=TEST"),
               ("Resources/Param/Properties/Encrypted", BOTH),  # !Ref Encrypt, which allows "false"
               ("Resources/Param/Properties/KmsKeyId", BOTH)},

@@ -2,14 +2,18 @@
 
 from cfnlint.rules import RuleMatch
 
+from generator.blocks.catalog import GUARD_REASONS_KEY
 from generator.compliance import hipaa
+
+NOT_WAIVABLE = ("E9000", "E9001", "E9002", "E9003")  # the rules about the template's annotations themselves
 
 
 class WaiverHasReason(hipaa.HipaaRule):
     id = "E9001"
     shortdesc = "Waivers name a HIPAA rule and give a reason"
     description = ("Metadata.hipaa-catalog.waivers on a resource is a list of {rule, reason}: rule is the id "
-                   "of a HIPAA rule (not E9000-E9002), reason a written justification shown in the report.")
+                   "of a HIPAA rule (not E9000-E9003), reason a written justification shown in the report.  "
+                   f"The only other key is {GUARD_REASONS_KEY} (Guard suppressions' reasons, rule E9003).")
     hipaa = ("164.316(b)(1)",)
     fix = 'write Metadata: {"hipaa-catalog": {"waivers": [{"rule": "E9xxx", "reason": "why"}]}}'
 
@@ -21,16 +25,16 @@ class WaiverHasReason(hipaa.HipaaRule):
                 continue
             base = ["Resources", lid, "Metadata", hipaa.METADATA_KEY]
             block = meta[hipaa.METADATA_KEY]
-            if not isinstance(block, dict) or set(block) - {"waivers"} or \
+            if not isinstance(block, dict) or set(block) - {"waivers", GUARD_REASONS_KEY} or \
                     not isinstance(block.get("waivers", []), list):
                 out.append(RuleMatch(base, f"{hipaa.METADATA_KEY} metadata must be {{\"waivers\": [...]}} "
-                                           f"(fix: {self.fix})"))
+                                           f"(and {GUARD_REASONS_KEY}: rule E9003) (fix: {self.fix})"))
                 continue
             for i, w in enumerate(block.get("waivers", [])):
                 path = base + ["waivers", i]
                 rule = w.get("rule") if isinstance(w, dict) else None
                 reason = w.get("reason") if isinstance(w, dict) else None
-                if not isinstance(rule, str) or rule not in hipaa.REGISTRY or rule in ("E9000", "E9001", "E9002"):
+                if not isinstance(rule, str) or rule not in hipaa.REGISTRY or rule in NOT_WAIVABLE:
                     out.append(RuleMatch(path + ["rule"], f"waiver names {rule!r}, not a waivable HIPAA rule "
                                                           f"(fix: {self.fix})"))
                 if not isinstance(reason, str) or not reason.strip():
