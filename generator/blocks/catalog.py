@@ -9,6 +9,8 @@ PROVISIONING_TAG_VALUE = "true"
 
 # Resource Metadata key of the project's own annotations (HIPAA rule waivers; generator.compliance.hipaa).
 METADATA_KEY = "hipaa-catalog"
+# Under METADATA_KEY: why a bucket is deliberately not replicated (read by reviewers and Guard suppressions).
+NOT_REPLICATED = "not-replicated"
 
 
 def template_bucket_prefix(catalog: str) -> str:
@@ -18,7 +20,17 @@ def template_bucket_prefix(catalog: str) -> str:
 
 def waived(resource, *waivers: tuple[str, str]):
     """``resource`` with HIPAA rule waivers in its Metadata: ``(rule id, reason)`` pairs."""
-    resource.Metadata = {METADATA_KEY: {"waivers": [{"rule": rule, "reason": why} for rule, why in waivers]}}
+    meta = getattr(resource, "Metadata", None) or {}
+    meta.setdefault(METADATA_KEY, {})["waivers"] = [{"rule": rule, "reason": why} for rule, why in waivers]
+    resource.Metadata = meta
+    return resource
+
+
+def not_replicated(resource, reason: str):
+    """``resource`` (a bucket) with the reason it is not replicated to another region in its Metadata."""
+    meta = getattr(resource, "Metadata", None) or {}
+    meta.setdefault(METADATA_KEY, {})[NOT_REPLICATED] = reason
+    resource.Metadata = meta
     return resource
 
 

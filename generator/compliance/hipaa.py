@@ -27,7 +27,7 @@ from typing import Any, ClassVar, Iterable, Iterator, Mapping, NamedTuple
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
-from generator.blocks.catalog import METADATA_KEY
+from generator.blocks.catalog import METADATA_KEY, NOT_REPLICATED
 from generator.compliance import scenarios as sc
 from generator.errors import ScenarioError
 

@@ -26,7 +26,8 @@ META = ("E9000", "E9001", "E9002")  # template-level rules without resources to 
 BAD = {
     "E9000": {("Conditions", "")},
     "E9001": {("Resources/Topic/Metadata/hipaa-catalog/waivers/0/reason", ""),
-              ("Resources/Topic/Metadata/hipaa-catalog/waivers/1/rule", "")},
+              ("Resources/Topic/Metadata/hipaa-catalog/waivers/1/rule", ""),
+              ("Resources/Bucket/Metadata/hipaa-catalog/not-replicated", "")},
     "E9002": {("Resources/Topic/Metadata/checkov/skip/0", "")},
     "E9101": {("Resources/Data/Properties/Encrypted/Fn::If/2", "Environment=TEST"),
               ("Resources/Param/Properties/Encrypted", BOTH),  # !Ref Encrypt, which allows "false"
@@ -68,6 +69,8 @@ BAD = {
     "E9406": {("Resources/Trail/Properties/CloudWatchLogsLogGroupArn", BOTH)},
     "E9407": {("Resources/Trail/Properties/EnableLogFileValidation", BOTH)},
     "W9408": {("Resources/Filter/Properties/MetricTransformations/0", BOTH)},
+    "E9409": {("Resources/TaggedBackups/Properties/Scope", BOTH),
+              ("Resources/TrailEncrypted/Properties/Scope/Fn::If/2", "Environment=TEST")},
     "E9501": {("Resources/Bucket/Properties/VersioningConfiguration", BOTH)},
     "E9502": {("Resources/Bucket/Properties/LoggingConfiguration", BOTH)},  # its waiver has a blank reason
     "E9503": {("Resources/Partial/Properties/PublicAccessBlockConfiguration/RestrictPublicBuckets", BOTH),
