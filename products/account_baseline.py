@@ -3,34 +3,57 @@
 One template, deployed in every catalog region.  The parameter ``GlobalResources`` separates the parts:
 
 - every region (``GlobalResources`` YES or NO): the KMS key for logs, the log bucket, the access-log
-  bucket, the template bucket (and its key), the encrypted notification topic with the administrator's
-  e-mail, AWS Config (recorder, delivery channel, managed rules), the NON_COMPLIANT alert, and the
-  administrator settings as SSM parameters under the catalog prefix;
+  bucket, the template bucket (and its key), the replica bucket that receives another region's log
+  bucket, the encrypted notification topic with the administrator's e-mail, AWS Config (managed rules,
+  and the recorder and delivery channel unless the account already has them: ``ConfigRecording``), the
+  NON_COMPLIANT alert, and the administrator settings as SSM parameters under the catalog prefix;
 - once per account (``GlobalResources`` YES, in the catalog's primary region only): the multi-region
   CloudTrail trail with its CloudWatch Logs group and role, the fourteen CIS metric filters and alarms,
   the HealthcareDeveloper group, the IAM-only Config rules, and recording of global resource types.
+
+The log bucket holds the audit evidence (CloudTrail, AWS Config) and replicates to another region: in a
+catalog of two or more regions, region *i* to region *i+1* (the last to the first), so the primary
+region's goes to the second region, into the replica bucket of that region's stack; a catalog may name
+an existing bucket instead (options ``replica_bucket_arn``, ``replica_kms_key_arn``), which a one-region
+catalog must.  S3 needs the destination to exist when replication is configured ("The destination bucket
+or buckets must already exist", *AWS::S3::Bucket*, AWS CloudFormation User Guide,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-bucket.html), so the
+replica bucket's ARN and key are parameters that deploy-baseline fills from the replica region's stack
+once it exists; until then they are empty and replication is off (``ReplicatesLogs``).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from awacs.aws import ArnLike, Condition, Principal, StringEquals, StringNotEquals
-from troposphere import (Equals, FindInMap, GetAtt, If, Join, Not, Output, Parameter, Ref, Sub, Template,
-                         iam as cfn_iam, sns, ssm)
+from troposphere import (And, Equals, FindInMap, GetAtt, If, Join, Not, NoValue, Output, Parameter, Ref, Sub,
+                         Template, iam as cfn_iam, sns, ssm)
 
 from generator.blocks import admin_settings as admin, alarms, config_rules, kms, trail
-from generator.blocks.catalog import (PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, checkov_skipped, guard_suppressed,
-                                      template_bucket_prefix, waived)
+from generator.blocks.catalog import (GUARD_REPLICATION_RULE, PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE,
+                                      checkov_skipped, guard_suppressed, not_replicated, template_bucket_prefix,
+                                      waived)
 from generator.blocks.iam import Deny, aws_managed, document, statement
 from generator.blocks.logs import RETENTION_VALUES, log_group
-from generator.blocks.s3 import bucket_arns, deny_insecure_transport, encrypted_bucket, tls_only_policy
+from generator.blocks.s3 import (bucket_arns, deny_insecure_transport, encrypted_bucket, kms_replication,
+                                replication_role, tls_only_policy)
 from generator.errors import ConfigError
 from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "account-baseline"
 GLOBAL = "IsGlobalRegion"
+CREATES_RECORDING = "CreatesConfigRecording"
+REPLICATES = "ReplicatesLogs"
 MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention)
+
+# Bucket names: 3-63 lower-case letters, numbers, dots and hyphens, beginning and ending with a letter or
+# number (*Bucket naming rules*, Amazon S3 User Guide,
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+BUCKET_ARN_PATTERN = r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
+KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+"
+OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 
 # How Elastic Load Balancing delivers access logs to the access-log bucket (AWS ELB user guide, "Enable
 # access logs"): in the regions opened before August 2022 from its log-delivery account (below; the
@@ -52,11 +75,6 @@ ELB_LOG_SERVICE_REGIONS = frozenset({
     "me-central-1", "ap-south-2", "eu-central-2", "eu-south-2", "ap-southeast-4", "il-central-1", "ca-west-1",
     "ap-southeast-5", "ap-southeast-7", "mx-central-1",
 })
-# Pending: no bucket replicates to a second region yet (HIPAA 164.308(a)(7): contingency plan, data backup,
-# disaster recovery); the baseline's replication work adds it and removes these suppressions.
-REPLICATION_PENDING = ("S3_BUCKET_REPLICATION_ENABLED", (
-    "pending: cross-region replication of this bucket is not implemented yet; the account baseline's replication "
-    "work adds it and removes this suppression"))
 ELB_NO_ACCOUNT = "none"            # ElbLogDelivery mapping value of a service-principal-only region
 ELB_ACCOUNT_REGION = "HasElbLogAccount"  # condition, only in catalogs mixing both kinds of region
 
@@ -85,12 +103,26 @@ class BaselineConfig(ProductConfig):
     primary_region: str = "us-east-1"
     log_expiration_days: int = 2192       # log bucket objects (and old versions) kept this long
     trail_log_retention_days: int = 365   # CloudWatch Logs copy of the trail
+    replica_expiration_days: int = 2192   # replicas of the log bucket (and their old versions) kept this long
+    # An existing bucket (versioned, in another region, of this account) to replicate the log bucket to,
+    # and the KMS key of its region that encrypts the replicas; both or neither.  Default: the catalog's
+    # next region.
+    replica_bucket_arn: str = ""
+    replica_kms_key_arn: str = ""
+    # The broadest administrators' CIDR allowed (TEST servers accept SSH and HTTPS from it): /16.
+    admin_cidr_min_prefix: int = 16
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not isinstance(self.log_expiration_days, int) or self.log_expiration_days < MIN_LOG_DAYS:
-            raise config_error(self.product, "log_expiration_days", self.log_expiration_days,
-                               f"a whole number of days >= {MIN_LOG_DAYS} (six years)")
+        for name in ("log_expiration_days", "replica_expiration_days"):
+            days = getattr(self, name)
+            if not isinstance(days, int) or isinstance(days, bool) or days < MIN_LOG_DAYS:
+                raise config_error(self.product, name, days, f"a whole number of days >= {MIN_LOG_DAYS} (six years)")
+        prefix = self.admin_cidr_min_prefix
+        if not isinstance(prefix, int) or isinstance(prefix, bool) or not 1 <= prefix <= 32:
+            raise config_error(self.product, "admin_cidr_min_prefix", prefix,
+                               "a prefix length from 1 to 32 (16: nothing broader than a /16 network)")
+        self._check_replica()
         if self.trail_log_retention_days not in RETENTION_VALUES:
             raise config_error(self.product, "trail_log_retention_days", self.trail_log_retention_days,
                                ", ".join(map(str, RETENTION_VALUES)))
@@ -99,6 +131,59 @@ class BaselineConfig(ProductConfig):
             raise config_error(self.product, "catalog", self.catalog,
                                f"a catalog name short enough for bucket names (at most {63 - longest + len(self.catalog)} chars)")
         check_elb_log_regions(self.regions, f"product {self.product}: regions")
+        missing = config_rules.unavailable(self.regions)
+        if missing:
+            raise ConfigError(
+                f"product {self.product}: regions: "
+                + "; ".join(f"the AWS Config managed rule {r.name} is not available in {region} ({r.page}, "
+                            "\"AWS Region\")" for r, region in missing),
+                hint="choose catalog.regions (the first is the primary region, where the IAM rules go) where "
+                     "every rule of generator/blocks/config_rules.py is available, or replace the rule there")
+
+    def _check_replica(self) -> None:
+        bucket, key = self.replica_bucket_arn, self.replica_kms_key_arn
+        if not bucket and not key:
+            if len(self.regions) < 2:
+                raise ConfigError(
+                    f"product {self.product}: the catalog has one region ({self.regions[0]}), so there is no "
+                    "second region to replicate the log bucket (the CloudTrail and AWS Config evidence) to",
+                    hint="add a second region to catalog.regions (its baseline stack then holds the replica), or "
+                         "name an existing versioned bucket of this account in another region under "
+                         f"[products.{self.product}.options]: replica_bucket_arn = \"arn:aws:s3:::BUCKET\" and "
+                         "replica_kms_key_arn = \"arn:aws:kms:REGION:ACCOUNT:key/KEY-ID\" (a key of the "
+                         "bucket's region)")
+            return
+        if not re.fullmatch(BUCKET_ARN_PATTERN, bucket or ""):
+            raise config_error(self.product, "replica_bucket_arn", bucket,
+                               "an S3 bucket ARN such as arn:aws:s3:::my-evidence-replica (with replica_kms_key_arn)")
+        m = re.fullmatch(KMS_KEY_ARN_PATTERN, key or "")
+        if not m:
+            raise config_error(self.product, "replica_kms_key_arn", key,
+                               "a KMS key ARN such as arn:aws:kms:us-east-2:111122223333:key/1234abcd-… "
+                               "(with replica_bucket_arn)")
+        if m.group(1) in self.regions:
+            raise config_error(self.product, "replica_kms_key_arn", key,
+                               f"a key of a region outside the catalog ({', '.join(self.regions)}): the replica "
+                               "lives in another region than the evidence (leave both options out to use the "
+                               "catalog's next region)")
+
+    @property
+    def external_replica(self) -> bool:
+        """The log bucket replicates to a bucket the settings name, not to the catalog's replica buckets."""
+        return bool(self.replica_bucket_arn)
+
+    def replica_region(self, region: str) -> str:
+        """The region the log bucket of ``region`` replicates to."""
+        if self.external_replica:
+            return re.fullmatch(KMS_KEY_ARN_PATTERN, self.replica_kms_key_arn).group(1)
+        return self.regions[(self.regions.index(region) + 1) % len(self.regions)]
+
+    @property
+    def admin_cidr_pattern(self) -> str:
+        """An IPv4 CIDR whose prefix is at least ``admin_cidr_min_prefix`` (so never 0.0.0.0/0; IPv6 such as
+        ::/0 never matches)."""
+        lengths = "|".join(str(n) for n in range(32, self.admin_cidr_min_prefix - 1, -1))
+        return rf"^({OCTET}\.){{3}}{OCTET}/({lengths})$"
 
     @property
     def metric_namespace(self) -> str:
@@ -115,9 +200,29 @@ def make_config(settings, product, built) -> BaselineConfig:
 def _parameters(t: Template, cfg: BaselineConfig) -> dict:
     p = {}
     p["GlobalResources"] = t.add_parameter(Parameter(
-        "GlobalResources", Type="String", AllowedValues=["YES", "NO"],
+        admin.GLOBAL_RESOURCES, Type="String", AllowedValues=["YES", "NO"],
         Description=f"YES in exactly one region per account (the catalog's primary region, {cfg.primary_region}): "
                     "creates the trail, CIS alarms and HealthcareDeveloper group; NO in every other region"))
+    p["ConfigRecording"] = t.add_parameter(Parameter(
+        admin.CONFIG_RECORDING, Type="String", AllowedValues=[admin.CONFIG_CREATE, admin.CONFIG_EXISTING],
+        Default=admin.CONFIG_CREATE,
+        Description="CREATE: the stack creates the AWS Config recorder and delivery channel; EXISTING: the account "
+                    "already has them in this region (one of each per region) and the stack creates neither "
+                    "(deploy-baseline chooses by looking)"))
+    external = cfg.external_replica
+    p["LogReplicaBucketArn"] = t.add_parameter(Parameter(
+        admin.REPLICA_BUCKET_ARN, Type="String", Default=cfg.replica_bucket_arn,
+        AllowedPattern=f"^$|^{BUCKET_ARN_PATTERN}$", ConstraintDescription="empty, or an S3 bucket ARN",
+        Description="bucket the log bucket replicates to: "
+                    + ("the settings' replica bucket" if external else
+                       "the LogReplicaBucketArn output of the baseline stack in the replica region, filled by "
+                       "deploy-baseline; empty (replication off) until that stack exists")))
+    p["LogReplicaKeyArn"] = t.add_parameter(Parameter(
+        admin.REPLICA_KEY_ARN, Type="String", Default=cfg.replica_kms_key_arn,
+        AllowedPattern=f"^$|^{KMS_KEY_ARN_PATTERN}$", ConstraintDescription="empty, or a KMS key ARN",
+        Description="KMS key of the replica region that encrypts the replicas: "
+                    + ("the settings' replica key" if external else
+                       "the LogKeyArn output of the baseline stack in the replica region, filled by deploy-baseline")))
     p["AdministratorEmail"] = t.add_parameter(Parameter(
         "AdministratorEmail", Type="String", AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         ConstraintDescription="an e-mail address", Description="security administrator notified of alarms"))
@@ -126,10 +231,12 @@ def _parameters(t: Template, cfg: BaselineConfig) -> dict:
         "PrivateSubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description=admin.PRIVATE_SUBNETS.description))
     p["PublicSubnetIds"] = t.add_parameter(Parameter(
         "PublicSubnetIds", Type="List<AWS::EC2::Subnet::Id>", Description=admin.PUBLIC_SUBNETS.description))
+    n = cfg.admin_cidr_min_prefix
     p["AdminCidr"] = t.add_parameter(Parameter(
-        "AdminCidr", Type="String", Description=admin.ADMIN_CIDR.description,
-        AllowedPattern=r"^(\d{1,3}\.){3}\d{1,3}/(\d|[12]\d|3[0-2])$",
-        ConstraintDescription="an IPv4 CIDR such as 10.20.0.0/16 (never 0.0.0.0/0 in practice)"))
+        "AdminCidr", Type="String", Description=admin.ADMIN_CIDR.description, AllowedPattern=cfg.admin_cidr_pattern,
+        ConstraintDescription=f"an IPv4 CIDR of /{n} or narrower such as 10.20.0.0/{max(n, 16)}: TEST servers accept "
+                              f"SSH and HTTPS from it, so 0.0.0.0/0, ::/0 or a range broader than /{n} (the "
+                              "account-baseline option admin_cidr_min_prefix) would open them to other networks"))
     p["ProdCertificateArn"] = t.add_parameter(Parameter(
         "ProdCertificateArn", Type="String", Description=admin.CERTIFICATE_ARN.description,
         AllowedPattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
@@ -172,7 +279,27 @@ def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tupl
     return [by_account, service], [service]
 
 
-def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
+# Why the access-log and template buckets are not replicated (the HIPAA Guard rule
+# S3_BUCKET_REPLICATION_ENABLED asks every bucket to replicate); the log bucket is.
+ACCESS_LOGS_NOT_REPLICATED = (
+    "not replicated: it receives S3 server access logs and ALB access logs, and a replica must log its own "
+    "access, so replicating it into a replica that logs to the other region's access-log bucket, which "
+    "replicates back, would never settle; these logs are delivered best effort (Amazon S3 User Guide, "
+    "\"Logging requests using server access logging\"), while the trail records every S3 object request as "
+    "data events in the log bucket, which is replicated")
+TEMPLATES_NOT_REPLICATED = (
+    "not replicated: it holds published templates, which make build reproduces and make publish uploads to "
+    "the template bucket of every catalog region, content-addressed; Service Catalog keeps its own copy of "
+    "every version it was given; it is no audit evidence")
+REPLICA_NOT_REPLICATED = "not replicated: this is the replica of another region's log bucket"
+LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS = (
+    "replicated to the replica bucket of another region (ReplicatesLogs) once that bucket exists: S3 needs the "
+    "destination to exist when replication is configured, so until deploy-baseline has filled "
+    "LogReplicaBucketArn and LogReplicaKeyArn from that region's stack there is nothing to replicate to; "
+    "deploy-baseline prints the command that turns it on")
+
+
+def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
     no_self_logging = "this is the access-log bucket; logging it into itself would loop"
     access = encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
                               noncurrent_expire_days=cfg.log_expiration_days)
@@ -180,9 +307,8 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
                              "this bucket uses SSE-S3 (AES256)"),
            ("E9502", no_self_logging))
     checkov_skipped(access, ("CKV_AWS_18", f"{no_self_logging} (HIPAA waiver E9502)"))
-    guard_suppressed(access, ("S3_BUCKET_LOGGING_ENABLED", f"{no_self_logging} (HIPAA waiver E9502)"),
-                     REPLICATION_PENDING)
-    t.add_resource(access)
+    guard_suppressed(access, ("S3_BUCKET_LOGGING_ENABLED", f"{no_self_logging} (HIPAA waiver E9502)"))
+    t.add_resource(not_replicated(access, ACCESS_LOGS_NOT_REPLICATED))
     access_arn = GetAtt(access, "Arn")
     elb_resources = [Join("", [access_arn, Sub("/AWSLogs/${AWS::AccountId}/*")]),
                      Join("", [access_arn, Sub("/*/AWSLogs/${AWS::AccountId}/*")])]
@@ -194,18 +320,33 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
     if ELB_ACCOUNT_REGION in t.conditions:  # a catalog mixing both kinds of region: choose per region
         access_policy.PolicyDocument = If(ELB_ACCOUNT_REGION, access_policy.PolicyDocument, document(
             deny_insecure_transport(bucket_arns(access)), server_logs, *service_only))
+
+    # The evidence: CloudTrail and AWS Config.  Replicated once the replica bucket exists (ReplicatesLogs).
+    # S3 Object Lock is not used: see the README ("Replication of the audit evidence").
+    replica_arn, replica_key = Ref(p["LogReplicaBucketArn"]), Ref(p["LogReplicaKeyArn"])
     logs = t.add_resource(guard_suppressed(encrypted_bucket(
         "LogBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access), log_prefix="log-bucket/",
         expire_after_days=cfg.log_expiration_days, noncurrent_expire_days=cfg.log_expiration_days),
-        REPLICATION_PENDING))
+        (GUARD_REPLICATION_RULE, LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS)))
+    role = t.add_resource(replication_role(
+        "LogReplicationRole", logs, GetAtt(key, "Arn"), replica_arn, replica_key,
+        FindInMap(admin.REPLICATION_MAPPING, Ref("AWS::Region"), admin.REPLICA_REGION), condition=REPLICATES))
+    logs.ReplicationConfiguration = If(REPLICATES, kms_replication(role[0], replica_arn, replica_key), NoValue)
     log_policy = t.add_resource(tls_only_policy("LogBucketPolicy", logs, [
         *trail.bucket_statements(logs, trail_name(cfg.catalog)),
         *config_rules.bucket_statements(logs),
     ]))
-    templates = t.add_resource(guard_suppressed(encrypted_bucket(
+    replica = None
+    if not cfg.external_replica:  # every catalog region holds the replica of the previous region's log bucket
+        replica = t.add_resource(not_replicated(encrypted_bucket(
+            "LogReplicaBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access),
+            log_prefix="log-replica-bucket/", expire_after_days=cfg.replica_expiration_days,
+            noncurrent_expire_days=cfg.replica_expiration_days), REPLICA_NOT_REPLICATED))
+        t.add_resource(tls_only_policy("LogReplicaBucketPolicy", replica))
+    templates = t.add_resource(not_replicated(encrypted_bucket(
         "TemplateBucket", kms_key_arn=GetAtt(template_key, "Arn"), access_log_bucket=Ref(access),
         log_prefix="template-bucket/",
-        name=Sub(template_bucket_prefix(cfg.catalog) + "-${AWS::AccountId}-${AWS::Region}")), REPLICATION_PENDING))
+        name=Sub(template_bucket_prefix(cfg.catalog) + "-${AWS::AccountId}-${AWS::Region}")), TEMPLATES_NOT_REPLICATED))
     launch_role_arn = Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{admin.LAUNCH_ROLE_NAME}")
     t.add_resource(tls_only_policy("TemplateBucketPolicy", templates, [
         statement("LaunchRoleReadsOnlyProvisioningObjects", ["s3:GetObject"], Join("", [GetAtt(templates, "Arn"), "/*"]),
@@ -213,7 +354,7 @@ def _buckets(t: Template, cfg: BaselineConfig, key, template_key):
                   condition=Condition([StringEquals("aws:PrincipalArn", launch_role_arn),
                                        StringNotEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG_KEY}", PROVISIONING_TAG_VALUE)])),
     ]))
-    return access, logs, log_policy, templates
+    return access, logs, log_policy, templates, replica
 
 
 def _topic(t: Template, cfg: BaselineConfig, key, email):
@@ -240,7 +381,8 @@ def _settings(t: Template, cfg: BaselineConfig, p: dict, access, key, templates,
         ("SettingNotificationTopicArn", admin.NOTIFICATION_TOPIC, Ref(topic)),
         ("SettingTemplateBucket", admin.TEMPLATE_BUCKET, Ref(templates)),
     ]
-    assert {s for _, s, _ in values} == set(admin.ALL), "every administrator setting is written"
+    # config/recording is written with the AWS Config resources (the rules are ordered after it)
+    assert {s for _, s, _ in values} | {admin.CONFIG_RECORDER} == set(admin.ALL), "every setting is written"
     for logical_id, setting, value in values:
         t.add_resource(ssm.Parameter(logical_id, Name=setting.full_name(cfg.ssm_prefix), Type=setting.ssm_type,
                                      Value=value, Description=f"{cfg.catalog}: {setting.description}"))
@@ -253,23 +395,32 @@ def build(cfg: BaselineConfig) -> Template:
     # --- parameters and conditions
     p = _parameters(t, cfg)
     t.add_condition(GLOBAL, Equals(Ref(p["GlobalResources"]), "YES"))
+    t.add_condition(CREATES_RECORDING, Equals(Ref(p["ConfigRecording"]), admin.CONFIG_CREATE))
+    t.add_condition(REPLICATES, And(Not(Equals(Ref(p["LogReplicaBucketArn"]), "")),
+                                    Not(Equals(Ref(p["LogReplicaKeyArn"]), ""))))
+    t.add_mapping(admin.REPLICATION_MAPPING, {r: {admin.REPLICA_REGION: cfg.replica_region(r)} for r in cfg.regions})
 
     # --- keys and buckets
     key, key_alias = _log_key(t, cfg)
     template_key = t.add_resource(kms.customer_key(
         "TemplateKey", f"{cfg.catalog}: template bucket encryption (readers are granted through IAM)"))
     t.add_resource(kms.alias("TemplateKeyAlias", f"alias/{cfg.catalog}/templates", template_key))
-    access, logs, log_policy, templates = _buckets(t, cfg, key, template_key)
+    access, logs, log_policy, templates, replica = _buckets(t, cfg, p, key, template_key)
 
     # --- notifications
     topic = _topic(t, cfg, key, p["AdministratorEmail"])
 
-    # --- AWS Config
-    role_resources = t.add_resource(config_rules.recorder_role("ConfigRecorderRole", logs, key))
-    rec = t.add_resource(config_rules.recorder("ConfigRecorder", role_resources[0], GLOBAL))
-    channel = t.add_resource(config_rules.delivery_channel("ConfigDeliveryChannel", logs, key, rec,
-                                                           depends_on=[log_policy.title]))
-    t.add_resource(config_rules.managed_rules(cfg.catalog, channel, GLOBAL))
+    # --- AWS Config (the recorder and channel only where the account has none: ConfigRecording)
+    role, delivery_policy = t.add_resource(config_rules.recorder_role("ConfigRecorderRole", logs, key,
+                                                                      condition=CREATES_RECORDING))
+    rec = t.add_resource(config_rules.recorder("ConfigRecorder", role, GLOBAL, condition=CREATES_RECORDING))
+    channel = t.add_resource(config_rules.delivery_channel("ConfigDeliveryChannel", logs, key, rec, delivery_policy,
+                                                           log_policy, condition=CREATES_RECORDING))
+    recording = t.add_resource(config_rules.recording_setting(
+        "SettingConfigRecording", admin.CONFIG_RECORDER.full_name(cfg.ssm_prefix),
+        f"{cfg.catalog}: {admin.CONFIG_RECORDER.description}", creates_recording=CREATES_RECORDING,
+        recorder_resource=rec, channel=channel))
+    t.add_resource(config_rules.managed_rules(cfg.catalog, GLOBAL, after=recording))
     t.add_resource(config_rules.non_compliant_alert("NonCompliantAlert", topic))
 
     # --- once per account: trail, CIS alarms, developer group
@@ -289,12 +440,16 @@ def build(cfg: BaselineConfig) -> Template:
     _settings(t, cfg, p, access, key, templates, topic)
 
     # --- outputs
-    for name, value, desc, cond in [
+    replica_outputs = [] if replica is None else [
+        (admin.REPLICA_BUCKET_OUTPUT, GetAtt(replica, "Arn"),
+         "bucket holding the replica of the previous catalog region's log bucket", None),
+        ("LogReplicaBucketName", Ref(replica), "name of that bucket", None)]
+    for name, value, desc, cond in [*replica_outputs,
         ("TemplateBucketName", Ref(templates), "bucket `hipaa-catalog publish` uploads to", None),
         ("AccessLogBucketName", Ref(access), "bucket receiving S3 server and ALB access logs", None),
         ("LogBucketName", Ref(logs), "bucket receiving CloudTrail and AWS Config", None),
         ("NotificationTopicArn", Ref(topic), "encrypted topic notifying the administrator", None),
-        ("LogKeyArn", GetAtt(key, "Arn"), "KMS key of the logs and the topic", None),
+        (admin.LOG_KEY_OUTPUT, GetAtt(key, "Arn"), "KMS key of the logs, the topic and the replicas", None),
         ("TemplateKeyArn", GetAtt(template_key, "Arn"), "KMS key of the template bucket", None),
         ("DeveloperGroupArn", GetAtt(group, "Arn"), "the HealthcareDeveloper group (portfolio principal)", GLOBAL),
         ("DeveloperGroupName", Ref(group), "the HealthcareDeveloper group name", GLOBAL),

@@ -5,18 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import types
 from pathlib import Path
 
 import pytest
+from botocore.loaders import create_loader
+from troposphere import Template
 
 from generator import render
 from generator.blocks import admin_settings as admin, alarms, config_rules
+from generator.aws.parameters import ParameterSpec
 from generator.compliance import scenarios
 from generator.compliance.lint import Linter, blocking
+from generator.compliance.rules import ConfigPeriodicRuleNoScope
 from generator.errors import ConfigError
 from products import account_baseline
 
 REFERENCE = Path("/work/shared/reference/hipaa-controls.md")
+AWS_CONTROL_TEXT = Path(__file__).parent / "reference" / "securityhub-cloudwatch-controls.md"
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +30,22 @@ def template(rendered):
     return rendered[account_baseline.NAME].template
 
 
+REPLICA = {"LogReplicaBucketArn": "arn:aws:s3:::replica-in-us-west-2",
+           "LogReplicaKeyArn": "arn:aws:kms:us-west-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"}
+PENDING = {"LogReplicaBucketArn": "", "LogReplicaKeyArn": ""}
+
+
+def resolve(template, global_resources="YES", recording="CREATE", replica=None):
+    """The template as CloudFormation sees it with these parameters (replication on unless ``replica``)."""
+    return scenarios.resolve(template, {"GlobalResources": global_resources, "ConfigRecording": recording,
+                                        **(REPLICA if replica is None else replica)})
+
+
 @pytest.fixture(scope="module", params=["YES", "NO"])
 def effective(request, template):
-    """The template as CloudFormation sees it in the primary region (YES) and in the other regions (NO)."""
-    return request.param, scenarios.resolve(template, {"GlobalResources": request.param})
+    """The template as CloudFormation sees it in the primary region (YES) and in the other regions (NO), on an
+    account without AWS Config, once the replica region's stack exists."""
+    return request.param, resolve(template, request.param)
 
 
 def _of_type(t, rtype):
@@ -46,7 +64,7 @@ def test_lint_clean_in_every_catalog_region(rendered, settings):
 def test_every_bucket_is_private_and_denies_plain_http(effective):
     _, t = effective
     buckets = _of_type(t, "AWS::S3::Bucket")
-    assert set(buckets) == {"AccessLogBucket", "LogBucket", "TemplateBucket"}
+    assert set(buckets) == {"AccessLogBucket", "LogBucket", "LogReplicaBucket", "TemplateBucket"}
     policies = _of_type(t, "AWS::S3::BucketPolicy").values()
     for lid, bucket in buckets.items():
         pab = _props(bucket)["PublicAccessBlockConfiguration"]
@@ -157,6 +175,17 @@ def test_cis_filter_patterns_are_the_reference_ones():
     assert {f.number: f.pattern for f in alarms.CIS_FILTERS} == ref
 
 
+def test_cis_filter_patterns_are_those_of_aws_security_hub_control_text():
+    """Security Hub CloudWatch.1-14 fail unless the exact CIS filter is used (AWS's control text, copied)."""
+    aws = {int(n): pattern for n, pattern in re.findall(r"^## CloudWatch\.(\d+)\n.*?```\n(.*?)\n```",
+                                                         AWS_CONTROL_TEXT.read_text(encoding="utf-8"), re.M | re.S)}
+    assert sorted(aws) == list(range(1, 15))
+    assert {f.number: f.pattern for f in alarms.CIS_FILTERS} == aws
+    vpc = next(f for f in alarms.CIS_FILTERS if f.number == 14).pattern
+    assert all(f"($.eventName={e})" in vpc for e in ("AttachClassicLinkVpc", "DetachClassicLinkVpc",
+                                                      "DisableVpcClassicLink", "EnableVpcClassicLink"))
+
+
 def test_all_fourteen_cis_filters_have_alarms_with_actions(effective):
     part, t = effective
     filters = _of_type(t, "AWS::Logs::MetricFilter")
@@ -190,14 +219,59 @@ def test_config_records_everything_and_checks_the_promised_rules(effective):
                   "CLOUDWATCH_LOG_GROUP_ENCRYPTED", "VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS"):
         assert ident in rules
     assert rules["VPC_SG_OPEN_ONLY_TO_AUTHORIZED_PORTS"]["InputParameters"] == {"authorizedTcpPorts": "443,80"}
-    # Only PHI servers promise backups: the rule must not flag every PHI=NO root volume.
-    assert rules["EBS_IN_BACKUP_PLAN"]["Scope"] == {"TagKey": "PHI", "TagValue": "YES"}
+    # Only PHI servers promise backups: the rule must not flag every PHI=NO root volume.  ebs-in-backup-plan
+    # is periodic (no Scope possible); this rule takes the tag as its resourceTags parameter.
+    assert "EBS_IN_BACKUP_PLAN" not in rules
+    backups = rules["EBS_RESOURCES_PROTECTED_BY_BACKUP_PLAN"]
+    assert json.loads(backups["InputParameters"]["resourceTags"]) == {"PHI": "YES"} and "Scope" not in backups
     assert ("IAM_NO_INLINE_POLICY_CHECK" in rules) == (part == "YES")
     (alert,) = _of_type(t, "AWS::Events::Rule").values()
     assert _props(alert)["EventPattern"] == config_rules.NON_COMPLIANT_PATTERN
     assert _props(alert)["Targets"][0]["Arn"] == {"Ref": "NotificationTopic"}
     stmt = _props(_of_type(t, "AWS::SNS::TopicPolicy")["NotificationTopicPolicy"])["PolicyDocument"]["Statement"][0]
     assert set(stmt["Principal"]["Service"]) == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+
+
+def test_no_periodic_config_rule_has_a_scope_and_every_trigger_type_is_known(template):
+    """Every managed rule the baseline deploys has its trigger type from its AWS page in E9409's table."""
+    for r in config_rules.MANAGED_RULES:
+        assert r.identifier in ConfigPeriodicRuleNoScope.TRIGGER_TYPES, f"{r.name}: add its trigger type"
+        assert ConfigPeriodicRuleNoScope.TRIGGER_TYPES[r.identifier][0] == r.name
+    for lid, rule in _of_type(template, "AWS::Config::ConfigRule").items():
+        ident = _props(rule)["Source"]["SourceIdentifier"]
+        if ConfigPeriodicRuleNoScope.TRIGGER_TYPES[ident][1] == ConfigPeriodicRuleNoScope.PERIODIC:
+            assert "Scope" not in _props(rule), lid
+
+
+def test_config_recorder_and_channel_in_the_order_aws_needs(template):
+    res = template["Resources"]
+    channel = res["ConfigDeliveryChannel"]
+    # after the recorder, the policy letting the recorder's role write to the bucket, and the bucket policy
+    assert channel["DependsOn"] == ["ConfigRecorder", "ConfigRecorderRoleDeliveryPolicy", "LogBucketPolicy"]
+    for lid in ("ConfigRecorder", "ConfigRecorderRole", "ConfigRecorderRoleDeliveryPolicy", "ConfigDeliveryChannel"):
+        assert res[lid]["Condition"] == account_baseline.CREATES_RECORDING, lid
+    # every rule comes after the recorder and channel the stack creates: it depends on the setting that refers
+    # to them inside Fn::If (a DependsOn naming them would name nothing with ConfigRecording=EXISTING)
+    for lid, rule in _of_type(template, "AWS::Config::ConfigRule").items():
+        assert rule["DependsOn"] == ["SettingConfigRecording"], lid
+    setting = res["SettingConfigRecording"]
+    assert "Condition" not in setting
+    cond, created, existing = _props(setting)["Value"]["Fn::If"]
+    assert cond == account_baseline.CREATES_RECORDING and existing.startswith("EXISTING")
+    assert created["Fn::Sub"][1] == {"Recorder": {"Ref": "ConfigRecorder"}, "Channel": {"Ref": "ConfigDeliveryChannel"}}
+
+
+@pytest.mark.parametrize("part", ["YES", "NO"])
+def test_an_account_that_already_records_keeps_its_recorder_and_channel(template, part):
+    t = resolve(template, part, recording="EXISTING")
+    for rtype in ("AWS::Config::ConfigurationRecorder", "AWS::Config::DeliveryChannel"):
+        assert _of_type(t, rtype) == {}
+    assert "ConfigRecorderRole" not in t["Resources"] and "ConfigRecorderRoleDeliveryPolicy" not in t["Resources"]
+    rules = _of_type(t, "AWS::Config::ConfigRule")
+    assert len(rules) == len([r for r in config_rules.MANAGED_RULES if part == "YES" or not r.global_only])
+    assert _props(t["Resources"]["SettingConfigRecording"])["Value"].startswith("EXISTING")
+    # the log bucket still lets AWS Config deliver (an adopted channel may be pointed at it)
+    assert "config.amazonaws.com" in json.dumps(t["Resources"]["LogBucketPolicy"])
 
 
 def test_developer_group_once_per_account(effective):
@@ -259,14 +333,35 @@ def test_elb_logs_from_the_region_account_and_the_service_principal_in_older_reg
     assert account_baseline.ELB_ACCOUNT_REGION not in template["Conditions"]
 
 
-def test_elb_logs_only_from_the_service_principal_in_regions_opened_since_august_2022(settings):
-    _, t = _baseline_in(settings, ["eu-central-2", "ap-southeast-4"])
-    assert "ElbLogDelivery" not in t.get("Mappings", {})
-    policy = _props(t["Resources"]["AccessLogBucketPolicy"])["PolicyDocument"]
-    assert _elb_sids(policy) == {ELB_SERVICE_STATEMENT}
-    [svc] = [s for s in policy["Statement"] if s["Sid"] == ELB_SERVICE_STATEMENT]
-    assert svc["Principal"] == {"Service": account_baseline.ELB_LOG_SERVICE}
-    assert blocking(Linter(["eu-central-2", "ap-southeast-4"]).lint_text(json.dumps(t)).findings) == []
+def test_elb_logs_only_from_the_service_principal_in_regions_opened_since_august_2022():
+    # (a catalog of such regions only cannot be built: the IAM Config rules are not offered in any of them)
+    t = Template()
+    with_account, service_only = account_baseline._elb_log_statements(
+        t, types.SimpleNamespace(regions=("eu-central-2", "ap-southeast-4")), ["arn:aws:s3:::b/AWSLogs/1/*"])
+    assert "ElbLogDelivery" not in t.mappings
+    assert [s.Sid for s in with_account] == [s.Sid for s in service_only] == [ELB_SERVICE_STATEMENT]
+    assert json.loads(service_only[0].Principal.to_json()) == {"Service": account_baseline.ELB_LOG_SERVICE}
+
+
+def test_a_primary_region_without_the_iam_config_rules_is_refused(settings):
+    with pytest.raises(ConfigError, match=r"regions: the AWS Config managed rule iam-no-inline-policy-check is not "
+                                          r"available in eu-central-2 \(https://docs.aws.amazon.com/config/") as err:
+        _baseline_in(settings, ["eu-central-2", "us-east-1"])
+    assert "first is the primary region" in err.value.hint
+    # the global rules go to the primary region only: elsewhere the newer region is fine for them
+    assert config_rules.unavailable(("us-east-1", "eu-central-2")) == []
+    assert [(r.name, reg) for r, reg in config_rules.unavailable(("us-east-1", "mx-central-1"))] == [
+        ("ec2-imdsv2-check", "mx-central-1"), ("ebs-resources-protected-by-backup-plan", "mx-central-1"),
+        ("cloudwatch-alarm-action-check", "mx-central-1")]
+
+
+def test_region_names_of_the_rule_pages_are_those_botocore_gives_the_codes():
+    endpoints = create_loader().load_data("endpoints")
+    described = {code: r.get("description") for p in endpoints["partitions"] for code, r in p["regions"].items()}
+    for code, name in config_rules.REGION_NAMES.items():
+        assert described.get(code) == name, code
+    named = {n for r in config_rules.MANAGED_RULES for n in r.unavailable}
+    assert named - set(config_rules.REGION_NAMES.values()) == {"AWS Secret - West"}
 
 
 def test_a_catalog_mixing_both_kinds_of_region_chooses_the_policy_per_region(settings):
@@ -292,3 +387,148 @@ def test_a_region_without_known_elb_log_delivery_is_a_config_error_in_make_confi
                                           r"Balancing .*supported regions: .*us-east-1.*eu-central-2") as err:
         account_baseline.make_config(wider, settings.products[account_baseline.NAME], {})
     assert "ELB_LOG_SERVICE_REGIONS" in err.value.hint
+
+
+# --- replication of the audit evidence ---------------------------------------------------------
+
+KEY_ARN = "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _with_options(settings, regions, **options):
+    ps = settings.products[account_baseline.NAME]
+    wider = dataclasses.replace(settings, regions=tuple(regions))
+    return account_baseline.make_config(wider, dataclasses.replace(ps, options={**ps.options, **options}), {})
+
+
+def _statements(policy):
+    return {s["Sid"]: s for s in _props(policy)["PolicyDocument"]["Statement"]}
+
+
+def test_two_region_catalog_replicates_the_log_bucket_into_the_other_regions_replica_bucket(template, settings):
+    assert template["Mappings"]["LogReplication"] == {"us-east-1": {"ReplicaRegion": "us-west-2"},
+                                                      "us-west-2": {"ReplicaRegion": "us-east-1"}}
+    t = resolve(template)
+    res = t["Resources"]
+    # the replica bucket, in every region: encrypted, versioned, its own access logging, the settings' retention
+    replica = _props(res["LogReplicaBucket"])
+    sse = replica["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert sse == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["LogKey", "Arn"]}}
+    assert replica["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert replica["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    cfg = account_baseline.make_config(settings, settings.products[account_baseline.NAME], {})
+    days = {r["Id"]: r for r in replica["LifecycleConfiguration"]["Rules"]}
+    assert days["ExpireAfterRetention"]["ExpirationInDays"] == cfg.replica_expiration_days >= 2190
+    assert days["ExpireNoncurrentVersions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == cfg.replica_expiration_days
+    assert res["LogReplicaBucket"]["DeletionPolicy"] == "Retain"
+    assert {"LogReplicaBucketArn", "LogReplicaBucketName", "LogKeyArn"} <= set(t["Outputs"])
+    # the log bucket's rule: every object, SSE-KMS objects included, re-encrypted with the replica region's key
+    (rule,) = _props(res["LogBucket"])["ReplicationConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and rule["Filter"] == {"Prefix": ""}
+    assert rule["SourceSelectionCriteria"] == {"SseKmsEncryptedObjects": {"Status": "Enabled"}}
+    assert rule["DeleteMarkerReplication"] == {"Status": "Disabled"}
+    assert rule["Destination"] == {"Bucket": REPLICA["LogReplicaBucketArn"],
+                                   "EncryptionConfiguration": {"ReplicaKmsKeyID": REPLICA["LogReplicaKeyArn"]}}
+    assert _props(res["LogBucket"])["VersioningConfiguration"] == {"Status": "Enabled"}
+    # the role: trusted by S3 only, the documented permissions, nothing on Resource "*"
+    role = _props(res["LogReplicationRole"])
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": ["s3.amazonaws.com"]}
+    stmts = _statements(res["LogReplicationRolePolicy"])
+    assert stmts["ReadReplicationConfiguration"]["Action"] == ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+    assert stmts["WriteReplicas"]["Action"] == ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
+    assert stmts["WriteReplicas"]["Resource"] == [{"Fn::Join": ["", [REPLICA["LogReplicaBucketArn"], "/*"]]}]
+    assert stmts["DecryptSourceObjects"]["Resource"] == [{"Fn::GetAtt": ["LogKey", "Arn"]}]
+    assert stmts["EncryptReplicas"]["Resource"] == [REPLICA["LogReplicaKeyArn"]]
+    assert stmts["EncryptReplicas"]["Condition"] == {"StringLike": {"kms:ViaService": {"Fn::Sub": [
+        "s3.${Region}.amazonaws.com",
+        {"Region": {"Fn::FindInMap": ["LogReplication", {"Ref": "AWS::Region"}, "ReplicaRegion"]}}]}}}
+    assert "kms:Encrypt" in stmts["EncryptReplicas"]["Action"]
+    assert all(r != "*" for s in stmts.values() for r in s["Resource"])
+
+
+def test_until_the_replica_region_is_deployed_the_log_bucket_does_not_replicate(template):
+    t = resolve(template, replica=PENDING)
+    assert "ReplicationConfiguration" not in _props(t["Resources"]["LogBucket"])
+    assert "LogReplicationRole" not in t["Resources"] and "LogReplicationRolePolicy" not in t["Resources"]
+    assert "LogReplicaBucket" in t["Resources"]   # it still receives the other region's replicas
+
+
+def test_regions_replicate_in_a_ring(settings):
+    _, t = _baseline_in(settings, ["us-east-1", "us-west-2", "eu-west-1"])
+    assert {r: v["ReplicaRegion"] for r, v in t["Mappings"]["LogReplication"].items()} == {
+        "us-east-1": "us-west-2", "us-west-2": "eu-west-1", "eu-west-1": "us-east-1"}
+
+
+def test_a_one_region_catalog_without_a_destination_is_refused_with_how(settings):
+    with pytest.raises(ConfigError, match=r"account-baseline: the catalog has one region \(us-east-1\), so there "
+                                          r"is no second region to replicate the log bucket") as err:
+        _with_options(settings, ["us-east-1"])
+    assert "add a second region to catalog.regions" in err.value.hint
+    assert "replica_bucket_arn" in err.value.hint and "replica_kms_key_arn" in err.value.hint
+
+
+def test_a_one_region_catalog_replicates_to_the_bucket_the_settings_name(settings):
+    cfg = _with_options(settings, ["us-east-1"], replica_bucket_arn="arn:aws:s3:::evidence-replica",
+                        replica_kms_key_arn=KEY_ARN)
+    t = json.loads(render.canonical_json(account_baseline.build(cfg)))
+    assert "LogReplicaBucket" not in t["Resources"] and "LogReplicaBucketArn" not in t["Outputs"]
+    assert t["Parameters"]["LogReplicaBucketArn"]["Default"] == "arn:aws:s3:::evidence-replica"
+    assert t["Parameters"]["LogReplicaKeyArn"]["Default"] == KEY_ARN
+    assert t["Mappings"]["LogReplication"] == {"us-east-1": {"ReplicaRegion": "us-east-2"}}
+    on = scenarios.resolve(t, {"GlobalResources": "YES", "ConfigRecording": "CREATE",
+                               "LogReplicaBucketArn": "arn:aws:s3:::evidence-replica", "LogReplicaKeyArn": KEY_ARN})
+    assert "ReplicationConfiguration" in _props(on["Resources"]["LogBucket"])
+    assert blocking(Linter(["us-east-1"]).lint_text(json.dumps(t)).findings) == []
+
+
+@pytest.mark.parametrize("options, field", [
+    ({"replica_bucket_arn": "arn:aws:s3:::evidence-replica"}, "replica_kms_key_arn"),
+    ({"replica_bucket_arn": "s3://evidence", "replica_kms_key_arn": KEY_ARN}, "replica_bucket_arn"),
+    ({"replica_bucket_arn": "arn:aws:s3:::evidence-replica",
+      "replica_kms_key_arn": KEY_ARN.replace("us-east-2", "us-east-1")}, "replica_kms_key_arn"),
+    ({"replica_expiration_days": 30}, "replica_expiration_days"),
+])
+def test_bad_replication_settings_name_the_field(settings, options, field):
+    with pytest.raises(ConfigError, match=rf"account-baseline: {field}: found"):
+        _with_options(settings, ["us-east-1"], **options)
+
+
+def test_buckets_not_replicated_say_why(template):
+    res = template["Resources"]
+    reasons = {lid: next((s["reason"] for s in r.get("Metadata", {}).get("hipaa-catalog", {}).get(
+                   "guard-suppressions", []) if s["rule"] == "S3_BUCKET_REPLICATION_ENABLED"), None)
+               for lid, r in _of_type(template, "AWS::S3::Bucket").items()}
+    # the log bucket replicates; the Guard rule is suppressed only for the scenarios before its replica exists
+    assert "ReplicationConfiguration" in _props(res["LogBucket"]) and "once that bucket exists" in reasons["LogBucket"]
+    assert set(k for k, v in reasons.items() if v) == {"AccessLogBucket", "TemplateBucket", "LogReplicaBucket",
+                                                      "LogBucket"}
+    assert "would never settle" in reasons["AccessLogBucket"]
+    assert "no audit evidence" in reasons["TemplateBucket"]
+
+
+# --- the administrators' CIDR ------------------------------------------------------------------
+
+def _admin_cidr_spec(template):
+    return ParameterSpec.from_template("AdminCidr", template["Parameters"]["AdminCidr"])
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "::/0", "10.0.0.0/8", "10.0.0.0/15", "banana", "10.0.0.0",
+                                   "300.1.1.1/24", "10.0.0.0/33"])
+def test_admin_cidr_refuses_the_internet_and_anything_broader_than_a_16(template, value):
+    why = _admin_cidr_spec(template).problem(value)
+    assert why and "does not match" in why
+    assert "0.0.0.0/0, ::/0 or a range broader than /16" in template["Parameters"]["AdminCidr"]["ConstraintDescription"]
+
+
+@pytest.mark.parametrize("value", ["10.20.0.0/16", "10.20.30.0/24", "192.168.1.10/32", "172.16.0.0/20"])
+def test_admin_cidr_accepts_an_administrators_network(template, value):
+    assert _admin_cidr_spec(template).problem(value) is None
+
+
+def test_the_admin_cidr_limit_is_a_setting(settings):
+    cfg = _with_options(settings, settings.regions, admin_cidr_min_prefix=24)
+    spec = ParameterSpec.from_template("AdminCidr", json.loads(render.canonical_json(
+        account_baseline.build(cfg)))["Parameters"]["AdminCidr"])
+    assert spec.problem("10.20.0.0/16") and spec.problem("10.20.30.0/24") is None
+    assert "broader than /24" in spec.constraint_description
+    with pytest.raises(ConfigError, match="admin_cidr_min_prefix: found 0"):
+        _with_options(settings, settings.regions, admin_cidr_min_prefix=0)

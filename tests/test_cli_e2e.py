@@ -1,6 +1,9 @@
 """The ``hipaa-catalog`` command end to end against the local AWS endpoint, ``--json`` parsed.
 
-Administrator: deploy-baseline (create, then "no changes", then a refused non-interactive update);
+Administrator: deploy-baseline (create, then "no changes", then a refused non-interactive update; bad
+parameters and regions refused before any change set, the stack unchanged; an account that already has
+an AWS Config recorder and channel; the log bucket's replication turned on once the replica region's stack
+exists);
 release engineer: publish; developer: products, launch, status, update, terminate — and launches
 refused locally (bad parameters, DEPRECATED version) with no ProvisionProduct call reaching the
 endpoint (its call log).
@@ -47,6 +50,23 @@ GOOD = ["-p", "SiteName=clinic", "-p", "InstanceOwnerEmail=dev@example.org"]
 
 def operations(endpoint) -> list[str]:
     return [c["operation"] for c in endpoint.calls()]
+
+
+def network_args(built, region: str = REGION) -> list[str]:
+    """``-p`` arguments for the administrator's network, created in the local EC2 of ``region``."""
+    network = demo.Demo(built, write=lambda _m: None).network(region)
+    return [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
+
+
+def stack_state(session, region: str = REGION, name: str = "hipaa-catalog-account-baseline") -> dict:
+    """What a stack is: its status, parameters and resources (logical id, type, physical id, status)."""
+    cf = aws.client(session, "cloudformation", region)
+    stack = cf.describe_stacks(StackName=name)["Stacks"][0]
+    resources = cf.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    return {"status": stack["StackStatus"],
+            "parameters": sorted((p["ParameterKey"], p.get("ParameterValue")) for p in stack["Parameters"]),
+            "resources": sorted((r["LogicalResourceId"], r["ResourceType"], r.get("PhysicalResourceId"),
+                                 r["ResourceStatus"]) for r in resources)}
 
 
 def add_probe_product(account) -> dict[str, str]:
@@ -132,7 +152,9 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, hc, 
     # unknown and missing parameters are named before anything is created
     code, _out, err = hc("deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built),
                          "-p", "Colour=blue")
-    assert code == 2 and "unknown parameter(s) Colour" in err
+    assert code == 2 and "Colour: unknown parameter" in err
+    code, _out, err = hc("deploy-baseline", "--region", "us-west-2", "--yes", "--out", str(built))
+    assert code == 2 and "AdministratorEmail: required, no default" in err and "VpcId: required" in err
 
 
 def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, built, hc):
@@ -155,6 +177,131 @@ def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, 
     code, out, err = hc(*args)
     assert code == 3 and "is in state ROLLBACK_COMPLETE" in err and "DeveloperGroup" in err
     assert "CreateChangeSet" not in operations(aws_env)
+
+
+BAD_DEPLOYS = [  # (arguments, what the refusal must say)
+    (["-p", "AdminCidr=banana", "-p", "GlobalResources=MAYBE"],
+     ["AdminCidr: 'banana' does not match", "GlobalResources: 'MAYBE' is not one of the allowed values: YES, NO"]),
+    (["-p", "AdministratorEmail=not-an-email"], ["AdministratorEmail: 'not-an-email' does not match",
+                                                 "an e-mail address"]),
+    (["-p", "AdminCidr=0.0.0.0/0"], ["AdminCidr: '0.0.0.0/0' does not match", "TEST servers accept SSH and HTTPS"]),
+    (["-p", "AdminCidr=::/0"], ["AdminCidr: '::/0' does not match", "broader than /16"]),
+    (["-p", "AdminCidr=10.0.0.0/8"], ["AdminCidr: '10.0.0.0/8' does not match"]),
+    (["-p", "GlobalResources=NO"], ["GlobalResources=NO in us-east-1", "once per account"]),
+    (["-p", "ConfigRecording=EXISTING"], ["ConfigRecording=EXISTING in us-east-1", "no configuration recorder"]),
+    (["-p", "LogReplicaBucketArn=arn:aws:s3:::elsewhere"], ["LogReplicaBucketArn is set by deploy-baseline"]),
+    (["--region", "eu-west-1"], ["region eu-west-1 is not a catalog region; allowed: us-east-1, us-west-2"]),
+]
+
+
+def test_bad_parameters_are_refused_before_any_change_set_and_the_stack_stays_as_it_was(account, hc):
+    built, ep, sess = account["built"], account["endpoint"], account["session"]
+    before = stack_state(sess)
+    assert before["status"] == "CREATE_COMPLETE"
+    for args, said in BAD_DEPLOYS:
+        ep.reset_calls()
+        code, out, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
+        assert code == 2 and out is None, (args, err)
+        for text in said:
+            assert text in err, (args, err)
+        assert not {"CreateChangeSet", "ExecuteChangeSet", "UpdateStack"} & set(operations(ep)), args
+    # the launch role's IAM names are account-wide: one stack, in the primary region
+    ep.reset_calls()
+    code, _out, err = hc("deploy-launch-role", "--region", "us-west-2", "--yes", "--out", str(built))
+    assert code == 2 and "created once per account, in the catalog's primary region us-east-1" in err
+    assert "deploy-launch-role --region us-east-1" in err
+    assert operations(ep) == []
+    assert stack_state(sess) == before
+
+
+def test_deploy_baseline_adopts_an_existing_config_recorder_and_channel(aws_env, built, hc, capsys):
+    """An account that already records (Control Tower, Security Hub, the console): the stack creates neither
+    the recorder nor the channel, says so, and deploys."""
+    sess = aws.session(REGION)
+    config, s3 = aws.client(sess, "config"), aws.client(sess, "s3")
+    s3.create_bucket(Bucket="control-tower-config-logs")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/aws-controltower-ConfigRecorderRole",
+        "recordingGroup": {"allSupported": True, "includeGlobalResourceTypes": True}})
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "control-tower-config-logs"})
+    args = network_args(built)
+
+    # explicitly asking for a second recorder is refused: AWS allows one per region
+    code, _out, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args,
+                         "-p", "ConfigRecording=CREATE")
+    assert code == 2 and "already has the configuration recorder 'default'" in err
+
+    code, result, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args)
+    assert code == 0, err
+    assert result["status"] == "CREATE_COMPLETE" and result["parameters"]["ConfigRecording"] == "EXISTING"
+    (decision,) = [d for d in result["decisions"] if d["parameter"] == "ConfigRecording"]
+    assert "adopting recorder 'default'" in decision["why"] and "bucket control-tower-config-logs" in decision["why"]
+    added = {c["logical_id"] for c in result["changes"] if c["action"] == "Add"}
+    assert not added & {"ConfigRecorder", "ConfigDeliveryChannel", "ConfigRecorderRole",
+                        "ConfigRecorderRoleDeliveryPolicy"}
+    assert {"RuleEncryptedVolumes", "RuleEbsResourcesProtectedByBackupPlan", "Trail"} <= added
+    assert dict(stack_state(sess)["parameters"])["ConfigRecording"] == "EXISTING"
+    setting = aws.client(sess, "ssm").get_parameter(Name="/hipaa-catalog/config/recording")["Parameter"]["Value"]
+    assert setting.startswith("EXISTING")
+    # the account's recorder and channel are untouched, and still the only ones
+    assert [r["name"] for r in config.describe_configuration_recorders()["ConfigurationRecorders"]] == ["default"]
+    assert [c["s3BucketName"] for c in config.describe_delivery_channels()["DeliveryChannels"]] == [
+        "control-tower-config-logs"]
+
+    # the human output says it next to the change table
+    capsys.readouterr()
+    assert cli.main(["deploy-baseline", "--region", REGION, "--yes", "--out", str(built), *args]) == 0
+    printed = capsys.readouterr().out
+    assert "no changes" in printed and "decided by looking at the account:" in printed
+    assert "ConfigRecording = EXISTING: the account already records in us-east-1" in printed
+
+
+def test_half_an_aws_config_set_up_is_refused_with_how_to_finish_it(aws_env, built, hc):
+    aws.client(aws.session(REGION), "config").put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": "arn:aws:iam::123456789012:role/config"})
+    aws_env.reset_calls()
+    code, _out, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", str(built),
+                         *network_args(built))
+    assert code == 2 and "has a configuration recorder ('default') but no delivery channel" in err
+    assert "aws configservice put-delivery-channel" in err
+    assert "CreateChangeSet" not in operations(aws_env)
+
+
+def test_the_log_bucket_replicates_once_the_replica_regions_stack_exists(aws_env, built, hc):
+    sess = aws.session(REGION)
+    deploy = lambda region: hc("deploy-baseline", "--region", region, "--yes", "--out", str(built),  # noqa: E731
+                               *network_args(built, region))
+    code, first, err = deploy(REGION)
+    assert code == 0, err
+    pending = {d["parameter"]: d for d in first["decisions"]}["LogReplicaBucketArn"]
+    assert pending["value"] == "" and "replication pending" in pending["why"]
+    assert first["next_steps"] == ["hipaa-catalog deploy-baseline --region us-west-2, then this command again, "
+                                   "turns replication on"]
+    assert "LogReplicationRole" not in {c["logical_id"] for c in first["changes"]}
+
+    code, west, err = deploy("us-west-2")
+    assert code == 0, err
+    east_replica = stack_state(sess)
+    outputs_east = first["outputs"]
+    assert west["parameters"]["LogReplicaBucketArn"] == outputs_east["LogReplicaBucketArn"]
+    assert west["parameters"]["LogReplicaKeyArn"] == outputs_east["LogKeyArn"]
+    assert west["parameters"]["GlobalResources"] == "NO"
+    assert {"LogReplicationRole", "LogReplicationRolePolicy"} <= {c["logical_id"] for c in west["changes"]}
+    assert west["next_steps"] == ["hipaa-catalog deploy-baseline --region us-east-1: turns on the replication of "
+                                  "its log bucket into us-west-2's replica bucket, which exists now"]
+
+    # the printed next step: us-east-1 again turns its replication on, in place
+    code, again, err = deploy(REGION)
+    assert code == 0, err
+    assert again["change_set_type"] == "UPDATE" and again["next_steps"] == []
+    changes = {c["logical_id"]: c for c in again["changes"]}
+    assert changes["LogBucket"]["action"] == "Modify" and changes["LogBucket"]["replacement"] == "False"
+    assert "ReplicationConfiguration" in changes["LogBucket"]["properties"]
+    assert changes["LogReplicationRole"]["action"] == "Add"
+    params = dict(stack_state(sess)["parameters"])
+    assert params["LogReplicaBucketArn"] == west["outputs"]["LogReplicaBucketArn"]
+    assert params["LogReplicaKeyArn"] == west["outputs"]["LogKeyArn"]
+    assert east_replica["status"] == "CREATE_COMPLETE"
 
 
 def test_developer_launch_status_update_terminate(account, hc):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.aws.consumer import (DEPRECATED, ParameterSpec, java_pattern, newest_launchable, sorted_versions,
-                                validate_parameters)
+from generator.aws.consumer import DEPRECATED, newest_launchable, sorted_versions, validate_parameters
 from generator.aws.deploy import parse_assignments
+from generator.aws.parameters import ParameterSpec, java_pattern
 from generator.errors import ConfigError
 
 REPO_PATTERN = r"^https://git-codecommit\.[a-z0-9-]+\.amazonaws\.com/v1/repos/[A-Za-z0-9._-]{1,100}$"

@@ -13,13 +13,12 @@ template's constraint description.
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
-from generator.aws import api as aws
-from generator.errors import AwsCallError, ConfigError, LaunchError
+from generator.aws import api as aws, parameters
+from generator.aws.parameters import ParameterSpec
+from generator.errors import AwsCallError, LaunchError
 from generator.settings import SEMVER
 
 Progress = Callable[[str], None]
@@ -35,80 +34,6 @@ RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
 
 # ------------------------------------------------------------------------------------ local validation
 
-# Java regex classes CloudFormation patterns may use, in Python's syntax.
-_JAVA_CLASSES = {
-    r"\p{Lower}": "a-z", r"\p{Upper}": "A-Z", r"\p{Alpha}": "a-zA-Z", r"\p{Digit}": "0-9",
-    r"\p{Alnum}": "a-zA-Z0-9", r"\p{Punct}": r"!-/:-@\[-`{-~", r"\p{Space}": r" \t\n\x0b\f\r",
-    r"\p{XDigit}": "0-9a-fA-F", r"\p{Print}": r"\x20-\x7e", r"\p{Graph}": r"\x21-\x7e", r"\p{ASCII}": r"\x00-\x7f",
-}
-
-
-def java_pattern(pattern: str) -> re.Pattern:
-    """Compile a CloudFormation AllowedPattern (a Java regex) for Python; ``\\p{…}`` classes translated."""
-    py = pattern
-    for java, cls in _JAVA_CLASSES.items():
-        py = py.replace("[" + java, "[" + cls).replace(java, f"[{cls}]")
-    py = re.sub(r"([*+?}])\+", r"\1", py)  # possessive quantifiers: same matches for a full match test
-    return re.compile(py, re.DOTALL)
-
-
-@dataclass(frozen=True)
-class ParameterSpec:
-    """One parameter of a version as DescribeProvisioningParameters lists it."""
-
-    key: str
-    description: str = ""
-    default: str | None = None
-    parameter_type: str = "String"
-    allowed_values: tuple[str, ...] = ()
-    allowed_pattern: str | None = None
-    constraint_description: str = ""
-    min_length: int | None = None
-    max_length: int | None = None
-    min_value: float | None = None
-    max_value: float | None = None
-
-    @classmethod
-    def from_api(cls, p: Mapping) -> "ParameterSpec":
-        c = p.get("ParameterConstraints", {}) or {}
-        num = lambda v, f: f(v) if v not in (None, "") else None  # noqa: E731
-        return cls(key=p["ParameterKey"], description=p.get("Description", "") or "",
-                   default=p.get("DefaultValue"), parameter_type=p.get("ParameterType", "String") or "String",
-                   allowed_values=tuple(c.get("AllowedValues", []) or ()),
-                   allowed_pattern=c.get("AllowedPattern") or None,
-                   constraint_description=c.get("ConstraintDescription", "") or "",
-                   min_length=num(c.get("MinLength"), int), max_length=num(c.get("MaxLength"), int),
-                   min_value=num(c.get("MinValue"), float), max_value=num(c.get("MaxValue"), float))
-
-    @property
-    def required(self) -> bool:
-        return self.default is None
-
-    def problem(self, value: str) -> str | None:
-        """Why ``value`` breaks a constraint (None when it satisfies them all)."""
-        values = [v.strip() for v in value.split(",")] if self.parameter_type.startswith(("List<", "Comma")) \
-            else [value]
-        for v in values:
-            if self.allowed_values and v not in self.allowed_values:
-                return f"{v!r} is not one of the allowed values: {', '.join(self.allowed_values)}"
-            if self.min_length is not None and len(v) < self.min_length:
-                return f"{v!r} is shorter than {self.min_length} characters"
-            if self.max_length is not None and len(v) > self.max_length:
-                return f"{v!r} is longer than {self.max_length} characters"
-            if self.allowed_pattern and not java_pattern(self.allowed_pattern).fullmatch(v):
-                return f"{v!r} does not match the pattern {self.allowed_pattern}"
-            if self.parameter_type in ("Number", "List<Number>"):
-                try:
-                    n = float(v)
-                except ValueError:
-                    return f"{v!r} is not a number"
-                if self.min_value is not None and n < self.min_value:
-                    return f"{v} is below the minimum {self.min_value:g}"
-                if self.max_value is not None and n > self.max_value:
-                    return f"{v} is above the maximum {self.max_value:g}"
-        return None
-
-
 def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str], *, product: str,
                         version: str, update: bool = False) -> list[dict]:
     """ProvisioningParameters for ``given``, or a ConfigError naming every problem and its constraint.
@@ -116,29 +41,13 @@ def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str]
     Unknown names, values that break a constraint and (for a new launch) required parameters without a
     default are refused.  On an update, parameters not given keep their previous values.
     """
-    specs = {s.key: s for s in specs}
-    problems: list[str] = []
-    for key in given:
-        if key not in specs:
-            problems.append(f"{key}: unknown parameter; allowed: {', '.join(specs) or 'none'}")
-    for key, value in given.items():
-        spec = specs.get(key)
-        why = spec.problem(value) if spec else None
-        if why:
-            rule = spec.constraint_description or spec.description
-            problems.append(f"{key}: {why}" + (f" — {rule}" if rule else ""))
-    if not update:
-        for spec in specs.values():
-            if spec.required and spec.key not in given:
-                problems.append(f"{spec.key}: required, no default" + (f" — {spec.description}"
-                                                                       if spec.description else ""))
-    if problems:
-        raise ConfigError(f"{product} {version}: parameters refused before calling AWS:\n  " + "\n  ".join(problems),
-                          hint="fix the -p Key=Value values; `hipaa-catalog products --parameters` lists "
-                               "each parameter with its constraint")
+    specs = list(specs)
+    parameters.check(specs, given, where=f"{product} {version}", kept=None if update else (),
+                     hint="fix the -p Key=Value values; `hipaa-catalog products --parameters` lists "
+                          "each parameter with its constraint")
     if update:
         return [{"Key": k, "Value": v} for k, v in given.items()] + \
-               [{"Key": k, "UsePreviousValue": True} for k in specs if k not in given]
+               [{"Key": s.key, "UsePreviousValue": True} for s in specs if s.key not in given]
     return [{"Key": k, "Value": v} for k, v in given.items()]
 
 

@@ -10,6 +10,14 @@ The flow, for one stack:
 2. The caller shows the changes and asks (``--yes`` skips the question).
 3. ``execute``: execute the change set, wait with progress (one line per new stack event), and return
    the outputs; a stack that ends rolled back or failed raises ``DeployError`` with the failing events.
+
+Before any of that, nothing of AWS is asked until the inputs pass local checks: the region is one of the
+catalog's (the launch role's: the primary region only, since IAM names are account-wide), and every
+``-p`` value satisfies the template's constraints (``generator.aws.parameters``, the code ``launch``
+uses too).  For the account baseline, some parameters are then *decided* by looking at the account
+(``baseline_decisions``): ``GlobalResources`` (the primary region only), ``ConfigRecording`` (adopt an
+existing AWS Config recorder and channel) and the replica bucket of the log bucket.  Each decision is a
+``Decision`` the command prints with the change table.
 """
 
 from __future__ import annotations
@@ -20,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
-from generator.aws import api as aws
+from generator.aws import api as aws, parameters
+from generator.blocks import admin_settings as admin
 from generator.errors import AwsCallError, ConfigError, DeployError
 from generator.pipeline import manifest as manifests
 
@@ -93,31 +102,60 @@ def parse_assignments(items: list[str] | None, what: str = "-p") -> dict[str, st
     return out
 
 
+def parameter_hint(product: str) -> str:
+    return (f"fix the -p Key=Value values; the Parameters section of build/{product}/<version>/template.json gives "
+            "each parameter's constraint")
+
+
+def check_given(template: dict, given: Mapping[str, str], product: str) -> None:
+    """Refuse unknown names and values breaking the template's constraints, before any AWS call."""
+    parameters.check(parameters.template_specs(template), given, where=product, kept=None,
+                     hint=parameter_hint(product))
+
+
 def check_parameters(template: dict, given: Mapping[str, str], previous: set[str], product: str) -> list[dict]:
-    """CloudFormation parameters for ``given``; unknown names and missing required ones are refused."""
+    """CloudFormation parameters for ``given``: unknown names, values breaking a constraint and required
+    parameters neither given nor kept from the stack (``previous``) are refused."""
+    parameters.check(parameters.template_specs(template), given, where=product, kept=previous,
+                     hint=parameter_hint(product))
     declared = template.get("Parameters", {})
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        raise ConfigError(f"{product}: unknown parameter(s) {', '.join(unknown)}; "
-                          f"allowed: {', '.join(declared) or 'none'}")
-    missing = [k for k, d in declared.items() if k not in given and "Default" not in d and k not in previous]
-    if missing:
-        desc = "; ".join(f"{k}: {declared[k].get('Description', '')}".rstrip(": ") for k in missing)
-        raise ConfigError(f"{product}: missing required parameter(s) {', '.join(missing)} ({desc})",
-                          hint=f"pass them with -p, e.g. -p {missing[0]}=VALUE")
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()]
     params += [{"ParameterKey": k, "UsePreviousValue": True} for k in declared if k not in given and k in previous]
     return params
 
 
+def check_region(region: str, regions: tuple[str, ...], product: str) -> None:
+    """A stack goes to a catalog region only; the launch role to the primary (first) region only.
+
+    IAM names are account-wide: "Naming an IAM resource can cause an unrecoverable error if you reuse the
+    same template in multiple Regions" (*AWS::IAM::Role*, AWS CloudFormation User Guide,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iam-role.html), so the
+    stack naming one (the launch role; the baseline's developer group and trail, GlobalResources=YES) is
+    created once, in the primary region."""
+    if region not in regions:
+        raise ConfigError(f"{product}: region {region} is not a catalog region; allowed: {', '.join(regions)}",
+                          hint="pass --region with one of them, or add the region to catalog.regions and "
+                               "run make build")
+    if product == LAUNCH_ROLE and region != regions[0]:
+        raise ConfigError(f"{product}: the launch role {admin.LAUNCH_ROLE_NAME} is created once per account, in "
+                          f"the catalog's primary region {regions[0]}, not in {region}: IAM role names are "
+                          "account-wide, so a second stack naming it would fail and roll back",
+                          hint=f"run hipaa-catalog deploy-launch-role --region {regions[0]}")
+
+
 # --------------------------------------------------------------------------------------------- AWS side
 
-def _call(cf, operation: str, stack_name: str, **params):
-    """One CloudFormation call; an error is a DeployError with AWS's code and the translated message."""
+def _aws(c, operation: str, resource: str, **params):
+    """One AWS call; an error is a DeployError with AWS's code and the translated message."""
     try:
-        return aws.call(cf, operation, f"stack {stack_name}", **params)
+        return aws.call(c, operation, resource, **params)
     except AwsCallError as exc:
         raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+
+
+def _call(cf, operation: str, stack_name: str, **params):
+    """One CloudFormation call on stack ``stack_name``."""
+    return _aws(cf, operation, f"stack {stack_name}", **params)
 
 
 def describe_stack(cf, name: str) -> dict | None:
@@ -138,6 +176,18 @@ def failing_events(cf, name: str, limit: int = 10) -> list[dict]:
     return failed[:limit]
 
 
+def refuse_unusable(cf, stack_name: str, stack: Mapping | None) -> str | None:
+    """The stack's status; a stack CloudFormation would not update (failed, or busy) is refused."""
+    status = stack["StackStatus"] if stack else None
+    if status in STUCK_STATES:
+        raise DeployError(f"stack {stack_name} is in state {status}: "
+                          + STUCK_STATES[status].format(name=stack_name), failing_events(cf, stack_name))
+    if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
+        raise DeployError(f"stack {stack_name} is busy ({status}): another operation is running",
+                          hint="wait until it finishes (aws cloudformation describe-stacks) and run again")
+    return status
+
+
 def _template_args(cf_body: str, upload: Callable[[str], str] | None) -> dict:
     if len(cf_body.encode("utf-8")) <= MAX_TEMPLATE_BODY:
         return {"TemplateBody": cf_body}
@@ -147,22 +197,16 @@ def _template_args(cf_body: str, upload: Callable[[str], str] | None) -> dict:
     return {"TemplateURL": upload(cf_body)}
 
 
-def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, product: str,
+def plan(cf, stack_name: str, template: dict, given: Mapping[str, str], *, product: str,
          tags: Mapping[str, str] | None = None, upload: Callable[[str], str] | None = None,
          progress: Progress | None = None, timeout: float = 600, poll: float = 2.0) -> Plan:
     """Create a change set for ``stack_name`` and read its changes (see the module docstring)."""
     progress = progress or (lambda _m: None)
     stack = describe_stack(cf, stack_name)
-    status = stack["StackStatus"] if stack else None
-    if status in STUCK_STATES:
-        raise DeployError(f"stack {stack_name} is in state {status}: "
-                          + STUCK_STATES[status].format(name=stack_name), failing_events(cf, stack_name))
-    if status and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS":
-        raise DeployError(f"stack {stack_name} is busy ({status}): another operation is running",
-                          hint="wait until it finishes (aws cloudformation describe-stacks) and run again")
+    status = refuse_unusable(cf, stack_name, stack)
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
     previous = {p["ParameterKey"] for p in (stack or {}).get("Parameters", [])} if change_type == "UPDATE" else set()
-    params = check_parameters(template, parameters, previous, product)
+    params = check_parameters(template, given, previous, product)
     body = json.dumps(template, separators=(",", ":"), sort_keys=True)
     name = f"hipaa-catalog-{time.strftime('%Y%m%d-%H%M%S')}-{int(time.time() * 1000) % 1000:03d}"
     progress(f"creating change set {name} ({change_type}) for stack {stack_name}")
@@ -173,7 +217,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
         created = _call(cf, "CreateChangeSet", stack_name, **kwargs)
     except DeployError as exc:
         if any(s in exc.message for s in NO_CHANGES):
-            return Plan(stack_name, "NONE", None, parameters=dict(parameters))
+            return Plan(stack_name, "NONE", None, parameters=dict(given))
         raise
     cs_id = created["Id"]
     deadline, delays = time.monotonic() + timeout, aws.backoff(poll)
@@ -189,7 +233,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
         reason = desc.get("StatusReason", "")
         _call(cf, "DeleteChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name)
         if any(s in reason for s in NO_CHANGES):
-            return Plan(stack_name, "NONE", None, parameters=dict(parameters))
+            return Plan(stack_name, "NONE", None, parameters=dict(given))
         raise DeployError(f"change set for stack {stack_name} failed: {reason}")
     changes = list(desc.get("Changes", []))
     while desc.get("NextToken"):
@@ -203,7 +247,7 @@ def plan(cf, stack_name: str, template: dict, parameters: Mapping[str, str], *, 
         rows.append({"action": rc.get("Action", ""), "logical_id": rc.get("LogicalResourceId", ""),
                      "resource_type": rc.get("ResourceType", ""), "replacement": rc.get("Replacement", ""),
                      "properties": sorted(set(props))})
-    return Plan(stack_name, change_type, cs_id, rows, dict(parameters))
+    return Plan(stack_name, change_type, cs_id, rows, dict(given))
 
 
 def discard(cf, p: Plan) -> None:
@@ -257,6 +301,195 @@ def _events(cf, name: str) -> list[dict]:
 
 def outputs(stack: dict | None) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in (stack or {}).get("Outputs", [])}
+
+
+# --------------------------------------------------------------------------------- baseline decisions
+
+Clients = Callable[[str, str], object]  # (service, region) -> boto3 client
+
+# Service-linked recorders belong to another AWS service and do not count against the one customer
+# managed recorder per region; their names start with this prefix and they carry a servicePrincipal
+# (*PutServiceLinkedConfigurationRecorder* and *ConfigurationRecorder*, AWS Config API Reference,
+# https://docs.aws.amazon.com/config/latest/APIReference/API_ConfigurationRecorder.html).
+SERVICE_LINKED_RECORDER = "AWSConfigurationRecorderFor"
+OWN_CONFIG = ("ConfigRecorder", "ConfigDeliveryChannel")  # the baseline's logical ids
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A parameter deploy-baseline set after looking at the account, and why."""
+
+    parameter: str
+    value: str
+    why: str
+    next_step: str = ""
+
+
+def _declares(template: Mapping, name: str) -> bool:
+    return name in (template.get("Parameters") or {})
+
+
+def decide_global_resources(template: Mapping, given: Mapping[str, str], region: str,
+                            primary: str) -> Decision | None:
+    """GlobalResources is YES in the primary region and NO elsewhere; any other value is refused."""
+    if not _declares(template, admin.GLOBAL_RESOURCES):
+        return None
+    want = "YES" if region == primary else "NO"
+    value = given.get(admin.GLOBAL_RESOURCES)
+    if value is not None and value != want:
+        raise ConfigError(
+            f"{BASELINE}: {admin.GLOBAL_RESOURCES}={value} in {region}: the trail, the CIS alarms and the "
+            f"{admin.DEVELOPER_GROUP} group are created once per account, by the stack in the catalog's primary "
+            f"region {primary} ({admin.GLOBAL_RESOURCES}=YES there and NO in every other region)",
+            hint=f"leave {admin.GLOBAL_RESOURCES} out; deploy-baseline sets it from the region")
+    why = (f"{region} is the catalog's primary region: the account's trail, CIS alarms and developer group are "
+           "created here" if want == "YES" else
+           f"{region} is not the catalog's primary region ({primary}), whose stack holds the account's trail, "
+           "CIS alarms and developer group")
+    return Decision(admin.GLOBAL_RESOURCES, want, why)
+
+
+def _own_physical_ids(cf, stack_name: str, stack: Mapping | None) -> dict[str, str]:
+    """Physical ids of the stack's own AWS Config recorder and channel, by logical id."""
+    if not stack:
+        return {}
+    rows = aws.pages(cf, "ListStackResources", "StackResourceSummaries", f"stack {stack_name}", StackName=stack_name)
+    return {r["LogicalResourceId"]: r.get("PhysicalResourceId", "") for r in rows
+            if r["LogicalResourceId"] in OWN_CONFIG and r.get("PhysicalResourceId")}
+
+
+def decide_config_recording(template: Mapping, given: Mapping[str, str], region: str, config_client, cf,
+                            stack_name: str, stack: Mapping | None) -> Decision | None:
+    """CREATE the AWS Config recorder and channel, or use the account's EXISTING ones.
+
+    DescribeConfigurationRecorders without names "returns details for the customer managed configuration
+    recorder" and DescribeDeliveryChannels "the details of all delivery channels" (AWS Config API
+    Reference, https://docs.aws.amazon.com/config/latest/APIReference/API_DescribeConfigurationRecorders.html,
+    .../API_DescribeDeliveryChannels.html); the stack's own recorder and channel (an update) do not count.
+    A recorder without a channel, or a channel without a recorder, is refused: the baseline cannot create
+    the missing half next to the other (one of each per region) and a Config rule needs a recorder."""
+    if not _declares(template, admin.CONFIG_RECORDING):
+        return None
+    where = f"AWS Config in {region}"
+    described = _aws(config_client, "DescribeConfigurationRecorders", where).get("ConfigurationRecorders", [])
+    recorders = [r for r in described
+                 if not r.get("servicePrincipal") and not r.get("name", "").startswith(SERVICE_LINKED_RECORDER)]
+    channels = _aws(config_client, "DescribeDeliveryChannels", where).get("DeliveryChannels", [])
+    own = _own_physical_ids(cf, stack_name, stack)
+    recorder = next((r for r in recorders if r.get("name") != own.get("ConfigRecorder")), None)
+    channel = next((c for c in channels if c.get("name") != own.get("ConfigDeliveryChannel")), None)
+    value = given.get(admin.CONFIG_RECORDING)
+    if recorder and channel:
+        group = recorder.get("recordingGroup") or {}
+        records = ("all supported resource types" if group.get("allSupported") else "selected resource types") + \
+            (" including global ones (IAM)" if group.get("includeGlobalResourceTypes") else "")
+        if value == admin.CONFIG_CREATE:
+            raise ConfigError(
+                f"{BASELINE}: {admin.CONFIG_RECORDING}=CREATE in {region}, but the account already has the "
+                f"configuration recorder {recorder.get('name')!r} and the delivery channel {channel.get('name')!r} "
+                "there; AWS Config allows one of each per account and region, so the stack would fail",
+                hint=f"leave {admin.CONFIG_RECORDING} out (or pass {admin.CONFIG_EXISTING}) to use them")
+        return Decision(admin.CONFIG_RECORDING, admin.CONFIG_EXISTING,
+                        f"the account already records in {region}: adopting recorder {recorder.get('name')!r} "
+                        f"({records}) and delivery channel {channel.get('name')!r} (bucket "
+                        f"{channel.get('s3BucketName', '?')}); the stack creates neither (nor the recorder's role), "
+                        "and AWS Config keeps delivering to that bucket, not to the baseline's log bucket")
+    if recorder or channel:
+        have, missing = (("recorder", recorder), "delivery channel") if recorder else (("delivery channel", channel),
+                                                                                        "recorder")
+        raise ConfigError(
+            f"{BASELINE}: AWS Config in {region} has a configuration {have[0]} ({have[1].get('name')!r}) but no "
+            f"{missing}: the baseline can neither adopt half a set-up nor create the other half beside it",
+            hint=f"finish the set-up (aws configservice put-{missing.replace(' ', '-')} in {region}) or remove the "
+                 f"{have[0]} (aws configservice delete-{have[0].replace(' ', '-')} --"
+                 f"{'configuration-recorder' if recorder else 'delivery-channel'}-name {have[1].get('name')}), "
+                 "then run deploy-baseline again")
+    if value == admin.CONFIG_EXISTING:
+        raise ConfigError(
+            f"{BASELINE}: {admin.CONFIG_RECORDING}=EXISTING in {region}, but the account has no configuration "
+            "recorder or delivery channel there besides the stack's own; the Config rules need a recorder "
+            "(PutConfigRule: NoAvailableConfigurationRecorderException)",
+            hint=f"leave {admin.CONFIG_RECORDING} out (or pass {admin.CONFIG_CREATE}) to create them")
+    why = (f"the stack keeps its own recorder and delivery channel in {region}" if own else
+           f"no configuration recorder or delivery channel in {region}: the stack creates them, delivering to "
+           "the log bucket")
+    return Decision(admin.CONFIG_RECORDING, admin.CONFIG_CREATE, why)
+
+
+def _replica_region(template: Mapping, region: str) -> str:
+    return template["Mappings"][admin.REPLICATION_MAPPING][region][admin.REPLICA_REGION]
+
+
+def decide_replication(template: Mapping, given: Mapping[str, str], region: str, stack_name: str,
+                       clients: Clients) -> list[Decision]:
+    """The replica bucket and key of the log bucket: from the replica region's baseline stack, or the
+    settings' bucket (the template's defaults).  S3 needs the destination to exist ("The destination bucket
+    or buckets must already exist", *AWS::S3::Bucket*, AWS CloudFormation User Guide,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-bucket.html) and to be
+    versioned (*Replicating objects*, Amazon S3 User Guide,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html); until the replica region's
+    stack exists both stay empty and the log bucket does not replicate yet."""
+    if not _declares(template, admin.REPLICA_BUCKET_ARN):
+        return []
+    for name in (admin.REPLICA_BUCKET_ARN, admin.REPLICA_KEY_ARN):
+        if name in given:
+            raise ConfigError(f"{BASELINE}: {name} is set by deploy-baseline from the replica region's baseline "
+                              "stack (or from the catalog settings' replica_bucket_arn / replica_kms_key_arn)",
+                              hint=f"leave -p {name} out")
+    dest = _replica_region(template, region)
+    declared = template["Parameters"]
+    bucket_arn = str(declared[admin.REPLICA_BUCKET_ARN].get("Default", ""))
+    key_arn = str(declared[admin.REPLICA_KEY_ARN].get("Default", ""))
+    if bucket_arn:  # the settings name the destination
+        bucket = bucket_arn.rsplit(":", 1)[-1]
+        s3 = clients("s3", dest)
+        try:
+            aws.call(s3, "HeadBucket", f"s3://{bucket}", Bucket=bucket)
+        except AwsCallError as exc:
+            raise ConfigError(f"{BASELINE}: the replica bucket {bucket} the catalog settings name "
+                              f"(replica_bucket_arn) cannot be reached in {dest}: {exc.message}",
+                              hint=f"create it in {dest}, versioned, or fix replica_bucket_arn and run make build") \
+                from exc
+        status = _aws(s3, "GetBucketVersioning", f"s3://{bucket}", Bucket=bucket).get("Status")
+        if status != "Enabled":
+            raise ConfigError(f"{BASELINE}: the replica bucket {bucket} is not versioned (versioning "
+                              f"{status or 'never enabled'}); S3 replicates only between versioned buckets",
+                              hint=f"aws s3api put-bucket-versioning --bucket {bucket} "
+                                   "--versioning-configuration Status=Enabled, then run again")
+        why = f"the log bucket replicates to {bucket} in {dest} (the catalog settings' replica bucket)"
+        return [Decision(admin.REPLICA_BUCKET_ARN, bucket_arn, why), Decision(admin.REPLICA_KEY_ARN, key_arn,
+                                                                             f"encrypts the replicas in {dest}")]
+    partner = describe_stack(clients("cloudformation", dest), stack_name)
+    outs = outputs(partner) if partner and partner["StackStatus"] in OK_STATES else {}
+    bucket_arn, key_arn = outs.get(admin.REPLICA_BUCKET_OUTPUT, ""), outs.get(admin.LOG_KEY_OUTPUT, "")
+    if bucket_arn and key_arn:
+        why = (f"the log bucket replicates to {bucket_arn.rsplit(':', 1)[-1]}, the replica bucket of stack "
+               f"{stack_name} in {dest}")
+        return [Decision(admin.REPLICA_BUCKET_ARN, bucket_arn, why),
+                Decision(admin.REPLICA_KEY_ARN, key_arn, f"the logs key of {dest} encrypts the replicas")]
+    state = partner["StackStatus"] if partner else "not deployed"
+    why = (f"replication pending: the replica bucket in {dest} does not exist yet (stack {stack_name} there: "
+           f"{state}), and S3 needs the destination to exist; objects written before replication is on are "
+           "not replicated")
+    step = f"hipaa-catalog deploy-baseline --region {dest}, then this command again, turns replication on"
+    return [Decision(admin.REPLICA_BUCKET_ARN, "", why, step), Decision(admin.REPLICA_KEY_ARN, "", "(pending)")]
+
+
+def replication_followups(template: Mapping, region: str, regions: tuple[str, ...], stack_name: str,
+                          clients: Clients) -> list[str]:
+    """Next steps after deploying ``region``: the catalog regions whose log bucket replicates into it and
+    whose stack still waits for it (replication pending)."""
+    mapping = (template.get("Mappings") or {}).get(admin.REPLICATION_MAPPING) or {}
+    steps = []
+    for source in regions:
+        if source == region or (mapping.get(source) or {}).get(admin.REPLICA_REGION) != region:
+            continue
+        stack = describe_stack(clients("cloudformation", source), stack_name)
+        values = {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters", [])}
+        if stack and stack["StackStatus"] in OK_STATES and values.get(admin.REPLICA_BUCKET_ARN, "x") == "":
+            steps.append(f"hipaa-catalog deploy-baseline --region {source}: turns on the replication of its log "
+                         f"bucket into {region}'s replica bucket, which exists now")
+    return steps
 
 
 def upload_template(s3, bucket: str, entry: manifests.Entry, body: str) -> str:

@@ -43,11 +43,27 @@ NOTIFICATION_TOPIC = AdminSetting("notifications/topic-arn", "String", "AWS::SSM
 TEMPLATE_BUCKET = AdminSetting("catalog/template-bucket", "String", "AWS::SSM::Parameter::Value<String>",
                                "bucket that `hipaa-catalog publish` uploads templates to")
 
+CONFIG_RECORDER = AdminSetting("config/recording", "String", "AWS::SSM::Parameter::Value<String>",
+                               "how AWS Config records in this region: the baseline's own recorder and delivery "
+                               "channel, or the account's existing ones")
+
 ALL = (VPC_ID, PRIVATE_SUBNETS, PUBLIC_SUBNETS, ADMIN_CIDR, CERTIFICATE_ARN, ACCESS_LOG_BUCKET,
-       LOGS_KMS_KEY_ARN, NOTIFICATION_TOPIC, TEMPLATE_BUCKET)
+       LOGS_KMS_KEY_ARN, NOTIFICATION_TOPIC, TEMPLATE_BUCKET, CONFIG_RECORDER)
 
 # Roles that products create live under this IAM path, so the launch role may pass only those.
 PRODUCT_IAM_PATH = "/hipaa-catalog/products/"
 # Names of the administrator's fixed IAM resources.
 DEVELOPER_GROUP = "HealthcareDeveloper"
 LAUNCH_ROLE_NAME = "HipaaCatalogLaunchRole"
+
+# Account-baseline parameters and outputs that `hipaa-catalog deploy-baseline` fills in or reads after
+# looking at the account (generator/aws/deploy.py); the template declares them (products/account_baseline.py).
+GLOBAL_RESOURCES = "GlobalResources"          # YES in the catalog's primary region only
+CONFIG_RECORDING = "ConfigRecording"          # CREATE the recorder and channel, or use the EXISTING ones
+CONFIG_CREATE, CONFIG_EXISTING = "CREATE", "EXISTING"
+REPLICA_BUCKET_ARN = "LogReplicaBucketArn"    # where the log bucket replicates to ("" = not yet)
+REPLICA_KEY_ARN = "LogReplicaKeyArn"          # the KMS key of that bucket's region that encrypts replicas
+REPLICATION_MAPPING = "LogReplication"        # Mappings: region -> {"ReplicaRegion": region}
+REPLICA_REGION = "ReplicaRegion"
+REPLICA_BUCKET_OUTPUT = "LogReplicaBucketArn"  # outputs of the baseline stack in the replica region
+LOG_KEY_OUTPUT = "LogKeyArn"

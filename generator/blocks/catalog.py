@@ -17,6 +17,8 @@ METADATA_KEY = "hipaa-catalog"
 GUARD_KEY = "guard"
 GUARD_RULES_KEY = "SuppressedRules"
 GUARD_REASONS_KEY = "guard-suppressions"
+# The Guard HIPAA rule asking every bucket to replicate (cross-region replication of the audit evidence).
+GUARD_REPLICATION_RULE = "S3_BUCKET_REPLICATION_ENABLED"
 
 
 def template_bucket_prefix(catalog: str) -> str:
@@ -53,6 +55,12 @@ def checkov_skipped(resource, *skips: tuple[str, str]):
     """``resource`` with checkov checks skipped in its Metadata: ``(check id, reason)`` pairs."""
     _metadata(resource)["checkov"] = {"skip": [{"id": check, "comment": why} for check, why in skips]}
     return resource
+
+
+def not_replicated(resource, reason: str):
+    """``resource``, a bucket deliberately not replicated to another region, with the reason: a suppression
+    of the Guard HIPAA rule that asks every bucket to replicate (``S3_BUCKET_REPLICATION_ENABLED``)."""
+    return guard_suppressed(resource, (GUARD_REPLICATION_RULE, reason))
 
 
 def retained(resource):

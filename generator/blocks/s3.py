@@ -2,16 +2,19 @@
 
 ``encrypted_bucket`` returns the bucket; ``tls_only_policy`` its bucket policy, which always denies any
 request without TLS on the bucket ARN and ``/*`` and may carry further statements (service delivery).
+``replication_role`` and ``kms_replication`` replicate a bucket's SSE-KMS objects to a bucket in
+another region (*Replicating objects*, Amazon S3 User Guide,
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from awacs.aws import Bool, Condition, Deny, Principal
-from troposphere import GetAtt, Join, Ref, s3
+from awacs.aws import Bool, Condition, Deny, Principal, StringLike
+from troposphere import GetAtt, Join, Ref, Sub, iam as cfn_iam, s3
 
-from generator.blocks.iam import document, statement
+from generator.blocks.iam import document, managed_policy, service_trust, statement
 
 ALL_ACTIONS = ["s3:*"]
 
@@ -19,7 +22,7 @@ ALL_ACTIONS = ["s3:*"]
 def encrypted_bucket(logical_id: str, *, kms_key_arn=None, access_log_bucket=None, log_prefix: str | None = None,
                      expire_after_days: int | None = None, noncurrent_expire_days: int | None = None,
                      name=None, condition: str | None = None, tags=None, object_ownership: str = "BucketOwnerEnforced",
-                     retain: bool = True) -> s3.Bucket:
+                     retain: bool = True, replication=None) -> s3.Bucket:
     """A private bucket: SSE-KMS (or SSE-S3 where ``kms_key_arn`` is None, e.g. an access-log bucket, which
     S3 server access logging requires), versioning, all four public-access-block flags, ACLs disabled."""
     if kms_key_arn is not None:
@@ -53,6 +56,8 @@ def encrypted_bucket(logical_id: str, *, kms_key_arn=None, access_log_bucket=Non
         kwargs["Condition"] = condition
     if tags is not None:
         kwargs["Tags"] = tags
+    if replication is not None:
+        kwargs["ReplicationConfiguration"] = replication
     bucket = s3.Bucket(logical_id, **kwargs)
     if retain:
         bucket.DeletionPolicy = "Retain"
@@ -84,3 +89,49 @@ def tls_only_policy(logical_id: str, bucket: s3.Bucket, statements: Sequence = (
     if condition:
         kwargs["Condition"] = condition
     return s3.BucketPolicy(logical_id, **kwargs)
+
+
+def replication_role(logical_id: str, source: s3.Bucket, source_key_arn, replica_bucket_arn, replica_key_arn,
+                     replica_region, condition: str) -> list:
+    """The role S3 assumes to replicate ``source``'s SSE-KMS objects into ``replica_bucket_arn``, and its
+    managed policy: the permissions of *Setting up permissions* (S3 User Guide,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html) plus, for
+    SSE-KMS, ``kms:Decrypt`` on the source key and ``kms:Encrypt`` on the replica key, each limited to S3
+    of its region by ``kms:ViaService``; ``kms:Decrypt`` on the replica key too, which an S3 Bucket Key in
+    the destination needs (*Replicating objects created with server-side encryption*,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html)."""
+    source_arn = GetAtt(source, "Arn")
+    # the trust policy of the S3 User Guide's page, as given there (no condition keys)
+    role = cfn_iam.Role(logical_id, Description="S3 replicates the log bucket to the replica region",
+                        AssumeRolePolicyDocument=service_trust("s3.amazonaws.com"), Condition=condition)
+    policy = managed_policy(f"{logical_id}Policy", "S3 replication of the log bucket", [
+        statement("ReadReplicationConfiguration", ["s3:GetReplicationConfiguration", "s3:ListBucket"], source_arn),
+        statement("ReadSourceVersions", ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                                         "s3:GetObjectVersionTagging"], Join("", [source_arn, "/*"])),
+        statement("WriteReplicas", ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                  Join("", [replica_bucket_arn, "/*"])),
+        statement("DecryptSourceObjects", ["kms:Decrypt"], source_key_arn, condition=Condition(
+            StringLike("kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com")))),
+        statement("EncryptReplicas", ["kms:Encrypt", "kms:Decrypt"], replica_key_arn, condition=Condition(
+            StringLike("kms:ViaService", Sub("s3.${Region}.amazonaws.com", Region=replica_region)))),
+    ], roles=[Ref(role)], condition=condition)
+    return [role, policy]
+
+
+def kms_replication(role: cfn_iam.Role, replica_bucket_arn, replica_key_arn) -> s3.ReplicationConfiguration:
+    """Replicate every new object version, SSE-KMS ones included, re-encrypted with ``replica_key_arn``.
+
+    SSE-KMS objects replicate only with ``SourceSelectionCriteria.SseKmsEncryptedObjects`` enabled and a
+    ``ReplicaKmsKeyID`` in the destination's region (S3 User Guide, replication-config-for-kms-objects).
+    Delete markers are not replicated (a V2 rule with a ``Filter`` needs ``DeleteMarkerReplication``;
+    *AWS::S3::Bucket ReplicationRule*, AWS CloudFormation User Guide,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-s3-bucket-replicationrule.html),
+    and S3 never replicates the deletion of a version, so deleting evidence in the source leaves the replica."""
+    return s3.ReplicationConfiguration(Role=GetAtt(role, "Arn"), Rules=[s3.ReplicationConfigurationRules(
+        Id="EvidenceToReplicaRegion", Priority=1, Status="Enabled", Filter=s3.ReplicationRuleFilter(Prefix=""),
+        DeleteMarkerReplication=s3.DeleteMarkerReplication(Status="Disabled"),
+        SourceSelectionCriteria=s3.SourceSelectionCriteria(
+            SseKmsEncryptedObjects=s3.SseKmsEncryptedObjects(Status="Enabled")),
+        Destination=s3.ReplicationConfigurationRulesDestination(
+            Bucket=replica_bucket_arn,
+            EncryptionConfiguration=s3.EncryptionConfiguration(ReplicaKmsKeyID=replica_key_arn)))])

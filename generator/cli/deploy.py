@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -13,17 +14,32 @@ from generator.errors import ConfigError
 from generator.pipeline import manifest as manifests
 
 COMMON_HELP = """\
+Every -p value is checked against the template's constraints (allowed values, pattern, lengths, numbers,
+unknown and missing names) before any change set is created, and the region must be a catalog region.
 The stack is created or updated through a CloudFormation change set: the changes (Add / Modify /
 Remove, and whether a resource is replaced) are printed first, and you are asked before anything is
 executed (--yes skips the question; without a terminal, --yes is required).  Progress goes to stderr,
 the stack outputs to stdout.  AWS settings: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
 """
+BASELINE_HELP = """\
+Some parameters are decided by looking at the account, and the decisions are printed with the changes:
+GlobalResources (YES in the catalog's primary region only: the trail, CIS alarms and developer group
+exist once per account); ConfigRecording (EXISTING when the region already has an AWS Config recorder
+and delivery channel, which are then adopted: the stack creates neither; CREATE otherwise); and
+LogReplicaBucketArn / LogReplicaKeyArn (the replica bucket of the log bucket, from the baseline stack of
+the replica region; empty, replication pending, until that stack exists: deploy it, then run this again).
+"""
+# One example parameter per product for the -p help (tests check each name against the template).
+P_EXAMPLES = {deploy.BASELINE: "-p AdministratorEmail=security@example.org",
+              deploy.LAUNCH_ROLE: None}
 
 
 def _add_common(p, product: str) -> None:
+    example = P_EXAMPLES[product]
     p.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE", dest="parameters",
-                   help="a template parameter, repeatable (example: -p AdminEmail=security@example.org); "
-                        "parameters left out keep their previous value on an update, or their default")
+                   help="a template parameter, repeatable "
+                        + (f"(example: {example}); " if example else "(this template declares none today); ")
+                        + "parameters left out keep their previous value on an update, or their default")
     p.add_argument("--stack-name", default=deploy.DEFAULT_STACK_NAMES[product],
                    help=f"CloudFormation stack name (default: {deploy.DEFAULT_STACK_NAMES[product]}; "
                         f"example: --stack-name {deploy.DEFAULT_STACK_NAMES[product]}-test)")
@@ -46,19 +62,23 @@ def register(sub) -> None:
     p = sub.add_parser(
         "deploy-baseline", help="administrator: create or update the account baseline stack",
         description="Deploy the account baseline (CloudTrail, Config, alarms, log and template buckets, the "
-                    "HealthcareDeveloper group, the administrator settings in SSM).\n\n" + COMMON_HELP,
+                    "HealthcareDeveloper group, the administrator settings in SSM) in one catalog region; run it "
+                    "in each.\n\n" + COMMON_HELP + "\n" + BASELINE_HELP,
         epilog="examples:\n"
-               "  hipaa-catalog deploy-baseline -p AdminEmail=security@example.org -p VpcId=vpc-0abc \\\n"
+               "  hipaa-catalog deploy-baseline -p AdministratorEmail=security@example.org -p VpcId=vpc-0abc \\\n"
                "      -p PrivateSubnetIds=subnet-1,subnet-2 -p PublicSubnetIds=subnet-3,subnet-4 \\\n"
-               "      -p AdminCidr=10.0.0.0/16 -p CertificateArn=arn:aws:acm:...\n"
+               "      -p AdminCidr=10.20.0.0/16 -p ProdCertificateArn=arn:aws:acm:...\n"
+               "  hipaa-catalog deploy-baseline --region us-west-2 -p AdminCidr=10.20.0.0/24   an update keeps "
+               "the rest\n"
                "  hipaa-catalog deploy-baseline --yes --json     no question; machine-readable result",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_common(p, deploy.BASELINE)
     p = sub.add_parser(
         "deploy-launch-role", help="administrator: create or update the Service Catalog launch role stack",
-        description="Deploy the least-privilege IAM role that Service Catalog assumes to launch products. "
-                    "Parameters not given are taken from the baseline stack's outputs of the same name.\n\n"
-                    + COMMON_HELP,
+        description="Deploy the least-privilege IAM role that Service Catalog assumes to launch products, once "
+                    "per account, in the catalog's primary region (IAM names are account-wide; another region is "
+                    "refused). Parameters not given are taken from the baseline stack's outputs of the same "
+                    "name.\n\n" + COMMON_HELP,
         epilog="examples:\n"
                "  hipaa-catalog deploy-launch-role                       asks before executing\n"
                "  hipaa-catalog deploy-launch-role --yes --json          no question; machine-readable result",
@@ -75,18 +95,23 @@ def _confirm(prompt: str) -> bool:
     return answer in ("y", "yes")
 
 
-def print_changes(p: deploy.Plan, file=None) -> None:
+def print_changes(p: deploy.Plan, decisions=(), file=None) -> None:
+    """The change table, then the parameters deploy-baseline decided and why (what is adopted, what waits)."""
     file = file or sys.stdout
     if not p.has_changes:
         print(f"stack {p.stack_name}: no changes", file=file)
-        return
-    print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)", file=file)
-    rows = [(c["action"], c["logical_id"], c["resource_type"],
-             {"True": "REPLACED", "Conditional": "maybe replaced", "False": "no"}.get(c["replacement"], ""),
-             ", ".join(c.get("properties", [])))
-            for c in p.changes]
-    if rows:
-        print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows), file=file)
+    else:
+        print(f"stack {p.stack_name}: {p.change_set_type} with {len(p.changes)} change(s)", file=file)
+        rows = [(c["action"], c["logical_id"], c["resource_type"],
+                 {"True": "REPLACED", "Conditional": "maybe replaced", "False": "no"}.get(c["replacement"], ""),
+                 ", ".join(c.get("properties", [])))
+                for c in p.changes]
+        if rows:
+            print(output.table(["action", "logical id", "type", "replacement", "changed properties"], rows), file=file)
+    if decisions:
+        print("decided by looking at the account:", file=file)
+        for d in decisions:
+            print(f"  {d.parameter} = {d.value or '(empty)'}: {d.why}", file=file)
 
 
 def run(args, product: str) -> int:
@@ -95,35 +120,47 @@ def run(args, product: str) -> int:
     entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
     region = args.region or aws.default_region() or settings.primary_region
+    # local checks first: nothing is asked of AWS for a wrong region or a value the template refuses
+    deploy.check_region(region, settings.regions, product)
+    deploy.check_given(template, given, product)
+    decisions = [d for d in [deploy.decide_global_resources(template, given, region, settings.primary_region)] if d]
     sess = aws.session(region)
-    cf = aws.client(sess, "cloudformation", region)
+    clients = lambda service, where: aws.client(sess, service, where)  # noqa: E731
+    cf = clients("cloudformation", region)
     if getattr(args, "baseline_stack", None):
         base = deploy.outputs(deploy.describe_stack(cf, args.baseline_stack))
         for key in template.get("Parameters", {}):
             if key not in given and key in base:
                 given[key] = base[key]
                 progress(f"parameter {key} = {base[key]} (from stack {args.baseline_stack})")
-    if "GlobalResources" in template.get("Parameters", {}) and "GlobalResources" not in given:
-        # the baseline's once-per-account parts (trail, CIS alarms, developer group) go to the primary region
-        given["GlobalResources"] = "YES" if region == settings.primary_region else "NO"
-        progress(f"parameter GlobalResources = {given['GlobalResources']} ({region} is "
-                 f"{'' if given['GlobalResources'] == 'YES' else 'not '}the catalog's primary region)")
+    stack = deploy.describe_stack(cf, args.stack_name)
+    deploy.refuse_unusable(cf, args.stack_name, stack)
+    config = deploy.decide_config_recording(template, given, region, clients("config", region), cf, args.stack_name,
+                                            stack)
+    decisions += ([config] if config else []) + deploy.decide_replication(template, given, region, args.stack_name,
+                                                                          clients)
+    for d in decisions:
+        given[d.parameter] = d.value
+        progress(f"parameter {d.parameter} = {d.value or '(empty)'}: {d.why}")
     upload = None
     if args.template_bucket:
-        s3 = aws.client(sess, "s3", region)
+        s3 = clients("s3", region)
         upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
     progress(f"{product} {entry.version} -> stack {args.stack_name} in {region}")
     plan = deploy.plan(cf, args.stack_name, template, given, product=product, upload=upload, progress=progress,
                        tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry.version})
     result = {"product": product, "version": entry.version, "region": region, **plan.as_dict(),
-              "executed": False, "status": None, "outputs": {}}
+              "decisions": [dataclasses.asdict(d) for d in decisions], "executed": False, "status": None, "outputs": {},
+              "next_steps": [d.next_step for d in decisions if d.next_step]}
     if not args.json:
-        print_changes(plan)
+        print_changes(plan, decisions)
     elif plan.has_changes and not args.yes:
-        print_changes(plan, file=sys.stderr)   # stdout is the JSON; whoever is asked must see the changes
+        print_changes(plan, decisions, file=sys.stderr)   # stdout is the JSON; whoever is asked must see the changes
     if not plan.has_changes:
         stack = deploy.describe_stack(cf, args.stack_name)
         result.update(status=stack["StackStatus"] if stack else None, outputs=deploy.outputs(stack))
+        result["next_steps"] += deploy.replication_followups(template, region, settings.regions, args.stack_name,
+                                                             clients)
         return _finish(args, result)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -138,6 +175,7 @@ def run(args, product: str) -> int:
             return _finish(args, result, code=1)
     done = deploy.execute(cf, plan, progress=progress)
     result.update(executed=True, **done)
+    result["next_steps"] += deploy.replication_followups(template, region, settings.regions, args.stack_name, clients)
     return _finish(args, result)
 
 
@@ -145,6 +183,8 @@ def _finish(args, result: dict, code: int = 0) -> int:
     if args.json:
         output.emit_json(result)
         return code
+    for step in result["next_steps"]:
+        print(f"next: {step}")
     if result["outputs"]:
         print(f"\noutputs of stack {result['stack_name']} ({result['status']}):")
         print(output.table(["output", "value"], sorted(result["outputs"].items())))

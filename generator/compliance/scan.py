@@ -36,6 +36,7 @@ from typing import Mapping, Sequence
 
 from generator.compliance import guard
 from generator.errors import CatalogError, ScanError
+from generator.pipeline import manifest as manifests
 from generator.pipeline.manifest import BUILD_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,8 +62,9 @@ class ScanResult:
 
 
 def built_templates(out_dir: Path = BUILD_DIR) -> list[Path]:
-    """Every built template, relative to the working directory when below it (shorter messages)."""
-    found = sorted(Path(out_dir).glob("*/*/template.json"))
+    """The templates of the build's manifest (not older versions' folders left in ``out_dir``), relative to the
+    working directory when below it (shorter messages)."""
+    found = sorted(Path(out_dir) / e.path for e in manifests.load(out_dir).manifest.products)
     cwd = Path.cwd()
     return [p.relative_to(cwd) if p.is_relative_to(cwd) else p for p in found]
 

@@ -72,6 +72,8 @@ class Demo:
                    + (", ".join(f"{n} {a}" for a, n in sorted(counts.items())) or "no changes")
                    + (f" ({replaced} replaced)" if replaced else "")
                    + f"; stack {result['stack_name']} {result['status']}")
+        for d in result.get("decisions", []):
+            self.write(f"      decided: {d['parameter']} = {d['value'] or '(empty)'}: {d['why']}")
         for key, value in sorted(result["outputs"].items()):
             self.write(f"      {key} = {value}")
         return result
@@ -107,6 +109,7 @@ class Demo:
         else:
             self.write(f"    (--no-build: using the existing build in {out})")
 
+        pending = []
         for region in s.regions:
             self.step("security administrator", f"the existing network in {region}",
                       "products launch into the administrator's VPC and subnets, never ones a developer picks; "
@@ -115,8 +118,15 @@ class Demo:
             self.step("security administrator", f"deploy the account baseline in {region}",
                       "CloudTrail, AWS Config rules, CIS alarms, encrypted log and template buckets, and the "
                       "settings products read (VPC, subnets, CIDR, certificate) must exist before any launch")
-            self.deploy("deploy-baseline", "--region", region, "--yes", "--out", out,
-                        *[a for k, v in params.items() for a in ("-p", f"{k}={v}")])
+            result = self.deploy("deploy-baseline", "--region", region, "--yes", "--out", out,
+                                 *[a for k, v in params.items() for a in ("-p", f"{k}={v}")])
+            if any(d["next_step"] for d in result["decisions"]):
+                pending.append(region)
+        for region in pending:
+            self.step("security administrator", f"turn on the log bucket's replication in {region}",
+                      "S3 replicates only into a bucket that exists; the replica bucket of the next region's "
+                      "baseline exists now, so the command deploy-baseline printed as the next step turns it on")
+            self.deploy("deploy-baseline", "--region", region, "--yes", "--out", out)
 
         self.step("security administrator", "deploy the launch role",
                   "Service Catalog launches products with this least-privilege role, so developers never need "

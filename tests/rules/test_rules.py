@@ -75,6 +75,8 @@ BAD = {
     "E9406": {("Resources/Trail/Properties/CloudWatchLogsLogGroupArn", BOTH)},
     "E9407": {("Resources/Trail/Properties/EnableLogFileValidation", BOTH)},
     "W9408": {("Resources/Filter/Properties/MetricTransformations/0", BOTH)},
+    "E9409": {("Resources/TaggedBackups/Properties/Scope", BOTH),
+              ("Resources/TrailEncrypted/Properties/Scope/Fn::If/2", "Environment=TEST")},
     "E9501": {("Resources/Bucket/Properties/VersioningConfiguration", BOTH)},
     "E9502": {("Resources/Bucket/Properties/LoggingConfiguration", BOTH)},  # its waiver has a blank reason
     "E9503": {("Resources/Partial/Properties/PublicAccessBlockConfiguration/RestrictPublicBuckets", BOTH),
