@@ -122,7 +122,6 @@ def test_report_template_command_on_a_failing_fixture(tmp_path):
         assert (tmp_path / "compliance.pdf").read_bytes()[:5] == b"%PDF-"
 
 
-@pytest.mark.xdist_group("reports")
 def test_no_evidence_block_appears_twice(report_build):
     pages = list(_reports(report_build).values()) + [report.to_markdown(_report(_load(p), p.stem, "-")) for p in BAD]
     for md in pages:
@@ -134,7 +133,6 @@ def test_no_evidence_block_appears_twice(report_build):
         assert len(_sections(md)) == len(set(_sections(md)))
 
 
-@pytest.mark.xdist_group("reports")
 def test_the_web_server_markdown_is_at_most_a_third_of_what_it_was(report_build):
     md = _reports(report_build)["healthcare-web-server"]
     assert len(md.encode()) <= WEB_SERVER_MD_BEFORE // 3, len(md.encode())
@@ -187,7 +185,6 @@ def test_values_are_shown_on_one_line():
     assert len(evidence.show("x" * 500)) == evidence.MAX_VALUE
 
 
-@pytest.mark.xdist_group("reports")
 def test_na_is_explained_once_and_points_at_the_product_that_covers_it(report_build):
     md = _reports(report_build)["healthcare-web-server"]
     assert md.count(report.esc(report.NA_TEXT)) == 1
@@ -257,7 +254,6 @@ def test_a_no_change_build_does_not_rewrite_reports_for_their_time(tmp_path, mon
     assert (out / "tiny-two/1.0.0/compliance.md").read_bytes() == before[out / "tiny-two/1.0.0/compliance.md"][0]
 
 
-@pytest.mark.xdist_group("reports")
 def test_the_catalog_page_lists_every_citation_its_coverage_verdict_and_gaps(report_build):
     md, page = (report_build / "compliance.md").read_text(), (report_build / "index.html").read_text()
     for citation, name in report.CITATIONS.items():

@@ -1,5 +1,6 @@
 """The compliance pages in a real browser: Debian's Chromium, headless, driven by Selenium through Debian's
-chromium-driver (the Makefile installs both with apt-get).  One browser session serves every test here.
+chromium-driver (the Makefile installs both with apt-get).  One test with a subtest per page and check, so
+that one browser session (module-scoped) serves them all whatever the test workers.
 
 Each product's page and the catalog page, in a 1280x800 window: nothing is wider than the window, every
 link of the summary lands on its evidence section, and loading the page makes no request besides the
@@ -27,7 +28,6 @@ import pytest
 from generator.compliance import pdf
 from products.registry import REGISTRY
 
-pytestmark = pytest.mark.xdist_group("reports")
 WIDTH, HEIGHT = 1280, 800
 PAGES = [*REGISTRY, "catalog"]
 NO_BROWSER = ("Chromium or chromedriver is not installed: `make test` installs Debian's chromium and "
@@ -75,9 +75,19 @@ def _open(browser, page: Path) -> list[str]:
     return sent
 
 
-@pytest.mark.parametrize("name", PAGES)
-def test_page_fits_1280_pixels_and_makes_no_request(browser, report_build, name):
-    page = _page(report_build, name)
+def test_the_pages_in_a_real_browser(browser, report_build, subtests):
+    """One test, so that one browser session (and one worker) serves every page; a subtest per check."""
+    for name in PAGES:
+        with subtests.test("fits 1280 pixels and makes no request", page=name):
+            _fits_and_makes_no_request(browser, _page(report_build, name), shoot=name == "healthcare-web-server")
+    for name in REGISTRY:
+        with subtests.test("every summary link lands on its evidence section", page=name):
+            _summary_links_land(browser, _page(report_build, name))
+    with subtests.test("every catalog link lands on the product's evidence section"):
+        _catalog_links_land(browser, _page(report_build, "catalog"))
+
+
+def _fits_and_makes_no_request(browser, page: Path, shoot: bool) -> None:
     sent = _open(browser, page)
     assert [u for u in sent if u != page.as_uri()] == []
     width, client, inner = browser.execute_script(
@@ -89,15 +99,13 @@ def test_page_fits_1280_pixels_and_makes_no_request(browser, report_build, name)
     assert wide == []
     text = page.read_text()
     assert "default-src 'none'" in text and "@media print" in text
-    if name == "healthcare-web-server" and os.environ.get("REPORT_SCREENSHOT"):
+    if shoot and os.environ.get("REPORT_SCREENSHOT"):
         shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
             "format": "png", "clip": {"x": 0, "y": 0, "width": WIDTH, "height": HEIGHT, "scale": 0.6}})
         Path(os.environ["REPORT_SCREENSHOT"]).write_bytes(base64.b64decode(shot["data"]))
 
 
-@pytest.mark.parametrize("name", list(REGISTRY))
-def test_every_summary_link_lands_on_its_evidence_section(browser, report_build, name):
-    page = _page(report_build, name)
+def _summary_links_land(browser, page: Path) -> None:
     _open(browser, page)
     results = browser.execute_script("""
         const out = [];
@@ -120,8 +128,7 @@ def test_every_summary_link_lands_on_its_evidence_section(browser, report_build,
         assert visible, (text, href)
 
 
-def test_every_catalog_link_lands_on_the_products_evidence(browser, report_build):
-    page = _page(report_build, "catalog")
+def _catalog_links_land(browser, page: Path) -> None:
     _open(browser, page)
     links = browser.execute_script(
         "return [...document.querySelectorAll('table.summary a')].map(a => [a.textContent, a.href])")
