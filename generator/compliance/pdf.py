@@ -35,8 +35,9 @@ def print_pdf(page: Path, pdf: Path, exe: str = "", timeout: int = 120) -> Path:
     """Print the HTML file ``page`` to ``pdf`` with headless Chromium; returns ``pdf``."""
     exe = exe or chromium()
     if not exe:
-        raise BuildError(f"{page}: no PDF without Chromium: none found as $CHROMIUM or {', '.join(NAMES)}",
-                         hint=INSTALL_HINT)
+        given = os.environ.get("CHROMIUM", "")
+        where = f"CHROMIUM={given} is not an executable" if given else f"none of {', '.join(NAMES)} is on PATH"
+        raise BuildError(f"{page}: no PDF without Chromium: {where}", hint=INSTALL_HINT)
     pdf = Path(pdf).resolve()
     pdf.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="hipaa-catalog-chromium-") as profile:
