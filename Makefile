@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLI := $(BIN)/hipaa-catalog
 GRAPHVIZ_STAMP := $(VENV)/.graphviz
+BROWSER_STAMP := $(VENV)/.browser
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
@@ -46,7 +47,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by ever
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) scan ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
@@ -59,6 +60,17 @@ $(GRAPHVIZ_STAMP): $(STAMP)
 	  echo "installing Graphviz with apt-get (resource pictures in the compliance reports)"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq graphviz >/dev/null; } \
 	    || echo "warning: Graphviz could not be installed; compliance.html embeds the DOT text instead"; }
+	@touch $@
+
+# Debian's Chromium and its chromedriver: the browser tests of the compliance pages (Selenium) and
+# `hipaa-catalog report --pdf`.  A failed install only warns: those tests then skip, saying why (delete
+# $(BROWSER_STAMP) to retry).
+$(BROWSER_STAMP): $(STAMP)
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing chromium and chromium-driver with apt-get (browser tests of the compliance reports)"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	    || echo "warning: Chromium could not be installed; the browser tests of the reports will be skipped"; }
 	@touch $@
 
 # checkov pins an old boto3, so it gets its own virtualenv, pinned by constraints-checkov.txt.
@@ -95,8 +107,8 @@ guard-rules: $(STAMP) ## Re-vendor the Guard HIPAA rule set: make guard-rules RE
 	$(if $(REGISTRY),,$(error give REGISTRY=<a checkout of aws-cloudformation/aws-guard-rules-registry>))
 	$(BIN)/python scripts/update_guard_rules.py $(REGISTRY) $(if $(COMMIT),--commit $(COMMIT))
 
-report: $(STAMP) $(GRAPHVIZ_STAMP) ## Write the HIPAA compliance reports (compliance.md + .html) of every product into build/
-	$(CLI) report
+report: $(STAMP) $(GRAPHVIZ_STAMP) $(if $(filter-out 0,$(PDF)),$(BROWSER_STAMP)) ## Write the compliance reports of every product and the catalog page (build/index.html); PDF=1 also prints PDFs (Chromium)
+	$(CLI) report $(if $(filter-out 0,$(PDF)),--pdf)
 
 publish: build ## Publish build/ to S3 + Service Catalog in every catalog region (DRY_RUN=1: plan only)
 	$(CLI) publish $(if $(filter-out 0,$(DRY_RUN)),--dry-run) $(PUBLISH_ARGS)

@@ -4,11 +4,17 @@ endpoint, and an account set up with the catalog published on it."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 
 import pytest
 
 from generator import settings as catalog_settings
 from generator.pipeline import build as pipeline, manifest as manifests
+
+# The compliance reports carry their generation time; the tests fix it (as reproducible builds do) so that
+# two builds compare byte for byte.  tests/test_report.py checks what changes when the time does.
+os.environ["SOURCE_DATE_EPOCH"] = "1767225600"   # 2026-01-01 00:00:00 UTC
 
 
 @pytest.fixture(scope="session")
@@ -20,6 +26,23 @@ def settings():
 def rendered(settings):
     """Every registered product rendered (not linted), by name."""
     return {b.name: b for b in pipeline.render_all(settings)}
+
+
+@pytest.fixture(scope="session")
+def report_build(tmp_path_factory, settings):
+    """The catalog built with its compliance reports and catalog page into a temporary folder, as
+    `make build` writes them.  The lint results and `make scan` results kept in build/ are copied first
+    where they exist: current ones save the linting and put the scanners' results in the pages (`make test`
+    scans first); stale ones are not used (their keys and template sha256 do not match)."""
+    out = tmp_path_factory.mktemp("reports")
+    lint = manifests.BUILD_DIR / ".cache" / "lint"
+    if lint.is_dir():
+        shutil.copytree(lint, out / ".cache" / "lint")
+    for scan in manifests.BUILD_DIR.glob("*/*/scan.json"):
+        (out / scan.relative_to(manifests.BUILD_DIR)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(scan, out / scan.relative_to(manifests.BUILD_DIR))
+    pipeline.build(settings, out_dir=out)
+    return out
 
 
 # -- the local AWS endpoint (generator/local_aws) ---------------------------------------------------

@@ -251,6 +251,12 @@ class HipaaRule(CloudFormationLintRule):
     def check(self, s: Scenario, logical_id: str, resource: dict) -> Iterable[Fail]:
         return ()
 
+    def shown(self, s: Scenario, logical_id: str, resource: dict) -> list[tuple[str, Any]]:
+        """What shows this rule's verdict on a resource, for the report: ``(name, effective value)`` of
+        each ``evidence`` property (None when not set).  Rules whose evidence is not a property of the
+        resource itself (a rule list, another resource) override it."""
+        return [(name, props(resource).get(name)) for name in self.evidence]
+
     def applies(self, s: Scenario) -> Iterator[tuple[str, dict]]:
         return s.of_type(*self.resource_types)
 
@@ -326,6 +332,20 @@ def sg_rules(lid: str, resource: Mapping, direction: str) -> Iterator[tuple[tupl
         yield ("Properties",), p, referenced(p.get("GroupId"))
 
 
+def sg_shown(lid: str, resource: Mapping, directions: Sequence[str] = ("Ingress",), key: str = "") -> list[tuple[str, Any]]:
+    """The evidence of a security-group rule check (``HipaaRule.shown``), for each direction that has rules
+    (inline or standalone): the rules without their descriptions, or the ``key`` of each rule; "none" when
+    no direction has any."""
+    out = []
+    for d in directions:
+        rules = [rule for _, rule, _ in sg_rules(lid, resource, d)]
+        if rules:
+            out.append((f"SecurityGroup{d}/{key}" if key else f"SecurityGroup{d}",
+                        [r.get(key) for r in rules] if key else
+                        [{k: v for k, v in r.items() if k != "Description"} for r in rules]))
+    return out or [(f"SecurityGroup{directions[0]}", "none")]
+
+
 def open_source(rule: Mapping, s: Scenario) -> str:
     """The internet-wide source of an ingress rule ("" if none); a parameter counts if it may be open."""
     for key in ("CidrIp", "CidrIpv6"):
@@ -389,6 +409,11 @@ def policy_statements(resource: Mapping) -> Iterator[tuple[tuple, Mapping]]:
             for i, st in enumerate(as_list(stmts)):
                 if isinstance(st, Mapping):
                     yield path + ("Statement", i), st
+
+
+def statements_shown(resource: Mapping) -> list[tuple[str, Any]]:
+    """The evidence of an IAM policy check (``HipaaRule.shown``): every statement of its identity policies."""
+    return [("statements", [st for _, st in policy_statements(resource)] or "none (no identity policy)")]
 
 
 def allow_statements(resource: Mapping) -> Iterator[tuple[tuple, Mapping]]:

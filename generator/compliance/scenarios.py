@@ -225,3 +225,17 @@ def source_path(template: Mapping[str, Any], params: Mapping[str, str], path: tu
             return tuple(out + segs[i:])
     unwrap(node)
     return tuple(out)
+
+
+def value_at(template: Mapping[str, Any], params: Mapping[str, str], path: tuple | list) -> Any:
+    """The effective value, for ``params``, of the node at ``path`` in the original template (a path as
+    :func:`source_path` gives it); ``NO_VALUE`` when the path does not exist or its node is removed."""
+    node: Any = template
+    for seg in path:
+        if isinstance(node, list) and isinstance(seg, int) and 0 <= seg < len(node):
+            node = node[seg]
+        elif isinstance(node, Mapping) and seg in node:
+            node = node[seg]
+        else:
+            return NO_VALUE
+    return _Evaluator(template, params).value(node, "/".join(str(p) for p in path))

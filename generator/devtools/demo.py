@@ -181,10 +181,12 @@ class Demo:
                    f"CompliantWebsiteURL = {after['outputs'].get('CompliantWebsiteURL', '?')}")
         summary["update"] = {"name": name, "instance_type": bigger, "status": result["status"], "same_instance": same}
 
-        reports = sorted(str(p) for p in self.out_dir.glob("*/*/compliance.*"))
+        reports = [str(p) for p in (self.out_dir / "index.html", self.out_dir / "compliance.md") if p.exists()] + \
+            sorted(str(p) for p in self.out_dir.glob("*/*/compliance.*"))
         self.step("security administrator", "read the compliance reports",
-                  "for every product version: which HIPAA safeguard each rule checks, the verdict in every "
-                  "scenario, the evidence and any waiver")
+                  "the catalog page: every HIPAA citation, the products and rules that cover it, the gaps; for "
+                  "every product version: the verdict by scenario, each rule's evidence with its values, the "
+                  "fix of any failure, and every waiver and suppression with its reason")
         for path in reports or [f"{out}/<product>/<version>/compliance.md (not written by this build)"]:
             self.write(f"    {path}")
         summary["reports"] = reports

@@ -1,7 +1,8 @@
 """The build pipeline: render every registered product, validate it in-process, write build/.
 
 Writes ``build/<product>/<version>/template.json`` (canonical bytes), ``template.yaml`` and the
-compliance report (``compliance.md``, ``compliance.html``: generator.compliance.report) for each product, and
+compliance report (``compliance.md``, ``compliance.html``: generator.compliance.report) for each product, the
+catalog's compliance page (``build/compliance.md``, ``build/index.html``; by a build of every product) and
 ``build/manifest.json``.  A lint error or warning fails the build with every finding
 named (product, logical id, rule, message); the manifest is only written for a clean build, so a
 failed build can never be published.
@@ -9,7 +10,8 @@ failed build can never be published.
 Each template is linted once (cfn-lint's rules and the HIPAA rules in one pass); its lint result holds
 the findings and the HIPAA rules' verdicts, from which the compliance report is written.  A no-change
 build reuses the lint results and the derived files kept in ``build/.cache/``
-(generator.pipeline.cache); cfn-lint and the report code are imported only when something must be redone.
+(generator.pipeline.cache); cfn-lint is imported only when something must be redone.  A report is not
+rewritten for its generation time alone.
 """
 
 from __future__ import annotations
@@ -145,44 +147,81 @@ def _report_validated(item: Built, regions: list[str], progress: Progress | None
                  + (f"{len(bad)} finding(s)" if bad else f"clean in {', '.join(regions)}") + note)
 
 
-def derived_texts(item: Built, scan: dict | None = None) -> dict[str, str]:
+def derived_texts(item: Built, scan: dict | None = None, coverage: Mapping | None = None) -> dict[str, str]:
     """The files derived from a built template: template.yaml, compliance.md and compliance.html
-    (``scan``: the independent scanners' results kept beside it, ``generator.compliance.scan.load_results``)."""
-    from generator.compliance import report as compliance   # imported late: it loads cfn-lint
+    (``scan``: the independent scanners' results kept beside it, ``generator.compliance.scan.load_results``;
+    ``coverage``: which products of the catalog each HIPAA rule has something to check in)."""
+    from generator.compliance import report as compliance   # building a report loads cfn-lint
 
     texts = {"template.yaml": render.canonical_yaml(item.json_text)}
     rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title, item.sha256,
-                                  scan=scan)
+                                  scan=scan, coverage=coverage, catalog_link=CATALOG_LINK)
     compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
     return texts
 
 
+# A product's report links to the catalog page from build/<product>/<version>/.
+CATALOG_LINK = "../../index.html"
+CATALOG_STAMP = "catalog"   # the build cache's name for the catalog page (product stamps are <name>/<version>)
+
+
 def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCache | None = None,
-                  jobs: int | None = None) -> None:
-    """Write the derived files of every item; skipped where the cache says they are fresh."""
-    todo = []
+                  jobs: int | None = None) -> dict[str, str]:
+    """Write the derived files of every item; skipped where the cache says they are fresh.  A report
+    that differs only in its generation time is left as it is.  Returns each item's derived-files key
+    (by ``rel_dir``; "" without a cache)."""
+    from generator.compliance import report as compliance   # light: cfn-lint is loaded to build a report
+
+    coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
+    todo, keys = [], {}
     for item in items:
         d = Path(out_dir) / item.rel_dir
         scan = load_scan_results(d, item.sha256)   # written by `make scan`; the reports show them
         identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256,
-                    "scan": scan}
-        key = cache.derived_key(identity, item.lint) if cache else ""
+                    "scan": scan, "tools": compliance.tool_versions(scan), "coverage": coverage}
+        key = keys[item.rel_dir] = cache.derived_key(identity, item.lint) if cache else ""
         if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
             todo.append((item, d, key, scan))
-    if todo:
-        from generator.compliance import report  # noqa: F401  (loaded before the workers fork)
-    results = buildcache.parallel_map(lambda job: derived_texts(job[0], job[3]), todo, jobs=jobs if cache else 1)
+    results = buildcache.parallel_map(lambda job: derived_texts(job[0], job[3], coverage), todo,
+                                      jobs=jobs if cache else 1)
     for (item, d, key, _), texts in zip(todo, results):
         for name, text in texts.items():
-            _write(d / name, text)
+            _write(d / name, text, compliance.same_apart_from_time if name in compliance.REPORT_FILES else None)
         if cache:
             cache.record_derived(item.rel_dir, key, d, texts)
+    return keys
 
 
-def _write(path: Path, text: str) -> None:
+def write_catalog(items: list[Built], out_dir: Path, name: str, cache: buildcache.BuildCache | None = None,
+                  keys: Mapping[str, str] | None = None) -> None:
+    """Write the catalog's compliance page (``compliance.md``, ``index.html`` in ``out_dir``) from every
+    product's lint result; skipped where the cache says it is fresh (``keys``: the products' derived-files
+    keys, from :func:`write_derived`, which cover all it is made of), left as it is where only its
+    generation time would change."""
+    from generator.compliance import report as compliance
+
+    out_dir = Path(out_dir)
+    key = cache.derived_key({"catalog": name, "products": [(keys or {}).get(i.rel_dir, "") for i in items]},
+                            LintResult()) if cache and keys else ""
+    if key and cache.derived_fresh(CATALOG_STAMP, key, out_dir):
+        return
+    scans = [load_scan_results(out_dir / i.rel_dir, i.sha256) for i in items]
+    coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
+    reports = [(compliance.build_report(i.template, i.lint, i.name, i.version, i.title, i.sha256, scan=scan,
+                                        coverage=coverage, graph=False), f"{i.rel_dir}/compliance.html")
+               for i, scan in zip(items, scans)]
+    paths = compliance.write_catalog(compliance.build_catalog(name, reports), out_dir,
+                                     writer=lambda p, t: _write(p, t, compliance.same_apart_from_time))
+    if key:
+        cache.record_derived(CATALOG_STAMP, key, out_dir, [p.name for p in paths])
+
+
+def _write(path: Path, text: str, same: Callable[[str, str], bool] | None = None) -> None:
+    """Write ``text`` to ``path`` unless it holds it already (or, with ``same``, text that ``same`` finds
+    equal): an unchanged file keeps its bytes and mtime."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return  # leave mtime alone when nothing changed
+    if path.exists() and (same or str.__eq__)(path.read_text(encoding="utf-8"), text):
+        return
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
@@ -209,7 +248,9 @@ def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterabl
     validate(items, settings.regions, progress=progress, cache=store, jobs=jobs)
     for item in items:
         _write(out_dir / item.rel_dir / "template.json", item.json_text)
-    write_derived(items, out_dir, store, jobs=jobs)
+    keys = write_derived(items, out_dir, store, jobs=jobs)
+    if not only:   # the catalog page covers every product: a partial build leaves it as it is
+        write_catalog(items, out_dir, settings.name, store, keys)
     bad = [(i, f) for i in items for f in blocking(i.lint.findings)]
     if bad:
         manifests.remove(out_dir)

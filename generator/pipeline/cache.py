@@ -41,7 +41,7 @@ CACHE_DIR = ".cache"
 FORMAT = 2   # bump when the layout of an entry changes
 RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py", "generator/compliance/scenarios.py",
                    "generator/compliance/lint.py", "generator/compliance/guard.py")
-DERIVED_SOURCES = ("generator/compliance/report.py", "generator/render.py")
+DERIVED_SOURCES = ("generator/compliance/report.py", "generator/compliance/evidence.py", "generator/render.py")
 DERIVED_TOOLS = ("cfn-flip", "PyYAML", "cfn-lint")
 # Fewer cache misses than this are linted in the build process itself: a worker only pays off when
 # there are several templates (and the real catalog's three stay in one process).

@@ -35,6 +35,18 @@ def _denies_plain_http(st):
     return False
 
 
+def _tls_statements(s, bucket):
+    """(policy logical id, statement) of every statement denying plain HTTP in a policy of ``bucket``."""
+    for pid, pol in s.of_type("AWS::S3::BucketPolicy"):
+        p = hipaa.props(pol)
+        if bucket not in hipaa.referenced(p.get("Bucket")):
+            continue
+        doc = p.get("PolicyDocument")
+        for st in hipaa.as_list(doc.get("Statement") if isinstance(doc, dict) else None):
+            if _denies_plain_http(st):
+                yield pid, st
+
+
 class BucketTlsOnlyPolicy(hipaa.HipaaRule):
     id = "E9201"
     shortdesc = "S3 buckets deny requests without TLS"
@@ -44,16 +56,13 @@ class BucketTlsOnlyPolicy(hipaa.HipaaRule):
     fix = "add a BucketPolicy denying s3:* to * when aws:SecureTransport is false, on [bucket ARN, bucket ARN/*]"
     resource_types = ("AWS::S3::Bucket",)
 
+    def shown(self, s, lid, res):
+        return [(f"{pid} statement", st) for pid, st in _tls_statements(s, lid)] or [("bucket policy", None)]
+
     def check(self, s, lid, res):
         covered = set()
-        for _, pol in s.of_type("AWS::S3::BucketPolicy"):
-            p = hipaa.props(pol)
-            if lid not in hipaa.referenced(p.get("Bucket")):
-                continue
-            doc = p.get("PolicyDocument")
-            for st in hipaa.as_list(doc.get("Statement") if isinstance(doc, dict) else None):
-                if _denies_plain_http(st):
-                    covered |= {_arn_kind(r, lid) for r in hipaa.as_list(st.get("Resource"))}
+        for _, st in _tls_statements(s, lid):
+            covered |= {_arn_kind(r, lid) for r in hipaa.as_list(st.get("Resource"))}
         missing = {"bucket", "objects"} - covered
         if missing:
             what = " and ".join(sorted({"bucket": "the bucket ARN", "objects": "bucket ARN/*"}[m] for m in missing))

@@ -12,6 +12,14 @@ class InstanceInVpc(hipaa.HipaaRule):
     resource_types = ("AWS::EC2::Instance",)
     evidence = ("SubnetId",)
 
+    def shown(self, s, lid, res):
+        p = hipaa.props(res)
+        if hipaa.is_set(p.get("SubnetId")):
+            return [("SubnetId", p["SubnetId"])]
+        return [(f"NetworkInterfaces/{i}/SubnetId", ni.get("SubnetId"))
+                for i, ni in enumerate(hipaa.as_list(p.get("NetworkInterfaces"))) if isinstance(ni, dict)] \
+            or [("SubnetId", None)]
+
     def check(self, s, lid, res):
         p = hipaa.props(res)
         nis = [ni for ni in hipaa.as_list(p.get("NetworkInterfaces")) if isinstance(ni, dict)]

@@ -13,6 +13,14 @@ class InstanceNoPublicIp(hipaa.HipaaRule):
     resource_types = ("AWS::EC2::Instance", "AWS::EC2::EIP", "AWS::EC2::EIPAssociation")
     evidence = ("NetworkInterfaces",)
 
+    def shown(self, s, lid, res):
+        p = hipaa.props(res)
+        if res.get("Type") != "AWS::EC2::Instance":
+            return [("InstanceId", p.get("InstanceId"))]
+        return [(f"NetworkInterfaces/{i}/AssociatePublicIpAddress", ni.get("AssociatePublicIpAddress"))
+                for i, ni in enumerate(hipaa.as_list(p.get("NetworkInterfaces"))) if isinstance(ni, dict)] \
+            or [("NetworkInterfaces", None)]
+
     def check(self, s, lid, res):
         p = hipaa.props(res)
         if res.get("Type") != "AWS::EC2::Instance":

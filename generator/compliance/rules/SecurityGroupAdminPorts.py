@@ -16,6 +16,9 @@ class SecurityGroupAdminPorts(hipaa.HipaaRule):
     resource_types = ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress")
     evidence = ("SecurityGroupIngress",)
 
+    def shown(self, s, lid, res):
+        return hipaa.sg_shown(lid, res)
+
     def check(self, s, lid, res):
         for path, rule, _ in hipaa.sg_rules(lid, res, "Ingress"):
             source = hipaa.open_source(rule, s)

@@ -14,6 +14,9 @@ class SecurityGroupInternetIngress(hipaa.HipaaRule):
     resource_types = ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress")
     evidence = ("SecurityGroupIngress",)
 
+    def shown(self, s, lid, res):
+        return hipaa.sg_shown(lid, res)
+
     def check(self, s, lid, res):
         lb_groups = hipaa.load_balancer_groups(s)
         for path, rule, groups in hipaa.sg_rules(lid, res, "Ingress"):

@@ -15,6 +15,9 @@ class SecurityGroupRuleDescription(hipaa.HipaaRule):
     resource_types = SG_TYPES
     evidence = ("Description",)
 
+    def shown(self, s, lid, res):
+        return hipaa.sg_shown(lid, res, ("Ingress", "Egress"), "Description")
+
     def check(self, s, lid, res):
         for direction in ("Ingress", "Egress"):
             for path, rule, _ in hipaa.sg_rules(lid, res, direction):

@@ -29,6 +29,9 @@ class VolumeInBackupPlan(hipaa.HipaaRule):
     resource_types = ("AWS::EC2::Volume",)
     evidence = ("Tags",)
 
+    def shown(self, s, lid, res):
+        return [("selected by", _selected(s, lid, res) or None)]
+
     def check(self, s, lid, res):
         if not _selected(s, lid, res):
             yield hipaa.Fail((), f"volume {lid}: not selected by any AWS::Backup::BackupSelection")
