@@ -47,6 +47,7 @@ Pure Python: no moto, no boto3; the tests and the endpoint both import it.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ def applies(st: Mapping[str, Any], request: Request) -> bool:
 
 # ------------------------------------------------------------------------------------------- matching
 
+@functools.lru_cache(maxsize=4096)
 def _glob(pattern: str, flags: int = 0) -> re.Pattern[str]:
     parts = [".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern]
     return re.compile("".join(parts), flags | re.DOTALL)
