@@ -196,9 +196,6 @@ def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
                                                    "TERMINATE_PROVISIONED_PRODUCT"}
     refused = [r for r in recorded if not r["allowed"]]
     assert not refused, f"the launch role was refused: {refused[:3]}"
-    unresolved = [r for r in recorded if "*" in r["resource"] and r["resource"] != "*"
-                  and not (r["resource"].startswith("arn:aws:cloudformation:") and r["resource"].endswith("/*"))]
-    assert not unresolved, f"requests on resources the endpoint could not name: {unresolved[:3]}"
     return recorded
 
 

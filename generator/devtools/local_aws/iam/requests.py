@@ -229,9 +229,9 @@ def _referenced_logical_id(value: Any) -> str | None:
 
 
 def with_unresolved(resolved: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
-    """``resolved`` properties plus the raw ones that resolved to nothing (references to resources moto
-    does not simulate), so the resources they name are still known."""
-    return {**{k: v for k, v in (raw or {}).items() if k not in resolved}, **resolved}
+    """``resolved`` properties plus the raw references (``Ref`` / ``Fn::GetAtt``) that resolved to nothing
+    (references to resources moto does not simulate), so the resources they name are still known."""
+    return {**{k: v for k, v in (raw or {}).items() if k not in resolved and _referenced_logical_id(v)}, **resolved}
 
 
 def template_tags(resource_type: str, props: Mapping[str, Any]) -> dict[str, str]:
