@@ -153,3 +153,17 @@ class StackFailure(LocalAwsSignal):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code = code
+
+
+class PolicyNotEvaluable(LocalAwsSignal):
+    """An IAM policy uses grammar the local IAM evaluator does not implement (an operator, an element)."""
+
+
+class AccessDenied(LocalAwsSignal):
+    """The local IAM evaluation refused a request; ``message`` is AWS's AccessDenied text."""
+
+    def __init__(self, message: str, action: str, resource: str):
+        super().__init__(message)
+        self.action = action
+        self.resource = resource
+

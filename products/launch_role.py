@@ -1,23 +1,35 @@
-"""The launch role: the IAM role Service Catalog assumes to launch the catalog's products.
+"""The launch role: the IAM role Service Catalog assumes to launch, update and terminate the catalog's products.
 
-Used as every product's launch constraint.  Trusted only by Service Catalog of this account.  Its
-permissions are the classic launch-role base (CloudFormation stacks and change sets on Service Catalog's
-``SC-*`` stacks, template reads from the template buckets for objects tagged
-``servicecatalog:provisioning=true``), ``ssm:GetParameters`` on exactly the SSM parameters the product
-templates name (CloudFormation resolves SSM-typed parameters and ``{{resolve:ssm:...}}`` with the launch
-role's credentials), plus the per-service permissions DERIVED from the resource types of
-every product built before it (``generator.blocks.permissions``): adding a resource type to a product changes
-this role at the next build.  Two derived groups get conditions here:
+Used as every product's launch constraint.  What it may do comes from two places:
 
-- using this account's KMS keys (encrypt, decrypt, re-encrypt, data keys, grants; always at least the
-  ones EBS needs for a customer-key volume and CloudWatch Logs for a key-encrypted log group) only
-  through ``kms:ViaService`` of EC2, CloudWatch Logs, AWS Backup and the services of the products'
-  resource types that asked for key use, in the catalog regions; grants only for AWS resources;
-- attaching and detaching managed policies only with ``iam:PolicyARN`` naming the AWS managed policies
-  the product templates attach (read from their ``ManagedPolicyArns``) or policies under the products'
-  IAM path.
+* **Service Catalog's own needs** (*AWS Service Catalog Launch Constraints*,
+  https://docs.aws.amazon.com/servicecatalog/latest/adminguide/constraints-launch.html, and its tutorial
+  policy, *Step 6: Add a launch constraint to assign an IAM role*,
+  https://docs.aws.amazon.com/servicecatalog/latest/adminguide/getstarted-launchconstraint.html): the
+  tutorial's CloudFormation actions, on Service Catalog's ``SC-*`` stacks only (``ServiceCatalogStacks``,
+  ``ReadTemplates``); "Read access to the AWS CloudFormation template in a service-owned Amazon S3
+  bucket", which has to be ``s3:GetObject`` on Resource ``*`` with the condition the page prescribes
+  ("you must use this string": ``s3:ExistingObjectTag/servicecatalog:provisioning`` = ``true``;
+  ``ReadProvisioningTemplates``); and ``ssm:GetParameters`` on exactly the SSM parameters the product
+  templates name, which CloudFormation resolves with the caller's credentials (*CloudFormation service
+  role*: "By default, CloudFormation uses a temporary session that it generates from your user
+  credentials for stack operations"; ``ReadProductSsmParameters``).  The launch-constraint page also
+  says ``servicecatalog:ProvisionProduct``, ``TerminateProvisionedProduct`` and
+  ``UpdateProvisionedProduct`` "cannot be assigned in a launch role": the role has no servicecatalog
+  action at all.
+* **What CloudFormation asks of the caller for each product resource**, DERIVED from every product
+  template registered before this one (``generator.blocks.permissions``): adding a resource type or a
+  property to a product changes this role at the next build.
 
-Managed policies only, none longer than IAM's 6,144 characters.
+Trust: only ``servicecatalog.amazonaws.com``, and only on behalf of this account in the catalog's
+regions: the launch-constraint page's "Adding Confused Deputy to Launch Constraint": "you can restrict
+the launch role access by using ``sourceAccount`` and ``sourceArn`` conditions in the launch role trust
+policy" (``aws:SourceAccount``; ``aws:SourceArn`` ``arn:<partition>:servicecatalog:<region>:<account>:*``,
+the templated form the page says is the only one supported).
+
+Every statement's Sid says what it is for; the policy's Metadata (``needed-by``) lists,
+per Sid, the resource types (or Service Catalog operations) that need it.  Managed policies only, none
+longer than IAM's 6,144 characters.
 """
 
 from __future__ import annotations
@@ -26,45 +38,48 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from awacs.aws import ArnLike, Bool, Condition, ForAnyValueStringEquals, Principal, Statement, StringEquals, StringLike
+import awacs.aws
+from awacs.aws import ArnLike, Condition, Statement, StringEquals
 from troposphere import Output, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
 
 from generator.blocks import admin_settings as admin, permissions
-from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, template_bucket_prefix, waived
+from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, waived
 from generator.blocks.iam import actions, document, managed_policy, service_trust, statement
-from generator.errors import BuildError, ConfigError
+from generator.errors import BuildError
 from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "launch-role"
 MAX_POLICY_CHARS = 6144   # IAM managed policy size limit (whitespace not counted)
 MAX_POLICIES = 10         # managed policies per role (default quota)
+SERVICE_CATALOG = "servicecatalog.amazonaws.com"
+NEEDS_KEY = "needed-by"   # policy Metadata: Sid -> the resource types or Service Catalog operations that need it
 
+# The tutorial policy's CloudFormation actions (getstarted-launchconstraint.html), on SC-* stacks.
 STACK_ACTIONS = ("cloudformation:CreateStack", "cloudformation:DeleteStack", "cloudformation:DescribeStackEvents",
-                 "cloudformation:DescribeStacks", "cloudformation:SetStackPolicy", "cloudformation:UpdateStack",
-                 # UpdateProvisionedProduct goes through a change set on the SC-* stack
-                 "cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet",
-                 "cloudformation:ExecuteChangeSet", "cloudformation:DeleteChangeSet")
-# What EC2 needs to create a volume encrypted with a customer key (and CloudWatch Logs a log group), from
-# the launching principal, whatever the provider schemas list; limited to kms:ViaService of these services.
-KEY_USE_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt",
-                   "kms:GenerateDataKeyWithoutPlaintext", "kms:ReEncrypt*")
-KEY_USE_SERVICES = ("backup", "ec2", "logs")
-AWS_MANAGED_POLICY = re.compile(r"arn:(?:\$\{AWS::Partition\}|aws[a-z-]*):iam::aws:policy/([A-Za-z0-9+=,.@_/-]+)")
+                 "cloudformation:DescribeStacks", "cloudformation:SetStackPolicy", "cloudformation:UpdateStack")
 TEMPLATE_ACTIONS = ("cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate")
-# CloudFormation reads SSM-typed parameters and {{resolve:ssm:...}} references with the caller's (here: the
-# launch role's) credentials, through GetParameters.
 SSM_READ_ACTIONS = ("ssm:GetParameters",)
+AWS_MANAGED_POLICY = re.compile(r"arn:(?:\$\{AWS::Partition\}|aws[a-z-]*):iam::aws:policy/([A-Za-z0-9+=,.@_/-]+)")
 SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::\d+)?\}\}")
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
+SERVICE_CATALOG_NEEDS = {
+    "ServiceCatalogStacks": ["ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct"],
+    "ReadTemplates": ["ProvisionProduct", "UpdateProvisionedProduct"],
+    "ReadProvisioningTemplates": ["ProvisionProduct", "UpdateProvisionedProduct"],
+}
 
 
 @dataclass(frozen=True)
 class CoveredProduct:
     name: str
     version: str
-    resource_types: tuple[str, ...]
+    resources: tuple[permissions.ProductResource, ...] = ()
     managed_policies: tuple[str, ...] = ()   # AWS managed policies its IAM principals attach (names below policy/)
     ssm_parameters: tuple[str, ...] = ()     # SSM parameters CloudFormation reads for it (launch role's credentials)
+
+    @property
+    def resource_types(self) -> tuple[str, ...]:
+        return tuple(sorted({r.type for r in self.resources}))
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,13 @@ def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+def product_resources(product: str, template: dict) -> tuple[permissions.ProductResource, ...]:
+    resources = template.get("Resources", {})
+    names = frozenset(resources)
+    return tuple(permissions.ProductResource(product, lid, res.get("Type", ""), res.get("Properties") or {}, names)
+                 for lid, res in sorted(resources.items()) if res.get("Type"))
+
+
 def make_config(settings, product, built) -> LaunchRoleConfig:
     """Cover every kind="product" template rendered before the launch role (``built``, by name)."""
     covers = []
@@ -170,8 +192,7 @@ def make_config(settings, product, built) -> LaunchRoleConfig:
         if rendered.kind != "product":
             continue
         template = rendered.template
-        types = sorted({r.get("Type", "") for r in template.get("Resources", {}).values()} - {""})
-        covers.append(CoveredProduct(name, rendered.version, tuple(types),
+        covers.append(CoveredProduct(name, rendered.version, product_resources(name, template),
                                      attached_managed_policies(name, template), read_ssm_parameters(template)))
     return LaunchRoleConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
                             regions=settings.regions, catalog=settings.name, covers=tuple(covers),
@@ -188,20 +209,14 @@ def _region_condition(cfg: LaunchRoleConfig) -> Condition:
 
 
 def base_statements(cfg: LaunchRoleConfig) -> list[Statement]:
-    """The classic launch-role policy, scoped: SC-* stacks and their change sets, tagged template objects,
-    the template keys."""
-    bucket_objects = Sub(f"arn:${{AWS::Partition}}:s3:::{template_bucket_prefix(cfg.catalog)}-${{AWS::AccountId}}-*/*")
+    """What Service Catalog itself needs of the launch role (module docstring)."""
     return [
         statement("ServiceCatalogStacks", list(STACK_ACTIONS),
                   Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"),
                   condition=_region_condition(cfg)),
-        statement("ReadTemplates", list(TEMPLATE_ACTIONS), "*"),
-        statement("ReadProvisioningTemplates", ["s3:GetObject"], bucket_objects,
+        statement("ReadTemplates", list(TEMPLATE_ACTIONS), "*", condition=_region_condition(cfg)),
+        statement("ReadProvisioningTemplates", ["s3:GetObject"], "*",
                   condition=Condition(StringEquals(f"s3:ExistingObjectTag/{PROVISIONING_TAG_KEY}", PROVISIONING_TAG_VALUE))),
-        statement("DecryptTemplates", ["kms:Decrypt"], Sub("arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"),
-                  condition=Condition([StringLike("kms:ViaService", "s3.*.amazonaws.com"),
-                                       ForAnyValueStringEquals("kms:ResourceAliases",
-                                                               f"alias/{cfg.catalog}/templates")])),
     ]
 
 
@@ -213,46 +228,35 @@ def ssm_read_statements(cfg: LaunchRoleConfig) -> list[Statement]:
                       [ssm_parameter_arn(n) for n in cfg.ssm_parameters], condition=_region_condition(cfg))]
 
 
-def key_use_statements(cfg: LaunchRoleConfig, groups) -> list[Statement]:
-    """Using this account's keys, only through the services that encrypt the products' resources."""
-    names = set(KEY_USE_ACTIONS) | {a for g in groups if g.kind == "via-service" for a in g.actions}
-    if "kms:ReEncrypt*" in names:
-        names -= {"kms:ReEncryptFrom", "kms:ReEncryptTo"}
-    services = sorted(set(KEY_USE_SERVICES) | {s for g in groups if g.kind == "via-service" for s in g.services})
-    endpoints = [f"{svc}.{region}.amazonaws.com" for svc in services for region in cfg.regions]
-    via = StringEquals("kms:ViaService", endpoints)
-    keys = Sub(permissions.ACCOUNT_KEYS)
-    return [
-        statement("UseAccountKeysViaServices", sorted(names - {"kms:CreateGrant"}, key=str.lower), keys,
-                  condition=Condition(via)),
-        statement("GrantAccountKeysToAwsResources", ["kms:CreateGrant"], keys,
-                  condition=Condition([via, Bool("kms:GrantIsForAWSResource", "true")])),
-    ]
+def _condition(cfg: LaunchRoleConfig, grant: permissions.Grant) -> Condition | None:
+    condition = {op: dict(keys) for op, keys in grant.condition.items()}
+    if grant.kind == "attachment":
+        policies = [Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}") for name in cfg.managed_policies]
+        policies.append(Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{admin.PRODUCT_IAM_PATH}*"))
+        condition["ArnLike"] = {"iam:PolicyARN": policies}
+    if grant.regional:
+        condition.setdefault("StringEquals", {})["aws:RequestedRegion"] = list(cfg.regions)
+    for keys in condition.values():
+        for key, value in keys.items():
+            if isinstance(value, str) and "${AWS::" in value:
+                keys[key] = Sub(value)
+    if not condition:
+        return None
+    return Condition([getattr(awacs.aws, op.replace(":", ""))(keys) for op, keys in sorted(condition.items())])
 
 
-def attachment_statement(cfg: LaunchRoleConfig, group) -> Statement:
-    """Attach/detach managed policies only to product principals, and only the policies products attach."""
-    policies = [Sub(f"arn:${{AWS::Partition}}:iam::aws:policy/{name}") for name in cfg.managed_policies]
-    policies.append(Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{admin.PRODUCT_IAM_PATH}*"))
-    return Statement(Sid=group.sid, Effect="Allow", Action=actions(group.actions),
-                     Resource=[Sub(r) for r in group.resources],
-                     Condition=Condition(ArnLike("iam:PolicyARN", policies)))
-
-
-def derived_statements(cfg: LaunchRoleConfig) -> tuple[list[Statement], list[Statement]]:
-    """(scoped and read-only statements, statements of write actions AWS allows only on Resource *)."""
-    perms = permissions.derive(cfg.resource_types, cfg.regions)
-    normal, unscopable = key_use_statements(cfg, perms.groups), []
-    for g in perms.groups:
-        if g.kind == "via-service":
-            continue  # in key_use_statements
-        if g.kind == "attachment":
-            normal.append(attachment_statement(cfg, g))
-            continue
-        resources = ["*"] if g.resources == ("*",) else [Sub(r) for r in g.resources]
-        st = Statement(Sid=g.sid, Effect="Allow", Action=actions(g.actions), Resource=resources,
-                       **({"Condition": _region_condition(cfg)} if g.regional else {}))
-        (unscopable if g.kind == "unscopable" else normal).append(st)
+def derived_statements(cfg: LaunchRoleConfig) -> tuple[list[tuple[Statement, list[str]]], list[tuple[Statement, list[str]]]]:
+    """(statements, statements of write actions AWS allows only on Resource *), each with what needs it."""
+    resources = [r for p in cfg.covers for r in p.resources]
+    grants = permissions.derive(resources, cfg.regions, [p.name for p in cfg.covers])
+    normal, unscopable = [], []
+    for g in grants:
+        res = ["*"] if g.resources == {"*"} else [Sub(r) for r in sorted(g.resources)]
+        kwargs = {"Sid": g.sid, "Effect": "Allow", "Action": actions(g.sorted_actions()), "Resource": res}
+        condition = _condition(cfg, g)
+        if condition:
+            kwargs["Condition"] = condition
+        (unscopable if g.kind == "unscopable" else normal).append((Statement(**kwargs), sorted(g.needed_by)))
     return normal, unscopable
 
 
@@ -278,6 +282,20 @@ def pack(statements: list[Statement], limit: int = MAX_POLICY_CHARS) -> list[lis
     return [chunk for chunk in out if chunk]
 
 
+def _with_needs(policy, needed_by: dict[str, list[str]]):
+    meta = policy.resource.get("Metadata") or {}
+    meta[NEEDS_KEY] = {sid: needed_by[sid] for sid in sorted(needed_by)}
+    policy.Metadata = meta
+    return policy
+
+
+def trust_policy(cfg: LaunchRoleConfig):
+    source_arns = [Sub(f"arn:${{AWS::Partition}}:servicecatalog:{region}:${{AWS::AccountId}}:*")
+                   for region in cfg.regions]
+    return service_trust(SERVICE_CATALOG, condition=Condition([
+        StringEquals("aws:SourceAccount", Ref("AWS::AccountId")), ArnLike("aws:SourceArn", source_arns)]))
+
+
 def build(cfg: LaunchRoleConfig) -> Template:
     t = Template(Description=f"{cfg.catalog} launch role {cfg.version}: assumed by Service Catalog to launch "
                              f"{', '.join(f'{p.name} {p.version}' for p in cfg.covers)}")
@@ -286,26 +304,30 @@ def build(cfg: LaunchRoleConfig) -> Template:
     role = t.add_resource(cfn_iam.Role(
         "LaunchRole", RoleName=admin.LAUNCH_ROLE_NAME,
         Description=f"Service Catalog launch role of {cfg.catalog} (launch constraint of every product)",
-        AssumeRolePolicyDocument=service_trust("servicecatalog.amazonaws.com", condition=Condition(
-            StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))))
+        AssumeRolePolicyDocument=trust_policy(cfg)))
     normal, unscopable = derived_statements(cfg)
-    chunks = pack(base_statements(cfg) + ssm_read_statements(cfg) + normal)
+    base = base_statements(cfg) + ssm_read_statements(cfg)
+    needed_by = {st.Sid: SERVICE_CATALOG_NEEDS.get(st.Sid, ["CloudFormation: SSM parameters and dynamic references "
+                                                           "of the product templates"]) for st in base}
+    needed_by.update({st.Sid: types for st, types in normal + unscopable})
+    chunks = pack(base + [st for st, _ in normal])
     if len(chunks) + bool(unscopable) > MAX_POLICIES:
         raise config_error(cfg.product, "permissions", f"{len(chunks)} policies", f"at most {MAX_POLICIES}")
-    policies = []
     for i, chunk in enumerate(chunks, start=1):
-        policies.append(t.add_resource(managed_policy(
-            f"LaunchPolicy{i}", f"{cfg.catalog} launch role, part {i} of {len(chunks)}", chunk, roles=[Ref(role)])))
+        t.add_resource(_with_needs(managed_policy(
+            f"LaunchPolicy{i}", f"{cfg.catalog} launch role, part {i} of {len(chunks)}", chunk, roles=[Ref(role)]),
+            {st.Sid: needed_by[st.Sid] for st in chunk}))
     if unscopable:
-        if len(pack(unscopable)) > 1:
+        sts = [st for st, _ in unscopable]
+        if len(pack(sts)) > 1:
             raise config_error(cfg.product, "permissions", "unscopable actions", f"one policy of {MAX_POLICY_CHARS}")
-        pol = managed_policy("LaunchPolicyUnscopable", f"{cfg.catalog} launch role: write actions AWS authorizes "
-                             "only on Resource *, limited to the catalog regions", unscopable, roles=[Ref(role)])
-        names = ", ".join(a.JSONrepr() for st in unscopable for a in st.Action)
-        t.add_resource(waived(pol, ("E9703", (
+        pol = managed_policy("LaunchPolicyUnscopable", f"{cfg.catalog} launch role: actions AWS authorizes "
+                             "only on Resource *, limited to the catalog regions", sts, roles=[Ref(role)])
+        names = ", ".join(a.JSONrepr() for st in sts for a in st.Action)
+        t.add_resource(_with_needs(waived(pol, ("E9703", (
             "the IAM service authorization reference defines no resource type for these actions, so AWS "
             f"authorizes them only on Resource *; derived from the products' resource types: {names}; "
-            "limited to the catalog regions by aws:RequestedRegion"))))
+            "limited to the catalog regions by aws:RequestedRegion"))), {st.Sid: needed_by[st.Sid] for st in sts}))
     # --- outputs
     t.add_output(Output("LaunchRoleArn", Value=role.get_att("Arn"), Description="launch constraint RoleArn"))
     t.add_output(Output("LaunchRoleName", Value=Ref(role), Description="launch constraint LocalRoleName"))

@@ -113,6 +113,21 @@ def hc(capsys):
 @pytest.fixture
 def account(aws_env, built, hc):
     """An account set up by the administrator with the CLI, and the catalog published (us-east-1)."""
+    return set_up_account(aws_env, built, hc)
+
+
+@pytest.fixture
+def fresh_account(aws_env, built, hc):
+    """``fresh_account()`` resets the endpoint and sets the account up again (as ``account``), for tests that
+    need more than one fresh account."""
+    def make() -> dict:
+        aws_env.reset()
+        return set_up_account(aws_env, built, hc)
+    return make
+
+
+def set_up_account(aws_env, built, hc) -> dict:
+    """Deploy the baseline and the launch role and publish the catalog on the (reset) endpoint."""
     from generator.aws import api as aws
     from generator.devtools import demo
 

@@ -31,4 +31,6 @@ def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
     assert "creates the HealthcareDeveloper group" not in out  # no workaround left
     assert re.search(r"clinic-test: update SUCCEEDED, status AVAILABLE, instance i-\w+ \(same instance\)", out)
     assert "compliance.md" in out
+    assert "IAM enforced: launches, updates and terminations run as the launch role" in out
+    assert re.search(r"IAM: [1-9]\d* requests of the launch role evaluated, 0 refused", out)
     assert "local AWS endpoint stopped" in out

@@ -1,4 +1,7 @@
-"""The launch role: trusted by Service Catalog only, scoped, and derived from the products' resource types."""
+"""The launch role as rendered: trusted by Service Catalog of this account only, derived from the products'
+resources, every mutating action limited to what the products create.  (That it launches, updates and
+terminates every product, and needs every statement, is shown against the local endpoint's IAM:
+tests/local_aws/test_web_server_lifecycle.py and test_launch_role_enforcement.py.)"""
 
 from __future__ import annotations
 
@@ -6,20 +9,22 @@ import dataclasses
 import re
 
 import pytest
-from troposphere import Equals, If, NoValue, Ref, Template, dynamodb, iam, sqs
+from troposphere import Equals, If, NoValue, Ref, Tags, Template, dynamodb, iam, kms, sqs
 
-from generator.blocks import permissions
+from generator.blocks import handlers, permissions
 from generator.blocks.admin_settings import LAUNCH_ROLE_NAME, PRODUCT_IAM_PATH
 from generator.blocks.iam import aws_managed, document, service_trust, statement
+from generator.blocks.tags import PRODUCT_TAG
 from generator.compliance.lint import Linter, blocking
 from generator.errors import BuildError
 from generator.pipeline import build as pipeline
+from generator.product import ProductSpec
 from generator.settings import ProductSettings
 from products import launch_role
-from generator.product import ProductSpec
 from products.registry import REGISTRY
 
 QUEUE = "queue-product"
+PRODUCT_TAG_CONDITION = {f"aws:ResourceTag/{PRODUCT_TAG}": ["healthcare-web-server"]}
 
 
 def _statements(template):
@@ -27,6 +32,10 @@ def _statements(template):
         if res["Type"] == "AWS::IAM::ManagedPolicy":
             for st in res["Properties"]["PolicyDocument"]["Statement"]:
                 yield lid, res, st
+
+
+def _by_sid(template) -> dict:
+    return {st["Sid"]: st for _, _, st in _statements(template)}
 
 
 def _actions(template) -> set[str]:
@@ -44,19 +53,13 @@ def _with_product(settings, name, build):
     return dataclasses.replace(settings, products=products), registry
 
 
-def _with_queue_product(settings):
-    """The catalog plus a product whose template adds AWS::SQS::Queue, registered before the launch role."""
-    def build_queue(_cfg):
-        t = Template()
-        t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="alias/aws/sqs"))
-        return t
-
-    return _with_product(settings, QUEUE, build_queue)
-
-
 def _launch_role_with(settings, name, build):
     wider, registry = _with_product(settings, name, build)
     return {b.name: b for b in pipeline.render_all(wider, registry=registry)}[launch_role.NAME]
+
+
+def _tags(product=QUEUE):
+    return Tags(**{PRODUCT_TAG: product})
 
 
 def _role_product(*policy_arns, policy_path=PRODUCT_IAM_PATH):
@@ -88,164 +91,240 @@ def test_lint_clean_in_every_catalog_region(rendered, settings):
     assert blocking(Linter(list(settings.regions)).lint_text(rendered[launch_role.NAME].json_text).findings) == []
 
 
-def test_trusted_only_by_service_catalog_of_this_account(template):
+def test_trusted_only_by_service_catalog_of_this_account_in_the_catalog_regions(template, settings):
     role = template["Resources"]["LaunchRole"]["Properties"]
     assert role["RoleName"] == LAUNCH_ROLE_NAME
     (st,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert st["Principal"] == {"Service": ["servicecatalog.amazonaws.com"]}
-    assert st["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert st["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnLike": {"aws:SourceArn": [{"Fn::Sub": f"arn:${{AWS::Partition}}:servicecatalog:{r}:${{AWS::AccountId}}:*"}
+                                      for r in settings.regions]}}
     assert "Policies" not in role  # managed policies only
 
 
-def test_no_wildcard_actions_and_policies_fit(template):
+def test_no_wildcard_actions_every_statement_has_a_sid_and_says_what_needs_it(template):
     for lid, res, st in _statements(template):
         for action in st["Action"]:
             assert action != "*" and not action.endswith(":*"), (lid, action)
-            prefix = action.partition(":")[0]
-            assert prefix == prefix.lower()
+            assert action.partition(":")[0] == action.partition(":")[0].lower()
+        needed_by = res["Metadata"][launch_role.NEEDS_KEY]
+        assert st["Sid"] and needed_by[st["Sid"]], (lid, st)
     for res in template["Resources"].values():
         if res["Type"] == "AWS::IAM::ManagedPolicy":
             assert res["Properties"]["Roles"] == [{"Ref": "LaunchRole"}]
             assert launch_role._size_of(res["Properties"]["PolicyDocument"]) <= launch_role.MAX_POLICY_CHARS
+            assert set(res["Metadata"][launch_role.NEEDS_KEY]) == {
+                st["Sid"] for st in res["Properties"]["PolicyDocument"]["Statement"]}
+
+
+def test_what_service_catalog_itself_needs(template):
+    """The tutorial policy's CloudFormation actions on SC-* stacks, and AWS's template-read statement."""
+    sts = _by_sid(template)
+    stacks = sts["ServiceCatalogStacks"]
+    assert set(stacks["Action"]) == {"cloudformation:CreateStack", "cloudformation:DeleteStack",
+                                     "cloudformation:DescribeStackEvents", "cloudformation:DescribeStacks",
+                                     "cloudformation:SetStackPolicy", "cloudformation:UpdateStack"}
+    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"}]
+    assert set(sts["ReadTemplates"]["Action"]) == {"cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate"}
+    read = sts["ReadProvisioningTemplates"]
+    assert read["Action"] == ["s3:GetObject"] and read["Resource"] == ["*"]
+    assert read["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}
+    actions = _actions(template)
+    assert not any(a.startswith("servicecatalog:") for a in actions)   # "cannot be assigned in a launch role"
+    assert not any("ChangeSet" in a for a in actions)
+
+
+def test_no_service_the_products_do_not_use(template):
+    services = {a.partition(":")[0] for a in _actions(template)}
+    assert services == {"backup", "backup-storage", "cloudformation", "ec2", "elasticloadbalancing", "iam", "kms",
+                        "logs", "s3", "ssm"}
+    assert not {"ssm:CreateAssociation", "ssm:DeleteAssociation", "logs:PutResourcePolicy",
+                "logs:DeleteResourcePolicy", "logs:CreateLogDelivery", "cognito-idp:DescribeUserPoolClient",
+                "firehose:TagDeliveryStream"} & _actions(template)
+    resources = " ".join(str(r) for _, _, st in _statements(template) for r in st["Resource"])
+    assert "license-manager" not in resources and "elastic-inference" not in resources
+
+
+def test_changes_only_to_what_the_products_create(template):
+    """A write on an existing resource needs the product tag, the products' IAM path, or is a KMS alias."""
+    for lid, _res, st in _statements(template):
+        writes = [a for a in st["Action"] if not handlers.is_read_only(a)]
+        if not writes or st["Sid"] in ("ServiceCatalogStacks", "ReadProvisioningTemplates"):
+            continue
+        sid = st["Sid"]
+        condition = st.get("Condition", {})
+        if sid.endswith("ChangeProductResources"):
+            assert condition["StringEquals"][f"aws:ResourceTag/{PRODUCT_TAG}"] == ["healthcare-web-server"], sid
+        elif sid.startswith("Iam"):
+            assert all(r["Fn::Sub"].endswith(("/hipaa-catalog/products/*", "AWSServiceRoleForElasticLoadBalancing*"))
+                       for r in st["Resource"]), sid
+        elif sid.endswith("TagOnCreate"):
+            keys = set(condition["StringEquals"])
+            assert keys - {"aws:RequestedRegion"} in ({"ec2:CreateAction"}, {"elasticloadbalancing:CreateAction"},
+                                                      {f"aws:RequestTag/{PRODUCT_TAG}"}), sid
+        elif sid.startswith("Kms") and "ProductKeys" in sid:
+            assert condition["StringEquals"][f"aws:ResourceTag/{PRODUCT_TAG}"] == ["healthcare-web-server"]
+            assert condition["StringEquals"]["kms:ViaService"]
+        else:   # creating, an untaggable product resource (a KMS alias), or AWS's Resource-* actions
+            assert sid.endswith(("Create", "ChangeUntaggableProductResources", "Unscopable")), sid
+    sts = _by_sid(template)
+    terminate = [s for s in sts.values() if "ec2:TerminateInstances" in s["Action"]]
+    assert [s["Sid"] for s in terminate] == ["Ec2ChangeProductResources"]
+    for action in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "logs:DeleteLogGroup",
+                   "backup:DeleteBackupVault", "ec2:DeleteVolume", "ec2:DeleteSecurityGroup"):
+        assert [s["Sid"] for s in sts.values() if action in s["Action"]][0].endswith("ChangeProductResources"), action
 
 
 def test_writes_on_star_only_where_aws_requires_it_and_waived(template):
     for lid, res, st in _statements(template):
         if st["Resource"] != ["*"]:
             continue
-        writes = [a for a in st["Action"] if not permissions.is_read_only(a)]
+        writes = [a for a in st["Action"] if not handlers.is_read_only(a)]
+        if st["Sid"] == "ReadProvisioningTemplates":
+            continue   # s3:GetObject: a read, on Resource * as the launch-constraint page prescribes
         if writes:
             assert lid == "LaunchPolicyUnscopable", (lid, writes)
             assert "aws:RequestedRegion" in st["Condition"]["StringEquals"]
-            assert all(permissions.resource_types_of(a) == [] for a in writes)
+            assert all(handlers.resource_types_of(a) == [] for a in writes)
             (waiver,) = res["Metadata"]["hipaa-catalog"]["waivers"]
             assert waiver["rule"] == "E9703" and all(a in waiver["reason"] for a in writes)
 
 
-def test_pass_role_only_on_product_roles(template):
+def test_pass_role_names_the_services_and_only_product_roles(template):
     path = PRODUCT_IAM_PATH.strip("/")
-    iam = [st for _, _, st in _statements(template) if any(a.startswith("iam:") for a in st["Action"])]
-    assert iam and any("iam:PassRole" in st["Action"] for st in iam)
-    for st in iam:
-        for r in st["Resource"]:
-            assert r != "*" and r["Fn::Sub"].endswith(f"/{path}/*"), r
-    pass_role = [st for st in iam if "iam:PassRole" in st["Action"]]
-    assert {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{path}/*"} in pass_role[0]["Resource"]
+    passes = [st for _, _, st in _statements(template) if "iam:PassRole" in st["Action"]]
+    assert {st["Sid"] for st in passes} == {"IamPassRoleToEc2", "IamPassRoleToBackup"}
+    for st in passes:
+        assert st["Action"] == ["iam:PassRole"]
+        assert st["Resource"] == [{"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{path}/*"}]
+    sts = _by_sid(template)
+    assert sts["IamPassRoleToBackup"]["Condition"] == {"StringEquals": {"iam:PassedToService": "backup.amazonaws.com"}}
+    # RunInstances sends iam:PassedToService; AddRoleToInstanceProfile is documented only with
+    # iam:AssociatedResourceArn, which both send
+    assert sts["IamPassRoleToEc2"]["Condition"] == {
+        "StringEqualsIfExists": {"iam:PassedToService": "ec2.amazonaws.com"},
+        "ArnLike": {"iam:AssociatedResourceArn": {"Fn::Sub": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}}}
 
 
-def test_base_permissions_are_scoped(template):
-    sts = {st["Sid"]: st for _, _, st in _statements(template)}
-    assert sts["ServiceCatalogStacks"]["Resource"] == [
-        {"Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"}]
-    assert set(sts["ServiceCatalogStacks"]["Action"]) == set(launch_role.STACK_ACTIONS)
-    assert sts["ReadTemplates"]["Resource"] == ["*"]
-    assert all(permissions.is_read_only(a) for a in sts["ReadTemplates"]["Action"])
-    read = sts["ReadProvisioningTemplates"]
-    assert read["Action"] == ["s3:GetObject"]
-    assert read["Condition"] == {"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}
-    assert "hipaa-catalog-templates-${AWS::AccountId}-*/*" in read["Resource"][0]["Fn::Sub"]
+def test_service_linked_role_only_for_elastic_load_balancing(template):
+    (st,) = [st for _, _, st in _statements(template) if "iam:CreateServiceLinkedRole" in st["Action"]]
+    assert st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+                                          "elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing*"}]
+    assert st["Condition"] == {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}
+
+
+def test_keys_are_used_only_through_the_services_that_encrypt_product_resources(template, settings):
+    """EBS (the PHI volume, the root volume with PHI=YES) and AWS Backup (the vault) use PhiKey on the
+    launching principal's behalf; log groups use the baseline's key through CloudWatch Logs' key policy."""
+    sts = _by_sid(template)
+    via = {f"{s}.{r}.amazonaws.com" for s in ("backup", "ec2") for r in settings.regions}
+    use, grant = sts["KmsUseProductKeysViaServices"], sts["KmsGrantProductKeysToAwsResources"]
+    for st in (use, grant):
+        assert set(st["Condition"]["StringEquals"]["kms:ViaService"]) == via
+        assert st["Condition"]["StringEquals"][f"aws:ResourceTag/{PRODUCT_TAG}"] == ["healthcare-web-server"]
+        assert st["Resource"] == [{"Fn::Sub": permissions.ACCOUNT_KEYS}]
+    assert grant["Action"] == ["kms:CreateGrant"] and grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert set(handlers.EBS_KEY_USE) - {"kms:CreateGrant"} <= set(use["Action"])
+    use_actions = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|CreateGrant)")
+    for _, _, st in _statements(template):
+        if any(use_actions.match(a) for a in st["Action"]):
+            assert st["Sid"] in ("KmsUseProductKeysViaServices", "KmsGrantProductKeysToAwsResources"), st["Sid"]
+
+
+def test_key_use_follows_the_service_of_a_product_type(settings):
+    """A product's DynamoDB table encrypted with the product's own key adds DynamoDB's endpoints."""
+    def build_table(_cfg):
+        t = Template()
+        key = t.add_resource(kms.Key("Key", EnableKeyRotation=True, Tags=_tags("table-product"), KeyPolicy=document(
+            statement("Root", ["kms:*"], "*"))))
+        t.add_resource(dynamodb.Table("Table", BillingMode="PAY_PER_REQUEST", Tags=_tags("table-product"), KeySchema=[
+            dynamodb.KeySchema(AttributeName="id", KeyType="HASH")], AttributeDefinitions=[
+            dynamodb.AttributeDefinition(AttributeName="id", AttributeType="S")],
+            SSESpecification=dynamodb.SSESpecification(SSEEnabled=True, SSEType="KMS", KMSMasterKeyId=Ref(key))))
+        return t
+
+    after = _launch_role_with(settings, "table-product", build_table)
+    sts = _by_sid(after.template)
+    via = set(sts["KmsUseProductKeysViaServices"]["Condition"]["StringEquals"]["kms:ViaService"])
+    assert via == {f"{s}.{r}.amazonaws.com" for s in ("backup", "dynamodb", "ec2") for r in settings.regions}
+    assert "dynamodb:CreateTable" in sts["DynamodbCreate"]["Action"]
 
 
 def test_adding_a_resource_type_to_a_product_changes_the_role(settings, rendered):
+    def build_queue(_cfg):
+        t = Template()
+        t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="alias/aws/sqs", Tags=_tags()))
+        return t
+
     before = rendered[launch_role.NAME]
-    wider, registry = _with_queue_product(settings)
-    after = {b.name: b for b in pipeline.render_all(wider, registry=registry)}[launch_role.NAME]
+    after = _launch_role_with(settings, QUEUE, build_queue)
     added = _actions(after.template) - _actions(before.template)
     assert {"sqs:CreateQueue", "sqs:DeleteQueue", "sqs:SetQueueAttributes"} <= added
     assert all(a.startswith("sqs:") for a in added)
-    assert {"name": QUEUE, "version": "0.3.0"} in after.extra["covers"]
+    sts = _by_sid(after.template)
+    assert sts["SqsCreate"]["Action"] == ["sqs:CreateQueue"]
+    assert sts["SqsCreate"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:*"}]
+    change = sts["SqsChangeProductResources"]
+    assert "sqs:DeleteQueue" in change["Action"]
+    assert change["Condition"]["StringEquals"][f"aws:ResourceTag/{PRODUCT_TAG}"] == ["healthcare-web-server", QUEUE]
     assert "AWS::SQS::Queue" in after.extra["covered_resource_types"]
-    sqs_st = [st for _, _, st in _statements(after.template) if st["Sid"] == "SqsScoped"][0]
-    assert sqs_st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:sqs:*:${AWS::AccountId}:*"}]
+    assert not any("kms:" in a for a in added)   # an AWS managed key asks nothing of the caller
     assert blocking(Linter(list(settings.regions)).lint_text(after.json_text).findings) == []
 
 
-def test_derivation_normalises_and_deduplicates():
-    perms = permissions.derive(["AWS::SQS::Queue", "AWS::SQS::Queue"], ["us-east-1"])
-    assert list(perms.actions) == sorted(set(perms.actions), key=str.lower)
-    assert all(a.split(":")[0] == a.split(":")[0].lower() for a in perms.actions)
-    assert permissions.normalise("SQS:CreateQueue") == "sqs:CreateQueue"
+def test_a_product_resource_without_its_product_tag_is_a_build_error(settings):
+    def build_queue(_cfg):
+        t = Template()
+        t.add_resource(sqs.Queue("Queue"))
+        return t
+
+    wider, registry = _with_product(settings, QUEUE, build_queue)
+    with pytest.raises(BuildError, match=rf"product {QUEUE}: resource Queue \(AWS::SQS::Queue\) has no tag "
+                                         rf"{PRODUCT_TAG}={QUEUE}"):
+        pipeline.render_all(wider, registry=registry)
+
+
+def test_a_product_passing_a_role_it_does_not_create_is_a_build_error(settings):
+    def build_profile(_cfg):
+        t = Template()
+        t.add_resource(iam.InstanceProfile("Profile", Path=PRODUCT_IAM_PATH, Roles=["SomeoneElsesRole"]))
+        return t
+
+    wider, registry = _with_product(settings, "profile-product", build_profile)
+    with pytest.raises(BuildError, match=r"resource Profile \(AWS::IAM::InstanceProfile\) passes the role "
+                                         r"\"SomeoneElsesRole\" in Roles"):
+        pipeline.render_all(wider, registry=registry)
+
+
+def test_handler_actions_are_normalised_deduplicated_and_feature_gated():
+    actions = handlers.handler_actions("AWS::SQS::Queue", "create")
+    assert len({a.lower() for a in actions}) == len(actions)
+    assert all(a.split(":")[0] == a.split(":")[0].lower() for a in actions)
+    assert handlers.normalise("SQS:CreateQueue") == "sqs:CreateQueue"
+    plain = {n.action for n in handlers.needs("AWS::Logs::LogGroup", "create", {"RetentionInDays": 365})}
+    assert "logs:PutResourcePolicy" not in plain and "logs:CreateLogGroup" in plain
+    with_policy = {n.action for n in handlers.needs("AWS::Logs::LogGroup", "create", {"ResourcePolicyDocument": {}})}
+    assert "logs:PutResourcePolicy" in with_policy
+
+
+def test_every_feature_gate_names_a_property_of_its_type():
+    for resource_type, prop in handlers.feature_properties():
+        schema = handlers.schema(resource_type)
+        assert prop in schema["properties"] or prop in str(schema.get("definitions", {})), (resource_type, prop)
 
 
 def test_full_service_wildcard_in_a_schema_is_refused():
     with pytest.raises(BuildError, match=r"AWS::SecurityLake::DataLake: .*:\*, a full-service wildcard"):
-        permissions.derive(["AWS::SecurityLake::DataLake"], ["us-east-1"])
+        handlers.handler_actions("AWS::SecurityLake::DataLake", "create")
 
 
 def test_unknown_resource_type_is_a_clear_error():
     with pytest.raises(BuildError, match=r"AWS::Nope::Thing: no provider schema"):
-        permissions.derive(["AWS::Nope::Thing"], ["us-east-1"])
+        handlers.handler_actions("AWS::Nope::Thing", "create")
 
 
-# --- key use, policy attachment, change sets --------------------------------------------------
-
-KEY_USE = {"kms:CreateGrant", "kms:GenerateDataKeyWithoutPlaintext", "kms:Decrypt", "kms:DescribeKey",
-           "kms:Encrypt", "kms:ReEncrypt*"}
-
-
-def _via_services(st) -> set[str]:
-    return set(st.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService", []))
-
-
-def test_keys_are_used_only_through_the_product_services(template, settings):
-    """EBS with a customer key (PhiKey) and key-encrypted log groups need the launching principal's key use."""
-    use = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt|GenerateDataKey|CreateGrant)")
-    allowed: dict[str, set[str]] = {}
-    for lid, _, st in _statements(template):
-        acts = [a for a in st["Action"] if use.match(a)]
-        if not acts:
-            continue
-        assert st["Resource"] != ["*"], (lid, st["Sid"])
-        if st["Sid"] == "DecryptTemplates":  # reading templates through S3, the template key only
-            assert acts == ["kms:Decrypt"] and st["Condition"]["StringLike"] == {"kms:ViaService": "s3.*.amazonaws.com"}
-            continue
-        via = _via_services(st)
-        assert via, f"{st['Sid']} uses keys without a kms:ViaService condition"
-        assert st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"}]
-        for a in st["Action"]:
-            allowed.setdefault(a, set()).update(via)
-        if "kms:CreateGrant" in acts:
-            assert st["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
-    for service in ("ec2", "logs", "backup"):
-        for region in settings.regions:
-            endpoint = f"{service}.{region}.amazonaws.com"
-            assert {a for a, via in allowed.items() if endpoint in via} >= KEY_USE, endpoint
-    assert all(via <= {f"{s}.{r}.amazonaws.com" for s in ("ec2", "logs", "backup") for r in settings.regions}
-               for via in allowed.values())
-
-
-def test_key_use_follows_the_services_of_the_product_types(settings):
-    """A product type whose schema asks for key use (a DynamoDB table) adds its service's endpoints."""
-    def build_table(_cfg):
-        t = Template()
-        t.add_resource(dynamodb.Table("Table", BillingMode="PAY_PER_REQUEST", KeySchema=[
-            dynamodb.KeySchema(AttributeName="id", KeyType="HASH")], AttributeDefinitions=[
-            dynamodb.AttributeDefinition(AttributeName="id", AttributeType="S")]))
-        return t
-
-    after = _launch_role_with(settings, "table-product", build_table)
-    sts = {st["Sid"]: st for _, _, st in _statements(after.template)}
-    via = _via_services(sts["UseAccountKeysViaServices"])
-    assert via == {f"{s}.{r}.amazonaws.com" for s in ("backup", "dynamodb", "ec2", "logs") for r in settings.regions}
-    assert _via_services(sts["GrantAccountKeysToAwsResources"]) == via
-    assert not any(use in st["Action"] for st in sts.values() if st["Sid"] == "KmsScoped"
-                   for use in ("kms:Encrypt", "kms:Decrypt", "kms:CreateGrant"))
-
-
-def test_policy_attachment_only_for_the_policies_products_attach(template, rendered):
-    web = rendered["healthcare-web-server"].template
-    attached = {a["Fn::Sub"] for r in web["Resources"].values() if r["Type"] == "AWS::IAM::Role"
-                for a in _flatten(r["Properties"].get("ManagedPolicyArns", [])) if "Fn::Sub" in a}
-    assert "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore" in attached
-    attach = [st for _, _, st in _statements(template)
-              if any(re.match(r"iam:(Attach|Detach)\w*Policy$", a) for a in st["Action"])]
-    assert attach, "the products attach managed policies"
-    for st in attach:
-        arns = {a["Fn::Sub"] for a in st["Condition"]["ArnLike"]["iam:PolicyARN"]}
-        assert arns == attached | {f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{PRODUCT_IAM_PATH}*"}
-        assert all(r["Fn::Sub"].endswith(f"{PRODUCT_IAM_PATH}*") for r in st["Resource"])
-        assert set(st["Condition"]) == {"ArnLike"}
-
+# --- policy attachment ------------------------------------------------------------------------
 
 def _flatten(value):
     if isinstance(value, list):
@@ -255,11 +334,25 @@ def _flatten(value):
     return [value] if isinstance(value, dict) else []
 
 
+def test_policy_attachment_only_for_the_policies_products_attach(template, rendered):
+    web = rendered["healthcare-web-server"].template
+    attached = {a["Fn::Sub"] for r in web["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+                for a in _flatten(r["Properties"].get("ManagedPolicyArns", [])) if "Fn::Sub" in a}
+    assert "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore" in attached
+    (st,) = [st for _, _, st in _statements(template) if any(re.match(r"iam:(Attach|Detach)\w*Policy$", a)
+                                                             for a in st["Action"])]
+    assert st["Sid"] == "IamPolicyAttachment"
+    arns = {a["Fn::Sub"] for a in st["Condition"]["ArnLike"]["iam:PolicyARN"]}
+    assert arns == attached | {f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:policy{PRODUCT_IAM_PATH}*"}
+    assert all(r["Fn::Sub"].endswith(f"{PRODUCT_IAM_PATH}*") for r in st["Resource"])
+    assert set(st["Condition"]) == {"ArnLike"}
+
+
 def test_a_product_attaching_another_aws_managed_policy_widens_the_condition(settings):
     build = _role_product(aws_managed("ReadOnlyAccess"), Ref("Own"),
                           If("Always", aws_managed("service-role/AmazonEC2RoleforSSM"), NoValue))
     after = _launch_role_with(settings, "role-product", build)
-    [st] = [st for _, _, st in _statements(after.template) if st["Sid"] == "IamPolicyAttachment"]
+    st = _by_sid(after.template)["IamPolicyAttachment"]
     arns = {a["Fn::Sub"] for a in st["Condition"]["ArnLike"]["iam:PolicyARN"]}
     assert {"arn:${AWS::Partition}:iam::aws:policy/ReadOnlyAccess",
             "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEC2RoleforSSM"} <= arns
@@ -278,20 +371,10 @@ def test_a_policy_the_launch_role_could_not_attach_is_a_build_error(settings, ar
         pipeline.render_all(wider, registry=registry)
 
 
-def test_change_sets_on_service_catalog_stacks_for_updates(template):
-    sts = {st["Sid"]: st for _, _, st in _statements(template)}
-    stacks = sts["ServiceCatalogStacks"]
-    assert {"cloudformation:CreateChangeSet", "cloudformation:DescribeChangeSet", "cloudformation:ExecuteChangeSet",
-            "cloudformation:DeleteChangeSet"} <= set(stacks["Action"])
-    assert stacks["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*"}]
-    changesets = [st for st in sts.values() if any("ChangeSet" in a for a in st["Action"])]
-    assert changesets == [stacks]
-
-
 # --- SSM parameters CloudFormation resolves with the launch role's credentials ----------------
 
 def _ssm_reads(template) -> list:
-    (st,) = [st for _, _, st in _statements(template) if st["Sid"] == "ReadProductSsmParameters"]
+    st = _by_sid(template)["ReadProductSsmParameters"]
     assert st["Action"] == ["ssm:GetParameters"]
     return [r["Fn::Sub"] for r in st["Resource"]]
 
@@ -307,16 +390,28 @@ def test_reads_exactly_the_ssm_parameters_the_products_name(template, rendered, 
     expected = {f"arn:${{AWS::Partition}}:ssm:*::parameter{n}" if n.startswith("/aws/")
                 else f"arn:${{AWS::Partition}}:ssm:*:${{AWS::AccountId}}:parameter{n}" for n in named}
     assert set(_ssm_reads(template)) == expected
-    st = [st for _, _, st in _statements(template) if st["Sid"] == "ReadProductSsmParameters"][0]
+    st = _by_sid(template)["ReadProductSsmParameters"]
     assert st["Condition"] == {"StringEquals": {"aws:RequestedRegion": list(settings.regions)}}
 
 
 def test_a_product_reading_another_ssm_parameter_widens_the_read(settings, rendered):
     def build(_cfg):
         t = Template()
-        t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="{{resolve:ssm:/team/queue-key:3}}"))
+        t.add_resource(sqs.Queue("Queue", KmsMasterKeyId="{{resolve:ssm:/team/queue-key:3}}", Tags=_tags()))
         return t
 
     after = _launch_role_with(settings, QUEUE, build)
     added = set(_ssm_reads(after.template)) - set(_ssm_reads(rendered[launch_role.NAME].template))
     assert added == {"arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/team/queue-key"}
+
+
+def test_the_derivation_classifies_what_a_property_names():
+    """A Ref to a template resource is the product's; a parameter or setting names someone else's."""
+    names = frozenset({"Group"})
+    assert permissions._names_template_resource({"Ref": "Group"}, names)
+    assert permissions._names_template_resource({"Fn::GetAtt": ["Group", "GroupId"]}, names)
+    assert permissions._names_template_resource({"Fn::If": ["C", {"Ref": "Group"}, "alias/aws/ebs"]}, names)
+    assert not permissions._names_template_resource({"Ref": "VpcIdParameter"}, names)
+    assert not permissions._names_template_resource("{{resolve:ssm:/x/vpc-id}}", names)
+    assert permissions.arn_pattern("ec2", "image") == "arn:${AWS::Partition}:ec2:*::image/*"
+    assert permissions.arn_pattern("iam", "role") == "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/hipaa-catalog/products/*"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-# The object tag the launch role's template read is conditioned on (s3:ExistingObjectTag); the publisher
-# tags every template it uploads with it.
+# The object tag the launch role's template read is conditioned on (s3:ExistingObjectTag): Service Catalog's
+# copies of the templates carry it (*AWS Service Catalog Launch Constraints*); the publisher tags every
+# template it uploads with it too, as the getting-started guide does.
 PROVISIONING_TAG_KEY = "servicecatalog:provisioning"
 PROVISIONING_TAG_VALUE = "true"
 

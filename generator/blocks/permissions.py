@@ -1,263 +1,280 @@
-"""Derive the launch role's permissions from the products' resource types — never written by hand.
+"""Derive the launch role's permissions from the products' resources — never written by hand.
 
-For every resource type of the product templates, the create, update and delete handler permissions come
-from cfn-lint's bundled CloudFormation resource provider schemas (``cfnlint/data/schemas``: a region file
-maps each type to a schema, whose ``handlers.<op>.permissions`` list the IAM actions CloudFormation calls).
-They are de-duplicated and normalised (lower-case service prefix, sorted), then grouped per service and
-scoped:
+For every resource of every product template, ``generator.blocks.handlers`` says what CloudFormation
+asks IAM for when it creates, reads, updates and deletes it (handler permissions of the provider schemas
+cfn-lint bundles, the actions only the resource's properties need, the roles it passes, the service-linked
+roles and customer managed keys services use on its behalf), and on which resources.  Each request
+becomes a grant, scoped by what the resource is to the product:
 
-- an action that IAM lets scope to resource types (cfn-lint's ``Policies.json``, from the IAM service
-  authorization reference) gets the ARN patterns of those types, collapsed to one per service and account
-  (``arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:*``; any region: the role serves every catalog region;
-  account-less where AWS owns the resource, e.g. public images), except where ``SCOPES`` fixes them
-  (every IAM resource only under the products' IAM path, so ``iam:PassRole`` passes only product roles);
-- an action with no resource type needs Resource ``*``: read-only ones (Describe*, List*, Get*) are grouped
-  as such; write ones are returned separately (``Permissions.unscopable``) for the caller to isolate;
-- using a KMS key (``kms:Encrypt``, ``Decrypt``, ``ReEncrypt*``, ``GenerateDataKey*``, ``CreateGrant``) is
-  what a service such as EC2 or AWS Backup does with the launching principal's rights when it encrypts a
-  resource, so those actions form their own group (kind ``via-service``) on this account's keys, with the
-  services of the resource types that asked for them, for the caller to limit with ``kms:ViaService``;
-- attaching and detaching managed policies (``iam:Attach*Policy``/``Detach*Policy``) form their own group
-  (kind ``attachment``) for the caller to limit with ``iam:PolicyARN`` to the policies products attach.
+* read-only actions: ``<Svc>Read`` on Resource ``*``;
+* the call creating a resource (``ec2:RunInstances``, ``logs:CreateLogGroup``) and what it names
+  (subnets, security groups, images): ``<Svc>Create``, on this account's ARNs of those resource types;
+* tagging during creation: ``<Svc>TagOnCreate``, limited by the service's create-action key
+  (``ec2:CreateAction``, ``elasticloadbalancing:CreateAction``) or, where a service has none, by the
+  product tag the request applies (``aws:RequestTag/Product``);
+* any other change to a resource the product made (a tagged one): ``<Svc>ChangeProductResources``, only
+  on resources tagged ``Product`` = one of the catalog's products (``aws:ResourceTag/Product``: every
+  product resource carries it, ``generator.blocks.tags``; the build refuses one that does not);
+  resource types IAM cannot evaluate tags on (a KMS alias): ``<Svc>ChangeUntaggableProductResources``;
+  resources the product does not make (the administrator's, named by a parameter or setting):
+  ``<Svc>ChangeSharedResources``;
+* every IAM action only under the products' IAM path (``SCOPES``); attaching managed policies only with
+  ``iam:PolicyARN`` of the policies the products attach; ``iam:PassRole`` only with
+  ``iam:PassedToService`` of the service each product role goes to (or, adding a role to an instance
+  profile, ``iam:AssociatedResourceArn`` of EC2 instances); ``iam:CreateServiceLinkedRole`` only for the
+  services that create one on first use, with ``iam:AWSServiceName``;
+* using this account's KMS keys only through ``kms:ViaService`` of the services that encrypt the
+  products' resources, only keys tagged as a product's, grants only for AWS resources;
+* write actions IAM authorizes only on Resource ``*`` (``kms:CreateKey``): ``<Svc>Unscopable``, for the
+  caller to isolate.
 
 Regional services carry an ``aws:RequestedRegion`` condition limiting them to the catalog's regions.
+Each grant records the resource types that need it (``Grant.needed_by``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
 
+from generator.blocks import handlers
 from generator.blocks.admin_settings import PRODUCT_IAM_PATH
+from generator.blocks.tags import PRODUCT_TAG
 from generator.errors import BuildError
-from generator.toolinfo import cfn_lint_data, cfn_lint_version
-
-CFN_LINT_VERSION = cfn_lint_version()
-DATA = cfn_lint_data()   # found without importing cfnlint (about a second: a cached build does not pay it)
-SCHEMAS = DATA / "schemas"
-POLICIES = DATA / "AdditionalSpecs" / "Policies.json"
-HANDLERS = ("create", "update", "delete")
-ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9]+\*?$")
-READ_ONLY = re.compile(r"^(Describe|List|Get|Head|BatchGet|Search|Lookup|Query|Scan|Select|View|Check|Validate|"
-                       r"Estimate|Preview|Simulate|Filter|Test)")
-# Services whose API is global: their calls are made to us-east-1 whatever the stack's region.
-GLOBAL_SERVICES = frozenset({"iam", "sts", "cloudfront", "route53", "organizations", "waf", "globalaccelerator"})
-# Using a key (not managing it): done by a service on the caller's behalf, limited with kms:ViaService.
-KEY_USE = re.compile(r"^kms:(Encrypt|Decrypt|ReEncrypt[A-Za-z]*\*?|GenerateDataKey[A-Za-z]*\*?|CreateGrant)$")
-# Any key of this account, in any region (the via-service condition names the regions).
-ACCOUNT_KEYS = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
-# Attaching a managed policy to an IAM principal, limited with iam:PolicyARN.
-POLICY_ATTACHMENT = re.compile(r"^iam:(Attach|Detach)(Role|Group|User)Policy$")
 
 _PRODUCT_PATH = PRODUCT_IAM_PATH.strip("/")
-# Service prefix -> the ARN pattern (Fn::Sub syntax, ``{type}`` = the IAM resource type) that products fix.
+# Service prefix -> the ARN pattern (Fn::Sub syntax, ``{type}`` = the IAM resource type) products fix.
 # Every IAM resource a product creates (role, instance profile, policy, ...) lives under the products' path,
-# so the launch role can create, change and pass only those.  Prefixes not listed here are scoped by the
-# generic ARN format of the resource type.
+# so the launch role can create, change and pass only those.
 SCOPES: dict[str, str] = {
     "iam": "arn:${AWS::Partition}:iam::${AWS::AccountId}:{type}/" + _PRODUCT_PATH + "/*",
 }
+# Any key of this account, in any region (the via-service condition names the regions).
+ACCOUNT_KEYS = "arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*"
+# Services whose every action the project's rule E9703 keeps off Resource "*" (reads included): their reads
+# without a resource type join the unscopable writes.
+ALWAYS_SCOPED = frozenset({"kms"})
+POLICY_ATTACHMENT = re.compile(r"^iam:(Attach|Detach)(Role|Group|User)Policy$")
+# The resources a role passed to a service is associated with, as iam:AssociatedResourceArn must name them
+# (*AddRoleToInstanceProfile*: "The ARN value must be arn:aws:ec2:*:CallerAccountId:instance/*").
+ASSOCIATED_RESOURCES = {"ec2.amazonaws.com": "arn:${AWS::Partition}:ec2:*:${AWS::AccountId}:instance/*"}
+SERVICE_LINKED_ROLE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/{service}/{role}*"
 
 
-@functools.lru_cache(maxsize=None)
-def _region_index(region: str) -> Mapping[str, str]:
-    path = SCHEMAS / "providers" / f"{region}.json"
-    if not path.is_file():
-        path = SCHEMAS / "providers" / "us-east-1.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class ProductResource:
+    """One resource of a product template, as the template writes it."""
+
+    product: str
+    logical_id: str
+    type: str
+    properties: Mapping[str, Any]
+    template_resources: frozenset[str]   # logical ids of the template's resources (what a Ref may name)
 
 
-@functools.lru_cache(maxsize=None)
-def _schema(digest: str) -> Mapping:
-    return json.loads((SCHEMAS / "resources" / f"{digest}.json").read_text(encoding="utf-8"))
+@dataclass
+class Grant:
+    """Actions on resources under one condition: becomes one policy statement.  ``kind``: ``read``,
+    ``create``, ``tag-on-create``, ``change``, ``change-untaggable``, ``change-shared``, ``unscopable``,
+    ``iam``, ``attachment``, ``pass-role``, ``service-linked-role``, ``key-use``, ``key-grant``."""
+
+    sid: str
+    prefix: str
+    kind: str
+    actions: set[str] = field(default_factory=set)
+    resources: set[str] = field(default_factory=set)     # Fn::Sub strings, or {"*"}
+    condition: dict[str, dict[str, Any]] = field(default_factory=dict)
+    regional: bool = True
+    needed_by: set[str] = field(default_factory=set)     # resource types
+
+    def sorted_actions(self) -> list[str]:
+        return sorted(self.actions, key=str.lower)
 
 
-@functools.lru_cache(maxsize=1)
-def _iam_reference() -> Mapping:
-    return json.loads(POLICIES.read_text(encoding="utf-8"))
+def _service_name(prefix: str) -> str:
+    return "".join(p.capitalize() for p in prefix.split("-"))
 
 
-def normalise(action: str) -> str:
-    """``EC2:RunInstances`` -> ``ec2:RunInstances`` (IAM prefixes are case-insensitive; we write them lower)."""
-    prefix, _, name = action.strip().partition(":")
-    return f"{prefix.lower()}:{name}"
-
-
-def is_read_only(action: str) -> bool:
-    return bool(READ_ONLY.match(action.partition(":")[2]))
-
-
-def handler_permissions(resource_type: str, regions: Sequence[str]) -> set[str]:
-    """The create/update/delete handler permissions of ``resource_type`` in any of ``regions``, normalised.
-
-    Entries that are not IAM actions (schema typos such as ``s3:REST.PUT.OBJECT``, actions IAM does not
-    define such as ``backup-storage:Mount``) are dropped; a
-    full-service wildcard (``svc:*``) is an error, since the launch role must never hold one."""
-    found: set[str] = set()
-    known = False
-    for region in regions:
-        digest = _region_index(region).get(resource_type)
-        if digest is None:
-            continue
-        known = True
-        handlers = _schema(digest).get("handlers", {})
-        for op in HANDLERS:
-            for perm in handlers.get(op, {}).get("permissions", []):
-                action = normalise(perm)
-                if action.endswith(":*"):
-                    raise BuildError(f"resource type {resource_type}: its provider schema's {op} handler needs "
-                                     f"{action}, a full-service wildcard the launch role must not hold; "
-                                     "allowed: specific actions (add the type's actions to "
-                                     "generator/blocks/permissions.py or choose another resource type)")
-                if not ACTION.match(action) or not is_known(action):
-                    continue  # schema typos and actions IAM does not define (cfn-lint W3037 would flag them)
-                found.add(action)
-    if not known:
-        raise BuildError(f"resource type {resource_type}: no provider schema in cfn-lint {CFN_LINT_VERSION} "
-                         f"for regions {', '.join(regions)}; allowed: types CloudFormation supports there")
-    return found
-
-
-def service_of(resource_type: str) -> str:
-    """``AWS::EC2::Volume`` -> ``ec2``: the service whose endpoint (``ec2.<region>.amazonaws.com``) calls KMS
-    for the resource.  Lower-casing the namespace is right for the services that encrypt with a caller's
-    key (EC2, Backup, Logs, RDS, SQS, SNS, S3, DynamoDB, SecretsManager ...); where it is not, the
-    kms:ViaService condition names an endpoint that never calls, which denies rather than widens."""
-    return resource_type.split("::")[1].lower()
-
-
-def is_known(action: str) -> bool:
-    """Whether IAM defines ``action`` (a ``Prefix*`` wildcard: whether it matches a defined action)."""
-    prefix, _, name = action.partition(":")
-    defined = _iam_reference().get(prefix, {}).get("Actions", {})
-    if name.endswith("*"):
-        return any(a.startswith(name[:-1].lower()) for a in defined)
-    return name.lower() in defined
-
-
-def resource_types_of(action: str) -> list[str]:
-    """IAM resource types ``action`` can be scoped to ([] when it needs Resource ``*`` or is unknown)."""
-    prefix, _, name = action.partition(":")
-    if name.endswith("*"):
-        return []
-    entry = _iam_reference().get(prefix, {}).get("Actions", {}).get(name.lower(), {})
-    return list(entry.get("Resources", []))
-
-
-def _sub_pattern(fmt: str) -> str:
-    out = fmt.replace("${Partition}", "${AWS::Partition}").replace("${Account}", "${AWS::AccountId}")
+def arn_pattern(prefix: str, iam_type: str) -> str:
+    """This account's ARNs of an IAM resource type, in any region (Fn::Sub syntax); account-less where AWS
+    owns the resource (public images)."""
+    if prefix in SCOPES:
+        return SCOPES[prefix].replace("{type}", iam_type)
+    formats = handlers.iam_resource(prefix, iam_type).get("ARNFormats", [])
+    if not formats:
+        raise BuildError(f"IAM resource type {prefix}:{iam_type} has no ARN format in cfn-lint's Policies.json")
+    out = formats[0].replace("${Partition}", "${AWS::Partition}").replace("${Account}", "${AWS::AccountId}")
     out = out.replace("${Region}", "*").replace(".*", "*")
     out = re.sub(r"\$\{(?!AWS::)[^}]*\}", "*", out)
     return re.sub(r"\*+", "*", out)
 
 
-def arn_patterns(prefix: str, resource_type: str) -> list[str]:
-    """The ARN patterns (Fn::Sub strings) an action on ``prefix``'s ``resource_type`` is allowed on."""
-    key = resource_type.lower()
-    if prefix in SCOPES:
-        return [SCOPES[prefix].replace("{type}", resource_type)]
-    formats = _iam_reference().get(prefix, {}).get("Resources", {}).get(key, {}).get("ARNFormats", [])
-    return sorted({_sub_pattern(_collapse(f)) for f in formats})
+def _names_template_resource(value: Any, resources: frozenset[str]) -> bool:
+    """Whether a raw property value is (or chooses between) a Ref / GetAtt / Sub of a template resource."""
+    if isinstance(value, Mapping):
+        if "Ref" in value:
+            return value["Ref"] in resources
+        if "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            return (target[0] if isinstance(target, list) else str(target).split(".")[0]) in resources
+        if "Fn::If" in value:
+            return any(_names_template_resource(v, resources) for v in value["Fn::If"][1:])
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+            return any(name.split(".")[0] in resources for name in re.findall(r"\$\{([^}!]+)\}", text))
+    return False
 
 
-def _collapse(pattern: str) -> str:
-    """``arn:${Partition}:ec2:${Region}:${Account}:instance/.*`` -> ``…:${Account}:*``: one pattern per service and
-    account keeps policies small; the account (or its absence, for AWS-owned images) is what scopes them."""
-    parts = pattern.split(":", 5)
-    if len(parts) < 6:
-        return pattern
-    if parts[4]:  # never another account: whatever placeholder the format has, it is this account
-        parts[4] = "${Account}"
-    return ":".join(parts[:5] + ["*"])
+class _Collector:
+    def __init__(self, regions: Sequence[str], products: Sequence[str]):
+        self.regions = list(regions)
+        self.products = sorted(products)
+        self.grants: dict[str, Grant] = {}
+        self.passes: dict[str, list[handlers.Need]] = {}
 
+    def grant(self, sid: str, prefix: str, kind: str, action: str, resource: str, needed_by: str,
+              condition: dict[str, dict[str, Any]] | None = None, regional: bool | None = None) -> None:
+        g = self.grants.get(sid)
+        if g is None:
+            g = self.grants[sid] = Grant(sid, prefix, kind, condition=condition or {},
+                                         regional=prefix not in handlers.GLOBAL_SERVICES if regional is None
+                                         else regional)
+        g.actions.add(action)
+        g.resources.add(resource)
+        g.needed_by.add(needed_by)
 
-@dataclass(frozen=True)
-class Group:
-    """Actions of one service sharing one Resource list."""
-
-    prefix: str
-    kind: str                  # "scoped" | "read" (read-only on *) | "unscopable" (write, AWS requires *)
-    #                            | "via-service" (KMS key use) | "attachment" (IAM managed-policy attachment)
-    actions: tuple[str, ...]
-    resources: tuple[str, ...]  # Fn::Sub strings, or ("*",)
-    regional: bool             # add aws:RequestedRegion
-    services: tuple[str, ...] = ()  # kind via-service: services whose resource types use the keys (ec2, backup)
-
-    @property
-    def sid(self) -> str:
-        service = "".join(p.capitalize() for p in self.prefix.split("-"))
-        return service + {"scoped": "Scoped", "read": "ReadOnly", "unscopable": "Unscopable",
-                          "via-service": "UseViaServices", "attachment": "PolicyAttachment"}[self.kind]
-
-
-@dataclass(frozen=True)
-class Permissions:
-    resource_types: tuple[str, ...]
-    actions: tuple[str, ...]   # every derived action, sorted
-    groups: tuple[Group, ...]
-
-    @property
-    def unscopable(self) -> tuple[Group, ...]:
-        return tuple(g for g in self.groups if g.kind == "unscopable")
-
-    def by_prefix(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for a in self.actions:
-            out.setdefault(a.partition(":")[0], []).append(a)
-        return out
-
-
-def derive(resource_types: Iterable[str], regions: Sequence[str]) -> Permissions:
-    """Everything the launch role needs to create, update and delete ``resource_types``."""
-    types = tuple(sorted(set(resource_types)))
-    actions: set[str] = set()
-    key_services: set[str] = set()
-    for rt in types:
-        found = handler_permissions(rt, regions)
-        actions |= found
-        if any(KEY_USE.match(a) for a in found):
-            key_services.add(service_of(rt))
-    # de-duplicate case-insensitively (schemas spell some actions differently), keeping the first spelling
-    unique: dict[str, str] = {}
-    for a in sorted(actions):
-        unique.setdefault(a.lower(), a)
-    ordered = sorted(unique.values(), key=str.lower)
-
-    groups: list[Group] = []
-    by_prefix: dict[str, list[str]] = {}
-    for a in ordered:
-        by_prefix.setdefault(a.partition(":")[0], []).append(a)
-    for prefix, names in sorted(by_prefix.items()):
-        scoped, resources, read, write = [], set(), [], []
-        key_use, attach, attach_resources = [], [], set()
-        for a in names:
-            patterns = [p for rt in resource_types_of(a) for p in arn_patterns(prefix, rt)]
-            if KEY_USE.match(a):
-                key_use.append(a)
-            elif POLICY_ATTACHMENT.match(a) and patterns:
-                attach.append(a)
-                attach_resources.update(patterns)
-            elif patterns:
-                scoped.append(a)
-                resources.update(patterns)
-            elif is_read_only(a):
-                read.append(a)
+    def add(self, res: ProductResource, op: str, need: handlers.Need, creating: str | None) -> None:
+        action, prefix = need.action, need.action.partition(":")[0]
+        svc = _service_name(prefix)
+        if need.why == "pass-role":
+            self._pass_role(res, need)
+            return
+        if need.why == "service-linked-role":
+            service, role = need.targets[0].value
+            self.grant(f"IamCreateServiceLinkedRoleFor{_service_name(service.split('.')[0])}", "iam",
+                       "service-linked-role", action, SERVICE_LINKED_ROLE.replace("{service}", service).replace("{role}", role),
+                       res.type, {"StringEquals": {"iam:AWSServiceName": service}})
+            return
+        if need.why == "key-use":
+            self._key_use(res, need)
+            return
+        if handlers.is_read_only(action) and (need.targets or prefix not in ALWAYS_SCOPED):
+            for resource in [arn_pattern(t.prefix, t.iam_type) for t in need.targets] or ["*"]:
+                self.grant(f"{svc}Read", prefix, "read", action, resource, res.type)
+            return
+        if not need.targets:
+            self.grant(f"{svc}Unscopable", prefix, "unscopable", action, "*", res.type)
+            return
+        for target in need.targets:
+            pattern = arn_pattern(target.prefix, target.iam_type)
+            owned = target.origin == "self" or (
+                target.origin == "property" and _names_template_resource(target.value, res.template_resources))
+            if prefix in SCOPES:
+                if POLICY_ATTACHMENT.match(action):
+                    self.grant("IamPolicyAttachment", prefix, "attachment", action, pattern, res.type)
+                else:
+                    self.grant(f"{svc}ProductPath", prefix, "iam", action, pattern, res.type)
+            elif need.new and target.origin == "self" and action != creating:
+                if need.context:   # the service's create-action key
+                    key, value = need.context[0]
+                    self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
+                               {"StringEquals": {key: set()}})
+                    self.grants[f"{svc}TagOnCreate"].condition["StringEquals"][key].add(value)
+                else:
+                    self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
+                               {"StringEquals": {f"aws:RequestTag/{PRODUCT_TAG}": self.products}})
+            elif action == creating:
+                self.grant(f"{svc}Create", prefix, "create", action, pattern, res.type)
+            elif owned and handlers.taggable(target.prefix, target.iam_type):
+                self.grant(f"{svc}ChangeProductResources", prefix, "change", action, pattern, res.type,
+                           {"StringEquals": {f"aws:ResourceTag/{PRODUCT_TAG}": self.products}})
+            elif owned:
+                self.grant(f"{svc}ChangeUntaggableProductResources", prefix, "change-untaggable", action, pattern,
+                           res.type)
             else:
-                write.append(a)
-        regional = prefix not in GLOBAL_SERVICES
-        if scoped:
-            groups.append(Group(prefix, "scoped", tuple(scoped), tuple(sorted(resources)), regional))
-        if read:
-            groups.append(Group(prefix, "read", tuple(read), ("*",), regional))
-        if write:
-            groups.append(Group(prefix, "unscopable", tuple(write), ("*",), regional))
-        if key_use:
-            groups.append(Group(prefix, "via-service", tuple(key_use), (ACCOUNT_KEYS,), regional,
-                                services=tuple(sorted(key_services))))
-        if attach:
-            groups.append(Group(prefix, "attachment", tuple(attach), tuple(sorted(attach_resources)), regional))
-    return Permissions(resource_types=types, actions=tuple(ordered), groups=tuple(groups))
+                self.grant(f"{svc}ChangeSharedResources", prefix, "change-shared", action, pattern, res.type)
+
+    def _pass_role(self, res: ProductResource, need: handlers.Need) -> None:
+        target = need.targets[0]
+        if not _names_template_resource(target.value, res.template_resources):
+            raise BuildError(f"product {res.product}: resource {res.logical_id} ({res.type}) passes the role "
+                             f"{json.dumps(target.value)} in {target.prop}; the launch role may pass only the "
+                             f"product's own roles (under {PRODUCT_IAM_PATH})",
+                             hint="create the role in the product template with the products' IAM path")
+        sid = f"IamPassRoleTo{_service_name(need.service.split('.')[0])}"
+        self.grant(sid, "iam", "pass-role", need.action, arn_pattern("iam", "role"), res.type)
+        self.passes.setdefault(sid, []).append(need)
+
+    def pass_role_conditions(self) -> None:
+        """Each pass-role grant names its service: ``StringEquals iam:PassedToService``, or ``...IfExists``
+        where a call passing the role to it is not documented to send the key (AddRoleToInstanceProfile);
+        with ``iam:AssociatedResourceArn`` of the service's resources where every such call sends it."""
+        for sid, passes in self.passes.items():
+            service = passes[0].service
+            sent = all(dict(n.context).get("iam:PassedToService") == service for n in passes)
+            condition: dict[str, dict[str, Any]] = {
+                "StringEquals" if sent else "StringEqualsIfExists": {"iam:PassedToService": service}}
+            associated = {dict(n.context).get("iam:AssociatedResourceArn") for n in passes}
+            if None not in associated and service in ASSOCIATED_RESOURCES:
+                condition["ArnLike"] = {"iam:AssociatedResourceArn": ASSOCIATED_RESOURCES[service]}
+            self.grants[sid].condition = condition
+
+    def _key_use(self, res: ProductResource, need: handlers.Need) -> None:
+        if not _names_template_resource(need.targets[0].value, res.template_resources):
+            raise BuildError(f"product {res.product}: resource {res.logical_id} ({res.type}) encrypts with "
+                             f"{json.dumps(need.targets[0].value)}; the launch role may use only AWS managed keys "
+                             "(alias/aws/...) and keys the product template creates",
+                             hint="create the key in the product template")
+        via = [f"{need.service}.{region}.amazonaws.com" for region in self.regions]
+        tag = {f"aws:ResourceTag/{PRODUCT_TAG}": self.products}
+        if need.action == "kms:CreateGrant":
+            sid, kind = "KmsGrantProductKeysToAwsResources", "key-grant"
+            condition = {"StringEquals": {"kms:ViaService": set(), **tag}, "Bool": {"kms:GrantIsForAWSResource": "true"}}
+        else:
+            sid, kind = "KmsUseProductKeysViaServices", "key-use"
+            condition = {"StringEquals": {"kms:ViaService": set(), **tag}}
+        self.grant(sid, "kms", kind, need.action, ACCOUNT_KEYS, res.type, condition, regional=False)
+        self.grants[sid].condition["StringEquals"]["kms:ViaService"].update(via)
+
+
+def derive(resources: Iterable[ProductResource], regions: Sequence[str], products: Sequence[str]) -> list[Grant]:
+    """Every grant the launch role needs to create, read, update and delete ``resources``."""
+    collector = _Collector(regions, products)
+    for res in sorted(resources, key=lambda r: (r.product, r.logical_id)):
+        _check_product_tag(res, regions)
+        creating = handlers.creating_action(res.type, regions)
+        for op in handlers.OPERATIONS:
+            for need in handlers.needs(res.type, op, res.properties, regions):
+                collector.add(res, op, need, creating)
+    collector.pass_role_conditions()
+    grants = sorted(collector.grants.values(), key=lambda g: (_ORDER.index(g.kind), g.prefix, g.sid))
+    for g in grants:
+        if "*" in g.resources:
+            g.resources = {"*"}
+        for block in g.condition.values():
+            for key, value in list(block.items()):
+                if isinstance(value, set):
+                    block[key] = sorted(value)
+    return grants
+
+
+_ORDER = ("pass-role", "service-linked-role", "iam", "attachment", "key-use", "key-grant", "create",
+          "tag-on-create", "change", "change-untaggable", "change-shared", "read", "unscopable")
+
+
+def _check_product_tag(res: ProductResource, regions: Sequence[str]) -> None:
+    """A resource the launch role may change only by its product tag must carry it."""
+    own = handlers.own_type(res.type)
+    prefix = handlers.service_of(res.type)
+    if own is None or prefix in SCOPES or not handlers.taggable(prefix, own):
+        return
+    tag_property = (handlers.schema(res.type, regions).get("tagging") or {}).get("tagProperty", "/properties/Tags")
+    value = res.properties.get(tag_property.rsplit("/", 1)[-1])
+    tags = {t.get("Key"): t.get("Value") for t in value if isinstance(t, Mapping)} if isinstance(value, list) \
+        else dict(value) if isinstance(value, Mapping) else {}
+    if tags.get(PRODUCT_TAG) != res.product:
+        raise BuildError(f"product {res.product}: resource {res.logical_id} ({res.type}) has no tag "
+                         f"{PRODUCT_TAG}={res.product}; the launch role changes only resources carrying their "
+                         "product's tag", hint="tag it with generator.blocks.tags.standard(...)")

@@ -229,7 +229,8 @@ def run(out_dir: Path, port: int | None = None, write: Callable[[str], None] = p
           "  release engineer:       builds, validates and publishes the catalog\n"
           "  developer:              launches products with end-user permissions only")
     endpoint = LocalAws.start(port=port)
-    write(f"\nlocal AWS endpoint (moto + Service Catalog) at {endpoint.url}")
+    write(f"\nlocal AWS endpoint (moto + Service Catalog) at {endpoint.url}; IAM enforced: launches, updates and "
+          "terminations run as the launch role")
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                                              "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN")}
     try:
@@ -239,6 +240,9 @@ def run(out_dir: Path, port: int | None = None, write: Callable[[str], None] = p
         os.environ.pop("AWS_PROFILE", None)
         os.environ.pop("AWS_SESSION_TOKEN", None)
         summary = Demo(out_dir, write, build).main()
+        summary["iam"] = endpoint.iam()
+        write(f"\nIAM: {summary['iam']['requests']} requests of the launch role evaluated, "
+              f"{summary['iam']['denied']} refused")
     finally:
         for k, v in saved.items():
             if v is None:

@@ -53,13 +53,27 @@ def artifact_params(url: str, name: str = "v1") -> dict:
             "Info": {"LoadTemplateFromURL": url}}
 
 
+# What the fixture template's stack needs of its launch role: Service Catalog's part (the stack, its
+# template copy), SSM reads, and the services of hipaa_bucket.yaml's resources.
+FIXTURE_LAUNCH_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "Stacks", "Effect": "Allow", "Action": "cloudformation:*", "Resource": "arn:aws:cloudformation:*:*:stack/SC-*"},
+    {"Sid": "Templates", "Effect": "Allow", "Action": ["cloudformation:ValidateTemplate"], "Resource": "*"},
+    {"Sid": "TemplateCopy", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "*",
+     "Condition": {"StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}}},
+    {"Sid": "Resources", "Effect": "Allow", "Resource": "*",
+     "Action": ["kms:*", "s3:*", "backup:*", "backup-storage:*", "logs:*", "ssm:*"]}]}
+
+
 @pytest.fixture
 def catalog(sc, client, upload) -> Catalog:
-    """A portfolio holding one product (artifact v1 from hipaa_bucket.yaml) with a LAUNCH constraint."""
+    """A portfolio holding one product (artifact v1 from hipaa_bucket.yaml) with a LAUNCH constraint whose
+    role may do what the template's stack needs."""
     client("ssm").put_parameter(Name="/hipaa/kms-alias", Value="alias/phi", Type="String")
     role = client("iam").create_role(RoleName="SCLaunchRole", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                                                  "Principal": {"Service": "servicecatalog.amazonaws.com"}}]}))
+    client("iam").put_role_policy(RoleName="SCLaunchRole", PolicyName="launch",
+                                  PolicyDocument=json.dumps(FIXTURE_LAUNCH_POLICY))
     portfolio = sc.create_portfolio(DisplayName="HIPAA", ProviderName="Security", IdempotencyToken="port-1")
     created = sc.create_product(Name="phi-bucket", Owner="Security", ProductType="CLOUD_FORMATION_TEMPLATE",
                                 IdempotencyToken="prod-1", ProvisioningArtifactParameters=artifact_params(

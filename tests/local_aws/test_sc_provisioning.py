@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import artifact_params, settle
+from .conftest import FIXTURE_LAUNCH_POLICY, artifact_params, settle
 from .test_sc_admin import error_code
 
 pytestmark = pytest.mark.aws
@@ -152,3 +153,39 @@ def test_update_then_terminate(sc, client, upload, catalog):
     with pytest.raises(ClientError) as exc:
         sc.terminate_provisioned_product(ProvisionedProductId=pp_id, TerminateToken="t2")
     assert error_code(exc) == "ResourceNotFoundException"
+
+
+def test_a_launch_role_without_permissions_fails_the_record_with_access_denied(sc, client, catalog):
+    """Provisioning acts as the launch role (IAM enforced by the endpoint): its inline policy gone,
+    Service Catalog's first call is refused with AWS's AccessDenied text and nothing is created."""
+    client("iam").delete_role_policy(RoleName="SCLaunchRole", PolicyName="launch")
+    done = settle(sc, provision(sc, catalog, Environment="TEST")["RecordId"])
+    assert done["RecordDetail"]["Status"] == "FAILED"
+    (error,) = done["RecordDetail"]["RecordErrors"]
+    assert error["Code"] == "AccessDenied"
+    assert error["Description"] == (
+        "User: arn:aws:sts::123456789012:assumed-role/SCLaunchRole/servicecatalog is not authorized to perform: "
+        "cloudformation:ValidateTemplate on resource: * because no identity-based policy allows the "
+        "cloudformation:ValidateTemplate action")
+    assert client("cloudformation").describe_stacks()["Stacks"] == []
+
+
+def test_a_denied_resource_fails_like_aws_and_rolls_back(sc, client, catalog):
+    """A resource whose call the role may not make: CREATE_FAILED with the AccessDenied message, the
+    stack rolled back, the record FAILED with that message."""
+    policy = json.loads(json.dumps(FIXTURE_LAUNCH_POLICY))
+    policy["Statement"][-1]["Action"].remove("logs:*")
+    client("iam").put_role_policy(RoleName="SCLaunchRole", PolicyName="launch", PolicyDocument=json.dumps(policy))
+    done = settle(sc, provision(sc, catalog, Environment="TEST")["RecordId"])
+    assert done["RecordDetail"]["Status"] == "FAILED"
+    (error,) = done["RecordDetail"]["RecordErrors"]
+    assert error["Description"].startswith('Logs (AWS::Logs::LogGroup) CREATE_FAILED: Resource handler returned '
+                                            'message: "User: arn:aws:sts::123456789012:assumed-role/SCLaunchRole/'
+                                            'servicecatalog is not authorized to perform: logs:')
+    (stack,) = client("cloudformation").describe_stacks()["Stacks"]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = client("cloudformation").describe_stack_events(StackName=stack["StackId"])["StackEvents"]
+    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["Logs"]
+    assert "(HandlerErrorCode: AccessDenied)" in failed[0]["ResourceStatusReason"]
+

@@ -7,6 +7,8 @@
         endpoint.set_faults(throttle=0.2, seed=1, services=["servicecatalog"])
         endpoint.set_resource_failures([{"logical_id": "Instance", "action": "UPDATE"}])
         endpoint.set_artifacts(pending_reads=2, fail_names=["1.2.0"])
+        endpoint.set_iam(enforce=False)          # IAM of launch roles: on by default
+        endpoint.iam_requests()                  # every authorization request and its decision
         ...
         endpoint.calls()                         # [{"service": ..., "operation": ...}, ...]
 
@@ -43,15 +45,18 @@ class LocalAws:
         self._log = log
 
     @classmethod
-    def start(cls, port: int = 0, host: str = "127.0.0.1", faults: dict[str, Any] | None = None) -> "LocalAws":
+    def start(cls, port: int = 0, host: str = "127.0.0.1", faults: dict[str, Any] | None = None,
+              iam: bool = True) -> "LocalAws":
         """Start a server process and return once it accepts requests.
 
-        ``port=0`` picks a free port.  ``faults`` takes the keys of ``set_faults``.
+        ``port=0`` picks a free port.  ``faults`` takes the keys of ``set_faults``.  ``iam=False`` starts it
+        without IAM enforcement of launch roles (``--no-iam``).
         """
         log = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
+        env.pop("LOCAL_AWS_IAM", None)
         cmd = [sys.executable, "-m", "generator.devtools.local_aws.server", "--host", host, "--port", str(port),
-               "--exit-with-stdin"]
+               "--exit-with-stdin", *([] if iam else ["--no-iam"])]
         process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
                                    cwd=str(_ROOT))
         endpoint = cls(process, "", log)
@@ -128,6 +133,22 @@ class LocalAws:
         given = {"pending_reads": pending_reads, "pending_seconds": pending_seconds, "fail_next": fail_next,
                  "fail_names": fail_names}
         return self._control("POST", "artifacts", {k: v for k, v in given.items() if v is not None})
+
+    def set_iam(self, enforce: bool) -> dict[str, Any]:
+        """Turn IAM enforcement of Service Catalog launch roles on or off (off: still logged, never refused)."""
+        return self._control("POST", "iam", {"enforce": enforce})
+
+    def iam(self) -> dict[str, Any]:
+        """``{"enforce": ..., "requests": N, "denied": N}``."""
+        return self._control("GET", "iam")
+
+    def iam_requests(self) -> list[dict[str, Any]]:
+        """Every authorization request since the last reset: action, resource, context, the operation,
+        stack, logical id and handler it belongs to, ``allowed`` and the deciding statement."""
+        return self._control("GET", "iam/requests")
+
+    def clear_iam_requests(self) -> None:
+        self._control("DELETE", "iam/requests")
 
     # -- lifecycle -----------------------------------------------------------------------------
     def stop(self) -> None:

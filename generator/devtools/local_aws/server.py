@@ -9,13 +9,19 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               "services": ["servicecatalog", "s3"]}; an empty object turns faults off
   GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
-  POST   /_local_aws/reset    drop every resource of every service, the call log, the faults and the
-                              resource failures; artifact settings back to the start-up ones
+  POST   /_local_aws/reset    drop every resource of every service, the call log, the faults, the
+                              resource failures and the IAM request log; artifact and IAM settings
+                              back to the start-up ones
   GET    /_local_aws/resource-failures   the CloudFormation resource failures in force
   POST   /_local_aws/resource-failures   add one or a list: {"logical_id": "Instance", "type": ...,
                               "stack": "part of a stack name", "action": "CREATE|UPDATE|DELETE|ANY",
                               "times": 1, "reason": "..."} (cloudformation/forced.py)
   DELETE /_local_aws/resource-failures   clear them
+  GET    /_local_aws/iam                 {"enforce": true, "requests": N, "denied": N}: IAM enforcement of
+                              Service Catalog's launch role (iam/enforcement.py)
+  POST   /_local_aws/iam                 {"enforce": false} turns it off (requests are still logged)
+  GET    /_local_aws/iam/requests        every authorization request since the last reset, with its decision
+  DELETE /_local_aws/iam/requests        forget them
   GET    /_local_aws/artifacts           how provisioning artifacts settle (servicecatalog/models.py)
   POST   /_local_aws/artifacts           {"pending_reads": 1, "pending_seconds": 0.0, "fail_next": 0,
                               "fail_names": ["1.2.0"]}: CREATING for that many DescribeProvisioningArtifact
@@ -126,6 +132,18 @@ class LocalAwsApp:
             if method == "DELETE":
                 forced.clear()
             return forced.rules_in_force()
+        if name in ("iam", "iam/requests"):
+            from .iam import enforcement
+
+            if (method, name) == ("POST", "iam"):
+                enforcement.SETTINGS.configure(_body(environ) or {})
+            elif (method, name) == ("GET", "iam/requests"):
+                return enforcement.SETTINGS.requests()
+            elif (method, name) == ("DELETE", "iam/requests"):
+                enforcement.SETTINGS.clear()
+            elif (method, name) != ("GET", "iam"):
+                return None
+            return enforcement.SETTINGS.to_dict()
         if name == "artifacts" and method in ("GET", "POST"):
             from .servicecatalog import models
 
@@ -137,15 +155,17 @@ class LocalAwsApp:
 
 def reset_state() -> None:
     """Forget every resource of every service (moto's own reset, which includes our backends), the
-    resource failures, and artifact settings changed since the start."""
+    resource failures and the IAM request log, and artifact and IAM settings changed since the start."""
     from moto.moto_api._internal.models import moto_api_backend
 
     from .cloudformation import forced
+    from .iam import enforcement
     from .servicecatalog import models
 
     moto_api_backend.reset()
     forced.clear()
     models.ARTIFACTS.restore()
+    enforcement.SETTINGS.restore()
 
 
 def _body(environ: dict[str, Any]) -> Any:
@@ -258,6 +278,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--artifact-pending-seconds", type=float, default=float(_env("ARTIFACT_PENDING_SECONDS", "0")),
                    help="seconds after creation a new artifact stays CREATING, on top of the reads "
                         "(LOCAL_AWS_ARTIFACT_PENDING_SECONDS, default 0)")
+    p.add_argument("--no-iam", action="store_true", default=_env("IAM", "on").lower() in ("off", "0", "false"),
+                   help="do not enforce IAM when Service Catalog provisions as a launch role (requests are "
+                        "still logged; LOCAL_AWS_IAM=off). Default: enforced")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -272,9 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"local-aws: error: {err}", file=sys.stderr)
         return err.exit_code
+    from .iam import enforcement
     from .servicecatalog import models, provisioning
 
     provisioning.PENDING_READS = max(0, args.pending_reads)
+    enforcement.SETTINGS.configure({"enforce": not args.no_iam}, initial=True)
     try:
         models.ARTIFACTS.configure({"pending_reads": args.artifact_pending_reads,
                                     "pending_seconds": args.artifact_pending_seconds}, initial=True)
@@ -292,7 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  use it with: export AWS_ENDPOINT_URL=http://{args.host}:{port} AWS_ACCESS_KEY_ID=testing "
               "AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1; unset AWS_PROFILE\n"
               "  faults: curl -X POST -d '{\"throttle\": 0.2}' "
-              f"http://{args.host}:{port}/_local_aws/faults   (Ctrl-C stops; state is lost)",
+              f"http://{args.host}:{port}/_local_aws/faults   (Ctrl-C stops; state is lost)\n"
+              f"  IAM of Service Catalog launch roles: {'not enforced (--no-iam)' if args.no_iam else 'enforced'}; "
+              f"requests: curl http://{args.host}:{port}/_local_aws/iam/requests",
               file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:

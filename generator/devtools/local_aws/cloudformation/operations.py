@@ -20,7 +20,12 @@ created through a change set, and an exception from any resource leaves the stac
   deleted;
 * a resource the control API was told to fail (``forced``) fails with the reason given;
 * the outputs are rebuilt from the template the stack ends with;
-* a managed policy is detached before it is deleted, as CloudFormation does (moto's model is not).
+* a managed policy is detached before it is deleted, as CloudFormation does (moto's model is not);
+* when a Service Catalog launch role's session is acting (``iam.enforcement``), each resource operation
+  is first authorized as AWS would authorize it (``iam.requests``): the read and update handlers'
+  requests before an update, the delete handler's before a deletion, the create handler's right after
+  moto created the resource (which is deleted again when one is refused, as AWS creates nothing); a
+  refused request fails the resource with the AccessDenied message (and the stack rolls back).
 
 Resource types moto does not model are reported ``CREATE_COMPLETE`` with the reason "not simulated by
 the local endpoint" and have no physical resource (a ``Ref`` to one yields nothing).  Execution is
@@ -40,8 +45,9 @@ from moto.core.exceptions import ServiceException
 from moto.ec2 import models as ec2_models
 from moto.ec2.models.core import TaggedEC2Resource
 
-from generator.errors import ResourceFailed
+from generator.errors import AccessDenied, ResourceFailed
 
+from ..iam import enforcement, requests as iam_requests
 from . import forced, updates
 from .changes import referenced
 
@@ -250,6 +256,57 @@ class Operation:
         if reason:
             raise ResourceFailed(logical_id, reason)
 
+    def authorize(self, op: str, logical_id: str, instance: Any, props: dict[str, Any],
+                  old_props: dict[str, Any] | None = None, changed: list[str] | None = None,
+                  kind: str | None = None) -> None:
+        """The handler ``op``'s requests for this resource, as the acting launch role (if any)."""
+        caller = enforcement.current()
+        if caller is None:
+            return
+        kind = kind or self.kind(logical_id)
+        raw = ((self.rmap._resource_json_map.get(logical_id) or {}).get("Properties") or {})
+        props = iam_requests.with_unresolved(props, raw)
+        view = iam_requests.StackView(self.stack, self.rmap, applied(self.stack))
+        where = {"stack": self.stack.name, "logical_id": logical_id, "type": kind, "handler": op}
+        for need, request in iam_requests.resource_requests(view, caller.role_arn, op, logical_id, kind, instance,
+                                                            props, old_props,
+                                                            set(changed) if changed is not None else None):
+            try:
+                enforcement.authorize(request, {**where, "why": need.why})
+            except AccessDenied as err:
+                raise ResourceFailed(logical_id, enforcement.handler_message(err)) from err
+            if need.why == "service-linked-role":
+                iam_requests.ensure_service_linked_role(view, *need.targets[0].value)
+
+    def _authorize_created(self, logical_ids: list[str]) -> None:
+        """Authorize the create handler of resources moto just created; on a refusal none of them stays."""
+        try:
+            for logical_id in logical_ids:
+                self.authorize("create", logical_id, self.rmap._parsed_resources.get(logical_id),
+                               self.resolved(logical_id))
+        except ResourceFailed:
+            for logical_id in reversed(logical_ids):
+                instance = self.rmap._parsed_resources.pop(logical_id, None)
+                if _is_model(instance):
+                    self._discard(logical_id, instance, self.rmap._resource_json_map.get(logical_id) or {})
+            raise
+
+    def _discard(self, logical_id: str, instance: Any, resource_json: dict[str, Any]) -> None:
+        """Remove a resource moto created that AWS would not have (no events: it never existed)."""
+        try:
+            if not updates.delete(resource_json.get("Type", ""), instance, self.resolved_json(resource_json),
+                                  self.stack.account_id, self.stack.region_name):
+                self.rmap._delete_resource(instance, resource_json)
+        except Exception:  # noqa: BLE001 - best effort: moto's models raise anything
+            pass
+
+    def resolved_json(self, resource_json: dict[str, Any]) -> dict[str, Any]:
+        try:
+            resolved = clean_json(copy.deepcopy(resource_json.get("Properties") or {}), self.rmap)
+        except Exception:  # noqa: BLE001 - see resolved()
+            return {}
+        return resolved if isinstance(resolved, dict) else {}
+
     # -- CREATE / DELETE of one resource
     def create(self, logical_id: str) -> None:
         """Create one resource (moto creates what it refers to first: those get their events too)."""
@@ -264,9 +321,11 @@ class Operation:
         # moto's models raise anything (their own errors, KeyError, TypeError ...): each is a failed resource
         except Exception as err:  # noqa: BLE001
             raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
-        for dependency in [k for k in self.rmap._parsed_resources if k not in before and k != logical_id]:
-            if dependency not in self.announced and dependency in self.rmap._resource_json_map:
-                self._created(dependency, None)
+        dependencies = [k for k in self.rmap._parsed_resources if k not in before and k != logical_id
+                        and k not in self.announced and k in self.rmap._resource_json_map]
+        self._authorize_created(dependencies + [logical_id])
+        for dependency in dependencies:
+            self._created(dependency, None)
         self._created(logical_id, instance)
 
     def _created(self, logical_id: str, instance: Any) -> None:
@@ -293,6 +352,13 @@ class Operation:
         current = instance is None
         instance = self.rmap._parsed_resources.get(logical_id) if current else instance
         if not _is_model(instance):
+            if current and logical_id in applied(self.stack):  # a type moto does not simulate: AWS still asks
+                try:
+                    self.authorize("delete", logical_id, None, applied(self.stack)[logical_id],
+                                   kind=resource_json.get("Type"))
+                except ResourceFailed as failed:
+                    self.event(logical_id, "DELETE_FAILED", failed.reason)
+                    raise
             if current:
                 self.rmap._parsed_resources.pop(logical_id, None)
                 applied(self.stack).pop(logical_id, None)
@@ -307,6 +373,8 @@ class Operation:
             return
         try:
             self.forced(logical_id, "DELETE")
+            props = old_props if old_props is not None else applied(self.stack).get(logical_id, {})
+            self.authorize("delete", logical_id, instance, props, kind=resource_json.get("Type"))
             before = _BEFORE_DELETE.get(resource_json.get("Type"))
             if before:
                 before(instance, self.stack)
@@ -345,6 +413,10 @@ class Operation:
                    "Requested update requires the creation of a new physical resource; hence creating one."
                    if replace else None)
         self.forced(logical_id, "UPDATE")
+        instance = self.rmap._parsed_resources.get(logical_id)
+        self.authorize("read", logical_id, instance, old_props)
+        if not replace:
+            self.authorize("update", logical_id, instance, new_props, old_props, changed)
         if replace:
             self._replace(logical_id, old_props, new_props)
         else:
@@ -371,6 +443,12 @@ class Operation:
             if old is not None:
                 self.rmap._parsed_resources[logical_id] = old
             raise ResourceFailed(_failing_resource(err, logical_id), _reason(err)) from err
+        try:
+            self._authorize_created([logical_id])
+        except ResourceFailed:
+            if old is not None:
+                self.rmap._parsed_resources[logical_id] = old
+            raise
         self.replaced.append((logical_id, old, old_json, old_props))
         updates.created(kind, instance, new_props)
         self._tag(logical_id, instance)
@@ -520,11 +598,17 @@ class Operation:
             instance = self.rmap._parsed_resources.get(logical_id)
             changed = sorted(p for p in set(old_props) | set(new_props) if old_props.get(p) != new_props.get(p))
             try:
+                if changed:
+                    self.authorize("update", logical_id, instance, old_props, new_props, changed)
                 if _is_model(instance) and changed:
                     result = updates.apply(self.kind(logical_id), logical_id, instance, new_props, old_props,
                                            changed, self.rmap, self.stack.account_id, self.stack.region_name)
                     if result is not None:
                         self.rmap._parsed_resources[logical_id] = result
+            except ResourceFailed as failed:
+                self.event(logical_id, "UPDATE_FAILED", failed.reason)
+                ok = False
+                continue
             except Exception as err:  # noqa: BLE001 - see create()
                 self.event(logical_id, "UPDATE_FAILED", _reason(err))
                 ok = False

@@ -1,6 +1,12 @@
 """The end user's side of Service Catalog: launch paths, provisioning, records, provisioned products.
 
 A mixin of ``ServiceCatalogBackend`` (see models.py for how asynchronous work is modelled).
+
+A product with a LAUNCH constraint is provisioned, updated and terminated as the constraint's role:
+Service Catalog assumes it (its trust policy is checked), then every request it and CloudFormation make
+is authorized against the role's policies (``generator.devtools.local_aws.iam``); a refusal fails the
+record with AWS's AccessDenied message.  Without a launch constraint Service Catalog would act with the
+end user's own permissions, which the local endpoint does not evaluate.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from moto.core.common_models import BaseModel
 from moto.core.utils import utcnow
 
-from generator.errors import StackFailure
+from generator.errors import AccessDenied, StackFailure
 
+from ..iam import enforcement, requests as iam_requests
 from . import stacks, templates
 from .common import new_id, paginate
 from .exceptions import DuplicateResourceException, InvalidParametersException, ResourceNotFoundException
@@ -186,11 +193,14 @@ class ProvisioningMixin:
         self.provisioned[pp.id] = pp
         record = self._record(pp, "PROVISION_PRODUCT", params.get("Tags") or [])
         try:
-            pp.parameters = stacks.resolve_parameters(artifact.doc, given)
-            stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, pp.parameters)
-            body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
-            result = stacks.create(self.account_id, self.region_name, pp.stack_name, body, pp.parameters,
-                                   self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
+            with enforcement.acting_as(self._launch_session(pp, record)):
+                self._authorize_service_catalog(record, pp, product, artifact)
+                pp.parameters = stacks.resolve_parameters(artifact.doc, given)
+                stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, pp.parameters)
+                stacks.authorize_ssm_reads(self.account_id, self.region_name, artifact.doc, pp.parameters)
+                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
+                result = stacks.create(self.account_id, self.region_name, pp.stack_name, body, pp.parameters,
+                                       self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except StackFailure as failure:
             pp.stack_id = self._stack_id_of(pp.stack_name)
             record.fail(failure.code, failure.message)
@@ -219,6 +229,31 @@ class ProvisioningMixin:
             "aws:servicecatalog:provisioningPrincipalArn": pp.user_arn,
         })
         return tags
+
+    def _launch_session(self, pp: ProvisionedProduct, record: Record) -> enforcement.Caller | None:
+        """Service Catalog's session of the launch role for this operation (None: no launch constraint)."""
+        if not pp.launch_role_arn:
+            return None
+        try:
+            return enforcement.assume(pp.launch_role_arn, self.account_id, self.partition, self.region_name,
+                                      pp.arn, record.record_type, record.id)
+        except AccessDenied as err:
+            raise StackFailure("AccessDenied", err.message) from err
+
+    def _authorize_service_catalog(self, record: Record, pp: ProvisionedProduct, product: Product | None,
+                                   artifact: ProvisioningArtifact | None) -> None:
+        """What Service Catalog itself asks of the launch role (iam.requests.service_catalog_requests)."""
+        caller = enforcement.current()
+        if caller is None:
+            return
+        key = f"{product.id}/{artifact.id}.template" if product and artifact else None
+        for request in iam_requests.service_catalog_requests(record.record_type, caller.role_arn, self.account_id,
+                                                             self.region_name, self.partition, pp.stack_name,
+                                                             pp.stack_id, key):
+            try:
+                enforcement.authorize(request, {"stack": pp.stack_name, "stage": "service-catalog"})
+            except AccessDenied as err:
+                raise StackFailure("AccessDenied", err.message) from err
 
     def _stack_id_of(self, stack_name: str) -> str | None:
         from moto.cloudformation.models import cloudformation_backends
@@ -297,12 +332,15 @@ class ProvisioningMixin:
         old_artifact, pp.artifact_id = pp.artifact_id, artifact.id
         record = self._record(pp, "UPDATE_PROVISIONED_PRODUCT", pp.tags)
         try:
-            values = stacks.resolve_parameters(artifact.doc, {**previous, **given},
-                                               previous={k: v for k, v in pp.parameters.items()})
-            stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, values)
-            body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
-            result = stacks.update(self.account_id, self.region_name, pp.stack_id or pp.stack_name, body,
-                                   values, self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
+            with enforcement.acting_as(self._launch_session(pp, record)):
+                self._authorize_service_catalog(record, pp, product, artifact)
+                values = stacks.resolve_parameters(artifact.doc, {**previous, **given},
+                                                   previous={k: v for k, v in pp.parameters.items()})
+                stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, values)
+                stacks.authorize_ssm_reads(self.account_id, self.region_name, artifact.doc, values)
+                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
+                result = stacks.update(self.account_id, self.region_name, pp.stack_id or pp.stack_name, body,
+                                       values, self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except StackFailure as failure:
             record.fail(failure.code, failure.message)
             pp.artifact_id = old_artifact
@@ -323,7 +361,9 @@ class ProvisioningMixin:
         record = self._record(pp, "TERMINATE_PROVISIONED_PRODUCT", pp.tags)
         pp.terminated = True
         try:
-            stacks.delete(self.account_id, self.region_name, pp.stack_id)
+            with enforcement.acting_as(self._launch_session(pp, record)):
+                self._authorize_service_catalog(record, pp, None, None)
+                stacks.delete(self.account_id, self.region_name, pp.stack_id)
         except StackFailure as failure:
             if not params.get("IgnoreErrors"):
                 record.fail(failure.code, failure.message)

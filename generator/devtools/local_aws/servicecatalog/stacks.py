@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generator.errors import ParameterRefused, StackFailure
+from generator.errors import AccessDenied, ParameterRefused, StackFailure
 
 STACK_ARN_OUTPUT = "CloudformationStackARN"
 
@@ -66,6 +66,27 @@ def check_ssm_parameters(account_id: str, region: str, doc: dict[str, Any], valu
     if missing:
         raise StackFailure("ValidationError",
                            f"Unable to fetch parameters [{','.join(missing)}] from parameter store for this account.")
+
+
+def authorize_ssm_reads(account_id: str, region: str, doc: dict[str, Any], values: dict[str, str]) -> None:
+    """CloudFormation reads the SSM parameters of SSM-typed parameters and ``{{resolve:ssm:...}}`` with the
+    caller's credentials (*CloudFormation service role*: "By default, CloudFormation uses a temporary session
+    that it generates from your user credentials for stack operations"): ``ssm:GetParameters`` on each."""
+    from moto.utilities.utils import get_partition
+
+    from ..iam import enforcement, requests as iam_requests
+
+    caller = enforcement.current()
+    if caller is None:
+        return
+    names = [values[key] for key, spec in doc.get("Parameters", {}).items()
+             if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<") and key in values]
+    names += [m.group(2) for m in _DYNAMIC_SSM.finditer(json.dumps([doc.get("Resources"), doc.get("Outputs")]))]
+    for request in iam_requests.ssm_requests(names, caller.role_arn, account_id, region, get_partition(region)):
+        try:
+            enforcement.authorize(request, {"stage": "ssm-parameters"})
+        except AccessDenied as err:
+            raise StackFailure("AccessDenied", err.message) from err
 
 
 def _failure(err: Exception) -> StackFailure:
