@@ -54,7 +54,8 @@ TEMPLATE_ACTIONS = ("cloudformation:GetTemplateSummary", "cloudformation:Validat
 # CloudFormation reads SSM-typed parameters and {{resolve:ssm:...}} references with the caller's (here: the
 # launch role's) credentials, through GetParameters.
 SSM_READ_ACTIONS = ("ssm:GetParameters",)
-SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::\d+)?\}\}")
+# The version may be a number or, inside Fn::Sub, a parameter (``{{resolve:ssm:NAME:${AmiVersion}}}``).
+SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::(?:\d+|\$\{[A-Za-z0-9]+\}))?\}\}")
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 
 

@@ -280,8 +280,14 @@ def test_developer_group_once_per_account(effective):
     assert bool(groups) == (part == "YES")
     for g in groups.values():
         assert _props(g)["GroupName"] == admin.DEVELOPER_GROUP
-        arns = [a["Fn::Sub"] for a in _props(g)["ManagedPolicyArns"]]
-        assert [a.rsplit("/", 1)[1] for a in arns] == ["AWSCodeCommitPowerUser", "AWSServiceCatalogEndUserFullAccess"]
+        *aws_managed, own = _props(g)["ManagedPolicyArns"]
+        assert [a["Fn::Sub"].rsplit("/", 1)[1] for a in aws_managed] == [
+            "AWSCodeCommitPowerUser", "AWSServiceCatalogEndUserFullAccess"]
+        # and reading the AMI setting, whose current version `launch` pins: GetParameter on that one parameter
+        [statement] = t["Resources"][own["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Action"] == ["ssm:GetParameter"] and statement["Effect"] == "Allow"
+        assert statement["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/"
+                                                    + admin.WEB_SERVER_AMI.full_name("/hipaa-catalog").lstrip("/")}]
 
 
 def test_every_administrator_setting_is_written_under_the_prefix(template, settings):
