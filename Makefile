@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CLI := $(BIN)/hipaa-catalog
 GRAPHVIZ_STAMP := $(VENV)/.graphviz
+APACHE_STAMP := $(VENV)/.apache
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
@@ -46,7 +47,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by ever
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) scan ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) $(APACHE_STAMP) scan ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
@@ -59,6 +60,17 @@ $(GRAPHVIZ_STAMP): $(STAMP)
 	  echo "installing Graphviz with apt-get (resource pictures in the compliance reports)"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq graphviz >/dev/null; } \
 	    || echo "warning: Graphviz could not be installed; compliance.html embeds the DOT text instead"; }
+	@touch $@
+
+# Debian's Apache runs the web server's bootstrap configuration and release script in
+# tests/test_bootstrap_apache.py; apache2-bin is the server and its modules only (no service is started).
+# A failed install only warns: those tests then skip, saying why (delete $(APACHE_STAMP) to retry).
+$(APACHE_STAMP): $(STAMP)
+	@command -v apache2 >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing apache2-bin with apt-get (the web server's Apache configuration is tested on it)"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends apache2-bin openssl >/dev/null; } \
+	    || echo "warning: apache2-bin could not be installed; tests/test_bootstrap_apache.py will skip"; }
 	@touch $@
 
 # checkov pins an old boto3, so it gets its own virtualenv, pinned by constraints-checkov.txt.

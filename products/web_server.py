@@ -86,9 +86,9 @@ AMI_VERSION_PATTERN = r"[1-9][0-9]{0,9}"
 # The Guard HIPAA rule wants a literal "true"; the attribute is the DeletionProtection parameter instead.
 DELETION_PROTECTION_IS_A_PARAMETER = ("ELB_DELETION_PROTECTION_ENABLED", (
     "deletion protection is on: deletion_protection.enabled is the DeletionProtection parameter, default true; "
-    "it is a parameter because a protected load balancer cannot be deleted, so `hipaa-catalog terminate` first "
-    "updates the product with DeletionProtection=false through Service Catalog (the launch role turns it off), "
-    "then terminates; the rule accepts only a literal true"))
+    "it is a parameter because a protected load balancer cannot be deleted, so `hipaa-catalog terminate` (and an "
+    "update leaving PROD) first updates the product with DeletionProtection=false through Service Catalog (the "
+    "launch role turns it off); the rule accepts only a literal true"))
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,9 @@ DEPLOY_SITE_PATH = "/usr/local/sbin/hipaa-deploy-site"
 ATTACH_PHI_PATH = "/usr/local/sbin/hipaa-attach-phi-volume"
 SSL_CONF_PATH = "/etc/httpd/conf.d/ssl.conf"
 SITE_CONF_PATH = "/etc/httpd/conf.d/hipaa-site.conf"
+# The health file exists before Apache starts (the https step), whatever the release script did yet.
+HEALTH_INIT = (f"mkdir -p {HEALTH_ROOT} && {{ test -s {HEALTH_FILE} || echo 'ok: no revision deployed yet' "
+               f"> {HEALTH_FILE}; }}")
 # Exit status of the attach script when the volume is still attached to another instance (EX_TEMPFAIL).
 VOLUME_HELD = 75
 
@@ -137,8 +140,6 @@ health="{HEALTH_FILE}"
 say() {{ echo "hipaa-deploy-site: $*" >&2; }}
 git config --system credential.helper '!aws codecommit credential-helper $@'
 git config --system credential.UseHttpPath true
-mkdir -p "$(dirname "$health")"
-[ -s "$health" ] || echo "ok: no revision deployed yet" > "$health"
 if [ ! -d "$target/.git" ]; then
   rm -rf "$target"
   git init --quiet "$target"
@@ -279,7 +280,8 @@ def https_config() -> dict:
     return {
         "files": {MAKE_CERTIFICATE_PATH: _file(MAKE_CERTIFICATE, "000700"), SSL_CONF_PATH: _file(SSL_CONF),
                   SITE_CONF_PATH: _file(SITE_CONF)},
-        "commands": {"10_make_certificate": {"command": MAKE_CERTIFICATE_PATH}},
+        "commands": {"10_make_certificate": {"command": MAKE_CERTIFICATE_PATH},
+                     "20_health_file": {"command": HEALTH_INIT}},
         "services": {SERVICE_MANAGER: {"httpd": {"enabled": "true", "ensureRunning": "true",
                                             "files": [SSL_CONF_PATH, SITE_CONF_PATH]}}},
     }

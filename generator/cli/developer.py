@@ -32,6 +32,10 @@ def _params(p, what: str) -> None:
                    help=f"{what}, repeatable (example: -p Environment=TEST -p PHI=YES)")
 
 
+def _name(p) -> None:
+    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+
+
 def _parser(sub, name: str, help_: str, description: str, examples: str):
     return sub.add_parser(name, help=help_, description=description + "\n\n" + AWS_NOTE,
                           epilog="examples:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -87,7 +91,7 @@ def register(sub) -> None:
                 "first.  An update to a DEPRECATED version is allowed (existing launches may keep it).",
                 "  hipaa-catalog update clinic-test --version 1.1.0\n"
                 "  hipaa-catalog update clinic-test -p InstanceType=t3.small")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     p.add_argument("--version", default=None, help="version to move to (example: --version 1.1.0)")
     _params(p, "a parameter to change")
     _common(p)
@@ -103,7 +107,7 @@ def register(sub) -> None:
                 "  hipaa-catalog release clinic-test --revision main\n"
                 "  hipaa-catalog release clinic-test --revision 3f1c0e9d0b5c4e0a8f6d2b7a9c1e4f5a6b7c8d9e\n"
                 "  hipaa-catalog release clinic-test --json          the default branch's newest commit")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     p.add_argument("--revision", default=sites.HEAD, help="branch, full commit id, or HEAD (default: HEAD, the "
                    "repository's default branch; example: --revision main)")
     _common(p)
@@ -115,7 +119,7 @@ def register(sub) -> None:
                 "the revision it serves (its SiteRevision output).  A record does not name who made it; "
                 "CloudTrail's UpdateProvisionedProduct events do.",
                 "  hipaa-catalog history clinic-test\n  hipaa-catalog history clinic-test --json")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     _common(p)
     p.set_defaults(func=run_history)
 
@@ -124,7 +128,7 @@ def register(sub) -> None:
                 "A PROD web server's load balancer has deletion protection: it is turned off first, by an update "
                 "through Service Catalog (LoadBalancerDeletionProtection output true).",
                 "  hipaa-catalog terminate clinic-test\n  hipaa-catalog terminate clinic-test --json")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     _common(p)
     p.set_defaults(func=run_terminate)
 

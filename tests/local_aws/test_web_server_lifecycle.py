@@ -1,7 +1,7 @@
 """The healthcare web server through the local Service Catalog over HTTP, as a developer uses it.
 
 For each Environment x PHI: launch (the repository checked, the AMI setting's version and the default
-branch's commit pinned), release a new commit, update the instance type after the administrator moved the
+branch's commit pinned; a repository that does not exist refused before provisioning), release a new commit, update the instance type after the administrator moved the
 AMI setting on (the instance stays: its AMI is pinned), update to a new product version, terminate (a PROD
 load balancer's deletion protection turned off first; a PHI volume leaves its final snapshot).  PROD's
 Route 53 alias record exists, names the load balancer and is the URL's host while the product exists, and
@@ -194,6 +194,17 @@ def environment_and_phi_transitions(site: Site, environment: str, phi: str) -> N
 @pytest.mark.parametrize("environment, phi", [("TEST", "YES"), ("TEST", "NO"), ("PROD", "YES"), ("PROD", "NO")])
 def test_launch_release_update_new_version_terminate(account, hc, environment, phi):
     site = Site(account, hc, f"site-{environment.lower()}-{phi.lower()}")
+    if (environment, phi) == ("TEST", "NO"):
+        # a repository that does not exist is refused with the developer's own credentials, before provisioning
+        site.endpoint.reset_calls()
+        missing = site.url.replace(site.repo, "no-such-repo")
+        code, _out, err = hc("launch", PRODUCT, "--name", site.name, "--region", REGION, "-p", f"CodeCommitRepo={missing}",
+                             "-p", f"FriendlyName={site.name}", "-p", f"InstanceOwnerEmail={EMAIL}",
+                             "-p", "WebDirectory=clinic")
+        assert code == 3 and "there is no CodeCommit repository no-such-repo in us-east-1" in err, err
+        assert "aws codecommit create-repository --repository-name no-such-repo" in err
+        calls = [c["operation"] for c in site.endpoint.calls()]
+        assert "GetRepository" in calls and "ProvisionProduct" not in calls
     first_commit = site.commit("<h1>first</h1>")
     launched = site.launch(environment, phi)
     first = site.check(environment, phi, "CREATE_COMPLETE", cli=True)

@@ -45,9 +45,11 @@ def register() -> None:
         if not nics or properties.get("SubnetId"):
             return moto_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
         backend = ec2_backends[account_id][region_name]
+        primary = next((n for n in nics if n["DeviceIndex"] == 0), {})
+        groups = primary.pop("Groups", [])  # the instance's groups are its primary interface's (as EC2 reports)
         reservation = backend.run_instances(
             image_id=properties["ImageId"], user_data=properties.get("UserData"), count=1, security_group_names=[],
-            instance_type=properties.get("InstanceType", "m1.small"),
+            security_group_ids=groups, instance_type=properties.get("InstanceType", "m1.small"),
             is_instance_type_default=not properties.get("InstanceType"), key_name=properties.get("KeyName"),
             block_device_mappings=properties.get("BlockDeviceMappings", {}), nics=nics)
         instance = reservation.instances[0]
