@@ -481,7 +481,8 @@ def build(cfg: BaselineConfig) -> Template:
                                depends_on=[log_policy.title, trail_role[1].title], condition=GLOBAL))
     t.add_resource(alarms.cis_alarms(trail_logs, topic, cfg.metric_namespace, condition=GLOBAL))
     reads_ami = t.add_resource(managed_policy(
-        "DeveloperReadsAmiSetting", f"{cfg.catalog}: developers read the AMI setting", [statement("ReadWebServerAmiSetting", ["ssm:GetParameter"], Sub(
+        "DeveloperReadsAmiSetting", f"{cfg.catalog}: developers read the AMI setting",
+        [statement("ReadWebServerAmiSetting", ["ssm:GetParameter"], Sub(
             "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/"
             + admin.WEB_SERVER_AMI.full_name(cfg.ssm_prefix).lstrip("/")))], condition=GLOBAL))
     group = t.add_resource(cfn_iam.Group("DeveloperGroup", GroupName=admin.DEVELOPER_GROUP, Condition=GLOBAL,

@@ -201,7 +201,8 @@ class Consumer:
             artifact = self.choose_version(product, artifacts, version, for_update=True)
         path_id = self.launch_path(pid)
         specs = self.parameter_specs(pid, artifact["Id"], path_id)
-        previous_keys = {s.key for s in specs} if artifact["Id"] == current_id else self._keys_of(pid, current_id, path_id)
+        previous_keys = ({s.key for s in specs} if artifact["Id"] == current_id
+                         else self._keys_of(pid, current_id, path_id))
         if prepare is not None:
             params = dict(prepare({s.key: s for s in specs}, params, previous_keys))
         prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"], update=True,
@@ -286,6 +287,7 @@ class Consumer:
         versions = {a["Id"]: a["Name"] for a in self.describe_product(pp["ProductId"]).get("ProvisioningArtifacts", [])}
         out = []
         for detail in records:
+            version_id = detail.get("ProvisioningArtifactId", "")
             outputs = {}
             if detail.get("Status") == "SUCCEEDED" and detail.get("RecordType") != "TERMINATE_PROVISIONED_PRODUCT":
                 rec = self.describe_record(detail["RecordId"])
@@ -293,7 +295,7 @@ class Consumer:
             out.append({"record_id": detail["RecordId"], "record_type": detail.get("RecordType", ""),
                         "status": detail.get("Status", ""), "created": detail.get("CreatedTime"),
                         "updated": detail.get("UpdatedTime"),
-                        "version": versions.get(detail.get("ProvisioningArtifactId", ""), detail.get("ProvisioningArtifactId", "")),
+                        "version": versions.get(version_id, version_id),
                         "errors": detail.get("RecordErrors", []), "outputs": outputs})
         return out
 

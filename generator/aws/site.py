@@ -200,7 +200,8 @@ def _unprotect(consumer: Consumer, name: str, why: str, progress: Progress) -> b
 
 
 def update(consumer: Consumer, site: Site, name: str, version: str | None, params: Mapping[str, str]) -> dict:
-    """``consumer.update`` with ``site.prepare``; a PROD server moving to another Environment first loses its
+    """``consumer.update`` with ``site.prepare``; a ``Revision`` alone is resolved in the product's repository
+    (its ``SiteRepository`` output) to the commit it is now.  A PROD server moving to another Environment first loses its
     load balancer's deletion protection: CloudFormation deletes the load balancer in the update's cleanup
     phase, and a protected one would stay behind, running but no longer in the stack ("If during the cleanup
     phase CloudFormation is unable to delete the old resource ... leave the physical resource running but
@@ -208,6 +209,11 @@ def update(consumer: Consumer, site: Site, name: str, version: str | None, param
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-cfn-updating-stacks-update-behaviors.html).
     The update itself sets DeletionProtection back to true, for the next time the server is PROD."""
     params = dict(params)
+    if REVISION_PARAMETER in params and REPOSITORY_PARAMETER not in params:
+        url = consumer.status(name)["outputs"].get(REPOSITORY_OUTPUT)
+        resolved = site.resolve(url, params[REVISION_PARAMETER]) if url else None
+        if resolved is not None:  # the commit, so that SiteRevision names it (as `release` does)
+            params[REVISION_PARAMETER] = resolved.commit
     leaves_prod = params.get(ENVIRONMENT_PARAMETER, "PROD") != "PROD"
     if leaves_prod and _unprotect(consumer, name, "since the load balancer goes", site.progress):
         params.setdefault(DELETION_PROTECTION_PARAMETER, "true")

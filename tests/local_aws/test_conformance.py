@@ -2,10 +2,11 @@
 
 Service Catalog artifacts (duplicate names, Info keys, asynchronous status), CloudFormation parameter
 constraints and Rules at CreateStack / CreateChangeSet / UpdateStack / provisioning, forced resource
-failures, unknown regions, CodeCommit repositories, Route 53 zones and records (also through CloudFormation,
-an alias to a load balancer); what the web server relies on: load-balancer deletion protection, an
-instance's network interface, a volume's final snapshot, parameters read in metadata, DescribeStacks'
-parameter inputs, DNS-validated certificates, CodeCommit commits, record history.  Each AWS fact is cited where the endpoint implements it.
+failures, unknown regions, CodeCommit repositories, Route 53 zones and records (also through
+CloudFormation, an alias to a load balancer); what the web server relies on: load-balancer deletion
+protection, an instance's network interface, a volume's final snapshot, parameters read in metadata,
+DescribeStacks' parameter inputs, DNS-validated certificates, CodeCommit commits, record history. Each
+AWS fact is cited where the endpoint implements it.
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """The healthcare web server through the local Service Catalog over HTTP, as a developer uses it.
 
 For each Environment x PHI: launch (the repository checked, the AMI setting's version and the default
-branch's commit pinned; a repository that does not exist refused before provisioning), release a new commit, update the instance type after the administrator moved the
-AMI setting on (the instance stays: its AMI is pinned), update to a new product version, terminate (a PROD
-load balancer's deletion protection turned off first; a PHI volume leaves its final snapshot).  PROD's
-Route 53 alias record exists, names the load balancer and is the URL's host while the product exists, and
-is gone after.  One scenario also updates every other developer parameter one at a time, two switch
-Environment and PHI there and back (every transition, a PROD load balancer never left behind), and one
-forces a resource failure that rolls back and leaves the product updatable.  After every step ``hipaa-catalog status`` and the stack agree, and the outputs describe what
-the stack holds; after the launch and around the rollback the AWS CLI sees the same.
+branch's commit pinned; a repository that does not exist refused before provisioning), release a new
+commit, update the instance type after the administrator moved the AMI setting on (the instance stays:
+its AMI is pinned), update to a new product version, terminate (a PROD load balancer's deletion
+protection turned off first; a PHI volume leaves its final snapshot). PROD's Route 53 alias record
+exists, names the load balancer and is the URL's host while the product exists, and is gone after. One
+scenario also updates every other developer parameter one at a time, two switch Environment and PHI there
+and back (every transition, a PROD load balancer never left behind), and one forces a resource failure
+that rolls back and leaves the product updatable. After every step ``hipaa-catalog status`` and the stack
+agree, and the outputs describe what the stack holds; after the launch and around the rollback the AWS
+CLI sees the same.
 """
 
 from __future__ import annotations
