@@ -141,7 +141,10 @@ class Site:
                 raise LaunchError(f"the administrator's AMI setting {name} does not exist in {self.region}",
                                   code=exc.code, hint="ask the administrators to deploy the account baseline "
                                                       "(`hipaa-catalog doctor` lists what a launch needs)") from exc
-            raise LaunchError(exc.message, code=exc.code, hint=exc.hint) from exc
+            raise LaunchError(exc.message, code=exc.code,
+                              hint=f"give -p {AMI_VERSION_PARAMETER}=<a version of {name}>, or ask the "
+                                   "administrators for read access to it (the account baseline gives it to the "
+                                   f"{admin.DEVELOPER_GROUP} group)") from exc
         return str(parameter["Version"])
 
     # -- what launch and update add (the consumer's ``prepare``)
