@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 CLI := $(BIN)/hipaa-catalog
 GRAPHVIZ_STAMP := $(VENV)/.graphviz
 BROWSER_STAMP := $(VENV)/.browser
+APACHE_STAMP := $(VENV)/.apache
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_VERSION := 3.3.30
@@ -47,7 +48,7 @@ venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by ever
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
 
-test: $(STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
+test: $(STAMP) $(APACHE_STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
@@ -71,6 +72,17 @@ $(BROWSER_STAMP): $(STAMP)
 	  echo "installing chromium and chromium-driver with apt-get (browser tests of the compliance reports)"; \
 	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; } \
 	    || echo "warning: Chromium could not be installed; the browser tests of the reports will be skipped"; }
+	@touch $@
+
+# Debian's Apache runs the web server's bootstrap configuration and release script in
+# tests/test_bootstrap_apache.py; apache2-bin is the server and its modules only (no service is started).
+# A failed install only warns: those tests then skip, saying why (delete $(APACHE_STAMP) to retry).
+$(APACHE_STAMP): $(STAMP)
+	@command -v apache2 >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing apache2-bin with apt-get (the web server's Apache configuration is tested on it)"; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends apache2-bin openssl >/dev/null; } \
+	    || echo "warning: apache2-bin could not be installed; tests/test_bootstrap_apache.py will skip"; }
 	@touch $@
 
 # checkov pins an old boto3, so it gets its own virtualenv, pinned by constraints-checkov.txt.

@@ -9,7 +9,8 @@ One template, deployed in every catalog region.  The parameter ``GlobalResources
   NON_COMPLIANT alert, and the administrator settings as SSM parameters under the catalog prefix;
 - once per account (``GlobalResources`` YES, in the catalog's primary region only): the multi-region
   CloudTrail trail with its CloudWatch Logs group and role, the fourteen CIS metric filters and alarms,
-  the HealthcareDeveloper group, the IAM-only Config rules, and recording of global resource types.
+  the HealthcareDeveloper group (with read access to the AMI setting), the IAM-only Config rules, and
+  recording of global resource types.
 
 The log bucket holds the audit evidence (CloudTrail, AWS Config) and replicates to another region: in a
 catalog of two or more regions, region *i* to region *i+1* (the last to the first), so the primary
@@ -35,7 +36,7 @@ from generator.blocks import admin_settings as admin, alarms, config_rules, kms,
 from generator.blocks.catalog import (GUARD_REPLICATION_RULE, PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE,
                                       checkov_skipped, guard_suppressed, not_replicated, template_bucket_prefix,
                                       waived)
-from generator.blocks.iam import Deny, aws_managed, document, statement
+from generator.blocks.iam import Deny, aws_managed, document, managed_policy, statement
 from generator.blocks.logs import RETENTION_VALUES, log_group
 from generator.blocks.s3 import (bucket_arns, deny_insecure_transport, encrypted_bucket, kms_replication,
                                 replication_role, tls_only_policy)
@@ -54,6 +55,11 @@ MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention
 BUCKET_ARN_PATTERN = r"arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]"
 KMS_KEY_ARN_PATTERN = r"arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/[A-Za-z0-9-]+"
 OCTET = r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+# The PROD sites' domain: lower-case DNS labels of letters, digits and inner hyphens (*Domain name format*,
+# Amazon Route 53 Developer Guide, https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DomainNameFormat.html:
+# at most 63 characters a label, 255 a name); each site's name adds a 36-character label and a dot.
+DOMAIN_PATTERN = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+MAX_DOMAIN_LENGTH = 200
 
 # How Elastic Load Balancing delivers access logs to the access-log bucket (AWS ELB user guide, "Enable
 # access logs"): in the regions opened before August 2022 from its log-delivery account (below; the
@@ -241,7 +247,43 @@ def _parameters(t: Template, cfg: BaselineConfig) -> dict:
         "ProdCertificateArn", Type="String", Description=admin.CERTIFICATE_ARN.description,
         AllowedPattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$",
         ConstraintDescription="an ACM certificate ARN"))
+    p["ProdHostedZoneId"] = t.add_parameter(Parameter(
+        "ProdHostedZoneId", Type="AWS::Route53::HostedZone::Id", Description=admin.HOSTED_ZONE_ID.description))
+    p["ProdDomain"] = t.add_parameter(Parameter(
+        "ProdDomain", Type="String", Description=admin.DOMAIN.description, MaxLength=MAX_DOMAIN_LENGTH,
+        AllowedPattern=DOMAIN_PATTERN,
+        ConstraintDescription="a lower-case DNS domain such as apps.example.org"))
+    p[admin.INSTANCE_SUBNET_PARAMETER] = t.add_parameter(Parameter(
+        admin.INSTANCE_SUBNET_PARAMETER, Type="AWS::EC2::Subnet::Id", Description=admin.INSTANCE_SUBNET.description))
+    p[admin.INSTANCE_AZ_PARAMETER] = t.add_parameter(Parameter(
+        admin.INSTANCE_AZ_PARAMETER, Type="AWS::EC2::AvailabilityZone::Name", Description=admin.INSTANCE_AZ.description))
+    p[admin.AMI_PARAMETER] = t.add_parameter(Parameter(
+        admin.AMI_PARAMETER, Type="AWS::EC2::Image::Id", Description=admin.WEB_SERVER_AMI.description))
     return p
+
+
+def _rules(t: Template) -> None:
+    """Placement: the instance subnet is private and in an AZ of the load balancers' subnets (a load balancer
+    sends no traffic to targets in a zone it is not enabled in), or CloudFormation refuses the parameters
+    before creating anything ("If a
+    parameter value is invalid, AWS CloudFormation does not create or update the stack", *Rules*, AWS
+    CloudFormation User Guide, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/rules-section-structure.html).
+    ``Fn::ValueOf`` reads a subnet parameter's ``AvailabilityZone`` or ``VpcId`` (a list for a list
+    parameter) (*Rule functions*, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/intrinsic-function-reference-rules.html).
+    deploy-baseline checks the same, and that every subnet is in the VPC, with the subnets named before it
+    creates a change set (the template stays under CloudFormation's 51,200-byte inline limit)."""
+    def value_of(parameter: str, attribute: str) -> dict:
+        return {"Fn::ValueOf": [parameter, attribute]}
+
+    subnet, zone = admin.INSTANCE_SUBNET_PARAMETER, admin.INSTANCE_AZ_PARAMETER
+    t.add_rule("WebServerPlacement", {"Assertions": [
+        {"Assert": {"Fn::Contains": [Ref("PrivateSubnetIds"), Ref(subnet)]},
+         "AssertDescription": f"{subnet}: not in PrivateSubnetIds"},
+        {"Assert": {"Fn::EachMemberEquals": [value_of(subnet, "AvailabilityZone"), Ref(zone)]},
+         "AssertDescription": f"{zone}: not the zone of {subnet}"},
+        {"Assert": {"Fn::Contains": [value_of("PublicSubnetIds", "AvailabilityZone"), Ref(zone)]},
+         "AssertDescription": f"PublicSubnetIds: none in {zone}"},
+    ]})
 
 
 def _log_key(t: Template, cfg: BaselineConfig):
@@ -376,6 +418,11 @@ def _settings(t: Template, cfg: BaselineConfig, p: dict, access, key, templates,
         ("SettingPublicSubnetIds", admin.PUBLIC_SUBNETS, Join(",", Ref(p["PublicSubnetIds"]))),
         ("SettingAdminCidr", admin.ADMIN_CIDR, Ref(p["AdminCidr"])),
         ("SettingProdCertificateArn", admin.CERTIFICATE_ARN, Ref(p["ProdCertificateArn"])),
+        ("SettingProdHostedZoneId", admin.HOSTED_ZONE_ID, Ref(p["ProdHostedZoneId"])),
+        ("SettingProdDomain", admin.DOMAIN, Ref(p["ProdDomain"])),
+        ("SettingInstanceSubnetId", admin.INSTANCE_SUBNET, Ref(p[admin.INSTANCE_SUBNET_PARAMETER])),
+        ("SettingInstanceAvailabilityZone", admin.INSTANCE_AZ, Ref(p[admin.INSTANCE_AZ_PARAMETER])),
+        ("SettingWebServerImageId", admin.WEB_SERVER_AMI, Ref(p[admin.AMI_PARAMETER])),
         ("SettingAccessLogBucket", admin.ACCESS_LOG_BUCKET, Ref(access)),
         ("SettingLogsKmsKeyArn", admin.LOGS_KMS_KEY_ARN, GetAtt(key, "Arn")),
         ("SettingNotificationTopicArn", admin.NOTIFICATION_TOPIC, Ref(topic)),
@@ -385,7 +432,7 @@ def _settings(t: Template, cfg: BaselineConfig, p: dict, access, key, templates,
     assert {s for _, s, _ in values} | {admin.CONFIG_RECORDER} == set(admin.ALL), "every setting is written"
     for logical_id, setting, value in values:
         t.add_resource(ssm.Parameter(logical_id, Name=setting.full_name(cfg.ssm_prefix), Type=setting.ssm_type,
-                                     Value=value, Description=f"{cfg.catalog}: {setting.description}"))
+                                     Value=value, Description=setting.description))
 
 
 def build(cfg: BaselineConfig) -> Template:
@@ -394,6 +441,7 @@ def build(cfg: BaselineConfig) -> Template:
     t.set_version("2010-09-09")
     # --- parameters and conditions
     p = _parameters(t, cfg)
+    _rules(t)
     t.add_condition(GLOBAL, Equals(Ref(p["GlobalResources"]), "YES"))
     t.add_condition(CREATES_RECORDING, Equals(Ref(p["ConfigRecording"]), admin.CONFIG_CREATE))
     t.add_condition(REPLICATES, And(Not(Equals(Ref(p["LogReplicaBucketArn"]), "")),
@@ -418,7 +466,7 @@ def build(cfg: BaselineConfig) -> Template:
                                                            log_policy, condition=CREATES_RECORDING))
     recording = t.add_resource(config_rules.recording_setting(
         "SettingConfigRecording", admin.CONFIG_RECORDER.full_name(cfg.ssm_prefix),
-        f"{cfg.catalog}: {admin.CONFIG_RECORDER.description}", creates_recording=CREATES_RECORDING,
+        admin.CONFIG_RECORDER.description, creates_recording=CREATES_RECORDING,
         recorder_resource=rec, channel=channel))
     t.add_resource(config_rules.managed_rules(cfg.catalog, GLOBAL, after=recording))
     t.add_resource(config_rules.non_compliant_alert("NonCompliantAlert", topic))
@@ -432,9 +480,15 @@ def build(cfg: BaselineConfig) -> Template:
                                log_group=trail_logs, role=trail_role[0],
                                depends_on=[log_policy.title, trail_role[1].title], condition=GLOBAL))
     t.add_resource(alarms.cis_alarms(trail_logs, topic, cfg.metric_namespace, condition=GLOBAL))
+    reads_ami = t.add_resource(managed_policy(
+        "DeveloperReadsAmiSetting", f"{cfg.catalog}: developers read the AMI setting",
+        [statement("ReadWebServerAmiSetting", ["ssm:GetParameter"], Sub(
+            "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/"
+            + admin.WEB_SERVER_AMI.full_name(cfg.ssm_prefix).lstrip("/")))], condition=GLOBAL))
     group = t.add_resource(cfn_iam.Group("DeveloperGroup", GroupName=admin.DEVELOPER_GROUP, Condition=GLOBAL,
                                          ManagedPolicyArns=[aws_managed("AWSCodeCommitPowerUser"),
-                                                            aws_managed("AWSServiceCatalogEndUserFullAccess")]))
+                                                            aws_managed("AWSServiceCatalogEndUserFullAccess"),
+                                                            Ref(reads_ami)]))
 
     # --- settings products read
     _settings(t, cfg, p, access, key, templates, topic)

@@ -60,7 +60,8 @@ STACK_ACTIONS = ("cloudformation:CreateStack", "cloudformation:DeleteStack", "cl
 TEMPLATE_ACTIONS = ("cloudformation:GetTemplateSummary", "cloudformation:ValidateTemplate")
 SSM_READ_ACTIONS = ("ssm:GetParameters",)
 AWS_MANAGED_POLICY = re.compile(r"arn:(?:\$\{AWS::Partition\}|aws[a-z-]*):iam::aws:policy/([A-Za-z0-9+=,.@_/-]+)")
-SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::\d+)?\}\}")
+# The version may be a number or, inside Fn::Sub, a parameter (``{{resolve:ssm:NAME:${AmiVersion}}}``).
+SSM_DYNAMIC_REFERENCE = re.compile(r"\{\{resolve:ssm:([A-Za-z0-9_.\-/]+?)(?::(?:\d+|\$\{[A-Za-z0-9]+\}))?\}\}")
 SSM_PARAMETER_TYPE = "AWS::SSM::Parameter::Value<"
 SERVICE_CATALOG_NEEDS = {
     "ServiceCatalogStacks": ["ProvisionProduct", "UpdateProvisionedProduct", "TerminateProvisionedProduct"],

@@ -132,7 +132,7 @@ def set_up_account(aws_env, built, hc) -> dict:
     from generator.devtools import demo
 
     region = "us-east-1"
-    network = demo.Demo(built, write=lambda _m: None).network(region)
+    network = demo.Demo(built, write=lambda _m: None).network(region, routes=False)
     args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
     code, result, err = hc("deploy-baseline", "--region", region, "--yes", "--out", str(built), *args)
     assert code == 0, err

@@ -280,8 +280,14 @@ def test_developer_group_once_per_account(effective):
     assert bool(groups) == (part == "YES")
     for g in groups.values():
         assert _props(g)["GroupName"] == admin.DEVELOPER_GROUP
-        arns = [a["Fn::Sub"] for a in _props(g)["ManagedPolicyArns"]]
-        assert [a.rsplit("/", 1)[1] for a in arns] == ["AWSCodeCommitPowerUser", "AWSServiceCatalogEndUserFullAccess"]
+        *aws_managed, own = _props(g)["ManagedPolicyArns"]
+        assert [a["Fn::Sub"].rsplit("/", 1)[1] for a in aws_managed] == [
+            "AWSCodeCommitPowerUser", "AWSServiceCatalogEndUserFullAccess"]
+        # and reading the AMI setting, whose current version `launch` pins: GetParameter on that one parameter
+        [statement] = t["Resources"][own["Ref"]]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Action"] == ["ssm:GetParameter"] and statement["Effect"] == "Allow"
+        assert statement["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ssm:*:${AWS::AccountId}:parameter/"
+                                                    + admin.WEB_SERVER_AMI.full_name("/hipaa-catalog").lstrip("/")}]
 
 
 def test_every_administrator_setting_is_written_under_the_prefix(template, settings):
@@ -532,3 +538,38 @@ def test_the_admin_cidr_limit_is_a_setting(settings):
     assert "broader than /24" in spec.constraint_description
     with pytest.raises(ConfigError, match="admin_cidr_min_prefix: found 0"):
         _with_options(settings, settings.regions, admin_cidr_min_prefix=0)
+
+
+def test_the_web_servers_settings_and_their_placement_rule(template, settings):
+    """The baseline writes where web servers go, their PROD DNS zone and domain and their AMI; CloudFormation
+    refuses an instance subnet outside the private subnets or in a zone no public subnet is in."""
+    params = template["Parameters"]
+    assert params["ProdHostedZoneId"]["Type"] == "AWS::Route53::HostedZone::Id"
+    assert params[admin.INSTANCE_SUBNET_PARAMETER]["Type"] == "AWS::EC2::Subnet::Id"
+    assert params[admin.INSTANCE_AZ_PARAMETER]["Type"] == "AWS::EC2::AvailabilityZone::Name"
+    assert params[admin.AMI_PARAMETER]["Type"] == "AWS::EC2::Image::Id"
+    domain = params["ProdDomain"]
+    for good in ("apps.example.org", "clinic.example.org", "a-b.example.co"):
+        assert re.fullmatch(domain["AllowedPattern"], good), good
+    for bad in ("Apps.Example.org", "example", "-a.example.org", "a..example.org", "*.example.org", "example.org."):
+        assert not re.fullmatch(domain["AllowedPattern"], bad), bad
+    # a 36-character label and a dot before the domain stay within Route 53's 255 bytes
+    assert domain["MaxLength"] + 37 <= 255
+    [rule] = template["Rules"].values()
+    asserts = [a["Assert"] for a in rule["Assertions"]]
+    assert {"Fn::Contains": [{"Ref": "PrivateSubnetIds"}, {"Ref": "InstanceSubnetId"}]} in asserts
+    assert {"Fn::Contains": [{"Fn::ValueOf": ["PublicSubnetIds", "AvailabilityZone"]},
+                             {"Ref": "InstanceAvailabilityZone"}]} in asserts
+    written = {p["Properties"]["Name"] for p in template["Resources"].values() if p["Type"] == "AWS::SSM::Parameter"}
+    assert {s.full_name(settings.ssm_prefix) for s in (admin.INSTANCE_SUBNET, admin.INSTANCE_AZ, admin.HOSTED_ZONE_ID,
+                                                        admin.DOMAIN, admin.WEB_SERVER_AMI)} <= written
+
+
+def test_the_baseline_is_sent_inline(template):
+    """deploy-baseline sends the template inline (the first deploy has no bucket to upload it to), so it must
+    stay within CloudFormation's "Template body size in a request ... 51,200 bytes" (*AWS CloudFormation quotas*,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html)."""
+    from generator.aws import deploy
+
+    body = json.dumps(template, separators=(",", ":"), sort_keys=True)
+    assert len(body.encode("utf-8")) <= deploy.MAX_TEMPLATE_BODY

@@ -383,7 +383,7 @@ def test_reads_exactly_the_ssm_parameters_the_products_name(template, rendered, 
     """Dynamic references and SSM-typed parameters are resolved with the caller's credentials: without
     ssm:GetParameters on them the launch role could not launch the web server."""
     web = rendered["healthcare-web-server"]
-    named = set(re.findall(r"\{\{resolve:ssm:([^:}]+)\}\}", web.json_text))
+    named = set(re.findall(r"\{\{resolve:ssm:([^:}]+)(?::[^}]+)?\}\}", web.json_text))  # with a version too
     named |= {p["Default"] for p in web.template["Parameters"].values()
               if p["Type"].startswith("AWS::SSM::Parameter::Value<")}
     assert f"{settings.ssm_prefix}/network/vpc-id" in named and len(named) >= 7

@@ -89,6 +89,19 @@ def test_update_keeps_previous_values_and_needs_no_required_ones():
     assert {"Key": "CodeCommitRepo", "UsePreviousValue": True} in prov
 
 
+def test_an_update_to_a_version_with_new_parameters_keeps_only_what_the_product_had():
+    """A parameter the new version adds has no previous value: UsePreviousValue only for the current version's
+    parameters; a new one takes its default, and a new required one must be given."""
+    had = {"CodeCommitRepo", "InstanceOwnerEmail", "Environment"}
+    prov = validate_parameters(SPECS, {"Environment": "PROD"}, product="web", version="2.0.0", update=True,
+                               previous_keys=had)
+    assert {p["Key"] for p in prov if p.get("UsePreviousValue")} == {"CodeCommitRepo", "InstanceOwnerEmail"}
+    assert "FriendlyName" not in {p["Key"] for p in prov}  # new with a default: CloudFormation takes the default
+    required = [*SPECS, ParameterSpec(key="AmiVersion", description="AMI setting version")]
+    with pytest.raises(ConfigError, match="AmiVersion: required, no default"):
+        validate_parameters(required, {}, product="web", version="2.0.0", update=True, previous_keys=had)
+
+
 def test_java_character_classes_are_translated():
     assert java_pattern(r"[\p{Alnum}-]+").fullmatch("abc-1")
     assert not java_pattern(r"\p{Digit}+").fullmatch("12a")

@@ -96,9 +96,24 @@ def test_instance_accepts_only_the_load_balancer_in_prod_and_the_admin_network_i
         assert rules == {(443, 443, json.dumps(alb, sort_keys=True))}
     else:
         cidr = json.dumps({"CidrIp": "{{resolve:ssm:/hipaa-catalog/network/admin-cidr}}"})
-        assert rules == {(22, 22, cidr), (443, 443, cidr)}
+        assert rules == {(443, 443, cidr)}  # no key pair given: no SSH rule either
     for _, rule in ingress_rules(t):
         assert rule["IpProtocol"] == "tcp" and rule["Description"]
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_ssh_is_open_only_in_test_and_only_with_a_key_pair(template, env, phi):
+    def ssh(t):
+        return [(sg, r) for sg, r in ingress_rules(t) if r["FromPort"] == 22]
+
+    assert ssh(effective(template, env, phi)) == []
+    with_key = effective(template, env, phi, "my-key")
+    if env == "PROD":
+        assert ssh(with_key) == [] and "KeyName" not in with_key["Resources"]["Instance"]["Properties"]
+    else:
+        [(sg, rule)] = ssh(with_key)
+        assert sg == "InstanceSecurityGroup" and rule["CidrIp"] == "{{resolve:ssm:/hipaa-catalog/network/admin-cidr}}"
+        assert with_key["Resources"]["Instance"]["Properties"]["KeyName"] == "my-key"
 
 
 @pytest.mark.parametrize("env,phi", SCENARIOS)
@@ -109,7 +124,8 @@ def test_instance_is_private_and_hardened(template, env, phi):
     p = instance["Properties"]
     [nic] = p["NetworkInterfaces"]
     assert nic["AssociatePublicIpAddress"] is False
-    assert nic["SubnetId"] == {"Fn::Select": [0, {"Ref": "PrivateSubnetIds"}]}
+    # the administrator's instance subnet: in an Availability Zone of the load balancers' subnets
+    assert nic["SubnetId"] == "{{resolve:ssm:/hipaa-catalog/network/instance-subnet-id}}"
     assert "SubnetId" not in p
     assert p["MetadataOptions"]["HttpTokens"] == "required"
     assert p["Monitoring"] is True
@@ -137,7 +153,7 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     t = effective(template, env, phi)
     res, outputs = t["Resources"], t["Outputs"]
     configsets = res["Instance"]["Metadata"]["AWS::CloudFormation::Init"]["configSets"]["bootstrap"]
-    phi_ids = {"PhiKey", "PhiVolume", "PhiVolumeAttachment", "PhiBackupVault", "PhiBackupPlan", "PhiBackupSelection"}
+    phi_ids = {"PhiKey", "PhiVolume", "PhiVolumeAttachPolicy", "PhiBackupVault", "PhiBackupPlan", "PhiBackupSelection"}
     if phi == "NO":
         assert not phi_ids & set(res) and "PhiVolumeId" not in outputs
         assert of_type(t, "AWS::KMS::Key") == {} and of_type(t, "AWS::KMS::Alias") == {}  # PHI=NO: no key
@@ -146,14 +162,124 @@ def test_phi_volume_key_and_backup_exist_exactly_when_phi(template, env, phi):
     assert phi_ids <= set(res)
     assert set(of_type(t, "AWS::KMS::Key")) == {"PhiKey"} and set(of_type(t, "AWS::KMS::Alias")) == {"PhiKeyAlias"}
     assert res["PhiVolume"]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
-    assert res["PhiVolume"]["Properties"]["AvailabilityZone"] == {"Fn::GetAtt": ["Instance", "AvailabilityZone"]}
-    assert res["PhiVolumeAttachment"]["Properties"]["InstanceId"] == {"Ref": "Instance"}
     assert res["PhiBackupVault"]["Properties"]["EncryptionKeyArn"] == {"Fn::GetAtt": ["PhiKey", "Arn"]}
     selected = res["PhiBackupSelection"]["Properties"]["BackupSelection"]["Resources"]
     # the PHI volume and the whole instance (its root volume too)
     assert [s["Fn::Sub"][1] for s in selected] == [{"Volume": {"Ref": "PhiVolume"}}, {"Instance": {"Ref": "Instance"}}]
     assert outputs["PhiVolumeId"]["Value"] == {"Ref": "PhiVolume"}
     assert configsets.index("phi_volume") < configsets.index("site")
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_the_phi_volume_is_never_detached_while_mounted_and_leaves_a_final_snapshot(template, env, phi):
+    """No AWS::EC2::VolumeAttachment (deleting one detaches the mounted volume: stuck "busy"); the instance
+    attaches the volume itself, depends on it (its tag names it) so it is terminated first, and the volume
+    keeps a final snapshot when it is deleted or replaced."""
+    t = effective(template, env, phi)
+    res = t["Resources"]
+    assert not of_type(t, "AWS::EC2::VolumeAttachment") and not of_type(t, "AWS::CloudFormation::WaitCondition")
+    instance = res["Instance"]
+    tags = {x["Key"]: x["Value"] for x in instance["Properties"]["Tags"]}
+    managed = instance_role_policies(t)
+    if phi == "NO":
+        assert tags[ws.PHI_VOLUME_TAG] == "none" and {"Ref": "PhiVolumeAttachPolicy"} not in managed
+        return
+    volume = res["PhiVolume"]
+    assert (volume["DeletionPolicy"], volume["UpdateReplacePolicy"]) == ("Snapshot", "Snapshot")
+    # in the instance subnet's zone, from the setting: the volume does not depend on the instance
+    assert volume["Properties"]["AvailabilityZone"] == "{{resolve:ssm:/hipaa-catalog/network/instance-availability-zone}}"
+    assert tags[ws.PHI_VOLUME_TAG] == {"Ref": "PhiVolume"}
+    assert {"Ref": "PhiVolumeAttachPolicy"} in managed
+    attach, to, describe = res["PhiVolumeAttachPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert attach["Action"] == to["Action"] == ["ec2:AttachVolume"] and describe["Action"] == ["ec2:DescribeVolumes"]
+    assert attach["Resource"][0]["Fn::Sub"][1] == {"Volume": {"Ref": "PhiVolume"}}
+    assert to["Condition"] == {"StringEquals": {"aws:ResourceTag/aws:cloudformation:stack-id": {"Ref": "AWS::StackId"}}}
+    step = instance["Metadata"]["AWS::CloudFormation::Init"]["phi_volume"]
+    script = step["files"][ws.bootstrap.ATTACH_PHI_PATH]["content"]["Fn::Sub"]
+    assert script[1]["Volume"] == {"Ref": "PhiVolume"} and "attach-volume" in script[0]
+    # while the instance this one replaces still holds it, the unit attaches it once that one is gone
+    assert f"exit {ws.bootstrap.VOLUME_HELD}" in script[0]
+    assert f"-eq {ws.bootstrap.VOLUME_HELD}" in step["commands"]["20_attach_phi_volume"]["command"]
+
+
+def test_a_retained_phi_volume_is_an_option(settings):
+    retained = ws.build(make(settings, phi_volume_deletion_policy="Retain"))
+    volume = json.loads(render.canonical_json(retained))["Resources"]["PhiVolume"]
+    assert (volume["DeletionPolicy"], volume["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def instance_role_policies(t) -> list:
+    return t["Resources"]["InstanceRole"]["Properties"]["ManagedPolicyArns"]
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_the_ami_is_a_pinned_version_of_the_administrators_setting(template, env, phi):
+    """An update that keeps AmiVersion resolves the same AMI: no unasked replacement (ImageId replaces)."""
+    t = effective(template, env, phi)
+    image = t["Resources"]["Instance"]["Properties"]["ImageId"]
+    assert image == {"Fn::Sub": "{{resolve:ssm:/hipaa-catalog/compute/web-server-ami-id:${AmiVersion}}}"}
+    assert "/aws/service/" not in json.dumps(t)  # no public parameter: it moves on every update
+    spec = template["Parameters"]["AmiVersion"]
+    assert "Default" not in spec and re.fullmatch(spec["AllowedPattern"], "12")
+    assert not re.fullmatch(spec["AllowedPattern"], "0") and not re.fullmatch(spec["AllowedPattern"], "latest")
+    assert t["Outputs"]["AmiSetting"]["Value"] == {"Fn::Sub": "/hipaa-catalog/compute/web-server-ami-id:${AmiVersion}"}
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_prod_gets_its_own_name_in_the_administrators_zone(template, env, phi):
+    t = effective(template, env, phi)
+    records = of_type(t, "AWS::Route53::RecordSet")
+    url = t["Outputs"]["CompliantWebsiteURL"]["Value"]["Fn::Sub"]
+    if env == "TEST":
+        assert records == {} and url == "https://${Instance.PrivateDnsName}/${WebDirectory}/"
+        assert "SiteHostName" not in t["Outputs"]
+        return
+    record = records["SiteRecord"]["Properties"]
+    assert record["HostedZoneId"] == "{{resolve:ssm:/hipaa-catalog/dns/hosted-zone-id}}"
+    assert record["Type"] == "A" and record["AliasTarget"] == {
+        "DNSName": {"Fn::GetAtt": ["LoadBalancer", "DNSName"]},
+        "HostedZoneId": {"Fn::GetAtt": ["LoadBalancer", "CanonicalHostedZoneID"]}, "EvaluateTargetHealth": False}
+    # <the stack id's UUID>.<domain>: one name per stack, never another launch's, under the certificate's *.<domain>
+    text, variables = record["Name"]["Fn::Sub"]
+    assert text == "${SiteId}.{{resolve:ssm:/hipaa-catalog/dns/domain}}"
+    assert variables == {"SiteId": {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}}
+    stack_id = "arn:aws:cloudformation:us-west-2:123456789012:stack/teststack/51af3dc0-da77-11e4-872e-1234567db123"
+    assert stack_id.split("/")[2] == "51af3dc0-da77-11e4-872e-1234567db123"
+    assert url == "https://${SiteRecord}/${WebDirectory}/"  # Ref of a record set: its name
+    assert t["Outputs"]["SiteHostName"]["Value"] == {"Ref": "SiteRecord"}
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_health_is_the_bootstraps_own_path_whatever_the_site_holds(template, env, phi):
+    t = effective(template, env, phi)
+    site_conf = t["Resources"]["Instance"]["Metadata"]["AWS::CloudFormation::Init"]["https"]["files"][
+        ws.bootstrap.SITE_CONF_PATH]["content"]
+    assert f'Alias "{ws.bootstrap.HEALTH_PATH}" "{ws.bootstrap.HEALTH_FILE}"' in site_conf
+    assert not re.fullmatch(ws.WEB_DIRECTORY_PATTERN, ws.bootstrap.HEALTH_PATH.strip("/"))  # no site path is it
+    groups = of_type(t, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    if env == "TEST":
+        assert groups == {}
+        return
+    tg = groups["TargetGroup"]["Properties"]
+    assert (tg["HealthCheckPath"], tg["HealthCheckProtocol"], tg["Matcher"]) == (
+        ws.bootstrap.HEALTH_PATH, "HTTPS", {"HttpCode": "200"})
+
+
+@pytest.mark.parametrize("env,phi", SCENARIOS)
+def test_prod_load_balancer_has_deletion_protection_by_default(template, env, phi):
+    t = effective(template, env, phi)
+    if env == "TEST":
+        assert not of_type(t, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+        return
+    lb = t["Resources"]["LoadBalancer"]
+    attrs = {a["Key"]: a["Value"] for a in lb["Properties"]["LoadBalancerAttributes"]}
+    assert attrs["deletion_protection.enabled"] == {"Ref": "DeletionProtection"}
+    assert template["Parameters"]["DeletionProtection"]["Default"] == "true"
+    assert t["Outputs"]["LoadBalancerDeletionProtection"]["Value"] == {"Ref": "DeletionProtection"}
+    # the Guard rule wants a literal true: suppressed, with the reason
+    assert lb["Metadata"]["guard"]["SuppressedRules"] == ["ELB_DELETION_PROTECTION_ENABLED"]
+    [reason] = lb["Metadata"]["hipaa-catalog"]["guard-suppressions"]
+    assert "hipaa-catalog terminate" in reason["reason"] and "pending" not in reason["reason"]
 
 
 def taggable(rtype, regions):
@@ -192,7 +318,8 @@ def test_every_taggable_resource_carries_the_standard_tags(template, cfg, settin
             assert (found["Product"], found["ProductVersion"]) == (cfg.product, cfg.version)
             checked += 1
     # instance, its SG, role, 3 log groups; + ALB, its SG, target group, 2 listeners; + PHI key, volume,
-    # vault, plan and backup role: a new taggable resource must be added here on purpose
+    # vault, plan and backup role: a new taggable resource must be added here on purpose (the record set
+    # and managed policies take no tags)
     assert checked == 6 + (5 if env == "PROD" else 0) + (5 if phi == "YES" else 0)
     assert t["Resources"]["Instance"]["Properties"]["PropagateTagsToVolumeOnCreation"] is True
 
@@ -200,11 +327,12 @@ def test_every_taggable_resource_carries_the_standard_tags(template, cfg, settin
 @pytest.mark.parametrize("env,phi", SCENARIOS)
 def test_outputs_give_the_https_url_and_the_ids(template, env, phi):
     outputs = effective(template, env, phi)["Outputs"]
-    host = "${LoadBalancer.DNSName}" if env == "PROD" else "${Instance.PrivateDnsName}"
+    host = "${SiteRecord}" if env == "PROD" else "${Instance.PrivateDnsName}"
     assert outputs["CompliantWebsiteURL"]["Value"] == {"Fn::Sub": f"https://{host}/${{WebDirectory}}/"}
     expected = {"CompliantWebsiteURL", "InstanceId", "InstanceSecurityGroupId", "AccessLogGroupName",
-                "ErrorLogGroupName", "BootstrapLogGroupName"}
-    expected |= {"LoadBalancerSecurityGroupId"} if env == "PROD" else set()
+                "ErrorLogGroupName", "BootstrapLogGroupName", "SiteRevision", "SiteRepository", "AmiSetting"}
+    expected |= {"LoadBalancerSecurityGroupId", "SiteHostName", "LoadBalancerDeletionProtection"} if env == "PROD" \
+        else set()
     expected |= {"PhiVolumeId"} if phi == "YES" else set()
     assert set(outputs) == expected
 
@@ -230,11 +358,34 @@ def test_every_parameter_is_described_constrained_and_on_the_form(template):
     assert ui["ParameterGroups"][-1]["Label"]["default"] == "Administrator settings (do not change)"
 
 
-def test_admin_subnet_parameters_are_locked_to_the_admin_settings(template):
-    for name, setting in (("PrivateSubnetIds", admin.PRIVATE_SUBNETS), ("PublicSubnetIds", admin.PUBLIC_SUBNETS)):
-        p = template["Parameters"][name]
-        full = setting.full_name("/hipaa-catalog")
-        assert (p["Type"], p["Default"], p["AllowedValues"]) == (setting.cfn_type, full, [full])
+def test_admin_subnet_parameter_is_locked_to_the_admin_setting(template):
+    p = template["Parameters"]["PublicSubnetIds"]
+    full = admin.PUBLIC_SUBNETS.full_name("/hipaa-catalog")
+    assert (p["Type"], p["Default"], p["AllowedValues"]) == (admin.PUBLIC_SUBNETS.cfn_type, full, [full])
+    assert "PrivateSubnetIds" not in template["Parameters"]  # the instance subnet is its own setting
+
+
+@pytest.mark.parametrize("value,ok", [
+    ("HEAD", True), ("main", True), ("feature/new-page", True), ("release-1.2", True),
+    ("3f1c0e9d0b5c4e0a8f6d2b7a9c1e4f5a6b7c8d9e", True),
+    ("", False), ("-x", False), ("../etc", False), ("/main", False), ("main;rm", False), ("a b", False),
+    ("$(id)", False), ("`id`", False), ('a"b', False), ("x" * 256, False),
+])
+def test_revision_pattern(template, value, ok):
+    p = template["Parameters"]["Revision"]
+    assert (re.fullmatch(p["AllowedPattern"], value) is not None and len(value) <= p["MaxLength"]) is ok
+    assert p["Default"] == "HEAD"
+
+
+def test_a_release_changes_only_the_instances_metadata(template):
+    """Revision is read in the Init metadata only (a metadata change: no interruption, cfn-hup acts on it)."""
+    instance = template["Resources"]["Instance"]
+    assert "Revision" not in json.dumps(instance["Properties"])
+    deploy = instance["Metadata"]["AWS::CloudFormation::Init"]["site"]["files"][ws.bootstrap.DEPLOY_SITE_PATH]
+    assert 'revision="${Revision}"' in deploy["content"]["Fn::Sub"]
+    hook = instance["Metadata"]["AWS::CloudFormation::Init"]["cfn_hup"]["files"][
+        "/etc/cfn/hooks.d/cfn-auto-reloader.conf"]["content"]["Fn::Sub"][0]
+    assert "path=Resources.${Instance}.Metadata.AWS::CloudFormation::Init" in hook
 
 
 def allowed(template, name, value):
@@ -305,8 +456,9 @@ def test_instance_role_may_only_pull_the_one_repository(template):
     res = template["Resources"]
     role = res["InstanceRole"]["Properties"]
     assert role["Path"] == admin.PRODUCT_IAM_PATH and "Policies" not in role
-    assert role["ManagedPolicyArns"][0] == {"Ref": "GitPullPolicy"}
-    managed = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in role["ManagedPolicyArns"][1:]}
+    assert role["ManagedPolicyArns"][:2] == [
+        {"Ref": "GitPullPolicy"}, {"Fn::If": ["HasPhi", {"Ref": "PhiVolumeAttachPolicy"}, {"Ref": "AWS::NoValue"}]}]
+    managed = {a["Fn::Sub"].rsplit("/", 1)[-1] for a in role["ManagedPolicyArns"][2:]}
     assert managed == {"AmazonSSMManagedInstanceCore", "CloudWatchAgentServerPolicy"}
     [statement] = res["GitPullPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Action"] == ["codecommit:GitPull"] and statement["Effect"] == "Allow"
@@ -320,14 +472,17 @@ def test_instance_role_may_only_pull_the_one_repository(template):
 
 # --- bootstrap and logs ------------------------------------------------------------------------
 
-def test_user_data_only_runs_cfn_init_and_signals_the_wait_condition(template):
+def test_user_data_only_runs_cfn_init_and_signals_the_instance(template):
+    """The signal goes to the instance's own CreationPolicy: an instance replacing another during an update
+    must signal too before the update goes on."""
     res = template["Resources"]
-    script = res["Instance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    script, variables = res["Instance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
     commands = [line for line in script.splitlines() if line and not line.startswith("#")]
     assert len(commands) == 3
-    assert "cfn-init" in commands[1] and "cfn-signal -e $?" in commands[2]
-    assert res["BootstrapComplete"]["CreationPolicy"]["ResourceSignal"] == {"Count": 1, "Timeout": "PT30M"}
-    assert res["BootstrapComplete"]["DependsOn"] == ["Instance"]
+    assert "cfn-init" in commands[1] and "cfn-signal -e $? --stack ${AWS::StackName} --resource ${Instance}" in commands[2]
+    assert variables["Instance"] == "Instance"
+    assert res["Instance"]["CreationPolicy"]["ResourceSignal"] == {"Count": 1, "Timeout": "PT30M"}
+    assert "{{resolve:" not in json.dumps(res["Instance"]["Metadata"]) + json.dumps(res["Instance"]["Properties"]["UserData"])
 
 
 def test_bootstrap_serves_https_only_and_clones_with_the_credential_helper(template):
@@ -349,7 +504,8 @@ def test_bootstrap_serves_https_only_and_clones_with_the_credential_helper(templ
 def test_services_are_systemd_units_on_amazon_linux_2023(template):
     """AL2023 has no chkconfig/SysV scripts: cfn-init's sysvinit key could not start Apache or cfn-hup."""
     res = template["Resources"]["Instance"]
-    assert "al2023" in res["Properties"]["ImageId"]
+    assert "web-server-ami-id" in res["Properties"]["ImageId"]["Fn::Sub"]
+    assert "al2023-ami" in admin.PUBLIC_AL2023_AMI  # what deploy-baseline proposes for that setting
     init = res["Metadata"]["AWS::CloudFormation::Init"]
     services = {name: svc for config in init.values() if isinstance(config, dict)
                 for manager, units in config.get("services", {}).items() for name, svc in units.items()

@@ -4,7 +4,9 @@ A developer in the ``HealthcareDeveloper`` group holds ``AWSServiceCatalogEndUse
 administrator's permissions, so this module never calls an ``*AsAdmin`` operation or anything that
 changes a portfolio or a product.  Operations used: SearchProducts, DescribeProduct, ListLaunchPaths,
 DescribeProvisioningParameters, ProvisionProduct, DescribeRecord, DescribeProvisionedProduct,
-SearchProvisionedProducts, UpdateProvisionedProduct, TerminateProvisionedProduct.
+SearchProvisionedProducts, UpdateProvisionedProduct, TerminateProvisionedProduct, ListRecordHistory.
+What a launch needs besides Service Catalog (the CodeCommit repository, the AMI setting) is checked by
+``generator.aws.site``, also with the developer's own credentials, through ``prepare``.
 
 Parameters are checked against the chosen version's constraints (as DescribeProvisioningParameters
 reports them) before ProvisionProduct is called, so a bad value is refused locally with the
@@ -22,11 +24,15 @@ from generator.errors import AwsCallError, LaunchError
 from generator.settings import SEMVER
 
 Progress = Callable[[str], None]
+# What a caller adds to the parameters of a launch or an update before they are checked and sent: called
+# with the chosen version's specs (by key), the given values and the keys the current version declares
+# (None for a launch); returns the values to use.
+Prepare = Callable[[Mapping[str, ParameterSpec], Mapping[str, str], "set[str] | None"], Mapping[str, str]]
 
 END_USER_OPERATIONS = frozenset({
     "SearchProducts", "DescribeProduct", "ListLaunchPaths", "DescribeProvisioningParameters", "ProvisionProduct",
     "DescribeRecord", "DescribeProvisionedProduct", "SearchProvisionedProducts", "UpdateProvisionedProduct",
-    "TerminateProvisionedProduct",
+    "TerminateProvisionedProduct", "ListRecordHistory",
 })
 DEPRECATED = "DEPRECATED"
 RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
@@ -35,19 +41,24 @@ RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
 # ------------------------------------------------------------------------------------ local validation
 
 def validate_parameters(specs: Iterable[ParameterSpec], given: Mapping[str, str], *, product: str,
-                        version: str, update: bool = False) -> list[dict]:
+                        version: str, update: bool = False,
+                        previous_keys: Iterable[str] | None = None) -> list[dict]:
     """ProvisioningParameters for ``given``, or a ConfigError naming every problem and its constraint.
 
     Unknown names, values that break a constraint and (for a new launch) required parameters without a
-    default are refused.  On an update, parameters not given keep their previous values.
+    default are refused.  On an update, parameters not given keep their previous values: those the
+    provisioned product's current version declares (``previous_keys``; default: every parameter).  A
+    parameter the new version adds has no previous value, so it takes its default or must be given.
     """
     specs = list(specs)
-    parameters.check(specs, given, where=f"{product} {version}", kept=None if update else (),
+    kept = None if previous_keys is None else set(previous_keys)
+    parameters.check(specs, given, where=f"{product} {version}", kept=(kept if update else ()),
                      hint="fix the -p Key=Value values; `hipaa-catalog products --parameters` lists "
                           "each parameter with its constraint")
     if update:
         return [{"Key": k, "Value": v} for k, v in given.items()] + \
-               [{"Key": s.key, "UsePreviousValue": True} for s in specs if s.key not in given]
+               [{"Key": s.key, "UsePreviousValue": True} for s in specs
+                if s.key not in given and (kept is None or s.key in kept)]
     return [{"Key": k, "Value": v} for k, v in given.items()]
 
 
@@ -157,7 +168,7 @@ class Consumer:
 
     # -- provisioning
     def provision(self, product_name: str, name: str, params: Mapping[str, str], version: str | None = None,
-                  tags: Mapping[str, str] | None = None) -> dict:
+                  tags: Mapping[str, str] | None = None, prepare: Prepare | None = None) -> dict:
         """Check, provision, wait; return the record with its outputs."""
         product = self.find_product(product_name)
         pid = product["ProductId"]
@@ -165,6 +176,8 @@ class Consumer:
         artifact = self.choose_version(product, artifacts, version)
         path_id = self.launch_path(pid)
         specs = self.parameter_specs(pid, artifact["Id"], path_id)
+        if prepare is not None:
+            params = dict(prepare({s.key: s for s in specs}, params, None))
         prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"])
         self.progress(f"launching {product['Name']} {artifact['Name']} as {name}")
         kw = dict(ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id, ProvisionedProductName=name,
@@ -172,14 +185,15 @@ class Consumer:
         rec = self._call("ProvisionProduct", f"provisioned product {name}", **kw)["RecordDetail"]
         return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
 
-    def update(self, name: str, version: str | None, params: Mapping[str, str]) -> dict:
+    def update(self, name: str, version: str | None, params: Mapping[str, str], prepare: Prepare | None = None) -> dict:
         current = self.describe_provisioned_product(name)
         pid = current["ProductId"]
         described = self.describe_product(pid)
         product = described.get("ProductViewSummary", {"Name": pid, "ProductId": pid})
         artifacts = described.get("ProvisioningArtifacts", [])
+        current_id = current.get("ProvisioningArtifactId")
         if version is None:
-            artifact = next((a for a in artifacts if a["Id"] == current.get("ProvisioningArtifactId")), None)
+            artifact = next((a for a in artifacts if a["Id"] == current_id), None)
             if artifact is None:
                 raise LaunchError(f"provisioned product {name}: its version is no longer listed",
                                   hint="give --version")
@@ -187,12 +201,26 @@ class Consumer:
             artifact = self.choose_version(product, artifacts, version, for_update=True)
         path_id = self.launch_path(pid)
         specs = self.parameter_specs(pid, artifact["Id"], path_id)
-        prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"], update=True)
+        previous_keys = ({s.key for s in specs} if artifact["Id"] == current_id
+                         else self._keys_of(pid, current_id, path_id))
+        if prepare is not None:
+            params = dict(prepare({s.key: s for s in specs}, params, previous_keys))
+        prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"], update=True,
+                                   previous_keys=previous_keys)
         self.progress(f"updating {name} to {product['Name']} {artifact['Name']}")
         rec = self._call("UpdateProvisionedProduct", f"provisioned product {name}", ProvisionedProductName=name,
                          ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id,
                          ProvisioningParameters=prov)["RecordDetail"]
         return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
+
+    def _keys_of(self, product_id: str, artifact_id: str | None, path_id: str | None) -> set[str] | None:
+        """The parameter names of a version (None when it cannot be described any more: keep every value)."""
+        if not artifact_id:
+            return None
+        try:
+            return {s.key for s in self.parameter_specs(product_id, artifact_id, path_id)}
+        except LaunchError:
+            return None
 
     def terminate(self, name: str) -> dict:
         self.describe_provisioned_product(name)  # a clear "not found" first
@@ -245,6 +273,31 @@ class Consumer:
                 raise LaunchError(f"no provisioned product named {name!r}",
                                   hint="`hipaa-catalog status` without a name lists yours") from exc
             raise
+
+    def record_history(self, name: str) -> list[dict]:
+        """The requests made on provisioned product ``name`` (launch, updates, terminate), newest first, each
+        with its outputs (*ListRecordHistory*: "The records, in reverse chronological order", AWS Service
+        Catalog API Reference, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ListRecordHistory.html).
+        At the default access level, User: the developers' AWSServiceCatalogEndUserFullAccess allows
+        ListRecordHistory only with ``servicecatalog:userLevel`` ``self``; an administrator sees every
+        user's records with ``AccessLevelFilter`` Account."""
+        pp = self.describe_provisioned_product(name)
+        records = self._pages("ListRecordHistory", f"provisioned product {name}", "RecordDetails",
+                              SearchFilter={"Key": "provisionedproduct", "Value": pp["Id"]}, PageSize=20)
+        versions = {a["Id"]: a["Name"] for a in self.describe_product(pp["ProductId"]).get("ProvisioningArtifacts", [])}
+        out = []
+        for detail in records:
+            version_id = detail.get("ProvisioningArtifactId", "")
+            outputs = {}
+            if detail.get("Status") == "SUCCEEDED" and detail.get("RecordType") != "TERMINATE_PROVISIONED_PRODUCT":
+                rec = self.describe_record(detail["RecordId"])
+                outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in rec.get("RecordOutputs", [])}
+            out.append({"record_id": detail["RecordId"], "record_type": detail.get("RecordType", ""),
+                        "status": detail.get("Status", ""), "created": detail.get("CreatedTime"),
+                        "updated": detail.get("UpdatedTime"),
+                        "version": versions.get(version_id, version_id),
+                        "errors": detail.get("RecordErrors", []), "outputs": outputs})
+        return out
 
     def search_provisioned_products(self) -> list[dict]:
         return self._pages("SearchProvisionedProducts", "provisioned products", "ProvisionedProducts", PageSize=20)

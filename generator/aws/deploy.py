@@ -501,3 +501,121 @@ def upload_template(s3, bucket: str, entry: manifests.Entry, body: str) -> str:
     except AwsCallError as exc:
         raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
     return f"{s3.meta.endpoint_url.rstrip('/')}/{bucket}/{key}"
+
+
+# ----------------------------------------------------------------------- web server placement and AMI
+
+def _previous(stack: Mapping | None) -> dict[str, str]:
+    return {p["ParameterKey"]: p.get("ParameterValue", "") for p in (stack or {}).get("Parameters", [])}
+
+
+def _subnet_list(given: Mapping[str, str], previous: Mapping[str, str], key: str) -> list[str]:
+    return [s.strip() for s in (given.get(key) or previous.get(key) or "").split(",") if s.strip()]
+
+
+def decide_placement(template: Mapping, given: Mapping[str, str], region: str, ec2,
+                     stack: Mapping | None) -> list[Decision]:
+    """``InstanceSubnetId`` and ``InstanceAvailabilityZone``: the private subnet web servers launch into, in
+    an Availability Zone where the load balancers have a public subnet, or the settings are refused with the
+    subnets named.
+
+    A load balancer sends no traffic to a target outside its zones: "If you register targets in an
+    Availability Zone but do not enable the Availability Zone, these registered targets do not receive
+    traffic" (*How Elastic Load Balancing works*,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/how-elastic-load-balancing-works.html),
+    and an Application Load Balancer needs subnets in two zones: "You must select at least two Availability
+    Zone subnets" (*Application Load Balancers*,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html).
+    The stack's previous subnet is kept while it is still valid: moving it moves every web server at its
+    next update (a new instance, and a new PHI volume in the new zone: the old one leaves its final snapshot)."""
+    subnet_key, zone_key = admin.INSTANCE_SUBNET_PARAMETER, admin.INSTANCE_AZ_PARAMETER
+    if not _declares(template, subnet_key):
+        return []
+    previous = _previous(stack)
+    private, public = _subnet_list(given, previous, "PrivateSubnetIds"), _subnet_list(given, previous, "PublicSubnetIds")
+    vpc = given.get("VpcId") or previous.get("VpcId")
+    if not private or not public or not vpc:
+        return []  # required parameters missing: the parameter check names them
+    subnets = describe_subnets(ec2, [*private, *public], region)
+    outside = [f"{s} ({subnets[s]['VpcId']})" for s in [*private, *public] if subnets[s]["VpcId"] != vpc]
+    if outside:
+        raise ConfigError(f"{BASELINE}: subnets outside VpcId {vpc}: {', '.join(outside)}",
+                          hint="give PrivateSubnetIds and PublicSubnetIds of that VPC, or its VpcId")
+    zone = {s: subnets[s]["AvailabilityZone"] for s in subnets}
+    public_zones = sorted({zone[s] for s in public})
+    listing = (f"private subnets {', '.join(f'{s} ({zone[s]})' for s in private)}; public subnets "
+               f"{', '.join(f'{s} ({zone[s]})' for s in public)}")
+    if len(public_zones) < 2:
+        raise ConfigError(f"{BASELINE}: PublicSubnetIds are all in {public_zones[0]}: an Application Load Balancer "
+                          f"needs subnets in at least two Availability Zones ({listing})",
+                          hint="add a public subnet of another Availability Zone to PublicSubnetIds")
+    usable = [s for s in private if zone[s] in public_zones]
+    if not usable:
+        raise ConfigError(f"{BASELINE}: no private subnet is in an Availability Zone of the public subnets, so a "
+                          f"load balancer could never reach a web server ({listing})",
+                          hint="add a private subnet in one of " + ", ".join(public_zones) + " to PrivateSubnetIds, "
+                               "or a public subnet in a private subnet's zone to PublicSubnetIds")
+    wanted = given.get(subnet_key)
+    if wanted is not None and wanted not in usable:
+        why = "is not one of PrivateSubnetIds" if wanted not in private else \
+            f"is in {zone[wanted]}, where no public subnet is"
+        raise ConfigError(f"{BASELINE}: {subnet_key}={wanted} {why} ({listing})",
+                          hint=f"leave {subnet_key} out (deploy-baseline chooses one) or give one of {', '.join(usable)}")
+    kept = previous.get(subnet_key)
+    if wanted:
+        chosen, why = wanted, "given"
+    elif kept in usable:
+        chosen, why = kept, "kept from the stack: web servers stay where they are"
+    else:
+        chosen = usable[0]
+        why = (f"the first private subnet in an Availability Zone of the load balancers' subnets ({', '.join(public_zones)})"
+               + (f"; the previous one, {kept}, is no longer usable: web servers move at their next update (a new "
+                  "instance, and a new PHI volume: the old one leaves its final snapshot)" if kept else ""))
+    given_zone = given.get(zone_key)
+    if given_zone is not None and given_zone != zone[chosen]:
+        raise ConfigError(f"{BASELINE}: {zone_key}={given_zone}, but {subnet_key} {chosen} is in {zone[chosen]}",
+                          hint=f"leave {zone_key} out: deploy-baseline sets it from the subnet")
+    return [Decision(subnet_key, chosen, why),
+            Decision(zone_key, zone[chosen], f"the Availability Zone of {chosen} (PHI volumes are created there)")]
+
+
+def describe_subnets(ec2, subnet_ids: list[str], region: str) -> dict[str, dict]:
+    """Each subnet's description by id; missing ones are refused naming them.  EC2 answers a missing subnet
+    with ``InvalidSubnetID.NotFound`` (*Error codes for the Amazon EC2 API*,
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html)."""
+    ids = list(dict.fromkeys(subnet_ids))
+    try:
+        found = aws.call(ec2, "DescribeSubnets", f"subnets in {region}", SubnetIds=ids)["Subnets"]
+    except AwsCallError as exc:
+        if exc.code != "InvalidSubnetID.NotFound":
+            raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+        found = []
+        for subnet in ids:
+            try:
+                found += aws.call(ec2, "DescribeSubnets", f"subnet {subnet}", SubnetIds=[subnet])["Subnets"]
+            except AwsCallError as one:
+                if one.code != "InvalidSubnetID.NotFound":
+                    raise DeployError(one.message, code=one.code, hint=one.hint) from one
+    by_id = {s["SubnetId"]: s for s in found}
+    missing = [s for s in ids if s not in by_id]
+    if missing:
+        raise ConfigError(f"{BASELINE}: no subnet {', '.join(missing)} in {region}",
+                          hint="give subnets of the VPC in this region (aws ec2 describe-subnets)")
+    return by_id
+
+
+def decide_ami(template: Mapping, given: Mapping[str, str], region: str, ssm, stack: Mapping | None
+               ) -> Decision | None:
+    """``WebServerImageId``: given, else the stack's (web servers change AMI only when the administrator says
+    so), else the newest Amazon Linux 2023 x86_64 AMI of the public parameter ``admin.PUBLIC_AL2023_AMI``."""
+    key = admin.AMI_PARAMETER
+    if not _declares(template, key) or key in given:
+        return None
+    kept = _previous(stack).get(key)
+    if kept:
+        return Decision(key, kept, "kept from the stack: new launches keep this AMI until you give -p "
+                                   f"{key}=ami-… (aws ssm get-parameter --name {admin.PUBLIC_AL2023_AMI} shows the newest)")
+    name = admin.PUBLIC_AL2023_AMI
+    found = _aws(ssm, "GetParameter", f"SSM parameter {name} in {region}", Name=name)["Parameter"]
+    return Decision(key, found["Value"], f"the newest Amazon Linux 2023 x86_64 AMI now ({name}, version "
+                                         f"{found.get('Version')}); later deploys keep it until you give -p {key}=ami-…")

@@ -1,8 +1,8 @@
 """The administrator's settings that products read: SSM parameter names under the catalog's prefix.
 
 The account baseline writes these parameters (from its own parameters); products read them, so
-network placement, the administrator CIDR, the PROD certificate and the key that encrypts products'
-log groups stay the administrator's choice.
+network placement, the administrator CIDR, the PROD certificate, the DNS zone and domain of PROD sites,
+the web server's AMI and the key that encrypts products' log groups stay the administrator's choice.
 Full name = ``<catalog ssm_prefix>/<name>``, e.g. ``/hipaa-catalog/network/vpc-id``.
 """
 
@@ -32,8 +32,18 @@ PUBLIC_SUBNETS = AdminSetting("network/public-subnet-ids", "StringList",
                               "public subnets for internet-facing load balancers (at least two AZs)")
 ADMIN_CIDR = AdminSetting("network/admin-cidr", "String", "AWS::SSM::Parameter::Value<String>",
                           "CIDR range of the administrators' network (TEST access)")
+INSTANCE_SUBNET = AdminSetting("network/instance-subnet-id", "String", "AWS::SSM::Parameter::Value<String>",
+                               "private subnet of web servers")
+INSTANCE_AZ = AdminSetting("network/instance-availability-zone", "String", "AWS::SSM::Parameter::Value<String>",
+                           "Availability Zone of that subnet (and of PHI volumes)")
 CERTIFICATE_ARN = AdminSetting("prod/certificate-arn", "String", "AWS::SSM::Parameter::Value<String>",
                                "ACM certificate ARN for PROD load balancers")
+HOSTED_ZONE_ID = AdminSetting("dns/hosted-zone-id", "String", "AWS::SSM::Parameter::Value<String>",
+                              "public hosted zone of PROD sites' names")
+DOMAIN = AdminSetting("dns/domain", "String", "AWS::SSM::Parameter::Value<String>",
+                      "domain of PROD sites (<id>.<domain>)")
+WEB_SERVER_AMI = AdminSetting("compute/web-server-ami-id", "String", "AWS::SSM::Parameter::Value<String>",
+                              "AMI of web servers (a launch pins a version)")
 ACCESS_LOG_BUCKET = AdminSetting("logging/access-log-bucket", "String", "AWS::SSM::Parameter::Value<String>",
                                  "bucket receiving load-balancer and S3 access logs")
 LOGS_KMS_KEY_ARN = AdminSetting("logging/kms-key-arn", "String", "AWS::SSM::Parameter::Value<String>",
@@ -44,11 +54,19 @@ TEMPLATE_BUCKET = AdminSetting("catalog/template-bucket", "String", "AWS::SSM::P
                                "bucket that `hipaa-catalog publish` uploads templates to")
 
 CONFIG_RECORDER = AdminSetting("config/recording", "String", "AWS::SSM::Parameter::Value<String>",
-                               "how AWS Config records in this region: the baseline's own recorder and delivery "
-                               "channel, or the account's existing ones")
+                               "AWS Config recording here: the baseline's own recorder and channel, or existing ones")
 
-ALL = (VPC_ID, PRIVATE_SUBNETS, PUBLIC_SUBNETS, ADMIN_CIDR, CERTIFICATE_ARN, ACCESS_LOG_BUCKET,
-       LOGS_KMS_KEY_ARN, NOTIFICATION_TOPIC, TEMPLATE_BUCKET, CONFIG_RECORDER)
+ALL = (VPC_ID, PRIVATE_SUBNETS, PUBLIC_SUBNETS, INSTANCE_SUBNET, INSTANCE_AZ, ADMIN_CIDR, CERTIFICATE_ARN,
+       HOSTED_ZONE_ID, DOMAIN, WEB_SERVER_AMI, ACCESS_LOG_BUCKET, LOGS_KMS_KEY_ARN, NOTIFICATION_TOPIC,
+       TEMPLATE_BUCKET, CONFIG_RECORDER)
+
+# The public parameter holding the newest Amazon Linux 2023 x86_64 AMI (default kernel): what deploy-baseline
+# proposes for WebServerImageId and `doctor` compares with.  AWS's CloudFormation guide shows the sibling
+# /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-x86_64 (*Get a plaintext value from Systems
+# Manager Parameter Store*, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/dynamic-references-ssm.html);
+# this name is in the GetParametersByPath answer of /aws/service/ami-amazon-linux-latest that moto ships
+# recorded from AWS (moto/ssm/resources/ami-amazon-linux-latest/<region>.json.gz).
+PUBLIC_AL2023_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
 
 # Roles that products create live under this IAM path, so the launch role may pass only those.
 PRODUCT_IAM_PATH = "/hipaa-catalog/products/"
@@ -58,6 +76,9 @@ LAUNCH_ROLE_NAME = "HipaaCatalogLaunchRole"
 
 # Account-baseline parameters and outputs that `hipaa-catalog deploy-baseline` fills in or reads after
 # looking at the account (generator/aws/deploy.py); the template declares them (products/account_baseline.py).
+INSTANCE_SUBNET_PARAMETER = "InstanceSubnetId"          # decided from the subnets (placement)
+INSTANCE_AZ_PARAMETER = "InstanceAvailabilityZone"
+AMI_PARAMETER = "WebServerImageId"                     # decided from the public AL2023 parameter when unset
 GLOBAL_RESOURCES = "GlobalResources"          # YES in the catalog's primary region only
 CONFIG_RECORDING = "ConfigRecording"          # CREATE the recorder and channel, or use the EXISTING ones
 CONFIG_CREATE, CONFIG_EXISTING = "CREATE", "EXISTING"

@@ -69,3 +69,16 @@ def retained(resource):
     resource.DeletionPolicy = "Retain"
     resource.UpdateReplacePolicy = "Retain"
     return resource
+
+
+# The web server's parameters and outputs the developer commands act on (generator/aws/site.py): the
+# repository checked before a launch, the revision `release` sets, the AMI setting version `launch` pins,
+# and the deletion protection `terminate` (and an update leaving PROD) turns off first.
+ENVIRONMENT_PARAMETER = "Environment"
+REPOSITORY_PARAMETER = "CodeCommitRepo"
+REVISION_PARAMETER = "Revision"
+AMI_VERSION_PARAMETER = "AmiVersion"
+DELETION_PROTECTION_PARAMETER = "DeletionProtection"
+REPOSITORY_OUTPUT = "SiteRepository"
+REVISION_OUTPUT = "SiteRevision"
+DELETION_PROTECTION_OUTPUT = "LoadBalancerDeletionProtection"

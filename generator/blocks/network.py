@@ -4,14 +4,20 @@
 - A security group always declares its egress explicitly, so the default allow-all egress rule
   (protocol ``-1`` to ``0.0.0.0/0``) never exists.
 - The load balancer listens on 443 with a TLS 1.2+ policy; its port-80 listener only redirects to 443;
-  it re-encrypts to the targets (HTTPS target group) and writes access logs to an S3 bucket.
+  it re-encrypts to the targets (HTTPS target group), writes access logs to an S3 bucket and carries
+  deletion protection as its caller decides.
+- ``alias_record`` gives a load balancer a name in the administrator's hosted zone, so the site's URL
+  matches the certificate the listener serves (ACM cannot issue one for the load balancer's own
+  ``*.elb.amazonaws.com`` name: "You cannot request certificates for Amazon-owned domain names such as
+  those ending in amazonaws.com", *ACM certificate characteristics*, AWS Certificate Manager User Guide,
+  https://docs.aws.amazon.com/acm/latest/userguide/acm-certificate.html).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from troposphere import GetAtt, Ref, ec2
+from troposphere import GetAtt, Ref, ec2, route53
 from troposphere import elasticloadbalancingv2 as elb
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
@@ -80,9 +86,15 @@ def internet_web_ingress() -> list[ec2.SecurityGroupRule]:
 
 
 def load_balancer(logical_id: str, subnets, security_groups: list, *, access_log_bucket, log_prefix,
-                  tags=None, condition: str | None = None) -> elb.LoadBalancer:
-    """An internet-facing ALB that drops invalid headers and logs every request to ``access_log_bucket``."""
+                  deletion_protection, tags=None, condition: str | None = None) -> elb.LoadBalancer:
+    """An internet-facing ALB that drops invalid headers and logs every request to ``access_log_bucket``.
+
+    ``deletion_protection`` (``"true"``/``"false"``, or a Ref to a parameter holding one) is the
+    ``deletion_protection.enabled`` attribute: "If you enable deletion protection for your load balancer,
+    you must disable it before you can delete the load balancer" (*Application Load Balancers*, Deletion
+    protection, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#deletion-protection)."""
     attributes = [
+        elb.LoadBalancerAttributes(Key="deletion_protection.enabled", Value=deletion_protection),
         elb.LoadBalancerAttributes(Key="access_logs.s3.enabled", Value="true"),
         elb.LoadBalancerAttributes(Key="access_logs.s3.bucket", Value=access_log_bucket),
         elb.LoadBalancerAttributes(Key="access_logs.s3.prefix", Value=log_prefix),
@@ -95,13 +107,16 @@ def load_balancer(logical_id: str, subnets, security_groups: list, *, access_log
     return elb.LoadBalancer(logical_id, **_conditional(kwargs, condition))
 
 
-def https_target_group(logical_id: str, vpc_id, instance, *, health_path, tags=None,
+def https_target_group(logical_id: str, vpc_id, instance, *, health_path: str, tags=None,
                        condition: str | None = None) -> elb.TargetGroup:
-    """Targets reached over HTTPS on 443 (the load balancer re-encrypts), health-checked over HTTPS."""
+    """Targets reached over HTTPS on 443 (the load balancer re-encrypts), health-checked over HTTPS on
+    ``health_path``, which must answer 200.  The targets' certificates may be self-signed: "The load
+    balancer does not validate these certificates" (*Target groups for your Application Load Balancers*,
+    https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-target-groups.html)."""
     kwargs = {"Protocol": "HTTPS", "Port": 443, "ProtocolVersion": "HTTP1", "TargetType": "instance",
               "VpcId": vpc_id, "Targets": [elb.TargetDescription(Id=Ref(instance), Port=443)],
               "HealthCheckProtocol": "HTTPS", "HealthCheckPath": health_path, "HealthCheckPort": "443",
-              "Matcher": elb.Matcher(HttpCode="200-399")}
+              "Matcher": elb.Matcher(HttpCode="200")}
     if tags is not None:
         kwargs["Tags"] = tags
     return elb.TargetGroup(logical_id, **_conditional(kwargs, condition))
@@ -127,3 +142,17 @@ def redirect_listener(logical_id: str, lb: elb.LoadBalancer, *, tags=None,
     if tags is not None:
         kwargs["Tags"] = tags
     return elb.Listener(logical_id, **_conditional(kwargs, condition))
+
+
+def alias_record(logical_id: str, hosted_zone_id, name, lb: elb.LoadBalancer, *,
+                 condition: str | None = None) -> route53.RecordSetType:
+    """An A record aliasing ``name`` to the load balancer: "Use the Fn::GetAtt intrinsic function to get the
+    value of DNSName" and "Get CanonicalHostedZoneID" (*AWS::Route53::RecordSet AliasTarget*, AWS
+    CloudFormation User Guide,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-route53-aliastarget.html).
+    ``EvaluateTargetHealth`` is off: the record has no alternative to fail over to, and the load balancer
+    already routes only to healthy targets."""
+    target = route53.AliasTarget(DNSName=GetAtt(lb, "DNSName"), HostedZoneId=GetAtt(lb, "CanonicalHostedZoneID"),
+                                 EvaluateTargetHealth=False)
+    kwargs = {"HostedZoneId": hosted_zone_id, "Name": name, "Type": "A", "AliasTarget": target}
+    return route53.RecordSetType(logical_id, **_conditional(kwargs, condition))

@@ -27,7 +27,13 @@ GlobalResources (YES in the catalog's primary region only: the trail, CIS alarms
 exist once per account); ConfigRecording (EXISTING when the region already has an AWS Config recorder
 and delivery channel, which are then adopted: the stack creates neither; CREATE otherwise); and
 LogReplicaBucketArn / LogReplicaKeyArn (the replica bucket of the log bucket, from the baseline stack of
-the replica region; empty, replication pending, until that stack exists: deploy it, then run this again).
+the replica region; empty, replication pending, until that stack exists: deploy it, then run this again);
+InstanceSubnetId / InstanceAvailabilityZone (the private subnet web servers launch into: one in an
+Availability Zone of the public subnets, kept while valid; subnets outside the VPC, public subnets in one
+zone only, or no private subnet sharing a zone with a public one are refused, the subnets named); and
+WebServerImageId (the web servers' AMI: kept from the stack, else the newest Amazon Linux 2023 x86_64 one).
+`hipaa-catalog doctor` then checks the rest of what a launch needs (routes or VPC endpoints, DNS zone,
+certificate).
 """
 # One example parameter per product for the -p help (tests check each name against the template).
 P_EXAMPLES = {deploy.BASELINE: "-p AdministratorEmail=security@example.org",
@@ -67,7 +73,8 @@ def register(sub) -> None:
         epilog="examples:\n"
                "  hipaa-catalog deploy-baseline -p AdministratorEmail=security@example.org -p VpcId=vpc-0abc \\\n"
                "      -p PrivateSubnetIds=subnet-1,subnet-2 -p PublicSubnetIds=subnet-3,subnet-4 \\\n"
-               "      -p AdminCidr=10.20.0.0/16 -p ProdCertificateArn=arn:aws:acm:...\n"
+               "      -p AdminCidr=10.20.0.0/16 -p ProdCertificateArn=arn:aws:acm:... \\\n"
+               "      -p ProdHostedZoneId=Z0123456789ABC -p ProdDomain=apps.example.org\n"
                "  hipaa-catalog deploy-baseline --region us-west-2 -p AdminCidr=10.20.0.0/24   an update keeps "
                "the rest\n"
                "  hipaa-catalog deploy-baseline --yes --json     no question; machine-readable result",
@@ -139,6 +146,9 @@ def run(args, product: str) -> int:
                                             stack)
     decisions += ([config] if config else []) + deploy.decide_replication(template, given, region, args.stack_name,
                                                                           clients)
+    decisions += deploy.decide_placement(template, given, region, clients("ec2", region), stack)
+    ami = deploy.decide_ami(template, given, region, clients("ssm", region), stack)
+    decisions += [ami] if ami else []
     for d in decisions:
         given[d.parameter] = d.value
         progress(f"parameter {d.parameter} = {d.value or '(empty)'}: {d.why}")

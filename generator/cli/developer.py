@@ -1,6 +1,8 @@
-"""Developer subcommands: ``products``, ``launch``, ``status``, ``update``, ``terminate``.
+"""Developer subcommands: ``products``, ``launch``, ``status``, ``update``, ``release``, ``history``,
+``terminate``.
 
-They use Service Catalog's end-user API only (``generator.aws.consumer``), as a developer in the
+They use Service Catalog's end-user API (``generator.aws.consumer``) and, for the web server's
+repository and AMI setting, CodeCommit and SSM reads (``generator.aws.site``), as a developer in the
 HealthcareDeveloper group would.
 """
 
@@ -9,9 +11,10 @@ from __future__ import annotations
 import argparse
 
 from generator import settings as catalog_settings
-from generator.aws import api as aws
+from generator.aws import api as aws, site as sites
 from generator.aws.consumer import Consumer
 from generator.aws.deploy import parse_assignments
+from generator.blocks.catalog import REVISION_OUTPUT
 from generator.cli import output
 
 AWS_NOTE = "AWS settings: AWS_PROFILE, AWS_REGION (default: the catalog's primary region), AWS_ENDPOINT_URL."
@@ -27,6 +30,10 @@ def _common(p) -> None:
 def _params(p, what: str) -> None:
     p.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE", dest="parameters",
                    help=f"{what}, repeatable (example: -p Environment=TEST -p PHI=YES)")
+
+
+def _name(p) -> None:
+    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
 
 
 def _parser(sub, name: str, help_: str, description: str, examples: str):
@@ -50,8 +57,11 @@ def register(sub) -> None:
     p = _parser(sub, "launch", "developer: launch a product and wait for its outputs",
                 "Launch PRODUCT as a provisioned product called NAME.  The parameters are checked against the "
                 "version's constraints before anything is sent to AWS; a bad value is refused with the "
-                "constraint's description.  Waits until the launch finishes and prints the outputs, "
-                "including CompliantWebsiteURL.",
+                "constraint's description.  For the web server, the CodeCommitRepo repository must exist "
+                "(checked with your credentials), AmiVersion is pinned to the current version of the "
+                "administrator's AMI setting and Revision to the commit of the repository's default branch "
+                "(or the commit of -p Revision=BRANCH).  Waits until the launch finishes and prints the "
+                "outputs, including CompliantWebsiteURL.",
                 "  hipaa-catalog launch healthcare-web-server --name clinic-test \\\n"
                 "      -p FriendlyName=clinic-test -p Environment=TEST -p PHI=YES -p WebDirectory=clinic \\\n"
                 "      -p CodeCommitRepo=https://git-codecommit.us-east-1.amazonaws.com/v1/repos/clinic \\\n"
@@ -81,23 +91,63 @@ def register(sub) -> None:
                 "first.  An update to a DEPRECATED version is allowed (existing launches may keep it).",
                 "  hipaa-catalog update clinic-test --version 1.1.0\n"
                 "  hipaa-catalog update clinic-test -p InstanceType=t3.small")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     p.add_argument("--version", default=None, help="version to move to (example: --version 1.1.0)")
     _params(p, "a parameter to change")
     _common(p)
     p.set_defaults(func=run_update)
 
+    p = _parser(sub, "release", "developer: serve another commit of the web server's repository",
+                "Update provisioned product NAME (a healthcare-web-server) to serve REVISION of its repository: "
+                "a branch, a full commit id, or HEAD (the repository's default branch) is resolved to the commit "
+                "it is now, and the product is updated with Revision=<that commit> (its version and other "
+                "parameters kept).  cfn-hup on the instance fetches the repository and checks that commit out, "
+                "force-pushes included; the SiteRevision output names it, and Service Catalog's record history "
+                "(`hipaa-catalog history NAME`) keeps when each release was made.",
+                "  hipaa-catalog release clinic-test --revision main\n"
+                "  hipaa-catalog release clinic-test --revision 3f1c0e9d0b5c4e0a8f6d2b7a9c1e4f5a6b7c8d9e\n"
+                "  hipaa-catalog release clinic-test --json          the default branch's newest commit")
+    _name(p)
+    p.add_argument("--revision", default=sites.HEAD, help="branch, full commit id, or HEAD (default: HEAD, the "
+                   "repository's default branch; example: --revision main)")
+    _common(p)
+    p.set_defaults(func=run_release)
+
+    p = _parser(sub, "history", "developer: the requests made on a provisioned product (audit evidence)",
+                "List the Service Catalog records of provisioned product NAME, newest first: the launch, every "
+                "update and release, with when each was made, its status, the version and, for the web server, "
+                "the revision it serves (its SiteRevision output).  A record does not name who made it; "
+                "CloudTrail's UpdateProvisionedProduct events do.",
+                "  hipaa-catalog history clinic-test\n  hipaa-catalog history clinic-test --json")
+    _name(p)
+    _common(p)
+    p.set_defaults(func=run_history)
+
     p = _parser(sub, "terminate", "developer: terminate a provisioned product and wait",
-                "Terminate provisioned product NAME (its stack and resources are deleted) and wait until done.",
+                "Terminate provisioned product NAME (its stack and resources are deleted) and wait until done.  "
+                "A PROD web server's load balancer has deletion protection: it is turned off first, by an update "
+                "through Service Catalog (LoadBalancerDeletionProtection output true).",
                 "  hipaa-catalog terminate clinic-test\n  hipaa-catalog terminate clinic-test --json")
-    p.add_argument("name", metavar="NAME", help="provisioned product name (example: clinic-test)")
+    _name(p)
     _common(p)
     p.set_defaults(func=run_terminate)
 
 
+def _progress(args):
+    return output.quiet if args.json else output.progress
+
+
+def _region(args) -> str:
+    return args.region or aws.default_region() or catalog_settings.load(args.settings).primary_region
+
+
 def _consumer(args) -> Consumer:
-    region = args.region or aws.default_region() or catalog_settings.load(args.settings).primary_region
-    return Consumer(region, progress=output.quiet if args.json else output.progress)
+    return Consumer(_region(args), progress=_progress(args))
+
+
+def _site(args) -> sites.Site:
+    return sites.Site(_region(args), ssm_prefix=catalog_settings.load(args.settings).ssm_prefix,
+                      progress=_progress(args))
 
 
 def _print_outputs(outputs: dict) -> None:
@@ -133,17 +183,36 @@ def run_products(args) -> int:
 
 
 def run_launch(args) -> int:
-    result = _consumer(args).provision(args.product, args.name, parse_assignments(args.parameters), args.version)
+    result = _consumer(args).provision(args.product, args.name, parse_assignments(args.parameters), args.version,
+                                       prepare=_site(args).prepare)
     return _result(args, result, f"launched {result['product']} {result['version']} as {args.name}")
 
 
 def run_update(args) -> int:
-    result = _consumer(args).update(args.name, args.version, parse_assignments(args.parameters))
+    result = sites.update(_consumer(args), _site(args), args.name, args.version, parse_assignments(args.parameters))
     return _result(args, result, f"updated {args.name} to {result['product']} {result['version']}")
 
 
+def run_release(args) -> int:
+    result = sites.release(_consumer(args), _site(args), args.name, args.revision)
+    source = f" ({result['branch']})" if result["branch"] else ""
+    return _result(args, result, f"released {result['revision']}{source} to {args.name} "
+                                 f"(it served {result['previous_revision']})")
+
+
+def run_history(args) -> int:
+    records = _consumer(args).record_history(args.name)
+    if args.json:
+        output.emit_json({"name": args.name, "records": records})
+        return 0
+    print(output.table(["created", "request", "status", "version", "revision"], [
+        (r["created"], r["record_type"], r["status"], r["version"], r["outputs"].get(REVISION_OUTPUT, ""))
+        for r in records]) if records else f"{args.name}: no records")
+    return 0
+
+
 def run_terminate(args) -> int:
-    result = _consumer(args).terminate(args.name)
+    result = sites.terminate(_consumer(args), args.name, progress=_progress(args))
     return _result(args, result, f"terminated {args.name}")
 
 

@@ -16,7 +16,7 @@ from generator.cli import output
 from generator.errors import CatalogError, Interrupted, UsageError
 
 # One module per subcommand (or group of subcommands), in the order `--help` lists them.
-COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "developer"]
+COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "doctor", "developer"]
 
 EPILOG = """\
 examples:
@@ -24,9 +24,11 @@ examples:
                        hipaa-catalog lint other.yaml       the same checks on any template file
   administrator        hipaa-catalog deploy-baseline -p AdministratorEmail=sec@example.org -p VpcId=vpc-0abc ...
                        hipaa-catalog deploy-launch-role
+                       hipaa-catalog doctor                what a web server launch still needs in the account
   release engineer     hipaa-catalog publish --dry-run     the plan, no write call; then without --dry-run
   developer            hipaa-catalog products
                        hipaa-catalog launch healthcare-web-server --name clinic-test -p Environment=TEST ...
+                       hipaa-catalog release clinic-test --revision main
                        hipaa-catalog status clinic-test --json
 
 Every subcommand has --help with examples and --json; --debug shows the traceback of an error.

@@ -30,6 +30,7 @@ ADMIN_CIDR = "10.20.0.0/24"
 ADMIN_EMAIL = "security-admin@example.org"
 DEVELOPER_EMAIL = "developer@example.org"
 REPOSITORY = "clinic-website"
+SITE_DOMAIN = "clinic.example.org"  # PROD sites are <id>.clinic.example.org
 LAUNCHES = [("clinic-test", "TEST", "YES"), ("clinic-prod", "PROD", "NO")]
 PRODUCT = "healthcare-web-server"
 
@@ -58,7 +59,13 @@ class Demo:
         with contextlib.redirect_stdout(buf) if capture_json else contextlib.nullcontext():
             code = cli.main(list(argv))
         if code != 0:
-            raise DemoError(f"step {self.step_no}: `hipaa-catalog {' '.join(argv)}` exited {code}")
+            said = buf.getvalue().strip()
+            try:
+                said = json.loads(said)["error"]["message"] if said else ""
+            except (ValueError, KeyError, TypeError):
+                pass
+            raise DemoError(f"step {self.step_no}: `hipaa-catalog {' '.join(argv)}` exited {code}"
+                            + (f": {said}" if said else ""))
         if capture_json:
             return json.loads(buf.getvalue())
         return None
@@ -78,21 +85,69 @@ class Demo:
             self.write(f"      {key} = {value}")
         return result
 
-    # -- the administrator's pre-existing network (created in the local EC2 / ACM)
-    def network(self, region: str) -> dict[str, str]:
+    # -- the administrator's pre-existing network (created in the local EC2, Route 53 and ACM)
+    def network(self, region: str, *, routes: bool = True, nat: bool = True) -> dict[str, str]:
+        """A VPC as an administrator has one: two public subnets (internet gateway route) and two private ones
+        (default route to a NAT gateway, ``nat``) in two Availability Zones, a public hosted zone for PROD
+        sites and a DNS-validated wildcard certificate of that domain.  The baseline parameters naming them.
+        ``routes=False`` leaves out the gateways and route tables (what deploying and launching do not look at)."""
         sess = aws.session(region)
         ec2 = aws.client(sess, "ec2", region)
         with aws.translated("CreateVpc", f"demo network in {region}"):
             vpc = ec2.create_vpc(CidrBlock=VPC_CIDR)["Vpc"]["VpcId"]
+            for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
+                ec2.modify_vpc_attribute(VpcId=vpc, **{attribute: {"Value": True}})
             zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
             subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i + 1}.0/24",
                                          AvailabilityZone=zones[i % 2])["Subnet"]["SubnetId"] for i in range(4)]
-            cert = aws.client(sess, "acm", region).request_certificate(
-                DomainName="clinic.example.org", ValidationMethod="DNS")["CertificateArn"]
-        self.write(f"    {region}: VPC {vpc}, private subnets {subnets[0]}, {subnets[1]}, "
-                   f"public subnets {subnets[2]}, {subnets[3]}, certificate {cert.rsplit('/', 1)[-1]}")
-        return {"VpcId": vpc, "PrivateSubnetIds": ",".join(subnets[:2]), "PublicSubnetIds": ",".join(subnets[2:]),
-                "ProdCertificateArn": cert, "AdminCidr": ADMIN_CIDR, "AdministratorEmail": ADMIN_EMAIL}
+            private, public = subnets[:2], subnets[2:]
+        if routes:
+            self.routes(ec2, vpc, private, public, nat=nat)
+        zone_id, cert = self.site_domain(sess, region)
+        self.write(f"    {region}: VPC {vpc}, private subnets {private[0]}, {private[1]}"
+                   f"{' (NAT gateway)' if routes and nat else ''}, public subnets {public[0]}, {public[1]}, "
+                   f"hosted zone {SITE_DOMAIN} ({zone_id}), certificate *.{SITE_DOMAIN} {cert.rsplit('/', 1)[-1]}")
+        return {"VpcId": vpc, "PrivateSubnetIds": ",".join(private), "PublicSubnetIds": ",".join(public),
+                "ProdCertificateArn": cert, "ProdHostedZoneId": zone_id, "ProdDomain": SITE_DOMAIN,
+                "AdminCidr": ADMIN_CIDR, "AdministratorEmail": ADMIN_EMAIL}
+
+    @staticmethod
+    def routes(ec2, vpc: str, private: list[str], public: list[str], *, nat: bool) -> None:
+        """The public subnets route to an internet gateway; the private ones to a NAT gateway (``nat``) or nowhere."""
+        with aws.translated("CreateRouteTable", f"routes of {vpc}"):
+            igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+            ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+            public_routes = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+            ec2.create_route(RouteTableId=public_routes, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+            for subnet in public:
+                ec2.associate_route_table(RouteTableId=public_routes, SubnetId=subnet)
+            private_routes = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+            for subnet in private:
+                ec2.associate_route_table(RouteTableId=private_routes, SubnetId=subnet)
+            if nat:
+                eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+                gateway = ec2.create_nat_gateway(SubnetId=public[0], AllocationId=eip)["NatGateway"]["NatGatewayId"]
+                ec2.create_route(RouteTableId=private_routes, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=gateway)
+
+    def site_domain(self, sess, region: str) -> tuple[str, str]:
+        """The public hosted zone of ``SITE_DOMAIN`` (created once) and a certificate of ``*.SITE_DOMAIN`` in
+        ``region``, validated by DNS: its validation CNAMEs are written to the zone, as an administrator does."""
+        r53, acm = aws.client(sess, "route53", region), aws.client(sess, "acm", region)
+        with aws.translated("CreateHostedZone", f"hosted zone {SITE_DOMAIN}"):
+            found = [z for z in r53.list_hosted_zones_by_name(DNSName=SITE_DOMAIN)["HostedZones"]
+                     if z["Name"].rstrip(".") == SITE_DOMAIN]
+            zone = found[0] if found else r53.create_hosted_zone(Name=SITE_DOMAIN, CallerReference=SITE_DOMAIN)[
+                "HostedZone"]
+            zone_id = zone["Id"].rsplit("/", 1)[-1]
+            cert = acm.request_certificate(DomainName=f"*.{SITE_DOMAIN}", SubjectAlternativeNames=[SITE_DOMAIN],
+                                           ValidationMethod="DNS")["CertificateArn"]
+            options = acm.describe_certificate(CertificateArn=cert)["Certificate"]["DomainValidationOptions"]
+            changes = [{"Action": "UPSERT", "ResourceRecordSet": {
+                "Name": o["ResourceRecord"]["Name"], "Type": "CNAME", "TTL": 300,
+                "ResourceRecords": [{"Value": o["ResourceRecord"]["Value"]}]}}
+                for o in {o["ResourceRecord"]["Name"]: o for o in options}.values()]
+            r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": changes})
+        return zone_id, cert
 
     # -- the story
     def main(self) -> dict:
@@ -133,14 +188,26 @@ class Demo:
                   "permissions on EC2, KMS or IAM themselves")
         self.deploy("deploy-launch-role", "--region", primary, "--yes", "--out", out)
 
-        self.step("developer", "create a CodeCommit repository for the site",
+        self.step("security administrator", f"check that {primary} is ready for web server launches",
+                  "doctor reads the account: settings, subnets and their zones, the instance subnet's route to a "
+                  "NAT gateway (or VPC endpoints), the certificate, the hosted zone, the AMI, the launch role")
+        report = self.run("doctor", "--region", primary, "--json", capture_json=True)
+        for check in report["checks"]:
+            self.write(f"    {check['name']:<12} {'ok' if check['ok'] else 'MISSING'}  {check['detail'][:110]}")
+        if not report["ready"]:
+            raise DemoError(f"step {self.step_no}: the local account is not ready for launches")
+
+        self.step("developer", "create a CodeCommit repository for the site and commit its first page",
                   "the web server serves a CodeCommit repository; developers may create and push to "
-                  "repositories (AWSCodeCommitPowerUser) but not delete them")
+                  "repositories (AWSCodeCommitPowerUser) but not delete them; a launch serves the commit the "
+                  "default branch is at")
+        cc = aws.client(aws.session(primary), "codecommit", primary)
         with aws.translated("CreateRepository", REPOSITORY):
-            repo = aws.client(aws.session(primary), "codecommit", primary).create_repository(
-                repositoryName=REPOSITORY, repositoryDescription="the clinic's website")["repositoryMetadata"]
+            repo = cc.create_repository(repositoryName=REPOSITORY, repositoryDescription="the clinic's website")[
+                "repositoryMetadata"]
         clone_url = repo["cloneUrlHttp"]
-        self.write(f"    repository {REPOSITORY}: {clone_url}")
+        first = self.commit(cc, "<h1>Clinic</h1>")
+        self.write(f"    repository {REPOSITORY}: {clone_url}, main at {first}")
 
         self.step("release engineer", "publish the catalog to Service Catalog",
                   "templates are uploaded content-addressed to the template bucket and become product versions "
@@ -181,6 +248,18 @@ class Demo:
                    f"CompliantWebsiteURL = {after['outputs'].get('CompliantWebsiteURL', '?')}")
         summary["update"] = {"name": name, "instance_type": bigger, "status": result["status"], "same_instance": same}
 
+        self.step("developer", f"release a new commit to {name}",
+                  "a new commit reaches the server only by a release: the product is updated with the commit id "
+                  "(Revision), cfn-hup on the instance checks exactly that commit out, and Service Catalog keeps "
+                  "the record; the instance stays")
+        second = self.commit(cc, "<h1>Clinic</h1><p>Opening hours</p>")
+        self.write(f"    main is at {second} now")
+        released = self.run("release", name, "--region", primary, "--revision", "main", "--json", capture_json=True)
+        self.write(f"    {name}: release {released['status']}, SiteRevision = "
+                   f"{released['outputs'].get('SiteRevision', '?')} (was {released['previous_revision']})")
+        self.run("history", name, "--region", primary)
+        summary["release"] = {"name": name, "revision": released["revision"], "status": released["status"]}
+
         reports = [str(p) for p in (self.out_dir / "index.html", self.out_dir / "compliance.md") if p.exists()] + \
             sorted(str(p) for p in self.out_dir.glob("*/*/compliance.*"))
         self.step("security administrator", "read the compliance reports",
@@ -191,11 +270,21 @@ class Demo:
             self.write(f"    {path}")
         summary["reports"] = reports
 
-        for name, _env, _phi in LAUNCHES:
-            self.step("developer", f"terminate {name}", "a provisioned product is deleted with its stack")
+        for name, env, _phi in LAUNCHES:
+            self.step("developer", f"terminate {name}", "a provisioned product is deleted with its stack"
+                      + ("; its load balancer's deletion protection is turned off first" if env == "PROD" else ""))
             self.run("terminate", name, "--region", primary)
         summary["seconds"] = round(time.monotonic() - self.started, 1)
         return summary
+
+    def commit(self, cc, page: str) -> str:
+        """A commit of index.html on main (the developer's ``git push``; the first creates main)."""
+        with aws.translated("PutFile", f"{REPOSITORY}/index.html"):
+            branch = cc.get_repository(repositoryName=REPOSITORY)["repositoryMetadata"].get("defaultBranch")
+            parent = cc.get_branch(repositoryName=REPOSITORY, branchName=branch)["branch"]["commitId"] if branch else None
+            return cc.put_file(repositoryName=REPOSITORY, branchName="main", filePath="index.html",
+                               fileContent=page.encode(), commitMessage="site", **(
+                                   {"parentCommitId": parent} if parent else {}))["commitId"]
 
     def web_server_parameters(self) -> dict:
         """The Parameters section of the built web server."""

@@ -2,8 +2,11 @@
 
 Service Catalog artifacts (duplicate names, Info keys, asynchronous status), CloudFormation parameter
 constraints and Rules at CreateStack / CreateChangeSet / UpdateStack / provisioning, forced resource
-failures, unknown regions, CodeCommit repositories, Route 53 zones and records (also through CloudFormation,
-an alias to a load balancer).  Each AWS fact is cited where the endpoint implements it.
+failures, unknown regions, CodeCommit repositories, Route 53 zones and records (also through
+CloudFormation, an alias to a load balancer); what the web server relies on: load-balancer deletion
+protection, an instance's network interface, a volume's final snapshot, parameters read in metadata,
+DescribeStacks' parameter inputs, DNS-validated certificates, CodeCommit commits, record history. Each
+AWS fact is cited where the endpoint implements it.
 """
 
 from __future__ import annotations
@@ -285,3 +288,165 @@ def test_client_without_retries_sees_a_stack_update_rollback_not_a_500(cf, clien
     retries = boto3.client("cloudformation", endpoint_url=cf.meta.endpoint_url,
                            config=Config(retries={"total_max_attempts": 1}))
     assert retries.describe_stacks(StackName="vm")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+
+# --- what the web server relies on --------------------------------------------------------------
+
+def _vpc(ec2, cidr: str = "10.7.0.0/16") -> tuple[str, list[str]]:
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    base = cidr.split(".")
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"{base[0]}.{base[1]}.{i}.0/24",
+                                 AvailabilityZone=f"us-east-1{z}")["Subnet"]["SubnetId"] for i, z in ((1, "a"), (2, "b"))]
+    return vpc, subnets
+
+
+def test_a_load_balancer_with_deletion_protection_is_not_deleted(client, cf):
+    """AWS: "You can't delete a load balancer if deletion protection is enabled" (*Delete an Application Load
+    Balancer*); the answer is OperationNotPermitted (aws-cloudformation/rain#187).  Through the API and through
+    a stack: the stack ends DELETE_FAILED until the attribute is false."""
+    ec2, elbv2 = client("ec2"), client("elbv2")
+    _vpc_id, subnets = _vpc(ec2)
+    template = {"Parameters": {"Protect": {"Type": "String", "AllowedValues": ["true", "false"]}},
+                "Resources": {"Lb": {"Type": "AWS::ElasticLoadBalancingV2::LoadBalancer", "Properties": {
+                    "Subnets": subnets, "LoadBalancerAttributes": [
+                        {"Key": "deletion_protection.enabled", "Value": {"Ref": "Protect"}}]}}},
+                "Outputs": {"Arn": {"Value": {"Ref": "Lb"}}}}
+    cf.create_stack(StackName="lb", TemplateBody=json.dumps(template), Parameters=as_list({"Protect": "true"}))
+    arn = cf.describe_stacks(StackName="lb")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    attributes = elbv2.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    assert {"Key": "deletion_protection.enabled", "Value": "true"} in attributes  # set at creation
+    with pytest.raises(ClientError) as refused:
+        elbv2.delete_load_balancer(LoadBalancerArn=arn)
+    assert error_code(refused) == "OperationNotPermitted"
+    assert "cannot be deleted because deletion protection is enabled" in str(refused.value)
+    cf.delete_stack(StackName="lb")
+    stack = cf.describe_stacks(StackName="lb")["Stacks"][0]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    # a DELETE_FAILED stack is not updatable: turn the protection off directly, and delete again
+    elbv2.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=[
+        {"Key": "deletion_protection.enabled", "Value": "false"}])
+    cf.delete_stack(StackName="lb")
+    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+
+
+def test_an_instance_is_in_its_network_interfaces_subnet_with_its_groups(client, cf):
+    """"If you specify a network interface, you must specify any subnets as part of the network interface"
+    (*AWS::EC2::Instance*, SubnetId): the instance lands there, with the interface's security groups."""
+    ec2 = client("ec2")
+    vpc, subnets = _vpc(ec2, "10.6.0.0/16")
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    template = {"Resources": {"Vm": {"Type": "AWS::EC2::Instance", "Properties": {
+        "ImageId": "ami-12c6146b", "InstanceType": "t3.small", "NetworkInterfaces": [
+            {"DeviceIndex": "0", "SubnetId": subnets[1], "GroupSet": [group], "AssociatePublicIpAddress": False}]}}},
+        "Outputs": {"Id": {"Value": {"Ref": "Vm"}}}}
+    cf.create_stack(StackName="vm", TemplateBody=json.dumps(template))
+    vm_id = cf.describe_stacks(StackName="vm")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    vm = ec2.describe_instances(InstanceIds=[vm_id])["Reservations"][0]["Instances"][0]
+    assert vm["SubnetId"] == subnets[1] and vm["Placement"]["AvailabilityZone"] == "us-east-1b"
+    assert [g["GroupId"] for g in vm["SecurityGroups"]] == [group] and "PublicIpAddress" not in vm
+
+
+def test_a_volume_with_deletion_policy_snapshot_leaves_a_final_snapshot(client, cf):
+    """*DeletionPolicy attribute*: Snapshot "to have CloudFormation create a snapshot before deleting the
+    resource"; Retain keeps the volume."""
+    ec2 = client("ec2")
+    template = {"Resources": {
+        "Data": {"Type": "AWS::EC2::Volume", "DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot",
+                 "Properties": {"AvailabilityZone": "us-east-1a", "Size": 5}},
+        "Kept": {"Type": "AWS::EC2::Volume", "DeletionPolicy": "Retain",
+                 "Properties": {"AvailabilityZone": "us-east-1a", "Size": 5}}},
+        "Outputs": {"Data": {"Value": {"Ref": "Data"}}, "Kept": {"Value": {"Ref": "Kept"}}}}
+    cf.create_stack(StackName="vol", TemplateBody=json.dumps(template))
+    ids = {o["OutputKey"]: o["OutputValue"] for o in cf.describe_stacks(StackName="vol")["Stacks"][0]["Outputs"]}
+    cf.delete_stack(StackName="vol")
+    snapshots = ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [ids["Data"]]}])
+    assert len(snapshots["Snapshots"]) == 1
+    assert [v["VolumeId"] for v in ec2.describe_volumes()["Volumes"] if v["VolumeId"] in ids.values()] == [ids["Kept"]]
+
+
+def test_an_update_of_a_parameter_read_only_in_metadata_is_a_modify(cf):
+    """Metadata may hold parameters ("you can use intrinsic functions ..., parameters, and pseudo
+    parameters within the metadata attribute", *Metadata attribute*): a new value changes the resource."""
+    template = {"Parameters": {"Revision": {"Type": "String"}}, "Resources": {"P": {
+        "Type": "AWS::SSM::Parameter", "Metadata": {"deploy": {"Fn::Sub": "revision=${Revision}"}},
+        "Properties": {"Name": "/conformance/metadata", "Type": "String", "Value": "v"}}}}
+    cf.create_stack(StackName="meta", TemplateBody=json.dumps(template), Parameters=as_list({"Revision": "a"}))
+    created = cf.create_change_set(StackName="meta", ChangeSetName="c1", ChangeSetType="UPDATE",
+                                   TemplateBody=json.dumps(template),
+                                   Parameters=as_list({"Revision": "b"}))
+    changes = cf.describe_change_set(ChangeSetName=created["Id"], StackName="meta")["Changes"]
+    [change] = [c["ResourceChange"] for c in changes]
+    assert (change["Action"], change["LogicalResourceId"], change["Replacement"], change["Scope"]) == (
+        "Modify", "P", "False", ["Metadata"])
+
+
+def test_describe_stacks_gives_each_parameters_input_and_the_resolved_value_of_ssm_typed_ones(client, cf):
+    """*Parameter*: ParameterValue "The input value associated with the parameter"; ResolvedValue "returned
+    only for Systems Manager parameter types"."""
+    client("ssm").put_parameter(Name="/conformance/subnets", Value="subnet-1,subnet-2", Type="StringList")
+    template = {"Parameters": {"Ids": {"Type": "CommaDelimitedList"},
+                               "FromSsm": {"Type": "AWS::SSM::Parameter::Value<List<String>>",
+                                           "Default": "/conformance/subnets"}},
+                "Resources": {"P": {"Type": "AWS::SSM::Parameter", "Properties": {
+                    "Name": "/conformance/p", "Type": "String", "Value": {"Fn::Join": [",", {"Ref": "Ids"}]}}}}}
+    cf.create_stack(StackName="params", TemplateBody=json.dumps(template), Parameters=as_list({"Ids": "a,b"}))
+    params = {p["ParameterKey"]: p for p in cf.describe_stacks(StackName="params")["Stacks"][0]["Parameters"]}
+    assert params["Ids"] == {"ParameterKey": "Ids", "ParameterValue": "a,b"}
+    assert params["FromSsm"] == {"ParameterKey": "FromSsm", "ParameterValue": "/conformance/subnets",
+                                 "ResolvedValue": "subnet-1,subnet-2"}
+
+
+def test_a_requested_certificate_is_issued_once_its_dns_validation_records_exist(client):
+    """*DNS validation*: ACM "provides you with one or more CNAME records that must be added"; moto alone
+    issues it after a minute whatever the zone holds."""
+    acm, r53 = client("acm"), client("route53")
+    arn = acm.request_certificate(DomainName="*.site.example.org", SubjectAlternativeNames=["site.example.org"],
+                                  ValidationMethod="DNS")["CertificateArn"]
+    cert = acm.describe_certificate(CertificateArn=arn)["Certificate"]
+    assert cert["Status"] == "PENDING_VALIDATION"
+    zone = r53.create_hosted_zone(Name="site.example.org", CallerReference="acm")["HostedZone"]["Id"]
+    records = {o["ResourceRecord"]["Name"]: o["ResourceRecord"] for o in cert["DomainValidationOptions"]}
+    r53.change_resource_record_sets(HostedZoneId=zone, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": {"Name": r["Name"], "Type": "CNAME", "TTL": 300,
+                                                   "ResourceRecords": [{"Value": r["Value"]}]}}
+        for r in records.values()]})
+    assert acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] == "ISSUED"
+
+
+def test_codecommit_commits_branches_and_the_default_branch(client):
+    """PutFile "generates a commit"; the first creates the branch, the default branch; the next needs the
+    head as parentCommitId; GetBranch and GetCommit answer, or BranchDoesNotExist / CommitIdDoesNotExist."""
+    cc = client("codecommit")
+    cc.create_repository(repositoryName="site")
+    assert "defaultBranch" not in cc.get_repository(repositoryName="site")["repositoryMetadata"]
+    first = cc.put_file(repositoryName="site", branchName="main", filePath="index.html", fileContent=b"a")["commitId"]
+    assert cc.get_repository(repositoryName="site")["repositoryMetadata"]["defaultBranch"] == "main"
+    with pytest.raises(ClientError) as stale:
+        cc.put_file(repositoryName="site", branchName="main", filePath="index.html", fileContent=b"b")
+    assert error_code(stale) == "ParentCommitIdRequiredException"
+    second = cc.put_file(repositoryName="site", branchName="main", filePath="index.html", fileContent=b"b",
+                         parentCommitId=first)["commitId"]
+    assert cc.get_branch(repositoryName="site", branchName="main")["branch"] == {"branchName": "main",
+                                                                                 "commitId": second}
+    assert cc.get_commit(repositoryName="site", commitId=second)["commit"]["parents"] == [first]
+    for call, code in ((lambda: cc.get_branch(repositoryName="site", branchName="nope"), "BranchDoesNotExistException"),
+                       (lambda: cc.get_commit(repositoryName="site", commitId="0" * 40), "CommitIdDoesNotExistException")):
+        with pytest.raises(ClientError) as missing:
+            call()
+        assert error_code(missing) == code
+
+
+def test_record_history_of_a_provisioned_product_newest_first(sc, catalog):
+    """*ListRecordHistory*: "The records, in reverse chronological order", filtered by provisionedproduct."""
+    launched = sc.provision_product(ProductId=catalog.product_id, ProvisioningArtifactId=catalog.artifact_id,
+                                    ProvisionedProductName="hist", ProvisionToken="t1")["RecordDetail"]
+    settle(sc, launched["RecordId"])
+    pp = sc.describe_provisioned_product(Name="hist")["ProvisionedProductDetail"]["Id"]
+    updated = sc.update_provisioned_product(ProvisionedProductName="hist", ProductId=catalog.product_id,
+                                            ProvisioningArtifactId=catalog.artifact_id, UpdateToken="u1")["RecordDetail"]
+    settle(sc, updated["RecordId"])
+    history = sc.list_record_history(SearchFilter={"Key": "provisionedproduct", "Value": pp})["RecordDetails"]
+    assert [(r["RecordId"], r["RecordType"]) for r in history] == [
+        (updated["RecordId"], "UPDATE_PROVISIONED_PRODUCT"), (launched["RecordId"], "PROVISION_PRODUCT")]
+    assert "UserArn" not in history[0]  # a record names no user (RecordDetail has no such field)
+    assert sc.list_record_history(SearchFilter={"Key": "provisionedproduct", "Value": "pp-none"})["RecordDetails"] == []

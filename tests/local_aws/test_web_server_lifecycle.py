@@ -1,9 +1,16 @@
 """The healthcare web server through the local Service Catalog over HTTP, as a developer uses it.
 
-For each Environment x PHI: launch, update every developer parameter one at a time, update to a new
-version, a forced resource failure that rolls back and leaves the product updatable, terminate.  After
-every step the AWS CLI (``aws servicecatalog`` / ``aws cloudformation``) must see the state
-``hipaa-catalog status`` reports, and the outputs must describe what the stack holds.
+For each Environment x PHI: launch (the repository checked, the AMI setting's version and the default
+branch's commit pinned; a repository that does not exist refused before provisioning), release a new
+commit, update the instance type after the administrator moved the AMI setting on (the instance stays:
+its AMI is pinned), update to a new product version, terminate (a PROD load balancer's deletion
+protection turned off first; a PHI volume leaves its final snapshot). PROD's Route 53 alias record
+exists, names the load balancer and is the URL's host while the product exists, and is gone after. One
+scenario also updates every other developer parameter one at a time, two switch Environment and PHI there
+and back (every transition, a PROD load balancer never left behind), and one forces a resource failure
+that rolls back and leaves the product updatable. After every step ``hipaa-catalog status`` and the stack
+agree, and the outputs describe what the stack holds; after the launch and around the rollback the AWS
+CLI sees the same.
 
 All of it runs as the derived launch role with IAM enforced by the endpoint, and nothing is refused.
 The authorization requests of each lifecycle are kept (``RECORDED``) for the test at the end, which shows
@@ -13,6 +20,7 @@ order (``--dist loadfile``, setup.cfg), so that test sees them.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -25,6 +33,7 @@ import pytest
 
 from generator.aws import api as aws
 from generator.aws.publish import template_url
+from generator.blocks import admin_settings as admin
 from generator.devtools.local_aws.iam.policy import statements
 from tests.local_aws.launch_role import first_breaks, remove_statement, role_policies
 
@@ -33,8 +42,10 @@ SCENARIOS = [("TEST", "YES"), ("TEST", "NO"), ("PROD", "YES"), ("PROD", "NO")]
 RECORDED: dict[tuple[str, str], list[dict]] = {}   # (Environment, PHI) -> its lifecycle's authorization requests
 REGION = "us-east-1"
 PRODUCT = "healthcare-web-server"
+VERSION = "2.0.0"
 AWS_CLI = Path(sys.executable).with_name("aws")
 EMAIL = "dev@example.org"
+PREFIX = "/hipaa-catalog"
 
 
 def aws_cli(endpoint, *args: str) -> dict:
@@ -44,48 +55,67 @@ def aws_cli(endpoint, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-class Site:
-    """One provisioned web server and the commands a developer runs on it."""
+def setting(sess, which: admin.AdminSetting) -> dict:
+    return aws.client(sess, "ssm").get_parameter(Name=which.full_name(PREFIX))["Parameter"]
 
-    def __init__(self, account, hc, name: str, cli_every_step: bool):
+
+class Site:
+    """One provisioned web server, its repository, and the commands a developer runs on it."""
+
+    def __init__(self, account, hc, name: str):
         self.account, self.hc, self.name = account, hc, name
-        self.cli_every_step = cli_every_step
         self.endpoint = account["endpoint"]
         self.sess = account["session"]
+        self.cc = aws.client(self.sess, "codecommit")
+        self.repo = f"{name}-site"
+        self.url = self.cc.create_repository(repositoryName=self.repo)["repositoryMetadata"]["cloneUrlHttp"]
+        self.head = None
+
+    def commit(self, text: str) -> str:
+        """A commit of index.html on main (the first one creates main, the default branch)."""
+        extra = {"parentCommitId": self.head} if self.head else {}
+        self.head = self.cc.put_file(repositoryName=self.repo, branchName="main", filePath="index.html",
+                                     fileContent=base64.b64encode(text.encode()), commitMessage=text, **extra)["commitId"]
+        return self.head
 
     def launch(self, environment: str, phi: str) -> dict:
-        repo = aws.client(self.sess, "codecommit").create_repository(repositoryName=f"{self.name}-site")
         code, out, err = self.hc("launch", PRODUCT, "--name", self.name, "--region", REGION,
                                  "-p", f"FriendlyName={self.name}", "-p", f"Environment={environment}",
-                                 "-p", f"PHI={phi}", "-p", f"CodeCommitRepo={repo['repositoryMetadata']['cloneUrlHttp']}",
+                                 "-p", f"PHI={phi}", "-p", f"CodeCommitRepo={self.url}",
                                  "-p", f"InstanceOwnerEmail={EMAIL}", "-p", "WebDirectory=clinic")
         assert code == 0, err
         assert out["status"] == "SUCCEEDED"
         return out
 
-    def update(self, *args: str, expect: int = 0) -> tuple[dict, str]:
-        code, out, err = self.hc("update", self.name, "--region", REGION, *args)
+    def run(self, *args: str, expect: int = 0) -> tuple[dict, str]:
+        code, out, err = self.hc(*args, "--region", REGION)
         assert code == expect, err
         return out, err
 
+    def update(self, *args: str, expect: int = 0) -> tuple[dict, str]:
+        return self.run("update", self.name, *args, expect=expect)
+
     def status(self) -> dict:
-        code, out, err = self.hc("status", self.name, "--region", REGION)
-        assert code == 0, err
-        return out
+        return self.run("status", self.name)[0]
 
     def stack(self) -> dict:
         pp = aws.client(self.sess, "servicecatalog").describe_provisioned_product(Name=self.name)
         stack_name = f"SC-123456789012-{pp['ProvisionedProductDetail']['Id']}"
         return aws.client(self.sess, "cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
 
+    def alias_records(self) -> list[dict]:
+        zone = setting(self.sess, admin.HOSTED_ZONE_ID)["Value"]
+        records = aws.client(self.sess, "route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+        return [r for r in records if r["Type"] == "A" and r.get("AliasTarget")]
+
     def check(self, environment: str, phi: str, stack_status: str, status: str = "AVAILABLE",
               cli: bool = False) -> dict:
-        """hipaa-catalog status, the stack and (``cli`` or every step of one scenario) the AWS CLI agree;
-        the outputs match the stack's resources."""
+        """hipaa-catalog status, the stack and (``cli``) the AWS CLI agree; the outputs match the stack's
+        resources."""
         st = self.status()
         assert st["status"] == status, st
         stack = self.stack()
-        if cli or self.cli_every_step:
+        if cli:
             cli_pp = aws_cli(self.endpoint, "servicecatalog", "describe-provisioned-product", "--name", self.name)
             assert cli_pp["ProvisionedProductDetail"]["Status"] == st["status"]
             assert cli_pp["ProvisionedProductDetail"]["StatusMessage"] == st["status_message"]
@@ -99,16 +129,33 @@ class Site:
         assert instance["InstanceType"] == params["InstanceType"]
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
         assert tags.get("Name") == params["FriendlyName"]
+        # the AMI: the pinned version of the administrator's setting
+        ami = aws.client(self.sess, "ssm").get_parameter(Name=outputs["AmiSetting"])["Parameter"]
+        assert outputs["AmiSetting"] == f"{admin.WEB_SERVER_AMI.full_name(PREFIX)}:{params['AmiVersion']}"
+        assert instance["ImageId"] == ami["Value"]
+        assert instance["SubnetId"] == setting(self.sess, admin.INSTANCE_SUBNET)["Value"]
+        assert (outputs["SiteRevision"], outputs["SiteRepository"]) == (params["Revision"], params["CodeCommitRepo"])
+        records = self.alias_records()
+        balancers = aws.client(self.sess, "elbv2").describe_load_balancers()["LoadBalancers"]
         if environment == "PROD":
-            dns = aws.client(self.sess, "elbv2").describe_load_balancers()["LoadBalancers"]
-            assert outputs["CompliantWebsiteURL"].split("/")[2] in [lb["DNSName"] for lb in dns]
+            [lb] = balancers  # one: leaving PROD did not leave a (protected) load balancer behind
+            host = outputs["CompliantWebsiteURL"].split("/")[2]
+            assert host == outputs["SiteHostName"] and host.endswith(".clinic.example.org")
+            assert [(r["Name"].rstrip("."), r["AliasTarget"]["DNSName"].rstrip(".")) for r in records] == [(host, lb["DNSName"])]
+            assert outputs["LoadBalancerDeletionProtection"] == params["DeletionProtection"] == "true"
+            attributes = aws.client(self.sess, "elbv2").describe_load_balancer_attributes(
+                LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]
+            assert {"Key": "deletion_protection.enabled", "Value": "true"} in attributes
         else:
             assert outputs["CompliantWebsiteURL"] == f"https://{instance['PrivateDnsName']}/{params['WebDirectory']}/"
-            assert "LoadBalancerSecurityGroupId" not in outputs
+            assert "LoadBalancerSecurityGroupId" not in outputs and records == [] and balancers == []
         assert outputs["CompliantWebsiteURL"].endswith(f"/{params['WebDirectory']}/")
         if phi == "YES":
             volume = ec2.describe_volumes(VolumeIds=[outputs["PhiVolumeId"]])["Volumes"][0]
-            assert volume["Encrypted"] and [a["InstanceId"] for a in volume["Attachments"]] == [outputs["InstanceId"]]
+            # in the instance's zone; attached by the instance's bootstrap, which the local endpoint does not run
+            assert volume["Encrypted"] and volume["AvailabilityZone"] == instance["Placement"]["AvailabilityZone"]
+            assert volume["AvailabilityZone"] == setting(self.sess, admin.INSTANCE_AZ)["Value"]
+            assert tags["hipaa-catalog:phi-volume"] == outputs["PhiVolumeId"]
         else:
             assert "PhiVolumeId" not in outputs
         return outputs
@@ -121,7 +168,7 @@ def publish_new_version(account, version: str) -> None:
     bucket = aws.client(sess, "ssm").get_parameter(Name="/hipaa-catalog/catalog/template-bucket")["Parameter"]["Value"]
     product = next(p for p in sc.search_products_as_admin()["ProductViewDetails"]
                    if p["ProductViewSummary"]["Name"] == PRODUCT)["ProductViewSummary"]["ProductId"]
-    body = json.loads((account["built"] / PRODUCT / "1.0.0" / "template.json").read_text())
+    body = json.loads((account["built"] / PRODUCT / VERSION / "template.json").read_text())
     body["Description"] = f"{body.get('Description', '')} ({version})"
     key = f"{PRODUCT}/{version}/{uuid.uuid4().hex}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode(), Tagging="servicecatalog:provisioning=true")
@@ -130,24 +177,7 @@ def publish_new_version(account, version: str) -> None:
             bucket, REGION, key)}})
 
 
-@pytest.mark.parametrize("environment, phi", SCENARIOS)
-def test_launch_update_every_parameter_new_version_failure_terminate(account, hc, environment, phi):
-    RECORDED[(environment, phi)] = lifecycle(account, hc, environment, phi)
-
-
-def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
-    """The whole lifecycle as the launch role with IAM enforced; the authorization requests it made."""
-    endpoint = account["endpoint"]
-    assert endpoint.iam()["enforce"], "the local endpoint must enforce IAM on launch roles by default"
-    endpoint.clear_iam_requests()
-    site = Site(account, hc, f"site-{environment.lower()}-{phi.lower()}", cli_every_step=(environment, phi) == ("TEST", "YES"))
-    site.launch(environment, phi)
-    first = site.check(environment, phi, "CREATE_COMPLETE", cli=True)
-
-    site.update("-p", "InstanceType=t3.medium")
-    outputs = site.check(environment, phi, "UPDATE_COMPLETE")
-    assert outputs["InstanceId"] == first["InstanceId"]  # InstanceType: in place (EBS-backed instance)
-
+def every_parameter_one_at_a_time(site: Site, environment: str, phi: str) -> None:
     site.update("-p", "FriendlyName=Patient Portal")
     site.check(environment, phi, "UPDATE_COMPLETE")
     site.update("-p", "InstanceOwnerEmail=owner@example.org")
@@ -156,7 +186,13 @@ def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
     assert site.check(environment, phi, "UPDATE_COMPLETE")["CompliantWebsiteURL"].endswith("/portal/")
     repo = aws.client(site.sess, "codecommit").create_repository(repositoryName=f"{site.name}-other")
     site.update("-p", f"CodeCommitRepo={repo['repositoryMetadata']['cloneUrlHttp']}")
-    site.check(environment, phi, "UPDATE_COMPLETE")
+    # an empty repository: Revision back to HEAD (no commit of the old repository is kept)
+    assert site.check(environment, phi, "UPDATE_COMPLETE")["SiteRevision"] == "HEAD"
+    site.update("-p", f"CodeCommitRepo={site.url}")
+    assert site.check(environment, phi, "UPDATE_COMPLETE")["SiteRevision"] == site.head
+
+
+def environment_and_phi_transitions(site: Site, environment: str, phi: str) -> None:
     other_phi = "NO" if phi == "YES" else "YES"
     site.update("-p", f"PHI={other_phi}")
     site.check(environment, other_phi, "UPDATE_COMPLETE")
@@ -165,32 +201,87 @@ def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
     site.check(other_env, other_phi, "UPDATE_COMPLETE")
     site.update("-p", f"Environment={environment}", "-p", f"PHI={phi}")
     site.check(environment, phi, "UPDATE_COMPLETE")
-    if phi == "NO":
-        # TEST: a key pair replaces the instance (KeyName is create-only); PROD ignores it.  Not with PHI=YES:
-        # the replacement would move the attached PHI volume, which the local EC2 does not model (it lets a
-        # volume be attached twice, README "Not simulated")
-        pair = aws.client(site.sess, "ec2").create_key_pair(KeyName=f"{site.name}-admin")["KeyName"]
-        site.update("-p", f"KeyName={pair}")
-        site.check(environment, phi, "UPDATE_COMPLETE")
 
-    publish_new_version(account, "1.1.0")
-    out, _err = site.update("--version", "1.1.0")
-    assert out["version"] == "1.1.0"
-    assert site.status()["version"] == "1.1.0"
+
+@pytest.mark.parametrize("environment, phi", SCENARIOS)
+def test_launch_release_update_new_version_terminate(account, hc, environment, phi):
+    RECORDED[(environment, phi)] = lifecycle(account, hc, environment, phi)
+
+
+def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
+    """The whole lifecycle as the launch role with IAM enforced; the authorization requests it made."""
+    endpoint = account["endpoint"]
+    assert endpoint.iam()["enforce"], "the local endpoint must enforce IAM on launch roles by default"
+    endpoint.clear_iam_requests()
+    site = Site(account, hc, f"site-{environment.lower()}-{phi.lower()}")
+    if (environment, phi) == ("TEST", "NO"):
+        # a repository that does not exist is refused with the developer's own credentials, before provisioning
+        site.endpoint.reset_calls()
+        missing = site.url.replace(site.repo, "no-such-repo")
+        code, _out, err = hc("launch", PRODUCT, "--name", site.name, "--region", REGION, "-p", f"CodeCommitRepo={missing}",
+                             "-p", f"FriendlyName={site.name}", "-p", f"InstanceOwnerEmail={EMAIL}",
+                             "-p", "WebDirectory=clinic")
+        assert code == 3 and "there is no CodeCommit repository no-such-repo in us-east-1" in err, err
+        assert "aws codecommit create-repository --repository-name no-such-repo" in err
+        calls = [c["operation"] for c in site.endpoint.calls()]
+        assert "GetRepository" in calls and "ProvisionProduct" not in calls
+    first_commit = site.commit("<h1>first</h1>")
+    launched = site.launch(environment, phi)
+    first = site.check(environment, phi, "CREATE_COMPLETE", cli=True)
+    assert launched["outputs"]["SiteRevision"] == first["SiteRevision"] == first_commit
+    assert first["AmiSetting"].endswith(f":{setting(site.sess, admin.WEB_SERVER_AMI)['Version']}")
+
+    # release: the new commit of main, the same instance
+    second_commit = site.commit("<h1>second</h1>")
+    released, err = site.run("release", site.name, "--revision", "main")
+    assert (released["status"], released["revision"], released["previous_revision"]) == (
+        "SUCCEEDED", second_commit, first_commit)
+    after_release = site.check(environment, phi, "UPDATE_COMPLETE")
+    assert after_release["SiteRevision"] == second_commit and after_release["InstanceId"] == first["InstanceId"]
+    _out, err = site.run("release", site.name, "--revision", "no-such-branch", expect=3)
+    assert "has no branch 'no-such-branch'" in err
+
+    # the administrator moves the AMI setting on; an instance-type update keeps the pinned AMI, in place
+    ssm = aws.client(site.sess, "ssm")
+    ssm.put_parameter(Name=admin.WEB_SERVER_AMI.full_name(PREFIX), Value="ami-0123456789abcdef0", Type="String",
+                      Overwrite=True)
+    site.update("-p", "InstanceType=t3.medium")
+    resized = site.check(environment, phi, "UPDATE_COMPLETE")
+    assert resized["InstanceId"] == first["InstanceId"] and resized["AmiSetting"] == first["AmiSetting"]
+
+    if (environment, phi) == ("TEST", "YES"):
+        every_parameter_one_at_a_time(site, environment, phi)
+    if (environment, phi) in (("TEST", "YES"), ("PROD", "NO")):  # every Environment and PHI transition
+        environment_and_phi_transitions(site, environment, phi)
+
+    publish_new_version(account, "2.1.0")
+    out, _err = site.update("--version", "2.1.0")
+    assert out["version"] == "2.1.0" and site.status()["version"] == "2.1.0"
     before = site.check(environment, phi, "UPDATE_COMPLETE")
+    assert before["AmiSetting"] == first["AmiSetting"]
 
-    # a resource told to fail: the update rolls back, the record says why, the product stays updatable
-    site.endpoint.set_resource_failures([{"logical_id": "Instance", "action": "UPDATE"}])
-    _out, err = site.update("-p", "InstanceType=t3.large", expect=3)
-    assert "UPDATE_FAILED" in err and "Instance" in err and "Failure injected" in err
-    after = site.check(environment, phi, "UPDATE_ROLLBACK_COMPLETE", status="TAINTED", cli=True)
-    assert after == before
-    site.update("-p", "InstanceType=t3.large")
-    site.check(environment, phi, "UPDATE_COMPLETE", cli=True)
+    if (environment, phi) == ("TEST", "YES"):
+        # a resource told to fail: the update rolls back, the record says why, the product stays updatable
+        site.endpoint.set_resource_failures([{"logical_id": "Instance", "action": "UPDATE"}])
+        _out, err = site.update("-p", "InstanceType=t3.large", expect=3)
+        assert "UPDATE_FAILED" in err and "Instance" in err and "Failure injected" in err
+        after = site.check(environment, phi, "UPDATE_ROLLBACK_COMPLETE", status="TAINTED", cli=True)
+        assert after == before
+        site.update("-p", "InstanceType=t3.large")
+        site.check(environment, phi, "UPDATE_COMPLETE", cli=True)
 
-    code, done, err = hc("terminate", site.name, "--region", REGION)
-    assert code == 0 and done["status"] == "SUCCEEDED", err
+    history, _err = site.run("history", site.name)
+    revisions = [r["outputs"].get("SiteRevision") for r in history["records"]]
+    assert [r["record_type"] for r in history["records"]][-1] == "PROVISION_PRODUCT"
+    assert revisions[-1] == first_commit and second_commit in revisions
+
+    done, err = site.run("terminate", site.name)
+    assert done["status"] == "SUCCEEDED" and done["deletion_protection_turned_off"] is (environment == "PROD"), err
     assert aws_cli(site.endpoint, "servicecatalog", "search-provisioned-products")["TotalResultsCount"] == 0
+    assert site.alias_records() == []
+    snapshots = aws.client(site.sess, "ec2").describe_snapshots(OwnerIds=["self"])["Snapshots"]
+    final = [s for s in snapshots if s["VolumeId"] == before.get("PhiVolumeId")]
+    assert len(final) == (1 if phi == "YES" else 0), snapshots
     recorded = endpoint.iam_requests()
     assert {r["operation"] for r in recorded} == {"PROVISION_PRODUCT", "UPDATE_PROVISIONED_PRODUCT",
                                                    "TERMINATE_PROVISIONED_PRODUCT"}

@@ -199,11 +199,13 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import cloudformation, codecommit, route53, servicecatalog
+    from . import acm, cloudformation, codecommit, elbv2, route53, servicecatalog
 
     servicecatalog.register()
+    acm.register()
     codecommit.register()
     route53.register()
+    elbv2.register()
     ready = threading.Event()
 
     def register_cloudformation() -> None:

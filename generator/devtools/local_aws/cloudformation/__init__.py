@@ -6,7 +6,9 @@ every account and region, and adds the resource types of ``resources`` to moto's
 * change sets: Modify for parameter-only updates, ``Replacement`` / ``Details`` from the provider
   schemas' create-only properties (``changes``);
 * ExecuteChangeSet: resource events, outputs, rollback of a failed create or update (``operations``);
-* ``AWS::IAM::Group`` and ``AWS::EC2::SecurityGroupEgress`` (``resources``).
+* ``AWS::IAM::Group`` and ``AWS::EC2::SecurityGroupEgress`` (``resources``);
+* an ``AWS::EC2::Instance``'s ``NetworkInterfaces`` (``instances``);
+* DescribeStacks' parameters: the inputs, and ``ResolvedValue`` of SSM-typed ones (``stack_parameters``).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ def register() -> None:
     import moto.cloudformation.models as cfn_models
     from moto.cloudformation import parsing
 
-    from . import resources  # noqa: F401  - defining the models registers them with moto
+    from . import instances, resources, stack_parameters  # noqa: F401  - defining the models registers them
     from .models import CloudFormationBackend
 
+    instances.register()
+    stack_parameters.register()
     cfn_models.cloudformation_backends.backend = CloudFormationBackend
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()

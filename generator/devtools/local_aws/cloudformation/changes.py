@@ -13,8 +13,9 @@ and no change says whether it replaces the resource.  Here, as CloudFormation do
 * a resource referring to one that will be replaced is modified too (``Evaluation: Dynamic``,
   ``ChangeSource: ResourceReference`` or ``ResourceAttribute``), repeated until nothing more changes.
 
-Changes to ``Metadata``, ``DeletionPolicy`` or ``UpdateReplacePolicy`` alone are a Modify with
-``Replacement: False`` and ``Scope`` naming the attribute.
+Changes to ``Metadata`` (resolved with each side's parameters, like the properties), ``DeletionPolicy``
+or ``UpdateReplacePolicy`` alone are a Modify with ``Replacement: False`` and ``Scope`` naming the
+attribute.
 """
 
 from __future__ import annotations
@@ -118,7 +119,9 @@ def _modification(logical_id: str, old: Side, new: Side) -> ResourceChange | Non
         if details:
             scope.append("Properties")
     for attribute in _OTHER_ATTRIBUTES:
-        if before.get(attribute) != after.get(attribute):
+        # Metadata may hold Ref and Fn::Sub of parameters ("you can use intrinsic functions ..., parameters,
+        # and pseudo parameters within the metadata attribute", *Metadata attribute*): compare what they give
+        if old.resolve(before.get(attribute)) != new.resolve(after.get(attribute)):
             details.append(_detail(attribute, None, NEVER, "DirectModification"))
             scope.append(attribute)
     if not details:

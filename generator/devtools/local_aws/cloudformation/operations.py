@@ -91,6 +91,17 @@ class OutputMap(MotoOutputMap):
             return None
 
 
+def _without_no_value(value: Any) -> Any:
+    """``value`` without what ``AWS::NoValue`` stands for (moto resolves it to None), at any depth: "Removes
+    the corresponding resource property when specified as a return value in the Fn::If intrinsic function"
+    (*Pseudo parameters reference*, AWS::NoValue), in a list the item."""
+    if isinstance(value, dict):
+        return {k: _without_no_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_no_value(v) for v in value if v is not None]
+    return value
+
+
 def previous_inputs(stack: Stack, parameters: dict[str, Any]) -> dict[str, str]:
     """The parameters as the caller gave them: moto turns ``UsePreviousValue`` into the *resolved* previous
     value (a list for a list type, the SSM value for an SSM-typed one); use the previous input instead."""
@@ -163,7 +174,31 @@ def _detach_managed_policy(policy: Any, stack: Stack) -> None:
             policy.detach_from(entity)
 
 
-_BEFORE_DELETE = {"AWS::IAM::ManagedPolicy": _detach_managed_policy}
+def _detach_role_policies(role: Any, stack: Stack) -> None:
+    """CloudFormation's delete handler of AWS::IAM::Role detaches the role's managed policies and deletes its
+    inline ones before it deletes the role (its provider schema's delete permissions:
+    iam:ListAttachedRolePolicies, iam:DetachRolePolicy, iam:ListRolePolicies, iam:DeleteRolePolicy); IAM
+    refuses to delete a role with policies (DeleteConflict)."""
+    from moto.iam.models import iam_backends
+    from moto.utilities.utils import get_partition
+
+    iam = iam_backends[stack.account_id][get_partition(stack.region_name)]
+    for arn in list(getattr(role, "managed_policies", {})):
+        iam.detach_role_policy(arn, role.name)
+
+
+_BEFORE_DELETE = {"AWS::IAM::ManagedPolicy": _detach_managed_policy, "AWS::IAM::Role": _detach_role_policies}
+
+
+def _final_snapshot(kind: str, instance: Any, stack: Stack, logical_id: str) -> None:
+    """``DeletionPolicy``/``UpdateReplacePolicy: Snapshot``: "For resources that support snapshots, such as
+    AWS::EC2::Volume, specify Snapshot to have CloudFormation create a snapshot before deleting the resource"
+    (*DeletionPolicy attribute*, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html).
+    Only volumes are modelled here; the other types that support it are not simulated."""
+    if kind != "AWS::EC2::Volume":
+        return
+    ec2 = ec2_models.ec2_backends[stack.account_id][stack.region_name]
+    ec2.create_snapshot(instance.id, f"final snapshot of {logical_id} ({instance.id}) of stack {stack.name}")
 
 
 # ----------------------------------------------------------------------------------------------- runner
@@ -249,7 +284,7 @@ class Operation:
             resolved = clean_json(props, self.rmap)
         except Exception:  # noqa: BLE001 - a reference moto cannot resolve: compare as written
             return props
-        return {k: v for k, v in resolved.items() if v is not None} if isinstance(resolved, dict) else {}
+        return _without_no_value(resolved) if isinstance(resolved, dict) else {}
 
     def forced(self, logical_id: str, action: str) -> None:
         reason = forced.failure(self.stack.name, logical_id, self.kind(logical_id), action)
@@ -378,6 +413,8 @@ class Operation:
             before = _BEFORE_DELETE.get(resource_json.get("Type"))
             if before:
                 before(instance, self.stack)
+            if resource_json.get(policy) == "Snapshot":
+                _final_snapshot(resource_json.get("Type", ""), instance, self.stack, logical_id)
             props = old_props if old_props is not None else applied(self.stack).get(logical_id, {})
             if not updates.delete(resource_json.get("Type", ""), instance, props, self.stack.account_id,
                                   self.stack.region_name):

@@ -363,9 +363,32 @@ def _target_group_created(group: Any, props: dict[str, Any]) -> None:
         group.register(missing)
 
 
+def _load_balancer_created(balancer: Any, props: dict[str, Any]) -> None:
+    """moto's AWS::ElasticLoadBalancingV2::LoadBalancer model ignores LoadBalancerAttributes (deletion
+    protection, access logs, ...): set them, as ModifyLoadBalancerAttributes does (keys moto does not know
+    are left out)."""
+    attributes = {a["Key"]: str(a["Value"]) for a in props.get("LoadBalancerAttributes") or []}
+    balancer.attrs.update({k: v for k, v in attributes.items() if k in type(balancer).VALID_ATTRS})
+
+
+def _role_created(role: Any, props: dict[str, Any]) -> None:
+    """moto's AWS::IAM::Role model does not attach the role's ManagedPolicyArns: attach them (an update
+    detaching one would fail otherwise)."""
+    from moto.iam.models import iam_backends
+
+    from .resources import ensure_aws_managed_policy
+
+    iam = iam_backends[role.account_id][role.partition]
+    for arn in props.get("ManagedPolicyArns") or []:
+        if arn not in role.managed_policies:
+            ensure_aws_managed_policy(iam, arn)
+            iam.attach_role_policy(arn, role.name)
+
+
 # what moto's create leaves out, set on the new model object from the resolved properties
 AFTER_CREATE: dict[str, Callable[[Any, dict[str, Any]], None]] = {
-    "AWS::EC2::Volume": _volume_created, "AWS::ElasticLoadBalancingV2::TargetGroup": _target_group_created}
+    "AWS::EC2::Volume": _volume_created, "AWS::ElasticLoadBalancingV2::TargetGroup": _target_group_created,
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": _load_balancer_created, "AWS::IAM::Role": _role_created}
 
 
 def _delete_ingress(ec2: Any, rule: Any, props: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""CodeCommit for the local endpoint: moto's repositories plus ListRepositories, which moto lacks.
+"""CodeCommit for the local endpoint: moto's repositories plus ListRepositories, PutFile, GetBranch and
+GetCommit, which moto lacks.
 
 ``register()`` makes moto's server dispatch CodeCommit requests to this backend (as for Service Catalog).
 """

@@ -198,7 +198,8 @@ class ProvisioningMixin:
                 pp.parameters = stacks.resolve_parameters(artifact.doc, given)
                 stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, pp.parameters)
                 stacks.authorize_ssm_reads(self.account_id, self.region_name, artifact.doc, pp.parameters)
-                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
+                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name,
+                                      pp.parameters)
                 result = stacks.create(self.account_id, self.region_name, pp.stack_name, body, pp.parameters,
                                        self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except StackFailure as failure:
@@ -287,6 +288,26 @@ class ProvisioningMixin:
                     return pp
         raise ResourceNotFoundException(f"Provisioned product {pp_id or name} not found.")
 
+    def list_record_history(self, params: dict[str, Any]):
+        """*ListRecordHistory*: "The records, in reverse chronological order"
+        (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ListRecordHistory.html), filtered by
+        ``SearchFilter`` ``product`` or ``provisionedproduct``; terminated products' records included.  Every
+        request is made by the same (local) user, so ``AccessLevelFilter`` changes nothing."""
+        search = params.get("SearchFilter") or {}
+        key, value = search.get("Key"), search.get("Value")
+        if key not in (None, "product", "provisionedproduct"):
+            raise InvalidParametersException(f"SearchFilter Key {key!r} is not valid; allowed: product, "
+                                             "provisionedproduct")
+        records = [(n, r) for pp in self.provisioned.values() for n, r in enumerate(pp.records)]
+        if key == "product":
+            records = [(n, r) for n, r in records if r.product_id == value]
+        elif key == "provisionedproduct":
+            records = [(n, r) for n, r in records if r.pp.id == value]
+        for _n, r in records:
+            r.observe()
+        ordered = [r for _n, r in sorted(records, key=lambda item: (item[1].created_time, item[0]), reverse=True)]
+        return paginate(ordered, params.get("PageToken"), params.get("PageSize"))
+
     def search_provisioned_products(self, params: dict[str, Any]):
         found = [pp for pp in self.provisioned.values() if not pp.gone]
         for pp in found:
@@ -338,7 +359,8 @@ class ProvisioningMixin:
                                                    previous={k: v for k, v in pp.parameters.items()})
                 stacks.check_ssm_parameters(self.account_id, self.region_name, artifact.doc, values)
                 stacks.authorize_ssm_reads(self.account_id, self.region_name, artifact.doc, values)
-                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name)
+                body = stacks.prepare(artifact.body, artifact.doc, pp.stack_name, self.account_id, self.region_name,
+                                      values)
                 result = stacks.update(self.account_id, self.region_name, pp.stack_id or pp.stack_name, body,
                                        values, self._stack_tags(pp, product, portfolio, artifact), pp.launch_role_arn)
         except StackFailure as failure:

@@ -210,6 +210,10 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
         page, token = paginate(outputs, p.get("PageToken"), p.get("PageSize"))
         return ActionResult({"RecordDetail": record.detail(), "RecordOutputs": page, "NextPageToken": token})
 
+    def list_record_history(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.list_record_history(self.request_params)
+        return ActionResult({"RecordDetails": [r.detail() for r in page], "NextPageToken": token})
+
     def describe_provisioned_product(self) -> ActionResult:
         pp = self.servicecatalog_backend.provisioned_product(self.request_params.get("Id"), self.request_params.get("Name"))
         return ActionResult({"ProvisionedProductDetail": pp.detail(), "CloudWatchDashboards": []})

@@ -121,17 +121,20 @@ _GENERATED_NAMES = {"AWS::SSM::Parameter": "Name"}
 _DYNAMIC_SSM = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^:}]+)(?::(\d+))?\}\}")
 
 
-def prepare(body: str, doc: dict[str, Any], stack_name: str, account_id: str, region: str) -> str:
+def prepare(body: str, doc: dict[str, Any], stack_name: str, account_id: str, region: str,
+            values: dict[str, str] | None = None) -> str:
     """The template to hand to moto: ``body``, or a JSON rewrite doing what CloudFormation does and moto does not.
 
     * ``{{resolve:ssm:NAME[:VERSION]}}`` / ``{{resolve:ssm-secure:...}}`` are replaced by the value in
-      the local SSM (a missing parameter fails like CloudFormation does);
+      the local SSM (a missing parameter fails like CloudFormation does), also where ``Fn::Sub`` builds the
+      reference from the stack's parameter ``values`` (``{{resolve:ssm:NAME:${Version}}}``): CloudFormation
+      resolves dynamic references once the intrinsic functions are evaluated;
     * an ``AWS::SSM::Parameter`` without ``Name`` gets a generated name;
     * ``AWS::KMS::Key`` ``Tags`` are passed in the TagKey/TagValue form moto's KMS expects.
     """
     resources = {}
     for logical_id, resource in doc.get("Resources", {}).items():
-        resource = _resolve_dynamic(resource, account_id, region)
+        resource = _resolve_dynamic(resource, account_id, region, values or {})
         props = dict(resource.get("Properties") or {})
         prop = _GENERATED_NAMES.get(resource.get("Type"))
         if prop and prop not in props:
@@ -146,14 +149,32 @@ def prepare(body: str, doc: dict[str, Any], stack_name: str, account_id: str, re
     return json.dumps({**doc, "Resources": resources})
 
 
-def _resolve_dynamic(value: Any, account_id: str, region: str) -> Any:
+def _resolve_dynamic(value: Any, account_id: str, region: str, values: dict[str, str]) -> Any:
     if isinstance(value, dict):
-        return {k: _resolve_dynamic(v, account_id, region) for k, v in value.items()}
+        built = _sub_reference(value, values)
+        if built is not None:
+            return _resolve_dynamic(built, account_id, region, values)
+        return {k: _resolve_dynamic(v, account_id, region, values) for k, v in value.items()}
     if isinstance(value, list):
-        return [_resolve_dynamic(v, account_id, region) for v in value]
+        return [_resolve_dynamic(v, account_id, region, values) for v in value]
     if isinstance(value, str) and "{{resolve:ssm" in value:
         return _DYNAMIC_SSM.sub(lambda m: _ssm_value(m.group(2), m.group(3), account_id, region), value)
     return value
+
+
+_SUB_VARIABLE = re.compile(r"\$\{([A-Za-z0-9]+)\}")
+
+
+def _sub_reference(value: dict[str, Any], values: dict[str, str]) -> str | None:
+    """The text of ``{"Fn::Sub": "...{{resolve:ssm:NAME:${Param}}}..."}`` whose variables are all template
+    parameters, with their values substituted; None for anything else."""
+    if set(value) != {"Fn::Sub"} or not isinstance(value["Fn::Sub"], str) or "{{resolve:" not in value["Fn::Sub"]:
+        return None
+    text = value["Fn::Sub"]
+    names = _SUB_VARIABLE.findall(text)
+    if not names or any(n not in values for n in names) or "${" in _SUB_VARIABLE.sub("", text):
+        return None
+    return _SUB_VARIABLE.sub(lambda m: values[m.group(1)], text)
 
 
 def _ssm_value(name: str, version: str | None, account_id: str, region: str) -> str:
