@@ -19,7 +19,9 @@ Used as every product's launch constraint.  What it may do comes from two places
   action at all.
 * **What CloudFormation asks of the caller for each product resource**, DERIVED from every product
   template registered before this one (``generator.blocks.permissions``): adding a resource type or a
-  property to a product changes this role at the next build.
+  property to a product changes this role at the next build.  A statement limited to what an
+  administrator setting names (the PROD sites' hosted zone and domain) reads the setting through an
+  SSM-typed parameter of this template (``setting_parameters``).
 
 Trust: only ``servicecatalog.amazonaws.com``, and only on behalf of this account in the catalog's
 regions: the launch-constraint page's "Adding Confused Deputy to Launch Constraint": "you can restrict
@@ -40,7 +42,7 @@ from dataclasses import dataclass, field
 
 import awacs.aws
 from awacs.aws import ArnLike, Condition, Statement, StringEquals
-from troposphere import Output, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
+from troposphere import Output, Parameter, Ref, Sub, Template, encode_to_dict, iam as cfn_iam
 
 from generator.blocks import admin_settings as admin, permissions
 from generator.blocks.catalog import PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE, waived
@@ -182,8 +184,10 @@ def attached_managed_policies(product: str, template: dict) -> tuple[str, ...]:
 def product_resources(product: str, template: dict) -> tuple[permissions.ProductResource, ...]:
     resources = template.get("Resources", {})
     names = frozenset(resources)
-    return tuple(permissions.ProductResource(product, lid, res.get("Type", ""), res.get("Properties") or {}, names)
-                 for lid, res in sorted(resources.items()) if res.get("Type"))
+    return tuple(permissions.ProductResource(
+        product, lid, res.get("Type", ""), res.get("Properties") or {}, names,
+        snapshot_on_delete="Snapshot" in (res.get("DeletionPolicy"), res.get("UpdateReplacePolicy")))
+        for lid, res in sorted(resources.items()) if res.get("Type"))
 
 
 def make_config(settings, product, built) -> LaunchRoleConfig:
@@ -239,26 +243,47 @@ def _condition(cfg: LaunchRoleConfig, grant: permissions.Grant) -> Condition | N
         condition.setdefault("StringEquals", {})["aws:RequestedRegion"] = list(cfg.regions)
     for keys in condition.values():
         for key, value in keys.items():
-            if isinstance(value, str) and "${AWS::" in value:
+            if isinstance(value, str) and "${" in value:
                 keys[key] = Sub(value)
+            elif isinstance(value, list):
+                keys[key] = [Sub(v) if isinstance(v, str) and "${" in v else v for v in value]
     if not condition:
         return None
     return Condition([getattr(awacs.aws, op.replace(":", ""))(keys) for op, keys in sorted(condition.items())])
 
 
-def derived_statements(cfg: LaunchRoleConfig) -> tuple[list[tuple[Statement, list[str]]], list[tuple[Statement, list[str]]]]:
-    """(statements, statements of write actions AWS allows only on Resource *), each with what needs it."""
+Derived = tuple[list[tuple[Statement, list[str]]], list[tuple[Statement, list[str]]], dict[str, str]]
+
+
+def derived_statements(cfg: LaunchRoleConfig) -> Derived:
+    """(statements, statements of write actions AWS allows only on Resource *), each with what needs it, and
+    the administrator settings their resources name (template parameter -> SSM parameter name)."""
     resources = [r for p in cfg.covers for r in p.resources]
     grants = permissions.derive(resources, cfg.regions, [p.name for p in cfg.covers])
-    normal, unscopable = [], []
+    normal, unscopable, settings = [], [], {}
     for g in grants:
+        settings.update(g.settings)
         res = ["*"] if g.resources == {"*"} else [Sub(r) for r in sorted(g.resources)]
         kwargs = {"Sid": g.sid, "Effect": "Allow", "Action": actions(g.sorted_actions()), "Resource": res}
         condition = _condition(cfg, g)
         if condition:
             kwargs["Condition"] = condition
         (unscopable if g.kind == "unscopable" else normal).append((Statement(**kwargs), sorted(g.needed_by)))
-    return normal, unscopable
+    return normal, unscopable, settings
+
+
+def setting_parameters(t: Template, settings: dict[str, str]) -> None:
+    """One SSM-typed parameter per administrator setting a statement names, its default the setting, locked to
+    it (CloudFormation "retrieves the latest value from Parameter Store" at every create and update: *Specify
+    existing resources at runtime with CloudFormation-supplied parameter types*,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html),
+    so the role follows the setting each time it is deployed."""
+    for logical_id, name in sorted(settings.items()):
+        t.add_parameter(Parameter(
+            logical_id, Type="AWS::SSM::Parameter::Value<String>", Default=name, AllowedValues=[name],
+            Description=f"Administrator setting, do not change: SSM parameter {name}, which limits what a "
+                        "statement of the launch role may change (redeploy the launch role after changing it)",
+            ConstraintDescription=f"must be {name} (written by the account baseline)"))
 
 
 def _size_of(policy_document: dict) -> int:
@@ -301,12 +326,14 @@ def build(cfg: LaunchRoleConfig) -> Template:
     t = Template(Description=f"{cfg.catalog} launch role {cfg.version}: assumed by Service Catalog to launch "
                              f"{', '.join(f'{p.name} {p.version}' for p in cfg.covers)}")
     t.set_version("2010-09-09")
+    normal, unscopable, settings = derived_statements(cfg)
+    # --- parameters
+    setting_parameters(t, settings)
     # --- resources
     role = t.add_resource(cfn_iam.Role(
         "LaunchRole", RoleName=admin.LAUNCH_ROLE_NAME,
         Description=f"Service Catalog launch role of {cfg.catalog} (launch constraint of every product)",
         AssumeRolePolicyDocument=trust_policy(cfg)))
-    normal, unscopable = derived_statements(cfg)
     base = base_statements(cfg) + ssm_read_statements(cfg)
     needed_by = {st.Sid: SERVICE_CATALOG_NEEDS.get(st.Sid, ["CloudFormation: SSM parameters and dynamic references "
                                                            "of the product templates"]) for st in base}

@@ -19,11 +19,16 @@ def _help(command: str) -> str:
                                               ("deploy-launch-role", deploy.LAUNCH_ROLE)])
 def test_help_examples_name_real_parameters(rendered, command, product):
     text = _help(command)
-    declared = set(rendered[product].template.get("Parameters", {}))
+    specs = rendered[product].template.get("Parameters", {})
+    declared = set(specs)
     named = set(re.findall(r"-p\s+([A-Z][a-z][A-Za-z0-9]*)=", text))  # CamelCase names, not the KEY metavar
     assert named <= declared, f"{command} --help names parameters the template lacks: {sorted(named - declared)}"
-    if declared:
+    # a parameter locked to its default (an administrator setting's SSM name) is nothing to give
+    settable = {k for k, spec in specs.items() if spec.get("AllowedValues") != [spec.get("Default")]}
+    if settable:
         assert named, f"{command} --help shows no -p example"
+    elif declared:
+        assert "nothing to give" in " ".join(text.split()), f"{command} --help must say its parameters are fixed"
 
 
 def test_baseline_help_names_every_parameter_it_decides(rendered):

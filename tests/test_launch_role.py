@@ -137,8 +137,11 @@ def test_what_service_catalog_itself_needs(template):
 
 def test_no_service_the_products_do_not_use(template):
     services = {a.partition(":")[0] for a in _actions(template)}
+    # route53: the web server's PROD alias record (AWS::Route53::RecordSet) in the administrator's zone
     assert services == {"backup", "backup-storage", "cloudformation", "ec2", "elasticloadbalancing", "iam", "kms",
-                        "logs", "s3", "ssm"}
+                        "logs", "route53", "s3", "ssm"}
+    writes = {a for a in _actions(template) if a.startswith("route53:") and not handlers.is_read_only(a)}
+    assert writes == {"route53:ChangeResourceRecordSets"}
     assert not {"ssm:CreateAssociation", "ssm:DeleteAssociation", "logs:PutResourcePolicy",
                 "logs:DeleteResourcePolicy", "logs:CreateLogDelivery", "cognito-idp:DescribeUserPoolClient",
                 "firehose:TagDeliveryStream"} & _actions(template)
@@ -166,14 +169,42 @@ def test_changes_only_to_what_the_products_create(template):
         elif sid.startswith("Kms") and "ProductKeys" in sid:
             assert condition["StringEquals"][f"aws:ResourceTag/{PRODUCT_TAG}"] == ["healthcare-web-server"]
             assert condition["StringEquals"]["kms:ViaService"]
+        elif sid.endswith("ChangeSharedResources"):   # exactly the resources the administrator's settings name
+            for resource in st["Resource"]:
+                variable = re.fullmatch(r".*/\$\{(\w+)\}", resource["Fn::Sub"]).group(1)
+                assert template["Parameters"][variable]["Type"] == "AWS::SSM::Parameter::Value<String>", sid
         else:   # creating, an untaggable product resource (a KMS alias), or AWS's Resource-* actions
-            assert sid.endswith(("Create", "ChangeUntaggableProductResources", "Unscopable")), sid
+            assert sid.endswith(("Create", "ChangeUntaggableProductResources", "Unscopable")) or \
+                re.fullmatch(r"[A-Z]\w*New[A-Z]\w*s", sid), sid
     sts = _by_sid(template)
     terminate = [s for s in sts.values() if "ec2:TerminateInstances" in s["Action"]]
     assert [s["Sid"] for s in terminate] == ["Ec2ChangeProductResources"]
     for action in ("kms:ScheduleKeyDeletion", "kms:DisableKey", "kms:PutKeyPolicy", "logs:DeleteLogGroup",
                    "backup:DeleteBackupVault", "ec2:DeleteVolume", "ec2:DeleteSecurityGroup"):
         assert [s["Sid"] for s in sts.values() if action in s["Action"]][0].endswith("ChangeProductResources"), action
+    # the PHI volume's final snapshot: of product volumes only, the new snapshot on snapshot ARNs only
+    snapshots = {s["Sid"]: s for s in sts.values() if "ec2:CreateSnapshot" in s["Action"]}
+    assert set(snapshots) == {"Ec2ChangeProductResources", "Ec2NewSnapshots"}
+    assert snapshots["Ec2NewSnapshots"]["Action"] == ["ec2:CreateSnapshot"]
+    assert snapshots["Ec2NewSnapshots"]["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:ec2:*::snapshot/*"}]
+    # the instance attaches its PHI volume itself, with its own role: the launch role attaches nothing
+    assert not {"ec2:AttachVolume", "ec2:DetachVolume"} & _actions(template)
+
+
+def test_dns_records_only_under_the_administrators_domain_in_their_zone(template, settings):
+    """The PROD alias record: ChangeResourceRecordSets only in the hosted zone the baseline's setting names,
+    only for A records named <anything>.<the setting's domain>."""
+    st = _by_sid(template)["Route53ChangeSharedResources"]
+    assert st["Action"] == ["route53:ChangeResourceRecordSets"]
+    assert st["Resource"] == [{"Fn::Sub": "arn:${AWS::Partition}:route53:::hostedzone/${HipaaCatalogDnsHostedZoneId}"}]
+    assert st["Condition"] == {"ForAllValues:StringLike": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": [{"Fn::Sub": "*.${HipaaCatalogDnsDomain}"}],
+        "route53:ChangeResourceRecordSetsRecordTypes": ["A"]}}
+    for variable, setting in (("HipaaCatalogDnsHostedZoneId", "dns/hosted-zone-id"),
+                              ("HipaaCatalogDnsDomain", "dns/domain")):
+        name = f"{settings.ssm_prefix}/{setting}"
+        assert template["Parameters"][variable] == {**template["Parameters"][variable], "Default": name,
+                                                    "AllowedValues": [name]}
 
 
 def test_writes_on_star_only_where_aws_requires_it_and_waived(template):
@@ -414,4 +445,34 @@ def test_the_derivation_classifies_what_a_property_names():
     assert not permissions._names_template_resource({"Ref": "VpcIdParameter"}, names)
     assert not permissions._names_template_resource("{{resolve:ssm:/x/vpc-id}}", names)
     assert permissions.arn_pattern("ec2", "image") == "arn:${AWS::Partition}:ec2:*::image/*"
+    # what a record's name may be: its variables any text, its settings the launch role's parameters
+    found: dict[str, str] = {}
+    name = {"Fn::Sub": ["${SiteId}.Sites.{{resolve:ssm:/x/dns/domain}}", {"SiteId": {"Ref": "AWS::StackId"}}]}
+    assert permissions._key_pattern(handlers.RECORD_NAME_KEY, name, found) == "*.sites.${XDnsDomain}"
+    assert found == {"XDnsDomain": "/x/dns/domain"}
+    assert permissions._key_pattern(handlers.RECORD_NAME_KEY, "WWW.Example.org.", {}) == "www.example.org"
+    assert permissions._key_pattern(handlers.RECORD_NAME_KEY, {"Ref": "Name"}, {}) == "*"
+
+
+def test_a_dns_record_is_authorized_on_its_zone_not_on_what_it_aliases():
+    """AliasTarget.HostedZoneId is the load balancer's zone; the change is authorized on the record's own zone,
+    with the record's normalized name and type."""
+    props = {"HostedZoneId": "Z0ZONE", "Name": "Abc.Clinic.Example.ORG.", "Type": "A",
+             "AliasTarget": {"DNSName": "lb.elb.amazonaws.com", "HostedZoneId": "Z35SXDOTRQ7X7K"}}
+    (change,) = [n for n in handlers.needs("AWS::Route53::RecordSet", "create", props)
+                 if n.action == "route53:ChangeResourceRecordSets"]
+    assert [(t.iam_type, t.value) for t in change.targets] == [("hostedzone", "Z0ZONE")]
+    assert dict(change.resource_keys) == {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": "abc.clinic.example.org",
+        "route53:ChangeResourceRecordSetsRecordTypes": "A"}
+    assert handlers.normalized_record_name("*.Example.org") == "\\052.example.org"
+
+
+def test_a_final_snapshot_is_asked_for_only_with_a_snapshot_policy():
+    props = {"AvailabilityZone": "us-east-1a", "Size": 1, "Tags": _tags().to_dict()}
+    plain = {(n.action, t.origin) for n in handlers.needs("AWS::EC2::Volume", "delete", props) for t in n.targets}
+    assert not {a for a, _o in plain if "Snapshot" in a}
+    kept = {(n.action, t.origin, t.iam_type) for n in handlers.needs("AWS::EC2::Volume", "delete", props, snapshot=True)
+            for t in n.targets}
+    assert {("ec2:CreateSnapshot", "self", "volume"), ("ec2:CreateSnapshot", "new", "snapshot")} <= kept
     assert permissions.arn_pattern("iam", "role") == "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/hipaa-catalog/products/*"

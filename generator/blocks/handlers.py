@@ -22,7 +22,10 @@ Sources:
   Authorization Reference*: each action's resource types, each type's ARN format and condition keys).
 * A handler's list is the union of what all its code paths call.  Actions only some properties need
   are gated on those properties (``FEATURES``, each from the property's description on the resource
-  type's page of the *AWS resource and property types reference*).  Four kinds of request are not
+  type's page of the *AWS resource and property types reference*); those only a ``Snapshot`` deletion
+  policy calls on that policy (``SNAPSHOT_ON_DELETE``).  What a property merely points at (an alias
+  target) is no target (``POINTERS``); condition keys some services take from the resource's properties
+  (a DNS record's name and type) are ``RESOURCE_KEYS``.  Four kinds of request are not
   taken from the lists but modelled from the service's documentation (tables below): ``iam:PassRole``
   (``PASSED_ROLES``), ``iam:CreateServiceLinkedRole`` (``SERVICE_LINKED_ROLES``), a service's use of a
   customer managed KMS key on the caller's behalf (``KEY_USE``), and tagging on create
@@ -208,8 +211,10 @@ IDENTIFIERS: dict[str, tuple[str, str, str]] = {
 class Target:
     """A resource an action is authorized on.  ``origin``: ``self`` (the resource of the operation),
     ``property`` (named by property ``prop`` with ``value``, as given: raw template or resolved),
-    ``slr`` (a service-linked role: ``value`` is (service, role name)) or ``unresolved`` (the action has
-    resource types but none this operation names: the IAM type's account-wide ARN)."""
+    ``slr`` (a service-linked role: ``value`` is (service, role name)), ``new`` (a resource the action
+    creates besides the one of the operation, such as a final snapshot: no id yet, no tags) or
+    ``unresolved`` (the action has resource types but none this operation names: the IAM type's
+    account-wide ARN)."""
 
     prefix: str
     iam_type: str
@@ -235,21 +240,36 @@ class Need:
     context: tuple[tuple[str, Any], ...] = ()
     why: str = "handler"
     service: str = ""
+    resource_keys: tuple[tuple[str, Any], ...] = ()   # condition keys from the resource's properties (as given)
 
 
-def identifiers(props: Any) -> Iterator[tuple[str, Any]]:
-    """``(property name, value)`` for every ``IDENTIFIERS`` property anywhere in ``props`` (a list value
-    gives one pair per item)."""
+# Properties that say what a resource points at, not which resources its handlers act on: nothing in
+# them is an authorization target.  A Route 53 alias record's AliasTarget.HostedZoneId is the hosted zone
+# of the load balancer it aliases ("ELB load balancer - Specify the value of the hosted zone ID for the
+# load balancer ... Get CanonicalHostedZoneID", *AWS::Route53::RecordSet AliasTarget*,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-properties-route53-aliastarget.html),
+# an AWS-owned zone; ChangeResourceRecordSets is authorized on the zone the record is in, the record's own
+# HostedZoneId ("ChangeResourceRecordSets ... Resources: arn:aws:route53:::hostedzone/hosted zone ID",
+# *Amazon Route 53 API permissions: Actions, resources, and conditions reference*,
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/r53-api-permissions-ref.html).
+POINTERS: dict[str, tuple[str, ...]] = {"AWS::Route53::RecordSet": ("AliasTarget",)}
+
+
+def identifiers(props: Any, skip: Sequence[str] = ()) -> Iterator[tuple[str, Any]]:
+    """``(property name, value)`` for every ``IDENTIFIERS`` property anywhere in ``props`` outside the
+    properties named in ``skip`` (a list value gives one pair per item)."""
     if isinstance(props, Mapping):
         for key, value in props.items():
+            if key in skip:
+                continue
             if key in IDENTIFIERS:
                 for item in value if isinstance(value, list) else [value]:
                     yield key, item
             elif isinstance(value, (Mapping, list)):
-                yield from identifiers(value)
+                yield from identifiers(value, skip)
     elif isinstance(props, list):
         for item in props:
-            yield from identifiers(item)
+            yield from identifiers(item, skip)
 
 
 def has_key(props: Any, key: str) -> bool:
@@ -286,6 +306,9 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
     "AWS::EC2::Instance": {  # SsmAssociations: "The SSM document and parameter values ... to associate"
         "ssm:CreateAssociation": ("SsmAssociations",), "ssm:DescribeAssociation": ("SsmAssociations",),
         "ssm:ListAssociations": ("SsmAssociations",), "ssm:DeleteAssociation": ("SsmAssociations",),
+        # Volumes: "The volumes to attach to the instance" (a volume the instance attaches itself is attached
+        # with the instance's own credentials, not CloudFormation's)
+        "ec2:AttachVolume": ("Volumes",), "ec2:DetachVolume": ("Volumes",),
     },
     "AWS::EC2::Volume": {"ec2:CopyVolumes": ("SourceVolumeId",)},  # "The ID of the source volume ... to copy"
     "AWS::S3::Bucket": {  # MetadataConfiguration / MetadataTableConfiguration: S3 Metadata tables in S3 Tables
@@ -319,6 +342,57 @@ FEATURES: dict[str, dict[str, tuple[str, ...]]] = {
         "backup:PutBackupVaultLockConfiguration": ("LockConfiguration",),
         "backup:DeleteBackupVaultLockConfiguration": ("LockConfiguration",),
     },
+}
+
+# Condition keys a request takes from the resource's own properties, per action: with
+# ChangeResourceRecordSets, Route 53 sends the names and types of the records a change batch changes
+# ("With the IAM policy conditions, route53:ChangeResourceRecordSetsNormalizedRecordNames,
+# route53:ChangeResourceRecordSetsRecordTypes, and route53:ChangeResourceRecordSetsActions, you can grant
+# granular administrative rights", *Resource record set permissions*,
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-permissions.html; "For
+# route53:ChangeResourceRecordSetsNormalizedRecordNames: All letters must be lowercase. The DNS name must be
+# without the trailing dot. Characters other than a-z, 0-9, - (hyphen), _ (underscore), and . (period ...)
+# must use escape codes in the format \three-digit octal code"; "For route53:ChangeResourceRecordSetsRecordTypes:
+# The value must be uppercase", *Using IAM policy conditions for fine-grained access control*,
+# https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html).  Which of
+# CREATE, UPSERT or DELETE CloudFormation's handler sends as route53:ChangeResourceRecordSetsActions is not
+# documented: that key is not modelled.
+RESOURCE_KEYS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "AWS::Route53::RecordSet": {"route53:ChangeResourceRecordSets": (
+        ("route53:ChangeResourceRecordSetsNormalizedRecordNames", "Name"),
+        ("route53:ChangeResourceRecordSetsRecordTypes", "Type"))},
+}
+RECORD_NAME_KEY = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+
+
+def normalized_record_name(name: str, whole: bool = True) -> str:
+    """A DNS name as route53:ChangeResourceRecordSetsNormalizedRecordNames has it (``RESOURCE_KEYS``);
+    ``whole=False``: a part of one (its trailing dot is no name's trailing dot)."""
+    text = "".join(c if re.fullmatch(r"[a-z0-9_.-]", c) else f"\\{ord(c):03o}" for c in name.lower())
+    return text.rstrip(".") if whole else text
+
+
+def resource_key_value(key: str, value: Any, whole: bool = True) -> Any:
+    """The value a resolved property (or, ``whole=False``, a literal part of one) gives condition key
+    ``key``; a raw template value stays as given."""
+    if not isinstance(value, str):
+        return value
+    return normalized_record_name(value, whole) if key == RECORD_NAME_KEY else value.upper()
+
+
+# Delete-handler actions only a ``Snapshot`` DeletionPolicy (or UpdateReplacePolicy, for the replaced
+# resource) calls: "For resources that support snapshots, such as AWS::EC2::Volume, specify Snapshot to
+# have CloudFormation create a snapshot before deleting the resource" (*DeletionPolicy attribute*,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html), and the
+# IAM type of what the creating one creates.  ec2:CreateSnapshot is authorized on the source volume and on
+# the new snapshot: AWS's example lets snapshots "be created only if the source volume is tagged ... and the
+# snapshot itself is tagged" with one statement on "arn:aws:ec2:us-east-1:123456789012:volume/*" and one on
+# "arn:aws:ec2:us-east-1::snapshot/*" (*Amazon EC2: example policies*, "Create snapshots with tags",
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ExamplePolicies_EC2.html).  Which tags CloudFormation
+# gives the final snapshot is not documented: the request carries none.
+SNAPSHOT_ON_DELETE: dict[str, tuple[tuple[str, ...], str, str]] = {
+    # (actions, the creating action, IAM type of the snapshot)
+    "AWS::EC2::Volume": (("ec2:CreateSnapshot", "ec2:DescribeSnapshots"), "ec2:CreateSnapshot", "snapshot"),
 }
 
 # iam:PassRole: "A user can pass a role ARN as a parameter in any API operation that uses the role ...
@@ -451,10 +525,10 @@ def _is_key_use(resource_type: str, action: str) -> bool:
 
 
 def needs(resource_type: str, op: str, props: Mapping, regions: Sequence[str] = ("us-east-1",),
-          changed: set[str] | None = None) -> list[Need]:
+          changed: set[str] | None = None, snapshot: bool = False) -> list[Need]:
     """The authorization requests of ``op`` on a resource of ``resource_type`` with ``props`` (raw
     template properties or resolved ones; ``changed``: for an update, the properties that change,
-    None: all that are set)."""
+    None: all that are set; ``snapshot``: a delete keeps a final snapshot, ``SNAPSHOT_ON_DELETE``)."""
     props = props if isinstance(props, Mapping) else {}
     if not schema(resource_type, regions):
         return []  # no provider schema (a custom resource, a type cfn-lint does not know): nothing known
@@ -466,10 +540,13 @@ def needs(resource_type: str, op: str, props: Mapping, regions: Sequence[str] = 
             continue  # modelled from the services' documentation below
         if _gated_out(resource_type, action, props, changed if op == "update" else None):
             continue
+        snapshots = SNAPSHOT_ON_DELETE.get(resource_type)
+        if snapshots and action in snapshots[0] and not (op == "delete" and snapshot):
+            continue
         prefix = action.partition(":")[0]
         types = resource_types_of(action)
         targets = [Target(prefix, own, "self")] if own and own in types and prefix == service_of(resource_type) else []
-        for prop, value in identifiers(props):
+        for prop, value in identifiers(props, POINTERS.get(resource_type, ())):
             service, iam_type, kind = IDENTIFIERS[prop]
             if targets and is_tag_change(action):
                 break  # tags change on the tagged resource alone
@@ -479,11 +556,15 @@ def needs(resource_type: str, op: str, props: Mapping, regions: Sequence[str] = 
                 targets.append(Target(prefix, iam_type, "property", value, prop, kind))
         if types and not targets:
             targets = [Target(prefix, own if own in types else types[0], "unresolved")]
+        if snapshots and action == snapshots[1] and snapshots[2] in types:
+            targets.append(Target(prefix, snapshots[2], "new"))
         new = op == "create" and (action == creating or (is_tagging(action) and prefix == service_of(resource_type)))
         context: tuple[tuple[str, Any], ...] = ()
         if new and action != creating and prefix in TAG_ON_CREATE and action == TAG_ON_CREATE[prefix][0] and creating:
             context = ((TAG_ON_CREATE[prefix][1], creating.partition(":")[2]),)
-        out.append(Need(action, tuple(targets), new=new, context=context))
+        keys = tuple((key, resource_key_value(key, props[prop]))
+                     for key, prop in RESOURCE_KEYS.get(resource_type, {}).get(action, ()) if prop in props)
+        out.append(Need(action, tuple(targets), new=new, context=context, resource_keys=keys))
     if op in ("create", "update"):
         out += _passed_roles(resource_type, props, changed if op == "update" else None)
         out += _key_use(resource_type, op, props, regions, changed if op == "update" else None)

@@ -9,6 +9,8 @@ becomes a grant, scoped by what the resource is to the product:
 * read-only actions: ``<Svc>Read`` on Resource ``*``;
 * the call creating a resource (``ec2:RunInstances``, ``logs:CreateLogGroup``) and what it names
   (subnets, security groups, images): ``<Svc>Create``, on this account's ARNs of those resource types;
+* a resource an action creates besides the one it acts on (a volume's final snapshot): ``<Svc>New<Type>s``,
+  that action on the new resource's ARNs only (the resource acted on needs its own grant);
 * tagging during creation: ``<Svc>TagOnCreate``, limited by the service's create-action key
   (``ec2:CreateAction``, ``elasticloadbalancing:CreateAction``) or, where a service has none, by the
   product tag the request applies (``aws:RequestTag/Product``);
@@ -17,7 +19,10 @@ becomes a grant, scoped by what the resource is to the product:
   product resource carries it, ``generator.blocks.tags``; the build refuses one that does not);
   resource types IAM cannot evaluate tags on (a KMS alias): ``<Svc>ChangeUntaggableProductResources``;
   resources the product does not make (the administrator's, named by a parameter or setting):
-  ``<Svc>ChangeSharedResources``;
+  ``<Svc>ChangeSharedResources``, on exactly the resource an administrator setting names where the
+  product names it with an SSM dynamic reference (``{{resolve:ssm:NAME}}``): the launch role reads the
+  same setting (``Grant.settings``: an ``AWS::SSM::Parameter::Value<String>`` parameter of its template),
+  otherwise on this account's ARNs of the type;
 * every IAM action only under the products' IAM path (``SCOPES``); attaching managed policies only with
   ``iam:PolicyARN`` of the policies the products attach; ``iam:PassRole`` only with
   ``iam:PassedToService`` of the service each product role goes to (or, adding a role to an instance
@@ -72,13 +77,14 @@ class ProductResource:
     type: str
     properties: Mapping[str, Any]
     template_resources: frozenset[str]   # logical ids of the template's resources (what a Ref may name)
+    snapshot_on_delete: bool = False     # DeletionPolicy or UpdateReplacePolicy Snapshot
 
 
 @dataclass
 class Grant:
     """Actions on resources under one condition: becomes one policy statement.  ``kind``: ``read``,
-    ``create``, ``tag-on-create``, ``change``, ``change-untaggable``, ``change-shared``, ``unscopable``,
-    ``iam``, ``attachment``, ``pass-role``, ``service-linked-role``, ``key-use``, ``key-grant``."""
+    ``create``, ``create-new``, ``tag-on-create``, ``change``, ``change-untaggable``, ``change-shared``,
+    ``unscopable``, ``iam``, ``attachment``, ``pass-role``, ``service-linked-role``, ``key-use``, ``key-grant``."""
 
     sid: str
     prefix: str
@@ -88,6 +94,7 @@ class Grant:
     condition: dict[str, dict[str, Any]] = field(default_factory=dict)
     regional: bool = True
     needed_by: set[str] = field(default_factory=set)     # resource types
+    settings: dict[str, str] = field(default_factory=dict)   # ${Variable} in resources -> SSM setting it reads
 
     def sorted_actions(self) -> list[str]:
         return sorted(self.actions, key=str.lower)
@@ -109,6 +116,51 @@ def arn_pattern(prefix: str, iam_type: str) -> str:
     out = out.replace("${Region}", "*").replace(".*", "*")
     out = re.sub(r"\$\{(?!AWS::)[^}]*\}", "*", out)
     return re.sub(r"\*+", "*", out)
+
+
+# An administrator setting read by a product: the whole property value is one SSM dynamic reference without a
+# version (the setting's current value, as the launch role reads it too).
+SETTING_REFERENCE = re.compile(r"^\{\{resolve:ssm:(/?[A-Za-z0-9_.\-/]+)\}\}$")
+
+
+def setting_variable(name: str) -> str:
+    """The launch role template's parameter reading SSM parameter ``name``: ``/hipaa-catalog/dns/hosted-zone-id``
+    -> ``HipaaCatalogDnsHostedZoneId``."""
+    return "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part)
+
+
+def _named_by_setting(pattern: str, kind: str, name: str) -> str:
+    """The ARN of the one resource setting ``name`` names, in Fn::Sub syntax (``pattern``: the type's ARNs)."""
+    variable = "${" + setting_variable(name) + "}"
+    if kind == "arn":
+        return variable
+    if not pattern.endswith("*"):
+        raise BuildError(f"IAM ARN format {pattern} does not end with the resource's id; a setting cannot name it")
+    return pattern[:-1] + variable
+
+
+def _key_pattern(key: str, value: Any, settings: dict[str, str]) -> str:
+    """What a condition key taken from a resource property may be, as a StringLike pattern: a literal as
+    the request carries it; a Fn::Sub with its variables as ``*`` and its settings (``{{resolve:ssm:NAME}}``)
+    as the launch role's parameters reading them (added to ``settings``); ``*`` for anything else (a
+    developer's parameter, a resource attribute)."""
+    if isinstance(value, Mapping) and set(value) == {"Fn::Sub"}:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        text = re.sub(r"\$\{[^}!]+\}", "*", text)
+    elif isinstance(value, str):
+        text = value
+    else:
+        return "*"
+    parts = re.split(r"(\{\{resolve:ssm:[A-Za-z0-9_.\-/]+\}\})", text)
+    out = []
+    for i, part in enumerate(parts):
+        setting = SETTING_REFERENCE.match(part)
+        if setting:
+            settings[setting_variable(setting.group(1))] = setting.group(1)
+            out.append("${" + setting_variable(setting.group(1)) + "}")
+        elif part:   # the variables' "*" stay wildcards
+            out.append(handlers.resource_key_value(key, part, whole=i == len(parts) - 1).replace("\\052", "*"))
+    return "".join(out) or "*"
 
 
 def _names_template_resource(value: Any, resources: frozenset[str]) -> bool:
@@ -135,7 +187,7 @@ class _Collector:
         self.passes: dict[str, list[handlers.Need]] = {}
 
     def grant(self, sid: str, prefix: str, kind: str, action: str, resource: str, needed_by: str,
-              condition: dict[str, dict[str, Any]] | None = None, regional: bool | None = None) -> None:
+              condition: dict[str, dict[str, Any]] | None = None, regional: bool | None = None) -> Grant:
         g = self.grants.get(sid)
         if g is None:
             g = self.grants[sid] = Grant(sid, prefix, kind, condition=condition or {},
@@ -144,6 +196,7 @@ class _Collector:
         g.actions.add(action)
         g.resources.add(resource)
         g.needed_by.add(needed_by)
+        return g
 
     def add(self, res: ProductResource, op: str, need: handlers.Need, creating: str | None) -> None:
         action, prefix = need.action, need.action.partition(":")[0]
@@ -173,28 +226,40 @@ class _Collector:
                 target.origin == "property" and _names_template_resource(target.value, res.template_resources))
             if prefix in SCOPES:
                 if POLICY_ATTACHMENT.match(action):
-                    self.grant("IamPolicyAttachment", prefix, "attachment", action, pattern, res.type)
+                    g = self.grant("IamPolicyAttachment", prefix, "attachment", action, pattern, res.type)
                 else:
-                    self.grant(f"{svc}ProductPath", prefix, "iam", action, pattern, res.type)
+                    g = self.grant(f"{svc}ProductPath", prefix, "iam", action, pattern, res.type)
+            elif target.origin == "new":   # created by the action besides the resource (a final snapshot)
+                g = self.grant(f"{svc}New{_service_name(target.iam_type)}s", prefix, "create-new", action, pattern,
+                               res.type)
             elif need.new and target.origin == "self" and action != creating:
                 if need.context:   # the service's create-action key
                     key, value = need.context[0]
-                    self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
-                               {"StringEquals": {key: set()}})
-                    self.grants[f"{svc}TagOnCreate"].condition["StringEquals"][key].add(value)
+                    g = self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
+                                   {"StringEquals": {key: set()}})
+                    g.condition["StringEquals"][key].add(value)
                 else:
-                    self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
-                               {"StringEquals": {f"aws:RequestTag/{PRODUCT_TAG}": self.products}})
+                    g = self.grant(f"{svc}TagOnCreate", prefix, "tag-on-create", action, pattern, res.type,
+                                   {"StringEquals": {f"aws:RequestTag/{PRODUCT_TAG}": self.products}})
             elif action == creating:
-                self.grant(f"{svc}Create", prefix, "create", action, pattern, res.type)
+                g = self.grant(f"{svc}Create", prefix, "create", action, pattern, res.type)
             elif owned and handlers.taggable(target.prefix, target.iam_type):
-                self.grant(f"{svc}ChangeProductResources", prefix, "change", action, pattern, res.type,
-                           {"StringEquals": {f"aws:ResourceTag/{PRODUCT_TAG}": self.products}})
+                g = self.grant(f"{svc}ChangeProductResources", prefix, "change", action, pattern, res.type,
+                               {"StringEquals": {f"aws:ResourceTag/{PRODUCT_TAG}": self.products}})
             elif owned:
-                self.grant(f"{svc}ChangeUntaggableProductResources", prefix, "change-untaggable", action, pattern,
-                           res.type)
+                g = self.grant(f"{svc}ChangeUntaggableProductResources", prefix, "change-untaggable", action,
+                               pattern, res.type)
             else:
-                self.grant(f"{svc}ChangeSharedResources", prefix, "change-shared", action, pattern, res.type)
+                setting = SETTING_REFERENCE.match(target.value) if target.origin == "property" and \
+                    isinstance(target.value, str) else None
+                if setting:
+                    pattern = _named_by_setting(pattern, target.kind, setting.group(1))
+                g = self.grant(f"{svc}ChangeSharedResources", prefix, "change-shared", action, pattern, res.type)
+                if setting:
+                    g.settings[setting_variable(setting.group(1))] = setting.group(1)
+            for key, value in need.resource_keys:
+                g.condition.setdefault("ForAllValues:StringLike", {}).setdefault(key, set()).add(
+                    _key_pattern(key, value, g.settings))
 
     def _pass_role(self, res: ProductResource, need: handlers.Need) -> None:
         target = need.targets[0]
@@ -246,7 +311,7 @@ def derive(resources: Iterable[ProductResource], regions: Sequence[str], product
         _check_product_tag(res, regions)
         creating = handlers.creating_action(res.type, regions)
         for op in handlers.OPERATIONS:
-            for need in handlers.needs(res.type, op, res.properties, regions):
+            for need in handlers.needs(res.type, op, res.properties, regions, snapshot=res.snapshot_on_delete):
                 collector.add(res, op, need, creating)
     collector.pass_role_conditions()
     grants = sorted(collector.grants.values(), key=lambda g: (_ORDER.index(g.kind), g.prefix, g.sid))
@@ -260,7 +325,7 @@ def derive(resources: Iterable[ProductResource], regions: Sequence[str], product
     return grants
 
 
-_ORDER = ("pass-role", "service-linked-role", "iam", "attachment", "key-use", "key-grant", "create",
+_ORDER = ("pass-role", "service-linked-role", "iam", "attachment", "key-use", "key-grant", "create", "create-new",
           "tag-on-create", "change", "change-untaggable", "change-shared", "read", "unscopable")
 
 

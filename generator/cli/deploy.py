@@ -35,16 +35,19 @@ WebServerImageId (the web servers' AMI: kept from the stack, else the newest Ama
 `hipaa-catalog doctor` then checks the rest of what a launch needs (routes or VPC endpoints, DNS zone,
 certificate).
 """
-# One example parameter per product for the -p help (tests check each name against the template).
+# One example parameter per product for the -p help (tests check each name against the template); the
+# launch role's parameters are administrator settings locked to their SSM parameter names.
 P_EXAMPLES = {deploy.BASELINE: "-p AdministratorEmail=security@example.org",
               deploy.LAUNCH_ROLE: None}
+NO_EXAMPLE = {deploy.LAUNCH_ROLE: "(its parameters read the baseline's settings, each locked to its SSM parameter "
+                                  "name: nothing to give); "}
 
 
 def _add_common(p, product: str) -> None:
     example = P_EXAMPLES[product]
     p.add_argument("-p", "--parameter", action="append", metavar="KEY=VALUE", dest="parameters",
                    help="a template parameter, repeatable "
-                        + (f"(example: {example}); " if example else "(this template declares none today); ")
+                        + (f"(example: {example}); " if example else NO_EXAMPLE[product])
                         + "parameters left out keep their previous value on an update, or their default")
     p.add_argument("--stack-name", default=deploy.DEFAULT_STACK_NAMES[product],
                    help=f"CloudFormation stack name (default: {deploy.DEFAULT_STACK_NAMES[product]}; "

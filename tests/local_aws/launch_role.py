@@ -78,13 +78,23 @@ def allowed_by(policies: list[tuple[str, dict]], request: Request) -> list[str]:
             if st.get("Effect") == "Allow" and applies(st, request)]
 
 
-def first_breaks(policies: list[tuple[str, dict]], recorded: dict[tuple[str, str], list[dict]]) -> dict[str, Break]:
-    """For each statement, the first request (scenario by scenario, in order) that no other statement allows,
-    with the denial the endpoint would answer without the statement."""
+@dataclass(frozen=True)
+class Recording:
+    """A lifecycle's authorization requests and the launch role's policies as deployed in its account (a
+    statement naming an administrator setting, such as the hosted zone, names that account's value)."""
+
+    policies: list[tuple[str, dict]]
+    entries: list[dict]
+
+
+def first_breaks(recorded: dict[tuple[str, str], Recording]) -> dict[str, Break]:
+    """For each statement, the first request (scenario by scenario, in order) that no other statement of the
+    scenario's role allows, with the denial the endpoint would answer without the statement."""
     session = f"arn:aws:sts::{{account}}:assumed-role/{LAUNCH_ROLE_NAME}/{SESSION}"
     found: dict[str, Break] = {}
-    for scenario, entries in recorded.items():
-        for entry, request in identity_requests(entries):
+    for scenario, recording in recorded.items():
+        policies = recording.policies
+        for entry, request in identity_requests(recording.entries):
             sids = allowed_by(policies, request)
             assert sids, f"{scenario}: a recorded request no statement allows: {entry}"
             if len(sids) == 1 and sids[0] not in found:

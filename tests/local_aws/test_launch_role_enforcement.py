@@ -9,6 +9,12 @@ launch role must allow is refused without the statement that allows it, with AWS
   https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/elb-service-linked-roles.html);
 * ``iam:PassRole`` only to the service a statement names (``iam:PassedToService``, *IAM and AWS STS
   condition context keys*, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html);
+* the PROD alias record only in the administrator's hosted zone ("ChangeResourceRecordSets ... Resources:
+  arn:aws:route53:::hostedzone/hosted zone ID", *Amazon Route 53 API permissions: Actions, resources, and
+  conditions reference*, https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/r53-api-permissions-ref.html)
+  and only under the administrator's domain (``route53:ChangeResourceRecordSetsNormalizedRecordNames``,
+  *Using IAM policy conditions for fine-grained access control*,
+  https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/specifying-rrset-conditions.html);
 * the trust policy's confused-deputy conditions, and the switch that turns enforcement off.
 """
 
@@ -103,6 +109,47 @@ def test_pass_role_only_to_the_service_the_statement_names(account, hc):
     assert code == 3
     assert f"{SESSION} iam:PassRole on resource: arn:aws:iam::123456789012:role/hipaa-catalog/products/" in err
     assert "PhiBackupRole" in err and "PhiBackupSelection" in err
+
+
+def test_a_dns_record_only_in_the_administrators_zone_and_under_their_domain(account, hc):
+    sess = account["session"]
+    ssm = aws.client(sess, "ssm")
+    zone = ssm.get_parameter(Name="/hipaa-catalog/dns/hosted-zone-id")["Parameter"]["Value"]
+    domain = ssm.get_parameter(Name="/hipaa-catalog/dns/domain")["Parameter"]["Value"]
+    deployed = role_policies(sess)
+    (st,) = [st for _name, doc in deployed for st in doc["Statement"] if st["Sid"] == "Route53ChangeSharedResources"]
+    assert st["Resource"] == [f"arn:aws:route53:::hostedzone/{zone}"]   # the settings, as the role stack read them
+    assert st["Condition"]["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == \
+        [f"*.{domain}"]
+    refused = f"{SESSION} route53:ChangeResourceRecordSets on resource: arn:aws:route53:::hostedzone/{zone} "
+    replace_statement(sess, "Route53ChangeSharedResources",
+                      lambda st: {**st, "Resource": ["arn:aws:route53:::hostedzone/ZOTHERZONE"]})
+    code, _out, err = launch(account, hc, "other-zone", environment="PROD")
+    assert code == 3 and refused in err and "SiteRecord" in err, err
+    restore_role(sess, deployed)
+    replace_statement(sess, "Route53ChangeSharedResources", lambda st: {**st, "Condition": {"ForAllValues:StringLike": {
+        "route53:ChangeResourceRecordSetsNormalizedRecordNames": ["*.elsewhere.example.org"]}}})
+    code, _out, err = launch(account, hc, "other-domain", environment="PROD")
+    assert code == 3 and refused in err, err
+    restore_role(sess, deployed)
+    code, out, err = launch(account, hc, "own-zone", environment="PROD")
+    assert code == 0 and out["outputs"]["SiteHostName"].endswith(f".{domain}"), err
+
+
+def test_a_redeployed_role_follows_the_dns_settings(account, hc):
+    """The role reads the settings with SSM-typed parameters: CloudFormation "always retrieves the latest value"
+    (*Specify existing resources at runtime with CloudFormation-supplied parameter types*), so a redeploy after
+    the baseline's domain changed limits the records to the new domain."""
+    sess, built = account["session"], str(account["built"])
+    code, _out, err = hc("deploy-baseline", "--region", REGION, "--yes", "--out", built,
+                         "-p", "ProdDomain=sites.clinic.example.org")
+    assert code == 0, err
+    code, _out, err = hc("deploy-launch-role", "--region", REGION, "--yes", "--out", built)
+    assert code == 0, err
+    (st,) = [st for _name, doc in role_policies(sess) for st in doc["Statement"]
+             if st["Sid"] == "Route53ChangeSharedResources"]
+    assert st["Condition"]["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == \
+        ["*.sites.clinic.example.org"]
 
 
 def test_the_trust_policy_must_let_service_catalog_of_this_account_assume_the_role(account, hc):

@@ -35,11 +35,11 @@ from generator.aws import api as aws
 from generator.aws.publish import template_url
 from generator.blocks import admin_settings as admin
 from generator.devtools.local_aws.iam.policy import statements
-from tests.local_aws.launch_role import first_breaks, remove_statement, role_policies
+from tests.local_aws.launch_role import Recording, first_breaks, remove_statement, role_policies
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 SCENARIOS = [("TEST", "YES"), ("TEST", "NO"), ("PROD", "YES"), ("PROD", "NO")]
-RECORDED: dict[tuple[str, str], list[dict]] = {}   # (Environment, PHI) -> its lifecycle's authorization requests
+RECORDED: dict[tuple[str, str], Recording] = {}   # (Environment, PHI) -> its lifecycle's requests and role
 REGION = "us-east-1"
 PRODUCT = "healthcare-web-server"
 VERSION = "2.0.0"
@@ -208,8 +208,9 @@ def test_launch_release_update_new_version_terminate(account, hc, environment, p
     RECORDED[(environment, phi)] = lifecycle(account, hc, environment, phi)
 
 
-def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
-    """The whole lifecycle as the launch role with IAM enforced; the authorization requests it made."""
+def lifecycle(account, hc, environment: str, phi: str) -> Recording:
+    """The whole lifecycle as the launch role with IAM enforced; the authorization requests it made, with the
+    launch role they were judged against."""
     endpoint = account["endpoint"]
     assert endpoint.iam()["enforce"], "the local endpoint must enforce IAM on launch roles by default"
     endpoint.clear_iam_requests()
@@ -287,7 +288,9 @@ def lifecycle(account, hc, environment: str, phi: str) -> list[dict]:
                                                    "TERMINATE_PROVISIONED_PRODUCT"}
     refused = [r for r in recorded if not r["allowed"]]
     assert not refused, f"the launch role was refused: {refused[:3]}"
-    return recorded
+    read = {r["resource"].split(":parameter", 1)[1] for r in recorded if r["action"] == "ssm:GetParameters"}
+    assert admin.WEB_SERVER_AMI.full_name(PREFIX) in read   # its dynamic reference names a version too
+    return Recording(role_policies(site.sess), recorded)
 
 
 def test_every_launch_role_statement_is_needed(fresh_account, hc):
@@ -304,7 +307,9 @@ def test_every_launch_role_statement_is_needed(fresh_account, hc):
     statements, so removing one can only take permissions away.)  The recording's faithfulness is shown
     by real re-launches: three statements are removed from the deployed role one at a time and a launch
     fails with the predicted denial; tests/local_aws/test_launch_role_enforcement.py does the same for the
-    template read, the service-linked role and iam:PassRole.
+    template read, the service-linked role and iam:PassRole.  Each lifecycle's requests are judged against
+    the role as deployed in its own account: a statement naming an administrator setting (the hosted zone)
+    names that account's value.
     """
     for scenario in SCENARIOS:   # run alone (-k), the lifecycles above did not record: run them here
         if scenario not in RECORDED:
@@ -313,14 +318,16 @@ def test_every_launch_role_statement_is_needed(fresh_account, hc):
     policies = role_policies(account["session"])
     sids = [st.get("Sid") for _name, doc in policies for st in statements(doc)]
     assert all(sids) and len(sids) == len(set(sids)), f"every statement needs a unique Sid: {sids}"
-    breaks = first_breaks(policies, RECORDED)
+    for scenario, recording in RECORDED.items():   # the same statements, each account's setting values
+        assert [st.get("Sid") for _name, doc in recording.policies for st in statements(doc)] == sids, scenario
+    breaks = first_breaks(RECORDED)
     unneeded = [sid for sid in sids if sid not in breaks]
     assert not unneeded, f"statements no launch, update or termination needs (remove them): {unneeded}"
     for sid, found in breaks.items():
         assert f"is not authorized to perform: {found.entry['action']} on resource: " in found.message, (sid, found)
 
     # the recording is faithful: real launches without one statement fail where it predicts
-    launch_breaks = [b for b in first_breaks(policies, {("TEST", "NO"): RECORDED[("TEST", "NO")]}).values()
+    launch_breaks = [b for b in first_breaks({("TEST", "NO"): RECORDED[("TEST", "NO")]}).values()
                      if b.entry["operation"] == "PROVISION_PRODUCT"]
     chosen = {b.entry.get("stage") or b.entry.get("why"): b for b in launch_breaks}   # one of each kind
     assert {"service-catalog", "ssm-parameters", "handler"} <= set(chosen), sorted(chosen)

@@ -104,15 +104,19 @@ def _without_no_value(value: Any) -> Any:
 
 def previous_inputs(stack: Stack, parameters: dict[str, Any]) -> dict[str, str]:
     """The parameters as the caller gave them: moto turns ``UsePreviousValue`` into the *resolved* previous
-    value (a list for a list type, the SSM value for an SSM-typed one); use the previous input instead."""
+    value (a list for a list type, the SSM value for an SSM-typed one); use the previous input instead (the
+    value given, or the template's default when none was)."""
     out = {}
     resolved = stack.stack_parameters if stack.template_dict else {}
+    defaults = {k: spec["Default"] for k, spec in ((stack.template_dict or {}).get("Parameters") or {}).items()
+                if isinstance(spec, dict) and "Default" in spec}
+    previous = {**defaults, **stack.parameters}
     for key, value in parameters.items():
-        if key in stack.parameters and key in resolved and value == resolved[key] and not isinstance(value, str):
-            value = stack.parameters[key]
-        elif key in stack.parameters and key in resolved and value == resolved[key] \
-                and value != stack.parameters[key] and _is_ssm_typed(stack, key):
-            value = stack.parameters[key]
+        if key in previous and key in resolved and value == resolved[key] and not isinstance(value, str):
+            value = previous[key]
+        elif key in previous and key in resolved and value == resolved[key] \
+                and value != previous[key] and _is_ssm_typed(stack, key):
+            value = previous[key]
         out[key] = value if isinstance(value, str) else _as_input(value)
     return out
 
@@ -293,8 +297,9 @@ class Operation:
 
     def authorize(self, op: str, logical_id: str, instance: Any, props: dict[str, Any],
                   old_props: dict[str, Any] | None = None, changed: list[str] | None = None,
-                  kind: str | None = None) -> None:
-        """The handler ``op``'s requests for this resource, as the acting launch role (if any)."""
+                  kind: str | None = None, snapshot: bool = False) -> None:
+        """The handler ``op``'s requests for this resource, as the acting launch role (if any); ``snapshot``:
+        the deletion keeps a final snapshot."""
         caller = enforcement.current()
         if caller is None:
             return
@@ -305,7 +310,8 @@ class Operation:
         where = {"stack": self.stack.name, "logical_id": logical_id, "type": kind, "handler": op}
         for need, request in iam_requests.resource_requests(view, caller.role_arn, op, logical_id, kind, instance,
                                                             props, old_props,
-                                                            set(changed) if changed is not None else None):
+                                                            set(changed) if changed is not None else None,
+                                                            snapshot):
             try:
                 enforcement.authorize(request, {**where, "why": need.why})
             except AccessDenied as err:
@@ -390,7 +396,8 @@ class Operation:
             if current and logical_id in applied(self.stack):  # a type moto does not simulate: AWS still asks
                 try:
                     self.authorize("delete", logical_id, None, applied(self.stack)[logical_id],
-                                   kind=resource_json.get("Type"))
+                                   kind=resource_json.get("Type"),
+                                   snapshot=resource_json.get("DeletionPolicy") == "Snapshot")
                 except ResourceFailed as failed:
                     self.event(logical_id, "DELETE_FAILED", failed.reason)
                     raise
@@ -409,7 +416,8 @@ class Operation:
         try:
             self.forced(logical_id, "DELETE")
             props = old_props if old_props is not None else applied(self.stack).get(logical_id, {})
-            self.authorize("delete", logical_id, instance, props, kind=resource_json.get("Type"))
+            self.authorize("delete", logical_id, instance, props, kind=resource_json.get("Type"),
+                           snapshot=resource_json.get(policy) == "Snapshot")
             before = _BEFORE_DELETE.get(resource_json.get("Type"))
             if before:
                 before(instance, self.stack)

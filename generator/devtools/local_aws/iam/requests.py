@@ -14,7 +14,8 @@ module fills in what only the running account knows:
   or tagged; ``iam:PolicyARN`` per managed policy attached or detached; ``kms:ResourceAliases`` of a key;
   and the keys the handler model adds (``ec2:CreateAction``, ``iam:PassedToService``,
   ``iam:AssociatedResourceArn``, ``iam:AWSServiceName``, ``kms:ViaService``, ``kms:CallerAccount``,
-  ``kms:GrantIsForAWSResource``);
+  ``kms:GrantIsForAWSResource``) or takes from the resource's properties (a DNS record's normalized name
+  and type);
 * ``iam:CreateServiceLinkedRole`` only while the role does not exist in the account (``ensure_service_linked_role``
   creates it once allowed); a customer managed key only when the key exists and is not AWS managed.
 
@@ -136,6 +137,8 @@ class StackView:
             return [(arn, own_tags, not new)]
         if target.origin == "unresolved":
             return [(self.format_arn(target.prefix, target.iam_type, "*"), None, True)]
+        if target.origin == "new":   # not created yet: no id to name, no tags
+            return [(self.format_arn(target.prefix, target.iam_type, "*"), None, False)]
         if target.origin == "slr":
             service, role = target.value
             return [(f"arn:{self.partition}:iam::{self.account}:role/aws-service-role/{service}/{role}", None, False)]
@@ -260,16 +263,18 @@ def _fill(value: Any, view: StackView, self_arn: str) -> Any:
 
 def resource_requests(view: StackView, principal_arn: str, op: str, logical_id: str, resource_type: str,
                       instance: Any, props: Mapping[str, Any], old_props: Mapping[str, Any] | None = None,
-                      changed: set[str] | None = None) -> list[tuple[Need, Request]]:
-    """Every request of ``op`` (create | read | update | delete) on one resource, in handler order."""
+                      changed: set[str] | None = None, snapshot: bool = False) -> list[tuple[Need, Request]]:
+    """Every request of ``op`` (create | read | update | delete) on one resource, in handler order
+    (``snapshot``: the deletion keeps a final snapshot)."""
     out: list[tuple[Need, Request]] = []
     own = handlers.own_type(resource_type)
     self_arn = view.self_arn(logical_id, resource_type, own, instance, props) if own else ""
-    for need in handlers.needs(resource_type, op, props, changed=changed):
+    for need in handlers.needs(resource_type, op, props, changed=changed, snapshot=snapshot):
         prefix = need.action.partition(":")[0]
         if need.why == "service-linked-role" and service_linked_role_exists(view, *need.targets[0].value):
             continue
         extra = {k: _fill(v, view, self_arn) for k, v in need.context}
+        extra.update({k: [v] for k, v in need.resource_keys if isinstance(v, str)})   # one record per operation
         if need.action in _ATTACH | _DETACH:
             out += _attachments(view, principal_arn, op, need, logical_id, resource_type, instance, props,
                                 old_props or {}, extra)

@@ -81,7 +81,7 @@ def authorize_ssm_reads(account_id: str, region: str, doc: dict[str, Any], value
         return
     names = [values[key] for key, spec in doc.get("Parameters", {}).items()
              if str(spec.get("Type", "")).startswith("AWS::SSM::Parameter::Value<") and key in values]
-    names += [m.group(2) for m in _DYNAMIC_SSM.finditer(json.dumps([doc.get("Resources"), doc.get("Outputs")]))]
+    names += _REFERENCED_SSM.findall(json.dumps([doc.get("Resources"), doc.get("Outputs")]))
     for request in iam_requests.ssm_requests(names, caller.role_arn, account_id, region, get_partition(region)):
         try:
             enforcement.authorize(request, {"stage": "ssm-parameters"})
@@ -119,6 +119,13 @@ def _failed_resources(stack) -> str:
 # types, so one is generated here the way CloudFormation would (STACK-LOGICALID-SUFFIX).
 _GENERATED_NAMES = {"AWS::SSM::Parameter": "Name"}
 _DYNAMIC_SSM = re.compile(r"\{\{resolve:(ssm|ssm-secure):([^:}]+)(?::(\d+))?\}\}")
+# The parameter names of dynamic references, the version also a variable of the Fn::Sub building the
+# reference (``{{resolve:ssm:NAME:${AmiVersion}}}``).  The read is authorized on the parameter whatever the
+# version: an SSM parameter's ARN is ``arn:${Partition}:ssm:${Region}:${Account}:parameter/...`` (cfn-lint's
+# copy of the Service Authorization Reference, Policies.json), its name, no version; "You can reference
+# specific parameter versions ... by using the following format: ssm:parameter-name:version-number"
+# (*Working with parameter versions*, https://docs.aws.amazon.com/systems-manager/latest/userguide/sysman-paramstore-versions.html).
+_REFERENCED_SSM = re.compile(r"\{\{resolve:(?:ssm|ssm-secure):([^:}]+)(?::(?:\d+|\$\{[A-Za-z0-9]+\}))?\}\}")
 
 
 def prepare(body: str, doc: dict[str, Any], stack_name: str, account_id: str, region: str,
