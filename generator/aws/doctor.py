@@ -40,7 +40,9 @@ to do.  The checks, in order (a check that needs an earlier one's result is skip
 ``hosted-zone``  the hosted zone exists, is public, and the domain is its name or below it;
 ``ami``          the AMI setting names an available x86_64 image (and whether the public Amazon Linux 2023
                  parameter has a newer one);
-``launch-role``  the launch role Service Catalog launches with exists.
+``launch-role``  the launch role Service Catalog launches with exists and, where it limits DNS changes
+                 (``route53:ChangeResourceRecordSets`` on a hosted zone, for names under a domain), it allows
+                 this region's hosted zone and domain: it reads the settings of the region it is deployed in.
 """
 
 from __future__ import annotations
@@ -321,19 +323,56 @@ class Doctor:
         return Check("ami", True, f"{image_id} ({image.get('Name', '')}){newest}")
 
     def check_launch_role(self) -> Check:
+        iam = self.client("iam")
         try:
-            aws.call(self.client("iam"), "GetRole", f"role {admin.LAUNCH_ROLE_NAME}", RoleName=admin.LAUNCH_ROLE_NAME)
+            aws.call(iam, "GetRole", f"role {admin.LAUNCH_ROLE_NAME}", RoleName=admin.LAUNCH_ROLE_NAME)
         except AwsCallError as exc:
             if exc.code == "NoSuchEntity":
                 return Check("launch-role", False, f"the launch role {admin.LAUNCH_ROLE_NAME} does not exist",
                              "hipaa-catalog deploy-launch-role")
             raise
-        return Check("launch-role", True, f"{admin.LAUNCH_ROLE_NAME}")
+        zone, domain = self.setting(admin.HOSTED_ZONE_ID), self.setting(admin.DOMAIN)
+        dns = [st for st in self._role_statements(iam) if st.get("Effect") == "Allow"
+               and "route53:ChangeResourceRecordSets" in _listed(st.get("Action"))]
+        if not (zone and domain and dns):
+            return Check("launch-role", True, f"{admin.LAUNCH_ROLE_NAME}")
+        names = {n for st in dns for n in _listed(st.get("Condition", {}).get("ForAllValues:StringLike", {}).get(
+            "route53:ChangeResourceRecordSetsNormalizedRecordNames"))}
+        zones = {r for st in dns for r in _listed(st.get("Resource"))}
+        if any(r.endswith(f":hostedzone/{zone}") for r in zones) and (not names or f"*.{domain}" in names):
+            return Check("launch-role", True, f"{admin.LAUNCH_ROLE_NAME} (DNS records *.{domain} in {zone})")
+        return Check("launch-role", False,
+                     f"the launch role may change DNS records only in {', '.join(sorted(zones))}"
+                     + (f" named {', '.join(sorted(names))}" if names else "")
+                     + f", but this region's settings name hosted zone {zone} and domain {domain}: PROD launches "
+                       "here would be refused",
+                     "give every region's baseline the same ProdHostedZoneId and ProdDomain, then run "
+                     "hipaa-catalog deploy-launch-role (it reads the primary region's settings)")
+
+    def _role_statements(self, iam) -> list[dict]:
+        """The statements of the launch role's attached managed policies (default versions)."""
+        out: list[dict] = []
+        for attached in aws.pages(iam, "ListAttachedRolePolicies", "AttachedPolicies",
+                                  f"role {admin.LAUNCH_ROLE_NAME}", RoleName=admin.LAUNCH_ROLE_NAME):
+            arn = attached["PolicyArn"]
+            policy = aws.call(iam, "GetPolicy", f"policy {arn}", PolicyArn=arn)["Policy"]
+            document = aws.call(iam, "GetPolicyVersion", f"policy {arn}", PolicyArn=arn,
+                                VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+            document = json.loads(document) if isinstance(document, str) else document
+            out.extend(_listed(document.get("Statement")))
+        return out
 
 
 # A check needs these checks to have passed (it reads what they read).
 NEEDS = {"vpc": ("settings",), "subnets": ("settings", "vpc"), "placement": ("subnets",),
          "egress": ("subnets",), "certificate": ("settings",), "hosted-zone": ("settings",), "ami": ("settings",)}
+
+
+def _listed(value) -> list:
+    """A policy element that may be one value or a list, as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _allows_bucket(policy: str | dict | None, bucket: str) -> bool:

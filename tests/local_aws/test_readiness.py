@@ -193,6 +193,11 @@ def test_doctor_names_each_missing_prerequisite(ready, hc, capsys):
     overwrite(ssm, admin.HOSTED_ZONE_ID, elsewhere)
     code, checks = doctor(hc)
     assert f"{demo.SITE_DOMAIN} is not example.net nor below it" in checks["hosted-zone"]["detail"]
+    # the launch role, deployed with the earlier setting, may change records only in that zone
+    assert checks["launch-role"]["ok"] is False and checks["launch-role"]["detail"].startswith(
+        f"the launch role may change DNS records only in arn:aws:route53:::hostedzone/{zone_id} named "
+        f"*.{demo.SITE_DOMAIN}, but this region's settings name hosted zone {elsewhere}")
+    assert "deploy-launch-role" in checks["launch-role"]["fix"]
     overwrite(ssm, admin.HOSTED_ZONE_ID, zone_id)
 
     # the AMI; a setting gone
