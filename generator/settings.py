@@ -87,6 +87,17 @@ class Settings:
     def primary_region(self) -> str:
         return self.regions[0]
 
+    def require_region(self, region: str, who: str = "") -> str:
+        """``region`` if it is a catalog region, else a ``ConfigError`` listing the allowed ones (checked before
+        any AWS call: a region outside the catalog has none of its products, and a name that is no region at
+        all would only fail later, in the network or in AWS's signature check)."""
+        if region not in self.regions:
+            raise ConfigError(f"{who + ': ' if who else ''}region {region} is not a catalog region; allowed: "
+                              f"{', '.join(self.regions)}",
+                              hint=f"pass --region (or set AWS_REGION) with one of them, or add the region to "
+                                   f"catalog.regions in {self.path} and run `make build`")
+        return region
+
 
 def _fail(path: Path, key: str, problem: str, allowed: str) -> ConfigError:
     return ConfigError(f"{path}: {key}: {problem}; allowed: {allowed}",

@@ -360,7 +360,7 @@ def test_developer_launch_status_update_terminate(account, hc):
     assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"  # SiteName kept
 
     code, listing, _err = hc("status", "--region", REGION)
-    assert [p["Name"] for p in listing["provisioned_products"]] == ["clinic"]
+    assert [p["name"] for p in listing["provisioned_products"]] == ["clinic"]
 
     code, done, err = hc("terminate", "clinic", "--region", REGION)
     assert code == 0, err

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -137,6 +138,11 @@ def translate(exc: BaseException, action: str, resource: str) -> AwsError:
     if isinstance(exc, bexc.ClientError):
         code = error_code(exc)
         msg = exc.response.get("Error", {}).get("Message", "") or str(exc)
+        page = _web_page(exc, msg)
+        if page:
+            return AwsCallError(f"{where}: {page}", code=code, action=action, resource=resource,
+                                hint="check AWS_ENDPOINT_URL and --region / AWS_REGION: something other than AWS "
+                                     "(a proxy, a web server, a wrong URL) answered")
         if code in ACCESS_DENIED:
             return AwsCallError(f"access denied: {where}: {msg}", code=code, action=action, resource=resource,
                                 hint=f"the identity running this needs permission for {action} on {resource}")
@@ -165,6 +171,18 @@ def translate(exc: BaseException, action: str, resource: str) -> AwsError:
     if isinstance(exc, bexc.BotoCoreError):
         return AwsCallError(f"{where} failed: {exc}", action=action, resource=resource)
     raise TypeError(f"not a botocore error: {exc!r}")
+
+
+def _web_page(exc: bexc.ClientError, message: str) -> str:
+    """What to say instead of ``message`` when it is an HTML page (botocore puts a body it cannot parse as an
+    AWS error into the message whole), else "" ."""
+    head = message.lstrip()[:200].lower()
+    if not head.startswith(("<!doctype html", "<html")):
+        return ""
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+    title = re.search(r"<title>(.*?)</title>", message, re.IGNORECASE | re.DOTALL)
+    return (f"the endpoint answered HTTP {status} with a web page"
+            f"{' (' + ' '.join(title.group(1).split()) + ')' if title else ''}, not an AWS answer")
 
 
 @contextmanager

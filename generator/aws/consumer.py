@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Mapping
 
 from generator.aws import api as aws, parameters
 from generator.aws.parameters import ParameterSpec
+from generator.aws.publish_plan import hash_from_description, note_from_description
 from generator.errors import AwsCallError, LaunchError
 from generator.settings import SEMVER
 
@@ -36,6 +37,20 @@ END_USER_OPERATIONS = frozenset({
 })
 DEPRECATED = "DEPRECATED"
 RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
+# What each state of a provisioned product means, in the words of *ProvisionedProductDetail*, Status (AWS
+# Service Catalog API Reference, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionedProductDetail.html),
+# and what a developer does next.
+STATUS_MEANINGS = {
+    "AVAILABLE": "stable and ready for any operation: the most recent request succeeded",
+    "UNDER_CHANGE": "changing: a request is under way and reads may not be valid yet; wait for AVAILABLE before "
+                    "the next request",
+    "TAINTED": "stable and ready for any operation, but not exactly what was requested: for example an update "
+               "to a new version failed and the stack rolled back to the version before",
+    "ERROR": "an unexpected error occurred: the provisioned product exists but its stack is not running (for "
+             "example CloudFormation could not launch it with a parameter value)",
+    "PLAN_IN_PROGRESS": "planned, not built: a plan to provision it was made but its resources are not created "
+                        "yet; once the plan is executed, wait for AVAILABLE",
+}
 
 
 # ------------------------------------------------------------------------------------ local validation
@@ -296,44 +311,91 @@ class Consumer:
                         "status": detail.get("Status", ""), "created": detail.get("CreatedTime"),
                         "updated": detail.get("UpdatedTime"),
                         "version": versions.get(version_id, version_id),
-                        "errors": detail.get("RecordErrors", []), "outputs": outputs})
+                        "errors": record_errors(detail), "outputs": outputs})
         return out
 
-    def search_provisioned_products(self) -> list[dict]:
-        return self._pages("SearchProvisionedProducts", "provisioned products", "ProvisionedProducts", PageSize=20)
+    def search_provisioned_products(self, *queries: str) -> list[dict]:
+        """Your provisioned products as *ProvisionedProductAttribute* items (which name the product and the
+        version: ProductName, ProvisioningArtifactName), optionally filtered with SearchQuery ``field:value``
+        items (SearchProvisionedProducts, AWS Service Catalog API Reference,
+        https://docs.aws.amazon.com/servicecatalog/latest/dg/API_SearchProvisionedProducts.html)."""
+        return self._pages("SearchProvisionedProducts", "provisioned products", "ProvisionedProducts", PageSize=20,
+                           **({"Filters": {"SearchQuery": list(queries)}} if queries else {}))
+
+    def provisioned_products(self) -> list[dict]:
+        """Your provisioned products, oldest first, each with its product, version and state in words."""
+        return [_provisioned_summary(a) for a in self.search_provisioned_products()]
 
     def status(self, name: str) -> dict:
+        """Provisioned product ``name``: its state explained, product and version by name, whether that
+        version is deprecated or hidden, the outputs of its last successful request.
+
+        The version's name comes from SearchProvisionedProducts (ProvisioningArtifactName), because a
+        hidden version is not in DescribeProduct's list: "Inactive provisioning artifacts are invisible to
+        end users" (*UpdateProvisioningArtifact*, Active, AWS Service Catalog API Reference,
+        https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdateProvisioningArtifact.html); a version
+        DescribeProduct does not list is hidden, and counts as deprecated (it cannot be launched either)."""
         pp = self.describe_provisioned_product(name)
+        attributes = next((a for a in self.search_provisioned_products(f"name:{name}") if a.get("Name") == name), {})
         described = self.describe_product(pp["ProductId"])
-        versions = {a["Id"]: a for a in described.get("ProvisioningArtifacts", [])}
-        artifact = versions.get(pp.get("ProvisioningArtifactId"), {})
+        listed = described.get("ProvisioningArtifacts", [])
+        artifact = next((a for a in listed if a["Id"] == pp.get("ProvisioningArtifactId")), None)
+        hidden = artifact is None
+        newest = newest_launchable(listed)
         record_id = pp.get("LastSuccessfulProvisioningRecordId") or pp.get("LastRecordId")
         outputs = {}
         if record_id:
             rec = self.describe_record(record_id)
             outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in rec.get("RecordOutputs", [])}
-        return {"name": pp["Name"], "id": pp.get("Id", ""), "status": pp.get("Status", ""),
-                "status_message": pp.get("StatusMessage", ""),
-                "product": described.get("ProductViewSummary", {}).get("Name", pp["ProductId"]),
-                "version": artifact.get("Name", pp.get("ProvisioningArtifactId", "")),
-                "deprecated": artifact.get("Guidance") == DEPRECATED,
-                "created": pp.get("CreatedTime"), "outputs": outputs}
+        summary = _provisioned_summary({**pp, **attributes})
+        summary["product"] = summary["product"] or described.get("ProductViewSummary", {}).get("Name", pp["ProductId"])
+        if summary["version"] == summary["version_id"] and artifact:
+            summary["version"] = artifact["Name"]
+        return {**summary, "deprecated": hidden or artifact.get("Guidance") == DEPRECATED, "hidden": hidden,
+                "newest_version": newest["Name"] if newest else "", "outputs": outputs}
 
     def catalog(self, with_parameters: bool = False) -> list[dict]:
-        """Every product you may launch with its versions (newest first), deprecated ones marked."""
+        """Every product you may launch with its details and support contact (*ProductViewSummary*) and its
+        versions (newest first) with their change notes, deprecated ones marked."""
         out = []
         for p in sorted(self.search_products(), key=lambda p: p["Name"]):
             artifacts = self.describe_product(p["ProductId"]).get("ProvisioningArtifacts", [])
             default = newest_launchable(artifacts)
-            versions = [{"version": a["Name"], "id": a["Id"], "description": a.get("Description", ""),
-                         "deprecated": a.get("Guidance") == DEPRECATED,
-                         "default": default is not None and a["Id"] == default["Id"]}
+            versions = [{"version": a["Name"], "id": a["Id"], "change_note": note_from_description(a.get("Description")),
+                         "sha256": hash_from_description(a.get("Description")) or "",
+                         "guidance": a.get("Guidance", "DEFAULT"), "deprecated": a.get("Guidance") == DEPRECATED,
+                         "default": default is not None and a["Id"] == default["Id"], "created": a.get("CreatedTime")}
                         for a in sorted_versions(artifacts)]
             entry = {"name": p["Name"], "id": p["ProductId"], "description": p.get("ShortDescription", ""),
-                     "owner": p.get("Owner", ""), "versions": versions}
+                     "owner": p.get("Owner", ""), "distributor": p.get("Distributor", ""),
+                     "support": {"email": p.get("SupportEmail", ""), "url": p.get("SupportUrl", ""),
+                                 "description": p.get("SupportDescription", "")},
+                     "versions": versions}
             if with_parameters and default is not None:
                 path = self.launch_path(p["ProductId"])
-                entry["parameters"] = [s.__dict__ | {"required": s.required}
-                                       for s in self.parameter_specs(p["ProductId"], default["Id"], path)]
+                entry["parameters_version"] = default["Name"]
+                entry["parameters"] = [spec_json(s) for s in self.parameter_specs(p["ProductId"], default["Id"], path)]
             out.append(entry)
         return out
+
+
+def spec_json(s: ParameterSpec) -> dict:
+    """A parameter and its constraints, as ``products --parameters --json`` shows it."""
+    return {**s.__dict__, "allowed_values": list(s.allowed_values), "required": s.required}
+
+
+def record_errors(detail: Mapping) -> list[dict]:
+    """A record's RecordErrors (*RecordError*: Code, Description) with snake_case keys."""
+    return [{"code": e.get("Code", ""), "description": e.get("Description", "")} for e in detail.get("RecordErrors", [])]
+
+
+def _provisioned_summary(a: Mapping) -> dict:
+    """One provisioned product (a *ProvisionedProductDetail* or *ProvisionedProductAttribute*) with snake_case
+    keys and its state in words."""
+    status = a.get("Status", "")
+    return {"name": a.get("Name", ""), "id": a.get("Id", ""), "type": a.get("Type", ""), "status": status,
+            "status_meaning": STATUS_MEANINGS.get(status, ""), "status_message": a.get("StatusMessage", "") or "",
+            "product": a.get("ProductName") or "", "product_id": a.get("ProductId", ""),
+            "version": a.get("ProvisioningArtifactName") or a.get("ProvisioningArtifactId", ""),
+            "version_id": a.get("ProvisioningArtifactId", ""), "created": a.get("CreatedTime"),
+            "last_record_id": a.get("LastRecordId", "")}

@@ -32,6 +32,7 @@ from generator.aws import api as aws, parameters
 from generator.blocks import admin_settings as admin
 from generator.errors import AwsCallError, ConfigError, DeployError
 from generator.pipeline import manifest as manifests
+from generator.settings import Settings
 
 Progress = Callable[[str], None]
 
@@ -124,7 +125,7 @@ def check_parameters(template: dict, given: Mapping[str, str], previous: set[str
     return params
 
 
-def check_region(region: str, regions: tuple[str, ...], product: str) -> None:
+def check_region(region: str, settings: Settings, product: str) -> None:
     """A stack goes to a catalog region only; the launch role to the primary (first) region only.
 
     IAM names are account-wide: "Naming an IAM resource can cause an unrecoverable error if you reuse the
@@ -132,10 +133,8 @@ def check_region(region: str, regions: tuple[str, ...], product: str) -> None:
     https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-iam-role.html), so the
     stack naming one (the launch role; the baseline's developer group and trail, GlobalResources=YES) is
     created once, in the primary region."""
-    if region not in regions:
-        raise ConfigError(f"{product}: region {region} is not a catalog region; allowed: {', '.join(regions)}",
-                          hint="pass --region with one of them, or add the region to catalog.regions and "
-                               "run make build")
+    settings.require_region(region, product)
+    regions = settings.regions
     if product == LAUNCH_ROLE and region != regions[0]:
         raise ConfigError(f"{product}: the launch role {admin.LAUNCH_ROLE_NAME} is created once per account, in "
                           f"the catalog's primary region {regions[0]}, not in {region}: IAM role names are "

@@ -733,10 +733,8 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     out_dir = Path(out_dir) if out_dir else manifests.BUILD_DIR
     recorder = recorder or aws.CallRecorder()
     regions = list(regions or settings.regions)
-    unknown = [r for r in regions if r not in settings.regions]
-    if unknown:
-        raise ConfigError(f"region {unknown[0]} is not a catalog region; allowed: {', '.join(settings.regions)}",
-                          hint=f"add it to catalog.regions in {settings.path} and run `make build`")
+    for region in regions:
+        settings.require_region(region, "publish")
     templates = load_release_templates(settings, out_dir, check_fresh=check_fresh)
     started = time.time()
     sess = aws.session(settings.primary_region)

@@ -160,6 +160,13 @@ def hash_from_description(description: str | None) -> str | None:
     return m.group(1) if m else None
 
 
+def note_from_description(description: str | None) -> str:
+    """The human change note of an artifact Description (what :func:`artifact_description` wrote before the
+    hash, without the UNCONFIRMED mark); a Description written by someone else is returned as it is."""
+    text = (description or "").removesuffix(UNCONFIRMED)
+    return HASH_IN_DESCRIPTION.sub("", text).strip()
+
+
 def idempotency_token(*parts: str) -> str:
     """A deterministic IdempotencyToken (<= 128 chars, ``[a-zA-Z0-9][a-zA-Z0-9_-]*``) for ``parts``.
 

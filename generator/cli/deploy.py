@@ -131,7 +131,7 @@ def run(args, product: str) -> int:
     given = deploy.parse_assignments(args.parameters)
     region = args.region or aws.default_region() or settings.primary_region
     # local checks first: nothing is asked of AWS for a wrong region or a value the template refuses
-    deploy.check_region(region, settings.regions, product)
+    deploy.check_region(region, settings, product)
     deploy.check_given(template, given, product)
     decisions = [d for d in [deploy.decide_global_resources(template, given, region, settings.primary_region)] if d]
     sess = aws.session(region)

@@ -138,7 +138,9 @@ def _progress(args):
 
 
 def _region(args) -> str:
-    return args.region or aws.default_region() or catalog_settings.load(args.settings).primary_region
+    """The region to use, checked against the catalog's regions before any AWS call."""
+    settings = catalog_settings.load(args.settings)
+    return settings.require_region(args.region or aws.default_region() or settings.primary_region, args.command)
 
 
 def _consumer(args) -> Consumer:
@@ -166,20 +168,59 @@ def run_products(args) -> int:
     if not catalog:
         print("no products are shared with you (ask the administrators to add you to HealthcareDeveloper)")
         return 0
-    rows = []
-    for p in catalog:
+    for n, p in enumerate(catalog):
+        print(("\n" if n else "") + output.wrap(p["description"] or "(no description)", "    ", f"{p['name']}: "))
+        print(f"  owner: {p['owner'] or '-'}" + (f"; distributor: {p['distributor']}" if p["distributor"] else ""))
+        support = [v for v in (p["support"]["email"], p["support"]["url"], p["support"]["description"]) if v]
+        for n, item in enumerate(support):
+            print(output.wrap(item, " " * 11, "  support: " if n == 0 else " " * 11))
+        print("  versions (newest first):")
         for v in p["versions"]:
             mark = "DEPRECATED" if v["deprecated"] else ("default" if v["default"] else "")
-            rows.append((p["name"], v["version"], mark, v["description"][:60]))
-    print(output.table(["product", "version", "status", "description"], rows))
-    for p in catalog:
+            print(output.wrap(v["change_note"] or "(no change note)", " " * 24, f"    {v['version']:<8} {mark:<10} "))
         if p.get("parameters"):
-            print(f"\nparameters of {p['name']} (default version):")
-            print(output.table(["parameter", "required", "default", "constraint"], [
-                (s["key"], "yes" if s["required"] else "", s["default"] or "",
-                 s["constraint_description"] or ", ".join(s["allowed_values"]) or s["description"])
-                for s in p["parameters"]]))
+            print(f"  parameters of version {p['parameters_version']} (the default one):")
+            for spec in p["parameters"]:
+                print(_parameter_text(spec))
     return 0
+
+
+def _parameter_text(spec: dict) -> str:
+    """One parameter for people: name, required or default, description, what is allowed."""
+    lines = [f"    {spec['key']}  " + ("required" if spec["required"] else f"default: {spec['default'] or '(empty)'}")]
+    if spec["description"]:
+        lines.append(output.wrap(spec["description"], " " * 8))
+    allowed = _allowed(spec)
+    if allowed:
+        lines.append(output.wrap(allowed, " " * 17, " " * 8 + "allowed: "))
+    return "\n".join(lines)
+
+
+def _allowed(spec: dict) -> str:
+    """What a parameter accepts, in words: its AllowedValues, else its ConstraintDescription (the words
+    the template gives for its AllowedPattern; the pattern itself is in --json), else the pattern; then
+    its lengths and number range (CloudFormation's parameter constraints)."""
+    parts = []
+    if spec["allowed_values"]:
+        parts.append(", ".join(spec["allowed_values"]))
+    elif spec["constraint_description"]:
+        parts.append(spec["constraint_description"])
+    elif spec["allowed_pattern"]:
+        parts.append(f"matching {spec['allowed_pattern']}")
+    low, high = spec["min_length"], spec["max_length"]
+    if high is not None:
+        parts.append(f"{low} to {high} characters" if low else f"at most {high} characters")
+    elif low:
+        parts.append(f"at least {low} characters")
+    if spec["min_value"] is not None or spec["max_value"] is not None:
+        parts.append(f"numbers from {_num(spec['min_value'])} to {_num(spec['max_value'])}")
+    return "; ".join(parts)
+
+
+def _num(value) -> str:
+    if value is None:
+        return "any"
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def run_launch(args) -> int:
@@ -228,21 +269,37 @@ def _result(args, result: dict, headline: str) -> int:
 def run_status(args) -> int:
     c = _consumer(args)
     if args.name is None:
-        items = c.search_provisioned_products()
+        items = c.provisioned_products()
         if args.json:
             output.emit_json({"provisioned_products": items})
             return 0
-        print(output.table(["name", "status", "type", "created"],
-                           [(i.get("Name", ""), i.get("Status", ""), i.get("Type", ""), i.get("CreatedTime", ""))
-                            for i in items]) if items else "no provisioned products")
+        print(output.table(["name", "status", "product", "version", "created"],
+                           [(i["name"], i["status"], i["product"], i["version"], i["created"]) for i in items])
+              if items else "no provisioned products")
+        meanings = {i["status"]: i["status_meaning"] for i in items if i["status"] != "AVAILABLE" and i["status_meaning"]}
+        for status, meaning in sorted(meanings.items()):
+            print(output.wrap(meaning, "    ", f"  {status}: "))
         return 0
     st = c.status(args.name)
     if args.json:
         output.emit_json(st)
         return 0
-    dep = " (DEPRECATED: update to a newer version)" if st["deprecated"] else ""
-    print(f"{st['name']}: {st['status']}  {st['product']} {st['version']}{dep}")
+    print(output.wrap(st["status_meaning"] or "(no explanation known)", "    ", f"{st['name']}: {st['status']}: "))
     if st["status_message"]:
-        print(f"  {st['status_message']}")
+        print(output.wrap(st["status_message"], "    ", "  message: "))
+    print(f"  product: {st['product']}")
+    print(output.wrap(_version_text(st), "    ", "  version: "))
+    print(f"  created: {st['created']}")
     _print_outputs(st["outputs"])
     return 0
+
+
+def _version_text(st: dict) -> str:
+    """The version and, when it is deprecated or hidden, what that means and where to go."""
+    if not st["deprecated"]:
+        return st["version"]
+    what = ("hidden by the catalog administrators (no longer listed; it cannot be launched)" if st["hidden"] else
+            "DEPRECATED (no new launches; this one may keep it)")
+    newer = (f"; move to {st['newest_version']} with `hipaa-catalog update {st['name']} --version "
+             f"{st['newest_version']}`" if st["newest_version"] and st["newest_version"] != st["version"] else "")
+    return f"{st['version']}, {what}{newer}"

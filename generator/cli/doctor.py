@@ -32,7 +32,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     settings = catalog_settings.load(args.settings)
-    region = args.region or aws.default_region() or settings.primary_region
+    region = settings.require_region(args.region or aws.default_region() or settings.primary_region, "doctor")
     checks = Doctor(region, ssm_prefix=settings.ssm_prefix,
                     progress=output.quiet if args.json else output.progress).run()
     ready = all(c.ok for c in checks)
