@@ -89,14 +89,16 @@ def run_json(*argv: str, capsys) -> tuple[int, dict, str]:
 
 
 def test_the_readme_documents_every_commands_shape():
-    """README.md's "JSON output" section names each command and its top-level keys as SHAPES has them."""
+    """README.md's "JSON output" section names each command and its top-level keys as SHAPES has them, and
+    SHAPES has every subcommand."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## JSON output", 1)[1].split("\n## ", 1)[0]
     documented = {}
     for line in section.splitlines():
         m = re.match(r"^\| `([a-z -]+(?: \(list\))?)` \| (.+?) \|", line)
         if m and m.group(1) in SHAPES:
-            documented[m.group(1)] = set(re.findall(r"`([a-z_]+)`", m.group(2)))
+            top = re.sub(r"\([^()]*(\([^()]*\)[^()]*)*\)", "", m.group(2))   # what a key holds is in parentheses
+            documented[m.group(1)] = set(re.findall(r"`([a-z0-9_]+)`", top))
     assert documented == SHAPES
     (subcommands,) = [a for a in cli.parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(subcommands.choices) == {c.split(" ")[0] for c in SHAPES} - {"error"}
@@ -123,6 +125,13 @@ def test_build_lint_report_json(tmp_path, built, capsys):
     code, data, err = run_json("lint", str(template), capsys=capsys)
     assert code == 0, err
     assert check("lint", data)["blocking"] == 0
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}))
+    code, data, _err = run_json("lint", str(bad), capsys=capsys)
+    assert code == 1 and check("lint", data)["blocking"] > 0
+    assert set(data["files"][str(bad)][0]) == {"rule", "severity", "message", "path", "logical_id", "line", "file",
+                                               "scenarios"}
 
     code, data, err = run_json("report", "--only", "launch-role", "--out", str(out), capsys=capsys)
     assert code == 0, err
