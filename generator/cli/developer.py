@@ -22,8 +22,8 @@ AWS_NOTE = "AWS settings: AWS_PROFILE, AWS_REGION (default: the catalog's primar
 
 def _common(p) -> None:
     p.add_argument("--region", default=None,
-                   help="region of the catalog (default: AWS_REGION, else the catalog's primary region; "
-                        "example: --region us-west-2)")
+                   help="region of the catalog, one of catalog.regions in the settings (default: AWS_REGION, "
+                        "else the catalog's primary region; example: --region us-west-2)")
     output.add_json_flag(p)
 
 
@@ -43,14 +43,14 @@ def _parser(sub, name: str, help_: str, description: str, examples: str):
 
 def register(sub) -> None:
     p = _parser(sub, "products", "developer: list the products and versions you may launch",
-                "List the products of the catalog you may launch, with their versions (newest first). "
-                "DEPRECATED versions cannot be launched any more; `default` marks what `launch` uses "
-                "without --version.",
+                "List the products of the catalog you may launch: description, owner and support contact, and "
+                "their versions (newest first) with each one's change note.  DEPRECATED versions cannot be "
+                "launched any more; `default` marks what `launch` uses without --version.",
                 "  hipaa-catalog products\n  hipaa-catalog products --parameters     with each parameter's "
-                "constraint\n  hipaa-catalog products --json")
+                "description, default and allowed values\n  hipaa-catalog products --json")
     p.add_argument("--parameters", action="store_true",
-                   help="also list the default version's parameters and constraints (example: products "
-                        "--parameters)")
+                   help="also list the default version's parameters: description, default, allowed values "
+                        "(example: products --parameters)")
     _common(p)
     p.set_defaults(func=run_products)
 
@@ -78,8 +78,9 @@ def register(sub) -> None:
     p.set_defaults(func=run_launch)
 
     p = _parser(sub, "status", "developer: show a provisioned product (or list yours)",
-                "Show the state, product, version and outputs of provisioned product NAME; without NAME, "
-                "list your provisioned products.",
+                "Show the state of provisioned product NAME, explained (AVAILABLE, UNDER_CHANGE, TAINTED, ERROR, "
+                "PLAN_IN_PROGRESS), its product, its version (and whether it is DEPRECATED or hidden) and its "
+                "outputs; without NAME, list your provisioned products.",
                 "  hipaa-catalog status clinic-test\n  hipaa-catalog status --json")
     p.add_argument("name", metavar="NAME", nargs="?", help="provisioned product name (example: clinic-test)")
     _common(p)
@@ -172,8 +173,8 @@ def run_products(args) -> int:
         print(("\n" if n else "") + output.wrap(p["description"] or "(no description)", "    ", f"{p['name']}: "))
         print(f"  owner: {p['owner'] or '-'}" + (f"; distributor: {p['distributor']}" if p["distributor"] else ""))
         support = [v for v in (p["support"]["email"], p["support"]["url"], p["support"]["description"]) if v]
-        for n, item in enumerate(support):
-            print(output.wrap(item, " " * 11, "  support: " if n == 0 else " " * 11))
+        for i, item in enumerate(support):
+            print(output.wrap(item, " " * 11, " " * 11 if i else "  support: "))
         print("  versions (newest first):")
         for v in p["versions"]:
             mark = "DEPRECATED" if v["deprecated"] else ("default" if v["default"] else "")
