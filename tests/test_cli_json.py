@@ -157,7 +157,8 @@ def release_probe(account) -> dict:
     }
     bucket = aws.client(sess, "ssm").get_parameter(Name="/hipaa-catalog/catalog/template-bucket")["Parameter"]["Value"]
     key = f"release-probe/1.0.0/{uuid.uuid4().hex}.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(template).encode(), Tagging="servicecatalog:provisioning=true")
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(template).encode(),
+                  Tagging="servicecatalog:provisioning=true")
     product = sc.create_product(Name="release-probe", Owner="tests", ProductType="CLOUD_FORMATION_TEMPLATE",
                                 ProvisioningArtifactParameters={
                                     "Name": "1.0.0", "Type": "CLOUD_FORMATION_TEMPLATE",
@@ -312,7 +313,7 @@ def test_every_provisioned_product_state_is_explained():
     assert set(STATUS_MEANINGS) == set(model.shape_for("ProvisionedProductStatus").enum)
 
 
-def test_an_html_answer_is_named_not_printed(aws_env, tmp_path, capsys):
+def test_an_html_answer_is_named_not_printed(aws_env, monkeypatch, capsys):
     """A web page instead of an AWS answer (a proxy, a wrong AWS_ENDPOINT_URL): botocore puts the whole page in
     the error message; the command says what answered instead, in one line."""
     import http.server
@@ -320,7 +321,8 @@ def test_an_html_answer_is_named_not_printed(aws_env, tmp_path, capsys):
 
     class Page(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            body = b"<!DOCTYPE html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
+            body = (b"<!DOCTYPE html><html><head><title>404 Not Found</title></head>"
+                    b"<body><h1>Not Found</h1></body></html>")
             self.send_response(404)
             self.send_header("Content-Type", "text/html")
             self.send_header("Content-Length", str(len(body)))
@@ -332,11 +334,9 @@ def test_an_html_answer_is_named_not_printed(aws_env, tmp_path, capsys):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{server.server_port}")
     try:
-        aws_env_url = f"http://127.0.0.1:{server.server_port}"
-        import os
-        os.environ["AWS_ENDPOINT_URL"] = aws_env_url   # monkeypatched by aws_env: restored after the test
-        code, data, err = run_json("products", "--region", REGION, capsys=capsys)
+        code, data, _err = run_json("products", "--region", REGION, capsys=capsys)
     finally:
         server.shutdown()
         server.server_close()

@@ -37,9 +37,8 @@ END_USER_OPERATIONS = frozenset({
 })
 DEPRECATED = "DEPRECATED"
 RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
-# What each state of a provisioned product means, in the words of *ProvisionedProductDetail*, Status (AWS
-# Service Catalog API Reference, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionedProductDetail.html),
-# and what a developer does next.
+# What each state of a provisioned product means, after *ProvisionedProductDetail*, Status (AWS Service
+# Catalog API Reference, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionedProductDetail.html).
 STATUS_MEANINGS = {
     "AVAILABLE": "stable and ready for any operation: the most recent request succeeded",
     "UNDER_CHANGE": "changing: a request is under way and reads may not be valid yet; wait for AVAILABLE before "
@@ -361,7 +360,8 @@ class Consumer:
         for p in sorted(self.search_products(), key=lambda p: p["Name"]):
             artifacts = self.describe_product(p["ProductId"]).get("ProvisioningArtifacts", [])
             default = newest_launchable(artifacts)
-            versions = [{"version": a["Name"], "id": a["Id"], "change_note": note_from_description(a.get("Description")),
+            versions = [{"version": a["Name"], "id": a["Id"],
+                         "change_note": note_from_description(a.get("Description")),
                          "sha256": hash_from_description(a.get("Description")) or "",
                          "guidance": a.get("Guidance", "DEFAULT"), "deprecated": a.get("Guidance") == DEPRECATED,
                          "default": default is not None and a["Id"] == default["Id"], "created": a.get("CreatedTime")}
@@ -386,7 +386,8 @@ def spec_json(s: ParameterSpec) -> dict:
 
 def record_errors(detail: Mapping) -> list[dict]:
     """A record's RecordErrors (*RecordError*: Code, Description) with snake_case keys."""
-    return [{"code": e.get("Code", ""), "description": e.get("Description", "")} for e in detail.get("RecordErrors", [])]
+    return [{"code": e.get("Code", ""), "description": e.get("Description", "")}
+            for e in detail.get("RecordErrors", [])]
 
 
 def _provisioned_summary(a: Mapping) -> dict:

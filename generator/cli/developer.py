@@ -277,7 +277,8 @@ def run_status(args) -> int:
         print(output.table(["name", "status", "product", "version", "created"],
                            [(i["name"], i["status"], i["product"], i["version"], i["created"]) for i in items])
               if items else "no provisioned products")
-        meanings = {i["status"]: i["status_meaning"] for i in items if i["status"] != "AVAILABLE" and i["status_meaning"]}
+        meanings = {i["status"]: i["status_meaning"] for i in items
+                    if i["status"] != "AVAILABLE" and i["status_meaning"]}
         for status, meaning in sorted(meanings.items()):
             print(output.wrap(meaning, "    ", f"  {status}: "))
         return 0
