@@ -322,7 +322,7 @@ class Consumer:
                            **({"Filters": {"SearchQuery": list(queries)}} if queries else {}))
 
     def provisioned_products(self) -> list[dict]:
-        """Your provisioned products, oldest first, each with its product, version and state in words."""
+        """Your provisioned products, each with its product, version and state in words."""
         return [_provisioned_summary(a) for a in self.search_provisioned_products()]
 
     def status(self, name: str) -> dict:
