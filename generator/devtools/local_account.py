@@ -324,6 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as exc:
         print(f"local-account: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        print(f"local-account: error: cannot write the values into {args.out}: {exc.strerror or exc} "
+              "(give --out a folder you may write to)", file=sys.stderr)
+        return 1
     print(account.describe())
     print(f"values: {', '.join(str(p) for p in paths)}")
     return 0
