@@ -28,6 +28,10 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               reads and seconds after creation; the next N new artifacts, or those
                               named, end FAILED
 
+With ``--ready-account`` (``make local-aws READY=1``) it first prepares a ready account on itself
+(``generator/devtools/local_account.py``, run as a process of its own with the endpoint's variables), writes its
+values into ``--account-dir``, and prints the ready line only then; if that fails, the server stops.
+
 A request signed for a region AWS does not have is answered at once with the error AWS endpoints give
 (``regions``), never by moto (which answers HTTP 500 after the client's retries).
 """
