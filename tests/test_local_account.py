@@ -60,6 +60,8 @@ def test_nat_gateways_one_per_zone_and_the_files_hold_what_was_made(aws_env, tmp
     assert shown == [aws_env.url, REGION, east.vpc_id, ",".join(east.private_subnet_ids), east.certificate_arn,
                      site["clone_url"]]
     assert saved["regions"][REGION]["baseline_parameters"] == east.baseline_parameters()
+    assert saved["regions"][REGION]["values"]["VPC_ID"] == east.vpc_id
+    assert f"  VPC_ID={east.vpc_id}" in account.describe().splitlines()   # printed for people too
     cc = aws.client(aws.session(REGION), "codecommit", REGION)
     assert cc.get_branch(repositoryName=site["repository"], branchName="main")["branch"]["commitId"] == site["commit"]
 

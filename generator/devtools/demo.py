@@ -46,6 +46,9 @@ class _Tee(io.TextIOBase):
     def flush(self) -> None:
         self.out.flush()
 
+    def isatty(self) -> bool:
+        return self.out.isatty()   # a command formats its output as it would for the demo's own stdout
+
 
 class Demo:
     def __init__(self, out_dir: Path, write: Callable[[str], None] = print, build: bool = True):

@@ -118,25 +118,31 @@ class Account:
     def as_dict(self) -> dict:
         return {"endpoint_url": self.endpoint_url, "primary_region": self.primary_region, "domain": SITE_DOMAIN,
                 "developer_email": DEVELOPER_EMAIL,
-                "regions": {r: {"baseline_parameters": n.baseline_parameters(), "network": asdict(n),
-                                "site": asdict(self.sites[r])} for r, n in self.networks.items()}}
+                "regions": {r: {"baseline_parameters": n.baseline_parameters(), "values": self.values(r),
+                                "network": asdict(n), "site": asdict(self.sites[r])} for r, n in self.networks.items()}}
+
+    def values(self, region: str) -> dict[str, str]:
+        """The walkthrough's variables for ``region``: the baseline's parameters, the site and the developer."""
+        return {**{_env_name(k): v for k, v in self.networks[region].baseline_parameters().items()},
+                "SITE_REPOSITORY_URL": self.sites[region].clone_url, "DEVELOPER_EMAIL": DEVELOPER_EMAIL}
 
     def env_text(self, region: str) -> str:
         """A file to ``source``: the endpoint's variables for ``region`` and the values of the walkthrough."""
-        values = {**{_env_name(k): v for k, v in self.networks[region].baseline_parameters().items()},
-                  "SITE_REPOSITORY_URL": self.sites[region].clone_url, "DEVELOPER_EMAIL": DEVELOPER_EMAIL}
         endpoint = {"AWS_ENDPOINT_URL": self.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
                     "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": region, "AWS_DEFAULT_REGION": region,
                     "AWS_EC2_METADATA_DISABLED": "true"}
         lines = [f"# the local AWS endpoint and the ready account's values in {region} (make local-aws READY=1)",
                  "unset AWS_PROFILE AWS_SESSION_TOKEN"]
-        lines += [f"export {k}={shlex.quote(v)}" for k, v in {**endpoint, **values}.items()]
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in {**endpoint, **self.values(region)}.items()]
         return "\n".join(lines) + "\n"
 
     def describe(self) -> str:
-        lines = [n.describe() for n in self.networks.values()]
-        lines += [f"{s.region}: repository {s.repository} {s.clone_url}, {s.branch} at {s.commit}"
-                  for s in self.sites.values()]
+        """What was made, and in each region the exact values its ``<region>.env`` sets."""
+        lines = []
+        for region, network in self.networks.items():
+            site = self.sites[region]
+            lines += [network.describe(), f"  repository {site.repository}: {site.branch} at {site.commit}"]
+            lines += [f"  {k}={v}" for k, v in self.values(region).items()]
         return "\n".join(lines)
 
 
