@@ -36,7 +36,9 @@ AWS facts relied on:
   https://docs.aws.amazon.com/acm/latest/userguide/gs-acm-validate-dns.html); the local ACM issues the
   certificate once they are in a local hosted zone (``local_aws/acm.py``).
 - PutFile: "If this is an empty repository, this branch is created", and the parent commit "If this is not an
-  empty repository, a commit ID is required" (*PutFile*, AWS CodeCommit API Reference).
+  empty repository, a commit ID is required" (*PutFile*, AWS CodeCommit API Reference); GetBranch answers
+  ``BranchDoesNotExistException``, "The specified branch does not exist" (*GetBranch*, same reference and
+  botocore's codecommit model), before the first commit.
 """
 
 from __future__ import annotations
