@@ -231,8 +231,9 @@ def _endpoints(ec2, region: str, vpc: str, private: tuple[str, ...], tables: lis
 
 
 def site_domain(region: str) -> tuple[str, str]:
-    """The public hosted zone of ``SITE_DOMAIN`` (created once: Route 53 zones belong to no region) and a
-    certificate of ``*.SITE_DOMAIN`` in ``region``, validated by DNS: its CNAMEs are written to the zone."""
+    """The public hosted zone of ``SITE_DOMAIN`` (the first region's call creates it, the next ones find it by name:
+    one zone for every region's PROD names) and a certificate of ``*.SITE_DOMAIN`` in ``region``, validated by DNS:
+    its CNAMEs are written to the zone."""
     sess = aws.session(region)
     r53, acm = aws.client(sess, "route53", region), aws.client(sess, "acm", region)
     with aws.translated("CreateHostedZone", f"hosted zone {SITE_DOMAIN}"):
