@@ -1,8 +1,8 @@
 """The README's local walkthrough runs as it is written.
 
 The shell block between ``<!-- walkthrough: begin`` and ``<!-- walkthrough: end -->`` in README.md is run with
-bash, unchanged, in a copy of the clone as ``make build`` leaves it (the tracked files, the repository's
-``.venv``, a build in ``build/``), against a local endpoint started the way the README says
+bash, unchanged, in a copy of the clone as ``make build`` leaves it (the files git does not ignore, the
+repository's ``.venv``, a build in ``build/``), against a local endpoint started the way the README says
 (``make local-aws READY=1``: the command the Makefile runs for it, on a free port of 127.0.0.1).  The copy is
 what the commands see as the clone, so they read and write its ``build/`` and nothing of the repository's.
 """
@@ -41,9 +41,10 @@ def test_the_walkthrough_block_is_found_and_uses_the_ready_accounts_values():
 
 
 def clone_copy(dest: Path, built: Path) -> Path:
-    """The tracked files of the working tree (times kept, so make sees nothing to rebuild), the repository's
-    virtualenv and a build, as a fresh clone looks after ``make build``."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    """The working tree's files git does not ignore (as they are, times kept, so make sees nothing to rebuild), the
+    repository's virtualenv and a build, as a fresh clone of them looks after ``make build``."""
+    tracked = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
     for name in filter(None, tracked.decode().split("\0")):
         source = ROOT / name
         if source.is_file():
