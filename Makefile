@@ -29,7 +29,7 @@ PYTEST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv build test lint scan guard-rules report publish local-aws demo bench golden clean distclean
+.PHONY: help venv shell build test lint scan guard-rules report publish local-aws demo bench golden clean distclean
 
 help: ## Show this help (coloured only on a terminal)
 	@echo "hipaa-catalog — make targets:"
@@ -44,6 +44,13 @@ $(STAMP): setup.cfg pyproject.toml constraints.txt
 	touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv and install the pinned dependencies (done by every other target)
+
+# make cannot change the shell it was started from, so this starts a new bash that reads ~/.bashrc and then
+# .venv/bin/activate (last, so that nothing in ~/.bashrc puts another `aws` first); exit returns to the old one.
+# The same in the current shell: source .venv/bin/activate
+shell: $(STAMP) ## A new bash with .venv/bin (hipaa-catalog, aws) first on PATH; exit leaves it
+	@echo "hipaa-catalog and aws from $(CURDIR)/$(BIN) are first on PATH; exit to leave"
+	@bash --rcfile <(printf '[ -f ~/.bashrc ] && . ~/.bashrc\n. %q\n' "$(CURDIR)/$(BIN)/activate") -i
 
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(CLI) build
@@ -125,8 +132,9 @@ report: $(STAMP) $(GRAPHVIZ_STAMP) $(if $(filter-out 0,$(PDF)),$(BROWSER_STAMP))
 publish: build ## Publish build/ to S3 + Service Catalog in every catalog region (DRY_RUN=1: plan only)
 	$(CLI) publish $(if $(filter-out 0,$(DRY_RUN)),--dry-run) $(PUBLISH_ARGS)
 
-local-aws: $(STAMP) ## Local AWS endpoint (moto + Service Catalog) on 127.0.0.1, port LOCAL_AWS_PORT (4566); foreground, Ctrl-C stops
-	$(BIN)/python scripts/local_aws.py --host 127.0.0.1 --port $(LOCAL_AWS_PORT) $(LOCAL_AWS_ARGS)
+local-aws: $(STAMP) ## Local AWS endpoint on 127.0.0.1, port LOCAL_AWS_PORT (4566), foreground, Ctrl-C stops; READY=1: with a ready account (EGRESS=endpoints: VPC endpoints, no NAT)
+	$(BIN)/python scripts/local_aws.py --host 127.0.0.1 --port $(LOCAL_AWS_PORT) \
+	  $(if $(filter-out 0,$(READY)),--ready-account $(if $(EGRESS),--egress $(EGRESS))) $(LOCAL_AWS_ARGS)
 
 demo: $(STAMP) ## The whole workflow (admin, release engineer, developer) against a local AWS endpoint, narrated
 	$(BIN)/python scripts/demo.py $(DEMO_ARGS)

@@ -129,10 +129,10 @@ def fresh_account(aws_env, built, hc):
 def set_up_account(aws_env, built, hc) -> dict:
     """Deploy the baseline and the launch role and publish the catalog on the (reset) endpoint."""
     from generator.aws import api as aws
-    from generator.devtools import demo
+    from generator.devtools import local_account
 
     region = "us-east-1"
-    network = demo.Demo(built, write=lambda _m: None).network(region, routes=False)
+    network = local_account.network(region, egress="").baseline_parameters()
     args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
     code, result, err = hc("deploy-baseline", "--region", region, "--yes", "--out", str(built), *args)
     assert code == 0, err

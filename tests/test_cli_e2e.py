@@ -23,7 +23,7 @@ import pytest
 from generator.aws import api as aws
 from generator.cli import main as cli
 from generator.aws.publish import template_url
-from generator.devtools import demo
+from generator.devtools import local_account
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
@@ -54,7 +54,7 @@ def operations(endpoint) -> list[str]:
 
 def network_args(built, region: str = REGION) -> list[str]:
     """``-p`` arguments for the administrator's network, created in the local EC2 of ``region``."""
-    network = demo.Demo(built, write=lambda _m: None).network(region, routes=False)
+    network = local_account.network(region, egress="").baseline_parameters()
     return [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
 
 
@@ -162,7 +162,7 @@ def test_deploy_is_idempotent_and_never_prompts_without_a_terminal(account, hc, 
 def test_a_failing_deploy_explains_the_rollback_and_names_the_resource(aws_env, built, hc):
     # the developer group already exists outside the stack (created by hand): CloudFormation cannot create it
     aws.client(aws.session(REGION), "iam").create_group(GroupName="HealthcareDeveloper")
-    network = demo.Demo(built, write=lambda _m: None).network(REGION)
+    network = local_account.network(REGION).baseline_parameters()
     args = ["deploy-baseline", "--region", REGION, "--yes", "--out", str(built),
             *[a for k, v in network.items() for a in ("-p", f"{k}={v}")]]
     code, out, err = hc(*args)

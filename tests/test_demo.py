@@ -25,9 +25,14 @@ def test_make_demo_exits_0_and_narrates_every_role(tmp_path):
         assert f"$ hipaa-catalog {command}" in out
     urls = re.findall(r"(clinic-test|clinic-prod): SUCCEEDED, CompliantWebsiteURL = (https://\S+)", out)
     assert {name for name, _url in urls} == {"clinic-test", "clinic-prod"}
-    # the administrator's stacks print their outputs; the baseline itself created the developer group
-    assert "DeveloperGroupName = HealthcareDeveloper" in out
-    assert re.search(r"LaunchRoleArn = arn:aws:iam::\d{12}:role/", out)
+    # what it shows is what it runs: no command is shown with --json while its human output is printed
+    shown = re.findall(r"^    \$ hipaa-catalog (.*)$", out, re.M)
+    assert shown and not [c for c in shown if "--json" in c.split()], shown
+    # the administrator's stacks print their outputs (the commands' own tables); the baseline itself created the
+    # developer group
+    assert re.search(r"^DeveloperGroupName +HealthcareDeveloper$", out, re.M)
+    assert re.search(r"^LaunchRoleArn +arn:aws:iam::\d{12}:role/", out, re.M)
+    assert "us-east-1: ready for web server launches" in out
     assert "creates the HealthcareDeveloper group" not in out  # no workaround left
     assert re.search(r"clinic-test: update SUCCEEDED, status AVAILABLE, instance i-\w+ \(same instance\)", out)
     assert "compliance.md" in out

@@ -13,7 +13,7 @@ import pytest
 
 from generator.aws import api as aws
 from generator.blocks import admin_settings as admin
-from generator.devtools import demo
+from generator.devtools import local_account
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
@@ -29,7 +29,7 @@ def deploy_args(network: dict) -> list[str]:
 
 
 def test_deploy_baseline_refuses_placements_no_load_balancer_could_serve(aws_env, built, hc):
-    network = demo.Demo(built, write=lambda _m: None).network(REGION, routes=False)
+    network = local_account.network(REGION, egress="").baseline_parameters()
     ec2 = aws.client(aws.session(REGION), "ec2", REGION)
     private, public = network["PrivateSubnetIds"].split(","), network["PublicSubnetIds"].split(",")
     zone = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=private + public)["Subnets"]}
@@ -69,8 +69,8 @@ def test_deploy_baseline_refuses_placements_no_load_balancer_could_serve(aws_env
 
 @pytest.fixture
 def ready(aws_env, built, hc):
-    """A complete account: the demo's network (a NAT gateway for the private subnets), baseline, launch role."""
-    network = demo.Demo(built, write=lambda _m: None).network(REGION)
+    """A complete account: the ready account's network (NAT gateways for the private subnets), baseline, launch role."""
+    network = local_account.network(REGION).baseline_parameters()
     for command in (["deploy-baseline", *deploy_args(network)], ["deploy-launch-role"]):
         code, _out, err = hc(*command, "--region", REGION, "--yes", "--out", str(built))
         assert code == 0, err
@@ -170,10 +170,10 @@ def test_doctor_names_each_missing_prerequisite(ready, hc, capsys):
     other = acm.request_certificate(DomainName="portal.example.net", ValidationMethod="DNS")["CertificateArn"]
     cert = overwrite(ssm, admin.CERTIFICATE_ARN, other)
     code, checks = doctor(hc)
-    assert code == 1 and f"it does not cover *.{demo.SITE_DOMAIN}" in checks["certificate"]["detail"]
+    assert code == 1 and f"it does not cover *.{local_account.SITE_DOMAIN}" in checks["certificate"]["detail"]
     assert "PENDING_VALIDATION, not ISSUED" in checks["certificate"]["detail"]
     west = aws.client(aws.session("us-west-2"), "acm", "us-west-2").request_certificate(
-        DomainName=f"*.{demo.SITE_DOMAIN}", ValidationMethod="DNS")["CertificateArn"]
+        DomainName=f"*.{local_account.SITE_DOMAIN}", ValidationMethod="DNS")["CertificateArn"]
     overwrite(ssm, admin.CERTIFICATE_ARN, west)
     code, checks = doctor(hc)
     assert f"is in us-west-2, not {REGION}" in checks["certificate"]["detail"]
@@ -184,7 +184,7 @@ def test_doctor_names_each_missing_prerequisite(ready, hc, capsys):
     zone_id = overwrite(ssm, admin.HOSTED_ZONE_ID, "Z0000000000000000NONE")
     code, checks = doctor(hc)
     assert "hosted zone Z0000000000000000NONE does not exist" in checks["hosted-zone"]["detail"]
-    private_zone = r53.create_hosted_zone(Name=demo.SITE_DOMAIN, CallerReference="private", HostedZoneConfig={
+    private_zone = r53.create_hosted_zone(Name=local_account.SITE_DOMAIN, CallerReference="private", HostedZoneConfig={
         "PrivateZone": True}, VPC={"VPCRegion": REGION, "VPCId": vpc})["HostedZone"]["Id"].rsplit("/", 1)[-1]
     overwrite(ssm, admin.HOSTED_ZONE_ID, private_zone)
     code, checks = doctor(hc)
@@ -192,11 +192,11 @@ def test_doctor_names_each_missing_prerequisite(ready, hc, capsys):
     elsewhere = r53.create_hosted_zone(Name="example.net", CallerReference="net")["HostedZone"]["Id"].rsplit("/", 1)[-1]
     overwrite(ssm, admin.HOSTED_ZONE_ID, elsewhere)
     code, checks = doctor(hc)
-    assert f"{demo.SITE_DOMAIN} is not example.net nor below it" in checks["hosted-zone"]["detail"]
+    assert f"{local_account.SITE_DOMAIN} is not example.net nor below it" in checks["hosted-zone"]["detail"]
     # the launch role, deployed with the earlier setting, may change records only in that zone
     assert checks["launch-role"]["ok"] is False and checks["launch-role"]["detail"].startswith(
         f"the launch role may change DNS records only in arn:aws:route53:::hostedzone/{zone_id} named "
-        f"*.{demo.SITE_DOMAIN}, but this region's settings name hosted zone {elsewhere}")
+        f"*.{local_account.SITE_DOMAIN}, but this region's settings name hosted zone {elsewhere}")
     assert "deploy-launch-role" in checks["launch-role"]["fix"]
     overwrite(ssm, admin.HOSTED_ZONE_ID, zone_id)
 

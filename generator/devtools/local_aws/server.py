@@ -28,6 +28,10 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               reads and seconds after creation; the next N new artifacts, or those
                               named, end FAILED
 
+With ``--ready-account`` (``make local-aws READY=1``) it first prepares a ready account on itself
+(``generator/devtools/local_account.py``, run as a process of its own with the endpoint's variables), writes its
+values into ``--account-dir``, and prints the ready line only then; if that fails, the server stops.
+
 A request signed for a region AWS does not have is answered at once with the error AWS endpoints give
 (``regions``), never by moto (which answers HTTP 500 after the client's retries).
 """
@@ -283,6 +287,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-iam", action="store_true", default=_env("IAM", "on").lower() in ("off", "0", "false"),
                    help="do not enforce IAM when Service Catalog provisions as a launch role (requests are "
                         "still logged; LOCAL_AWS_IAM=off). Default: enforced")
+    p.add_argument("--ready-account", action="store_true",
+                   default=_env("READY_ACCOUNT", "").lower() in ("1", "yes", "true", "on"),
+                   help="once listening, prepare a ready account (generator/devtools/local_account.py: VPCs, "
+                        "subnets, NAT gateways or VPC endpoints, certificates, hosted zone, repositories), write its "
+                        "values into --account-dir, and only then print the ready line (LOCAL_AWS_READY_ACCOUNT=1)")
+    p.add_argument("--account-dir", default=_env("ACCOUNT_DIR", "build/local-account"),
+                   help="where --ready-account writes account.json and <region>.env (default build/local-account)")
+    p.add_argument("--egress", choices=("nat", "endpoints"), default=_env("EGRESS", "nat"),
+                   help="with --ready-account: how the private subnets reach AWS (default nat; LOCAL_AWS_EGRESS)")
     p.add_argument("--verbose", action="store_true", help="log every request on stderr")
     p.add_argument("--exit-with-stdin", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -311,18 +324,15 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server(args.host, args.port, make_app(faults, background=True), verbose=args.verbose)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)
-    print(f"{READY_LINE} http://{args.host}:{port} (ready in {time.perf_counter() - started:.2f} s)", flush=True)
+    url = f"http://{args.host}:{port}"
     threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
     if args.exit_with_stdin:
         threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
+    failed: list[int] = []
+    if args.ready_account:
+        threading.Thread(target=_prepare_then_announce, args=(server, url, args, started, failed), daemon=True).start()
     else:
-        print(f"  use it with: export AWS_ENDPOINT_URL=http://{args.host}:{port} AWS_ACCESS_KEY_ID=testing "
-              "AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1; unset AWS_PROFILE\n"
-              "  faults: curl -X POST -d '{\"throttle\": 0.2}' "
-              f"http://{args.host}:{port}/_local_aws/faults   (Ctrl-C stops; state is lost)\n"
-              f"  IAM of Service Catalog launch roles: {'not enforced (--no-iam)' if args.no_iam else 'enforced'}; "
-              f"requests: curl http://{args.host}:{port}/_local_aws/iam/requests",
-              file=sys.stderr, flush=True)
+        _announce(url, args, started)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever(poll_interval=0.05)   # shutdown() answers within this
@@ -330,7 +340,45 @@ def main(argv: list[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
-    return 0
+    return failed[0] if failed else 0
+
+
+def _announce(url: str, args: argparse.Namespace, started: float, account_dir: str = "") -> None:
+    """The ready line on stdout (what ``LocalAws.start`` and the tests wait for), then how to use it on stderr."""
+    print(f"{READY_LINE} {url} (ready in {time.perf_counter() - started:.2f} s)", flush=True)
+    if args.exit_with_stdin:
+        return
+    use = (f"source {account_dir}/<region>.env   (the endpoint's variables and the account's values)" if account_dir
+           else f"export AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+                "AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1; unset AWS_PROFILE")
+    print(f"  use it with: {use}\n"
+          "  faults: curl -X POST -d '{\"throttle\": 0.2}' "
+          f"{url}/_local_aws/faults   (Ctrl-C stops; state is lost)\n"
+          f"  IAM of Service Catalog launch roles: {'not enforced (--no-iam)' if args.no_iam else 'enforced'}; "
+          f"requests: curl {url}/_local_aws/iam/requests",
+          file=sys.stderr, flush=True)
+
+
+def _prepare_then_announce(server: Any, url: str, args: argparse.Namespace, started: float, failed: list[int]) -> None:
+    """Run ``generator.devtools.local_account`` against this endpoint (a process of its own, with the endpoint's
+    variables), show what it made, then announce the endpoint; if it fails, stop the server with its exit code."""
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")}
+    env.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_EC2_METADATA_DISABLED="true")
+    print("local-aws: preparing a ready account ...", file=sys.stderr, flush=True)
+    done = subprocess.run([sys.executable, "-m", "generator.devtools.local_account", "--out", args.account_dir,
+                           "--egress", args.egress], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
+    print(done.stdout, end="", file=sys.stderr, flush=True)
+    if done.returncode != 0:
+        print(f"local-aws: error: the ready account could not be prepared (exit code {done.returncode}); "
+              "the endpoint stops, since its state is incomplete: run it again", file=sys.stderr, flush=True)
+        failed.append(done.returncode)
+        server.shutdown()
+        return
+    _announce(url, args, started, args.account_dir)
 
 
 def _exit_on_eof(server: Any) -> None:
