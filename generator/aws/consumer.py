@@ -341,7 +341,6 @@ class Consumer:
         return physical if SC_STACK_ARN.fullmatch(physical) else None
 
     def _stack_events(self, stack: str, seen: set[str], since) -> list[dict]:
-        self.check_stop()
         if self._cf is None:
             self._cf = aws.client(self.session or aws.session(self.region), "cloudformation",
                                   self.sc.meta.region_name)
@@ -349,7 +348,8 @@ class Consumer:
 
     def wait_record(self, record_id: str, name: str, product: str = "", version: str = "") -> dict:
         """Poll the record until it ends: a progress line per status and per new stack event, the status
-        line with the time waited (see the module docstring)."""
+        line with the time waited (see the module docstring).  Ctrl-C ends the wait before the next poll; a
+        record seen ended meanwhile is reported as it ended."""
         started = time.monotonic()
         deadline = started + self.timeout
         last = None
@@ -359,7 +359,8 @@ class Consumer:
             rec = self.describe_record(record_id)
             detail = rec["RecordDetail"]
             status = detail["Status"]
-            stack = stack or self._stack_of(name)
+            if stack is None and not self.stop.is_set():
+                stack = self._stack_of(name)
             for e in self._stack_events(stack, seen, detail.get("CreatedTime")) if stack else []:
                 self.progress(aws.event_line(e))
             if status != last:

@@ -278,18 +278,18 @@ def execute(cf, p: Plan, *, progress: Progress | None = None, status: Status | N
     progress = progress or (lambda _m: None)
     status = status or (lambda _s, _t: None)
     stop = stop or threading.Event()
+    seen: set[str] = set()
+    aws.new_stack_events(cf, p.stack_name, seen)
     if stop.is_set():
         discard(cf, p)
         raise Interrupted(NOTHING_CHANGED.format(name=p.stack_name) + " (change set deleted)",
                           hint="run the same command again")
-    seen: set[str] = set()
-    aws.new_stack_events(cf, p.stack_name, seen)
+    progress(f"executing {p.change_set_type} of stack {p.stack_name}")
     try:
         aws.call(cf, "ExecuteChangeSet", f"stack {p.stack_name}", ChangeSetName=p.change_set_id,
                  StackName=p.stack_name)
     except AwsCallError as exc:
         raise DeployError(exc.message, failing_events(cf, p.stack_name), code=exc.code, hint=exc.hint) from exc
-    progress(f"executing {p.change_set_type} of stack {p.stack_name}")
     started = time.monotonic()
     deadline, delays = started + timeout, aws.backoff(poll)
     while True:
