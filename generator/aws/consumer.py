@@ -174,6 +174,8 @@ class Consumer:
                                f"{last.ended}, before the next request was sent",
                                hint="run the same command again: it goes on from there")
         hint = f"follow it with `hipaa-catalog status {last.name} --watch`"
+        # ProvisionProduct answers DuplicateResourceException, "The specified resource is a duplicate", for a
+        # name in use (*ProvisionProduct*, Errors, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionProduct.html)
         if last.record_type == "PROVISION_PRODUCT":
             hint += (f" (do not launch {last.name} again: the name is taken as long as it exists, and the launch "
                      "would be refused with DuplicateResourceException)")
@@ -352,7 +354,6 @@ class Consumer:
         record seen ended meanwhile is reported as it ended."""
         started = time.monotonic()
         deadline = started + self.timeout
-        last = None
         delays = aws.backoff(self.poll)
         stack, seen = None, set()
         while True:
@@ -363,12 +364,11 @@ class Consumer:
                 stack = self._stack_of(name)
             for e in self._stack_events(stack, seen, detail.get("CreatedTime")) if stack else []:
                 self.progress(aws.event_line(e))
-            if status != last:
-                self.progress(f"{name}: {detail.get('RecordType', '')} {status}")
-                last = status
+            what = f"{name}: {detail.get('RecordType', '')} {status}"
             if status in RECORD_DONE:
+                self.progress(f"{what} after {time.monotonic() - started:.0f}s")
                 break
-            self.status_line(f"{name}: {detail.get('RecordType', '')} {status}", time.monotonic() - started)
+            self.status_line(what, time.monotonic() - started)
             if time.monotonic() > deadline:
                 raise LaunchError(f"{name}: record {record_id} still {status} after {self.timeout:.0f}s",
                                   hint=f"check later with `hipaa-catalog status {name}`")

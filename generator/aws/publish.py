@@ -741,7 +741,6 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     templates = load_release_templates(settings, out_dir, check_fresh=check_fresh)
     started = time.time()
     sess = aws.session(settings.primary_region)
-    progress(f"checking the AWS credentials ({aws.endpoint_url() or 'AWS'})")
     account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn, progress)
     principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
     release = Release(templates=templates, policy=settings.publish, principals=principals,

@@ -238,7 +238,8 @@ def update(consumer: Consumer, site: Site, name: str, version: str | None, param
 
 
 def terminate(consumer: Consumer, name: str, progress: Progress | None = None, wait: bool = True) -> dict:
-    """Turn the load balancer's deletion protection off (when it is on), then terminate ``name``."""
+    """Turn the load balancer's deletion protection off (when it is on), then terminate ``name``.  The update
+    turning it off is always waited for (the termination needs it done); ``wait`` applies to the termination."""
     progress = progress or (lambda _m: None)
     try:
         unprotected = _unprotect(consumer, name, "since a protected load balancer cannot be deleted", progress)

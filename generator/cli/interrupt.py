@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 
 from generator.errors import Interrupted
 
-GRACE = 5.0   # seconds the calls under way get to finish after the first Ctrl-C (developer and admin commands)
+GRACE = 10.0   # seconds the calls under way get to finish after the first Ctrl-C (developer and admin commands)
 
 
 @contextmanager
