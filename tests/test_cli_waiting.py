@@ -28,7 +28,7 @@ from tests.test_publish import _wait_for_line
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
-LATENCY_MS = 1000
+LATENCY_MS = 500
 
 
 def _cli(*argv: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
@@ -63,32 +63,31 @@ def probe(account):
     account["endpoint"].set_faults()
 
 
-def test_launch_shows_progress_and_stack_events_on_stderr(probe):
+def test_progress_no_wait_status_watch_and_terminate_s_question(probe, hc):
+    # waiting: the record's status with the time waited and the stack's events, as plain lines on a pipe
     proc = _cli("launch", PROBE, "--name", "clinic", *GOOD)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert "launched probe-site 1.1.0 as clinic: SUCCEEDED" in out
-    assert "clinic: PROVISION_PRODUCT IN_PROGRESS" in err and "clinic: PROVISION_PRODUCT SUCCEEDED" in err
+    assert "clinic: PROVISION_PRODUCT IN_PROGRESS (0s)" in err and "clinic: PROVISION_PRODUCT SUCCEEDED after" in err
     # the stack's events, read with the end user's DescribeStackEvents on the SC-* stack
     assert any("CREATE_COMPLETE" in line and "AWS::SSM::Parameter Site" in line for line in err.splitlines()), err
     assert "\r" not in err   # not a terminal: plain lines, no line rewritten in place
 
-
-def test_no_wait_returns_the_record_and_status_watch_follows_it(probe, hc):
-    code, requested, err = hc("launch", PROBE, "--name", "clinic", "--no-wait", "--region", REGION, *GOOD)
+    # --no-wait: the record right after the request; status --watch follows it to the end
+    code, requested, err = hc("launch", PROBE, "--name", "clinic-2", "--no-wait", "--region", REGION,
+                              "-p", "SiteName=clinic-2", "-p", "InstanceOwnerEmail=dev@example.org")
     assert code == 0, err
     assert requested["record_id"].startswith("rec-") and requested["record_type"] == "PROVISION_PRODUCT"
     assert requested["status"] != "SUCCEEDED" and requested["outputs"] == {}
-    assert requested["next_step"] == "hipaa-catalog status clinic --watch"
-    code, st, err = hc("status", "clinic", "--watch", "--region", REGION)
+    assert requested["next_step"] == "hipaa-catalog status clinic-2 --watch"
+    code, st, err = hc("status", "clinic-2", "--watch", "--region", REGION)
     assert code == 0, err
-    assert st["status"] == "AVAILABLE" and st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
+    assert st["status"] == "AVAILABLE" and st["outputs"]["CompliantWebsiteURL"] == "https://clinic-2.example.org/"
     code, _st, err = hc("status", "--watch", "--region", REGION)
     assert code == 2 and "status --watch needs NAME" in err
 
-
-def test_terminate_asks_on_a_terminal_and_needs_yes_without_one(probe, hc):
-    assert hc("launch", PROBE, "--name", "clinic", "--region", REGION, *GOOD)[0] == 0
+    # terminate asks on a terminal, and without one needs --yes
     code, _out, err = hc("terminate", "clinic", "--region", REGION)
     assert code == 2 and "standard input is not a terminal" in err and "terminate clinic --yes" in err
     controller, terminal = pty.openpty()
@@ -105,8 +104,10 @@ def test_terminate_asks_on_a_terminal_and_needs_yes_without_one(probe, hc):
     assert code == 0 and done["status"] == "SUCCEEDED", err
 
 
-def test_ctrl_c_while_the_launch_request_is_under_way_names_status_watch_not_a_rerun(probe, hc):
-    probe["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
+def test_ctrl_c_during_a_launch_and_an_update_names_the_next_step_and_it_finishes_the_job(probe, hc):
+    endpoint = probe["endpoint"]
+    # during the launch request: it is accepted, so the next step is status --watch, not a re-run
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
     proc = _cli("launch", PROBE, "--name", "clinic", *GOOD)
     # "launching ..." is printed just before ProvisionProduct is sent; the signal lands while it is under way
     out, err, seconds = _interrupt(proc, "launching probe-site 1.1.0 as clinic", delay=LATENCY_MS / 4000)
@@ -115,7 +116,7 @@ def test_ctrl_c_while_the_launch_request_is_under_way_names_status_watch_not_a_r
     assert "Traceback" not in err and "Ctrl-C again to quit at once" in err
     assert "clinic: stopped waiting; the launch request was accepted (record rec-" in err
     assert "follow it with `hipaa-catalog status clinic --watch`" in err and "do not launch clinic again" in err
-    probe["endpoint"].set_faults()
+    endpoint.set_faults()
     # the advice is right: a second launch is refused, and the printed next step finishes the job
     code, _out, err = hc("launch", PROBE, "--name", "clinic", "--region", REGION, *GOOD)
     assert code != 0 and "DuplicateResourceException" in err
@@ -123,31 +124,29 @@ def test_ctrl_c_while_the_launch_request_is_under_way_names_status_watch_not_a_r
     assert code == 0 and st["status"] == "AVAILABLE", err
     assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
 
-
-def test_ctrl_c_while_waiting_for_an_update_stops_waiting_and_a_second_one_quits_at_once(probe, hc):
-    assert hc("launch", PROBE, "--name", "clinic", "--region", REGION, *GOOD)[0] == 0
-    probe["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
+    # while waiting for an update: the wait stops, the update goes on
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
     proc = _cli("update", "clinic", "-p", "Environment=PROD")
     out, err, seconds = _interrupt(proc, "UPDATE_PROVISIONED_PRODUCT IN_PROGRESS")
     assert proc.returncode == Interrupted.exit_code, err
     assert seconds < interrupt.GRACE, f"took {seconds:.1f} s to stop"
     assert "clinic: stopped waiting; the update request was accepted" in err and "Traceback" not in err
     assert "status clinic --watch" in err and "launch clinic again" not in err
-    probe["endpoint"].set_faults()
+    endpoint.set_faults()
     code, st, err = hc("status", "clinic", "--watch", "--region", REGION)
     assert code == 0 and st["outputs"]["Environment"] == "PROD", err
 
     # a second Ctrl-C: the process ends at once, killed by the signal, without a traceback
-    probe["endpoint"].set_faults(latency_ms=3 * LATENCY_MS, services=["servicecatalog"])
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
     proc = _cli("update", "clinic", "-p", "Environment=TEST")
-    _interrupt_twice = _wait_for(proc.stderr, "updating clinic")
+    printed = _wait_for(proc.stderr, "updating clinic")
     proc.send_signal(signal.SIGINT)
-    _wait_for(proc.stderr, "Ctrl-C again")
+    printed += _wait_for(proc.stderr, "Ctrl-C again")
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
     _out, err = proc.communicate(timeout=30)
     assert time.monotonic() - started < 2 and proc.returncode == -signal.SIGINT
-    assert "Traceback" not in _interrupt_twice + err
+    assert "Traceback" not in printed + err
 
 
 def _stack_parameters(session, name: str) -> dict:
@@ -156,31 +155,31 @@ def _stack_parameters(session, name: str) -> dict:
     return {p["ParameterKey"]: p.get("ParameterValue") for p in stack["Parameters"]}
 
 
-def test_ctrl_c_during_a_deploy_before_execution_changes_nothing_after_it_says_how_to_follow(probe, hc):
-    session, stack = probe["session"], "hipaa-catalog-account-baseline"
+def test_ctrl_c_during_a_deploy_before_execution_changes_nothing_after_it_says_how_to_follow(account, hc):
+    session, stack = account["session"], "hipaa-catalog-account-baseline"
     before = _stack_parameters(session, stack)
-    out_dir = str(probe["built"])
-    probe["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
+    out_dir = str(account["built"])
+    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
     proc = _cli("deploy-baseline", "--yes", "--out", out_dir, "-p", "AdminCidr=10.30.0.0/16")
     out, err, seconds = _interrupt(proc, "creating change set", delay=LATENCY_MS / 4000)
     assert proc.returncode == Interrupted.exit_code, err
     assert seconds < interrupt.GRACE, f"took {seconds:.1f} s to stop"
     assert "interrupted before its change set was executed: nothing changed" in err and "deleted" in err
     assert "run the same command again" in err and "Traceback" not in err
-    probe["endpoint"].set_faults()
+    account["endpoint"].set_faults()
     cf = aws.client(session, "cloudformation", REGION)
     left = [(c["ChangeSetName"], c.get("ExecutionStatus")) for c in cf.list_change_sets(StackName=stack)["Summaries"]]
     assert not [c for c in left if c[1] != "EXECUTE_COMPLETE"], left   # only the executed ones of the set-up
     assert _stack_parameters(session, stack) == before
 
-    probe["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
+    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
     proc = _cli("deploy-baseline", "--yes", "--out", out_dir, "-p", "AdminCidr=10.30.0.0/16")
     # "executing ..." is printed just before ExecuteChangeSet is sent; the signal lands while it is under way
     out, err, _seconds = _interrupt(proc, "executing UPDATE of stack", delay=LATENCY_MS / 4000)
     assert proc.returncode == Interrupted.exit_code, err
     assert "stopped waiting; the update was started (ExecuteChangeSet accepted)" in err
     assert f"aws cloudformation describe-stack-events --stack-name {stack} --region {REGION}" in err
-    probe["endpoint"].set_faults()
+    account["endpoint"].set_faults()
     # the printed next step: once the stack is complete, the same command finds no changes
     assert _stack_parameters(session, stack)["AdminCidr"] == "10.30.0.0/16"
     code, result, err = hc("deploy-baseline", "--yes", "--out", out_dir, "--region", REGION,

@@ -51,8 +51,7 @@ END_USER_OPERATIONS = frozenset({
     "DescribeRecord", "DescribeProvisionedProduct", "SearchProvisionedProducts", "UpdateProvisionedProduct",
     "TerminateProvisionedProduct", "ListRecordHistory",
 })
-# Read with the end user's permissions on the product's own stack (see the module docstring).
-STACK_OPERATIONS = frozenset({"DescribeStackEvents"})
+# The provisioned products' stacks, whose events the end user may read (see the module docstring).
 SC_STACK_ARN = re.compile(r"arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack/SC-[^/]+/.+")
 DEPRECATED = "DEPRECATED"
 RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
