@@ -134,6 +134,7 @@ class Consumer:
         self.timeout = timeout
         self.requests: list[Request] = []        # accepted in this session, oldest first
         self.sending: tuple[str, str] | None = None   # (operation, name) of a write whose answer is awaited
+        self.following: tuple[str, str] | None = None  # (name, record id) of a record followed (status --watch)
         self._cf = None
 
     def _call(self, operation: str, resource: str = "", **params):
@@ -164,6 +165,10 @@ class Consumer:
 
     def interruption(self) -> Interrupted:
         """What was and was not done when Ctrl-C stopped this session, and the next step."""
+        if not self.requests and self.following:
+            name, record_id = self.following
+            return Interrupted(f"{name}: stopped following record {record_id}; the request goes on in AWS",
+                               hint=f"follow it again with `hipaa-catalog status {name} --watch`")
         if not self.requests:
             return Interrupted("interrupted before any request was sent to Service Catalog: nothing changed",
                                hint="run the same command again")
@@ -330,6 +335,7 @@ class Consumer:
     def follow(self, name: str) -> dict:
         """Wait for the last request made on provisioned product ``name`` (its LastRecordId) to end."""
         pp = self.describe_provisioned_product(name)
+        self.following = (name, pp["LastRecordId"])
         return self.wait_record(pp["LastRecordId"], name)
 
     def _stack_of(self, name: str) -> str | None:
