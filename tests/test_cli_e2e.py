@@ -362,7 +362,7 @@ def test_developer_launch_status_update_terminate(account, hc):
     code, listing, _err = hc("status", "--region", REGION)
     assert [p["name"] for p in listing["provisioned_products"]] == ["clinic"]
 
-    code, done, err = hc("terminate", "clinic", "--region", REGION)
+    code, done, err = hc("terminate", "clinic", "--yes", "--region", REGION)
     assert code == 0, err
     assert done["status"] == "SUCCEEDED" and done["record_type"] == "TERMINATE_PROVISIONED_PRODUCT"
     code, _out, err = hc("status", "clinic", "--region", REGION)

@@ -211,7 +211,7 @@ def test_every_aws_command_json(account, hc, capsys):
     assert [(p["name"], p["product"], p["version"]) for p in listed] == [("clinic", PROBE, "1.1.0"),
                                                                          ("site", "release-probe", "1.0.0")]
     for name in ("clinic", "site"):
-        code, data, err = hc("terminate", name, "--region", REGION)
+        code, data, err = hc("terminate", name, "--region", REGION, "--yes")
         assert code == 0, err
         check("terminate", data)
 

@@ -7,7 +7,10 @@
 - :func:`call` makes one call; botocore's errors become ``AwsCallError``s naming the action, the
   resource and AWS's error code (:func:`translate`); :func:`pages` reads a whole listing, through
   botocore's paginator where the service model has one, else by its page token.
-- :func:`backoff` gives the delays of every polling loop.
+- :func:`backoff` gives the delays of every polling loop; :func:`new_stack_events` and :func:`event_line`
+  are how every wait on a stack shows its progress.
+- A client made with ``progress`` reports each retry of a call that could not reach the endpoint, so an
+  unreachable endpoint is never silent while botocore retries it (see :func:`client`).
 - :class:`CallRecorder` counts the API calls made, read or write, through botocore's event hooks; the
   tests and the benchmark assert on it.
 
@@ -25,7 +28,7 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import boto3
 import botocore.exceptions as bexc
@@ -37,6 +40,7 @@ from botocore.loaders import create_loader
 from generator.errors import AwsCallError, AwsError
 
 DEFAULT_MAX_ATTEMPTS = 8
+CONNECT_TIMEOUT = 5   # seconds per connection attempt; botocore's default is 60
 RETRY_MODES = ("standard", "adaptive")
 
 # Operations whose name starts with one of these only read; every other operation writes.
@@ -105,15 +109,24 @@ def session(region: str | None = None, profile: str | None = None) -> boto3.Sess
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None,
-           recorder: "CallRecorder | None" = None):
-    """A client with bounded standard retries, the endpoint override, and (optionally) call recording."""
+           recorder: "CallRecorder | None" = None, progress: Callable[[str], None] | None = None):
+    """A client with bounded standard retries, the endpoint override, and (optionally) call recording and
+    a ``progress`` line for each retry of a call that could not reach the endpoint.
+
+    Standard retry mode retries "transient errors" including socket and connection errors, with
+    exponential backoff (*Retries*, Boto3 documentation,
+    https://docs.aws.amazon.com/boto3/latest/guide/retries.html): against an endpoint that does not answer,
+    the attempts take seconds to minutes, so each one is reported (``connect_timeout``, *Config
+    Reference*, https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html, bounds
+    the wait of one attempt to connect)."""
     region = region or sess.region_name or default_region()
     if not region:
         raise AwsError("no AWS region set", hint="set AWS_REGION (for example us-east-1)")
     extra = {}
     if service == "s3" and endpoint_url():
         extra["s3"] = {"addressing_style": "path"}  # a local endpoint has no per-bucket host names
-    cfg = Config(retries=retry_config(), connect_timeout=10, read_timeout=60, **extra)
+    retries = retry_config()
+    cfg = Config(retries=dict(retries), connect_timeout=CONNECT_TIMEOUT, read_timeout=60, **extra)
     try:
         c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
     except bexc.ProfileNotFound as exc:
@@ -123,7 +136,23 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
         raise AwsError(f"cannot create an AWS {service} client in {region}: {exc}") from exc
     if recorder is not None:
         recorder.watch(c)
+    if progress is not None:
+        c.meta.events.register("needs-retry.*.*", functools.partial(_report_unreachable, progress=progress,
+                                                                    limit=retries["max_attempts"]))
     return c
+
+
+UNREACHABLE = (bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ConnectionClosedError)
+
+
+def _report_unreachable(progress: Callable[[str], None], limit: int, attempts: int = 0, operation=None,
+                        caught_exception=None, endpoint=None, **_kwargs) -> None:
+    """A ``needs-retry`` observer (it returns None, so botocore's own retry handler decides): one line per
+    failed attempt to reach the endpoint that will be retried."""
+    if isinstance(caught_exception, UNREACHABLE) and attempts < limit:
+        where = getattr(endpoint, "host", "") or "AWS"
+        progress(f"cannot reach {where} ({getattr(operation, 'name', 'a call')}, attempt {attempts} of {limit}: "
+                 f"{type(caught_exception).__name__}); retrying")
 
 
 def error_code(exc: BaseException) -> str:
@@ -229,6 +258,37 @@ def backoff(limit: float, first: float = 0.25) -> Iterator[float]:
     while True:
         yield min(delay, limit)
         delay *= 2
+
+
+def new_stack_events(c, stack: str, seen: set[str], since=None) -> list[dict]:
+    """The events of ``stack`` not in ``seen`` (added to it), oldest first, from the newest page of
+    DescribeStackEvents ("Returns all stack related events for a specified stack in reverse chronological
+    order", *DescribeStackEvents*, AWS CloudFormation API Reference,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackEvents.html); with
+    ``since`` (a datetime), only events from then on.  None when they cannot be read: they only add detail
+    to progress."""
+    try:
+        events = call(c, "DescribeStackEvents", f"stack {stack}", StackName=stack)["StackEvents"]
+    except AwsCallError:
+        return []
+    fresh = []
+    for e in reversed(events):
+        if e["EventId"] in seen:
+            continue
+        seen.add(e["EventId"])
+        try:
+            if since is not None and e["Timestamp"] < since:
+                continue
+        except TypeError:   # one of the two times without a time zone: keep the event
+            pass
+        fresh.append(e)
+    return fresh
+
+
+def event_line(e: dict) -> str:
+    """One stack event as a progress line: status, resource type, logical id and the reason, if any."""
+    reason = f": {e['ResourceStatusReason']}" if e.get("ResourceStatusReason") else ""
+    return f"{e['ResourceStatus']:<20} {e['ResourceType']} {e['LogicalResourceId']}{reason}"
 
 
 @dataclass(frozen=True)

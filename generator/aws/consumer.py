@@ -11,20 +11,37 @@ What a launch needs besides Service Catalog (the CodeCommit repository, the AMI 
 Parameters are checked against the chosen version's constraints (as DescribeProvisioningParameters
 reports them) before ProvisionProduct is called, so a bad value is refused locally with the
 template's constraint description.
+
+While a request runs, ``wait_record`` shows the time waited, the record's status and each new event of
+the provisioned product's stack.  The stack is the one SearchProvisionedProducts names as the product's
+``PhysicalId`` when that is the ARN of an ``SC-*`` CloudFormation stack: the developers'
+AWSServiceCatalogEndUserFullAccess allows ``cloudformation:DescribeStackEvents`` and ``DescribeStacks``
+on ``arn:aws:cloudformation:*:*:stack/SC-*`` (*AWSServiceCatalogEndUserFullAccess*, AWS Managed Policy
+Reference, https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSServiceCatalogEndUserFullAccess.html).
+The API reference describes ``PhysicalId`` only as "The assigned identifier for the resource"
+(*ProvisionedProductAttribute*, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionedProductAttribute.html):
+when it is not such an ARN, or the events cannot be read, progress shows the record's status alone.
+
+Ctrl-C (``stop``): no new call starts; a request already accepted goes on in AWS, so the ``Interrupted``
+error says which request was accepted and to follow it with ``hipaa-catalog status NAME --watch``.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable, Mapping
 
 from generator.aws import api as aws, parameters
 from generator.aws.parameters import ParameterSpec
 from generator.aws.publish_plan import hash_from_description, note_from_description
-from generator.errors import AwsCallError, LaunchError
+from generator.errors import AwsCallError, Interrupted, LaunchError
 from generator.settings import SEMVER
 
 Progress = Callable[[str], None]
+Status = Callable[[str, float], None]   # what is being waited for, and the seconds waited so far
 # What a caller adds to the parameters of a launch or an update before they are checked and sent: called
 # with the chosen version's specs (by key), the given values and the keys the current version declares
 # (None for a launch); returns the values to use.
@@ -35,6 +52,8 @@ END_USER_OPERATIONS = frozenset({
     "DescribeRecord", "DescribeProvisionedProduct", "SearchProvisionedProducts", "UpdateProvisionedProduct",
     "TerminateProvisionedProduct", "ListRecordHistory",
 })
+# The provisioned products' stacks, whose events the end user may read (see the module docstring).
+SC_STACK_ARN = re.compile(r"arn:[a-z-]+:cloudformation:[a-z0-9-]+:\d{12}:stack/SC-[^/]+/.+")
 DEPRECATED = "DEPRECATED"
 RECORD_DONE = {"SUCCEEDED", "FAILED", "IN_PROGRESS_IN_ERROR"}
 # What each state of a provisioned product means, after *ProvisionedProductDetail*, Status (AWS Service
@@ -50,6 +69,22 @@ STATUS_MEANINGS = {
     "PLAN_IN_PROGRESS": "planned, not built: a plan to provision it was made but its resources are not created "
                         "yet; once the plan is executed, wait for AVAILABLE",
 }
+REQUEST_KINDS = {"PROVISION_PRODUCT": "launch", "UPDATE_PROVISIONED_PRODUCT": "update",
+                 "TERMINATE_PROVISIONED_PRODUCT": "termination"}
+
+
+@dataclass
+class Request:
+    """A write request Service Catalog accepted in this session: its record and, once seen, how it ended."""
+
+    name: str
+    record_id: str
+    record_type: str
+    ended: str = ""   # SUCCEEDED, FAILED ... once the wait saw it end
+
+    @property
+    def kind(self) -> str:
+        return REQUEST_KINDS.get(self.record_type, self.record_type.lower())
 
 
 # ------------------------------------------------------------------------------------ local validation
@@ -101,23 +136,83 @@ class Consumer:
     """A developer's Service Catalog session in one region (end-user operations only)."""
 
     def __init__(self, region: str | None = None, *, client=None, progress: Progress | None = None,
-                 poll: float = 2.0, timeout: float = 3600):
-        self.sc = client or aws.client(aws.session(region), "servicecatalog", region)
+                 status: Status | None = None, stop: threading.Event | None = None, poll: float = 2.0,
+                 timeout: float = 3600):
+        self.session = None if client else aws.session(region)
+        self.region = region
+        self.sc = client or aws.client(self.session, "servicecatalog", region, progress=progress)
         self.progress = progress or (lambda _m: None)
+        self.status_line = status or (lambda _s, _t: None)
+        self.stop = stop or threading.Event()
         self.poll = poll
         self.timeout = timeout
+        self.requests: list[Request] = []        # accepted in this session, oldest first
+        self.sending: tuple[str, str] | None = None   # (operation, name) of a write whose answer is awaited
+        self.following: tuple[str, str] | None = None  # (name, record id) of a record followed (status --watch)
+        self._cf = None
 
     def _call(self, operation: str, resource: str = "", **params):
         assert operation in END_USER_OPERATIONS, operation  # developer permissions only
+        self.check_stop()
         try:
             return aws.call(self.sc, operation, resource, **params)
         except AwsCallError as exc:
             raise LaunchError(exc.message, code=exc.code, hint=exc.hint) from exc
 
+    def _request(self, operation: str, name: str, **params) -> str:
+        """Send a write request (ProvisionProduct, UpdateProvisionedProduct, TerminateProvisionedProduct);
+        remember it as accepted; return its record id."""
+        self.check_stop()
+        self.sending = (operation, name)
+        try:
+            detail = self._call(operation, f"provisioned product {name}", **params)["RecordDetail"]
+        finally:
+            self.sending = None
+        self.requests.append(Request(name, detail["RecordId"], detail.get("RecordType", "")))
+        return detail["RecordId"]
+
+    # -- Ctrl-C
+    def check_stop(self) -> None:
+        """Raise ``Interrupted`` (what was done, what to do) once Ctrl-C was pressed; called before each call."""
+        if self.stop.is_set():
+            raise self.interruption()
+
+    def interruption(self) -> Interrupted:
+        """What was and was not done when Ctrl-C stopped this session, and the next step."""
+        if not self.requests and self.following:
+            name, record_id = self.following
+            return Interrupted(f"{name}: stopped following record {record_id}; the request goes on in AWS",
+                               hint=f"follow it again with `hipaa-catalog status {name} --watch`")
+        if not self.requests:
+            return Interrupted("interrupted before any request was sent to Service Catalog: nothing changed",
+                               hint="run the same command again")
+        last = self.requests[-1]
+        if last.ended:
+            return Interrupted(f"{last.name}: interrupted after the {last.kind} (record {last.record_id}) ended "
+                               f"{last.ended}, before the next request was sent",
+                               hint="run the same command again: it goes on from there")
+        hint = f"follow it with `hipaa-catalog status {last.name} --watch`"
+        # ProvisionProduct answers DuplicateResourceException, "The specified resource is a duplicate", for a
+        # name in use (*ProvisionProduct*, Errors, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ProvisionProduct.html)
+        if last.record_type == "PROVISION_PRODUCT":
+            hint += (f" (do not launch {last.name} again: the name is taken as long as it exists, and the launch "
+                     "would be refused with DuplicateResourceException)")
+        return Interrupted(f"{last.name}: stopped waiting; the {last.kind} request was accepted (record "
+                           f"{last.record_id}) and goes on in AWS", hint=hint)
+
+    def last_words(self) -> str:
+        """What to say when the call under way does not answer in time after Ctrl-C."""
+        if self.sending:
+            operation, name = self.sending
+            return (f"{operation} for {name} was sent and its answer had not come: see with `hipaa-catalog "
+                    f"status {name}` whether it was accepted")
+        return str(self.interruption())
+
     # -- products and versions
     def _pages(self, operation: str, resource: str, key: str, **params) -> list[dict]:
         """Every item under ``key`` of an end-user listing, all pages."""
         assert operation in END_USER_OPERATIONS, operation
+        self.check_stop()
         try:
             return aws.pages(self.sc, operation, key, resource, **params)
         except AwsCallError as exc:
@@ -182,8 +277,8 @@ class Consumer:
 
     # -- provisioning
     def provision(self, product_name: str, name: str, params: Mapping[str, str], version: str | None = None,
-                  tags: Mapping[str, str] | None = None, prepare: Prepare | None = None) -> dict:
-        """Check, provision, wait; return the record with its outputs."""
+                  tags: Mapping[str, str] | None = None, prepare: Prepare | None = None, wait: bool = True) -> dict:
+        """Check, provision, wait (unless not ``wait``); return the record with its outputs."""
         product = self.find_product(product_name)
         pid = product["ProductId"]
         artifacts = self.describe_product(pid).get("ProvisioningArtifacts", [])
@@ -196,10 +291,11 @@ class Consumer:
         self.progress(f"launching {product['Name']} {artifact['Name']} as {name}")
         kw = dict(ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id, ProvisionedProductName=name,
                   ProvisioningParameters=prov, Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()])
-        rec = self._call("ProvisionProduct", f"provisioned product {name}", **kw)["RecordDetail"]
-        return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
+        record_id = self._request("ProvisionProduct", name, **kw)
+        return self._finish(record_id, name, product["Name"], artifact["Name"], wait)
 
-    def update(self, name: str, version: str | None, params: Mapping[str, str], prepare: Prepare | None = None) -> dict:
+    def update(self, name: str, version: str | None, params: Mapping[str, str], prepare: Prepare | None = None,
+               wait: bool = True) -> dict:
         current = self.describe_provisioned_product(name)
         pid = current["ProductId"]
         described = self.describe_product(pid)
@@ -222,10 +318,9 @@ class Consumer:
         prov = validate_parameters(specs, params, product=product["Name"], version=artifact["Name"], update=True,
                                    previous_keys=previous_keys)
         self.progress(f"updating {name} to {product['Name']} {artifact['Name']}")
-        rec = self._call("UpdateProvisionedProduct", f"provisioned product {name}", ProvisionedProductName=name,
-                         ProductId=pid, ProvisioningArtifactId=artifact["Id"], PathId=path_id,
-                         ProvisioningParameters=prov)["RecordDetail"]
-        return self.wait_record(rec["RecordId"], name, product["Name"], artifact["Name"])
+        record_id = self._request("UpdateProvisionedProduct", name, ProvisionedProductName=name, ProductId=pid,
+                                  ProvisioningArtifactId=artifact["Id"], PathId=path_id, ProvisioningParameters=prov)
+        return self._finish(record_id, name, product["Name"], artifact["Name"], wait)
 
     def _keys_of(self, product_id: str, artifact_id: str | None, path_id: str | None) -> set[str] | None:
         """The parameter names of a version (None when it cannot be described any more: keep every value)."""
@@ -236,30 +331,71 @@ class Consumer:
         except LaunchError:
             return None
 
-    def terminate(self, name: str) -> dict:
+    def terminate(self, name: str, wait: bool = True) -> dict:
         self.describe_provisioned_product(name)  # a clear "not found" first
         self.progress(f"terminating {name}")
-        rec = self._call("TerminateProvisionedProduct", f"provisioned product {name}",
-                         ProvisionedProductName=name)["RecordDetail"]
-        return self.wait_record(rec["RecordId"], name)
+        record_id = self._request("TerminateProvisionedProduct", name, ProvisionedProductName=name)
+        return self._finish(record_id, name, "", "", wait)
+
+    def _finish(self, record_id: str, name: str, product: str, version: str, wait: bool) -> dict:
+        """The record once it has ended, or (not ``wait``) as it is right after the request."""
+        if wait:
+            return self.wait_record(record_id, name, product, version)
+        detail = self.describe_record(record_id)["RecordDetail"]
+        return {"name": name, "product": product or detail.get("ProductId", ""), "version": version,
+                "record_id": record_id, "record_type": detail.get("RecordType", ""), "status": detail["Status"],
+                "provisioned_product_id": detail.get("ProvisionedProductId", ""), "outputs": {}}
+
+    def follow(self, name: str) -> dict:
+        """Wait for the last request made on provisioned product ``name`` (its LastRecordId) to end."""
+        pp = self.describe_provisioned_product(name)
+        self.following = (name, pp["LastRecordId"])
+        return self.wait_record(pp["LastRecordId"], name)
+
+    def _stack_of(self, name: str) -> str | None:
+        """The ARN of provisioned product ``name``'s stack, when Service Catalog names an SC-* one yet.
+        SearchProvisionedProducts' ``SearchQuery`` filter searches the ``name`` field, among others
+        (*SearchProvisionedProducts*, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_SearchProvisionedProducts.html)."""
+        found = self._call("SearchProvisionedProducts", f"provisioned product {name}",
+                           Filters={"SearchQuery": [f"name:{name}"]}).get("ProvisionedProducts", [])
+        physical = next((p.get("PhysicalId") or "" for p in found if p.get("Name") == name), "")
+        return physical if SC_STACK_ARN.fullmatch(physical) else None
+
+    def _stack_events(self, stack: str, seen: set[str], since) -> list[dict]:
+        if self._cf is None:
+            self._cf = aws.client(self.session or aws.session(self.region), "cloudformation",
+                                  self.sc.meta.region_name)
+        return aws.new_stack_events(self._cf, stack, seen, since)
 
     def wait_record(self, record_id: str, name: str, product: str = "", version: str = "") -> dict:
-        deadline = time.monotonic() + self.timeout
-        last = None
+        """Poll the record until it ends: a progress line per status and per new stack event, the status
+        line with the time waited (see the module docstring).  Ctrl-C ends the wait before the next poll; a
+        record seen ended meanwhile is reported as it ended."""
+        started = time.monotonic()
+        deadline = started + self.timeout
         delays = aws.backoff(self.poll)
+        stack, seen = None, set()
         while True:
             rec = self.describe_record(record_id)
             detail = rec["RecordDetail"]
             status = detail["Status"]
-            if status != last:
-                self.progress(f"{name}: {detail.get('RecordType', '')} {status}")
-                last = status
+            if stack is None and not self.stop.is_set():
+                stack = self._stack_of(name)
+            for e in self._stack_events(stack, seen, detail.get("CreatedTime")) if stack else []:
+                self.progress(aws.event_line(e))
+            what = f"{name}: {detail.get('RecordType', '')} {status}"
             if status in RECORD_DONE:
+                self.progress(f"{what} after {time.monotonic() - started:.0f}s")
                 break
+            self.status_line(what, time.monotonic() - started)
             if time.monotonic() > deadline:
                 raise LaunchError(f"{name}: record {record_id} still {status} after {self.timeout:.0f}s",
                                   hint=f"check later with `hipaa-catalog status {name}`")
-            time.sleep(next(delays))
+            if self.stop.wait(next(delays)):
+                raise self.interruption()
+        for r in self.requests:
+            if r.record_id == record_id:
+                r.ended = status
         result = {"name": name, "product": product or detail.get("ProductId", ""), "version": version,
                   "record_id": record_id, "record_type": detail.get("RecordType", ""), "status": status,
                   "provisioned_product_id": detail.get("ProvisionedProductId", ""),

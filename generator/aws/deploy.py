@@ -23,6 +23,7 @@ existing AWS Config recorder and channel) and the replica bucket of the log buck
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +31,13 @@ from typing import Callable, Mapping
 
 from generator.aws import api as aws, parameters
 from generator.blocks import admin_settings as admin
-from generator.errors import AwsCallError, ConfigError, DeployError
+from generator.errors import AwsCallError, ConfigError, DeployError, Interrupted
 from generator.pipeline import manifest as manifests
 from generator.settings import Settings
 
 Progress = Callable[[str], None]
+Status = Callable[[str, float], None]   # what is being waited for, and the seconds waited so far
+NOTHING_CHANGED = "stack {name}: interrupted before its change set was executed: nothing changed"
 
 # The administrator's stacks: which built template (manifest name) and which default stack name.
 BASELINE = "account-baseline"
@@ -198,9 +201,15 @@ def _template_args(cf_body: str, upload: Callable[[str], str] | None) -> dict:
 
 def plan(cf, stack_name: str, template: dict, given: Mapping[str, str], *, product: str,
          tags: Mapping[str, str] | None = None, upload: Callable[[str], str] | None = None,
-         progress: Progress | None = None, timeout: float = 600, poll: float = 2.0) -> Plan:
-    """Create a change set for ``stack_name`` and read its changes (see the module docstring)."""
+         progress: Progress | None = None, timeout: float = 600, poll: float = 2.0,
+         stop: threading.Event | None = None) -> Plan:
+    """Create a change set for ``stack_name`` and read its changes (see the module docstring).  Once
+    ``stop`` is set (Ctrl-C), nothing new starts: a change set already created is deleted and
+    ``Interrupted`` says that nothing changed."""
     progress = progress or (lambda _m: None)
+    stop = stop or threading.Event()
+    if stop.is_set():
+        raise Interrupted(NOTHING_CHANGED.format(name=stack_name), hint="run the same command again")
     stack = describe_stack(cf, stack_name)
     status = refuse_unusable(cf, stack_name, stack)
     change_type = "UPDATE" if status and status != "REVIEW_IN_PROGRESS" else "CREATE"
@@ -221,13 +230,17 @@ def plan(cf, stack_name: str, template: dict, given: Mapping[str, str], *, produ
     cs_id = created["Id"]
     deadline, delays = time.monotonic() + timeout, aws.backoff(poll)
     while True:
+        if stop.is_set():
+            discard(cf, Plan(stack_name, change_type, cs_id))
+            raise Interrupted(NOTHING_CHANGED.format(name=stack_name) + f" (change set {name} deleted)",
+                              hint="run the same command again")
         desc = _call(cf, "DescribeChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name)
         if desc["Status"] in ("CREATE_COMPLETE", "FAILED"):
             break
         if time.monotonic() > deadline:
             raise DeployError(f"change set {name} of stack {stack_name} still {desc['Status']} after {timeout:.0f}s")
         progress(f"change set {name}: {desc['Status']}")
-        time.sleep(next(delays))
+        stop.wait(next(delays))
     if desc["Status"] == "FAILED":
         reason = desc.get("StatusReason", "")
         _call(cf, "DeleteChangeSet", stack_name, ChangeSetName=cs_id, StackName=stack_name)
@@ -255,43 +268,67 @@ def discard(cf, p: Plan) -> None:
         _call(cf, "DeleteChangeSet", p.stack_name, ChangeSetName=p.change_set_id, StackName=p.stack_name)
 
 
-def execute(cf, p: Plan, *, progress: Progress | None = None, timeout: float = 3600, poll: float = 3.0) -> dict:
-    """Execute the change set, wait for the stack, return ``{"status", "outputs"}``."""
+def execute(cf, p: Plan, *, progress: Progress | None = None, status: Status | None = None, timeout: float = 3600,
+            poll: float = 3.0, stop: threading.Event | None = None) -> dict:
+    """Execute the change set, wait for the stack (each new event a ``progress`` line, the stack's status
+    and the time waited given to ``status``), return ``{"status", "outputs"}``.  Once ``stop`` is set
+    (Ctrl-C) the wait ends: the operation goes on in CloudFormation and ``Interrupted`` says how to follow
+    it; before ExecuteChangeSet, the change set is deleted and nothing changes."""
     progress = progress or (lambda _m: None)
-    seen = {e["EventId"] for e in _events(cf, p.stack_name)}
+    status = status or (lambda _s, _t: None)
+    stop = stop or threading.Event()
+    seen: set[str] = set()
+    aws.new_stack_events(cf, p.stack_name, seen)
+    if stop.is_set():
+        discard(cf, p)
+        raise Interrupted(NOTHING_CHANGED.format(name=p.stack_name) + " (change set deleted)",
+                          hint="run the same command again")
+    progress(f"executing {p.change_set_type} of stack {p.stack_name}")
     try:
         aws.call(cf, "ExecuteChangeSet", f"stack {p.stack_name}", ChangeSetName=p.change_set_id,
                  StackName=p.stack_name)
     except AwsCallError as exc:
         raise DeployError(exc.message, failing_events(cf, p.stack_name), code=exc.code, hint=exc.hint) from exc
-    progress(f"executing {p.change_set_type} of stack {p.stack_name}")
-    deadline, delays = time.monotonic() + timeout, aws.backoff(poll)
+    started = time.monotonic()
+    deadline, delays = started + timeout, aws.backoff(poll)
     while True:
+        if stop.is_set():
+            raise still_running(cf, p)
         stack = describe_stack(cf, p.stack_name)
-        for e in reversed(_events(cf, p.stack_name)):
-            if e["EventId"] not in seen:
-                seen.add(e["EventId"])
-                reason = f": {e['ResourceStatusReason']}" if e.get("ResourceStatusReason") else ""
-                progress(f"{e['ResourceStatus']:<20} {e['ResourceType']} {e['LogicalResourceId']}{reason}")
-        status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-        if not status.endswith("_IN_PROGRESS"):
+        for e in aws.new_stack_events(cf, p.stack_name, seen):
+            progress(aws.event_line(e))
+        state = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+        if not state.endswith("_IN_PROGRESS"):
             break
+        status(f"stack {p.stack_name}: {state}", time.monotonic() - started)
         if time.monotonic() > deadline:
-            raise DeployError(f"stack {p.stack_name} still {status} after {timeout:.0f}s",
+            raise DeployError(f"stack {p.stack_name} still {state} after {timeout:.0f}s",
                               hint="it keeps running in CloudFormation; check it with aws cloudformation "
                                    "describe-stacks and run again when it has finished")
-        time.sleep(next(delays))
-    if status not in OK_STATES:
-        raise DeployError(f"stack {p.stack_name} ended in state {status}: CloudFormation rolled the "
+        stop.wait(next(delays))
+    if state not in OK_STATES:
+        raise DeployError(f"stack {p.stack_name} ended in state {state}: CloudFormation rolled the "
                           f"{p.change_set_type.lower()} back", failing_events(cf, p.stack_name),
-                          hint=STUCK_STATES.get(status, "fix the cause named above and run again")
+                          hint=STUCK_STATES.get(state, "fix the cause named above and run again")
                           .format(name=p.stack_name))
-    return {"status": status, "outputs": outputs(stack)}
+    return {"status": state, "outputs": outputs(stack)}
+
+
+def still_running(cf, p: Plan) -> Interrupted:
+    """What to do after Ctrl-C once the change set was executed: the operation goes on in CloudFormation
+    (stopping the client does not stop it), and a re-run while it does is refused (``refuse_unusable``)."""
+    region = cf.meta.region_name
+    return Interrupted(
+        f"stack {p.stack_name}: stopped waiting; the {p.change_set_type.lower()} was started (ExecuteChangeSet "
+        "accepted) and goes on in CloudFormation",
+        hint=f"follow it with `aws cloudformation describe-stack-events --stack-name {p.stack_name} --region "
+             f"{region}`; once the stack is *_COMPLETE, run the same command again: it finds no changes and "
+             "prints the outputs and next steps")
 
 
 def _events(cf, name: str) -> list[dict]:
     """The newest page of the stack's events (newest first); none when they cannot be read, as this only
-    adds detail to progress and to an error that is already being reported."""
+    adds detail to an error that is already being reported."""
     try:
         return aws.call(cf, "DescribeStackEvents", f"stack {name}", StackName=name)["StackEvents"]
     except AwsCallError:

@@ -197,7 +197,8 @@ def _missing(what: str, where: str, override: str = "") -> PublishError:
     return PublishError(f"{what} not found ({where})", hint=hint)
 
 
-def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[str, str, str]:
+def discover_principals(sess, recorder, launch_role_arn: str | None,
+                        progress: Progress | None = None) -> tuple[str, str, str]:
     """(account id, launch role ARN, developer group ARN), checking credentials first.
 
     The ARNs are built from the account id and the fixed names (or the override), without an IAM read:
@@ -205,7 +206,7 @@ def discover_principals(sess, recorder, launch_role_arn: str | None) -> tuple[st
     group.  When both exist, the constraint and the association already prove the role and group were
     there, so a no-change publish makes no IAM call.
     """
-    sts = aws.client(sess, "sts", recorder=recorder)
+    sts = aws.client(sess, "sts", recorder=recorder, progress=progress)
     identity = aws.call(sts, "GetCallerIdentity", "the current AWS identity")
     account = identity["Account"]
     parts = str(identity.get("Arn", "")).split(":")
@@ -380,9 +381,9 @@ class _Region:
         self.progress = progress
         self.bucket_override = bucket_override
         sess = aws.session(region)
-        self.sc = aws.client(sess, "servicecatalog", region, recorder)
-        self.s3 = aws.client(sess, "s3", region, recorder)
-        self.ssm = aws.client(sess, "ssm", region, recorder)
+        self.sc = aws.client(sess, "servicecatalog", region, recorder, self.say)
+        self.s3 = aws.client(sess, "s3", region, recorder, self.say)
+        self.ssm = aws.client(sess, "ssm", region, recorder, self.say)
         self.result = RegionResult(region)
         self.bucket_region = region
         self.product_ids: dict[str, str] = {}
@@ -738,7 +739,7 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     templates = load_release_templates(settings, out_dir, check_fresh=check_fresh)
     started = time.time()
     sess = aws.session(settings.primary_region)
-    account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn)
+    account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn, progress)
     principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
     release = Release(templates=templates, policy=settings.publish, principals=principals,
                       launch_role_arn=role_arn,

@@ -37,7 +37,7 @@ from generator.blocks import admin_settings as admin
 from generator.blocks.catalog import (AMI_VERSION_PARAMETER, DELETION_PROTECTION_OUTPUT, DELETION_PROTECTION_PARAMETER,
                                       ENVIRONMENT_PARAMETER, REPOSITORY_OUTPUT, REPOSITORY_PARAMETER, REVISION_OUTPUT,
                                       REVISION_PARAMETER)
-from generator.errors import AwsCallError, LaunchError
+from generator.errors import AwsCallError, Interrupted, LaunchError
 
 Progress = Callable[[str], None]
 CLONE_URL = re.compile(r"https://git-codecommit\.([a-z0-9-]+)\.amazonaws\.com/v1/repos/([A-Za-z0-9._-]{1,100})")
@@ -67,16 +67,22 @@ def repository_of(url: str) -> tuple[str, str]:
 class Site:
     """The developer's CodeCommit and SSM reads for the web server (one region of the catalog)."""
 
-    def __init__(self, region: str, *, ssm_prefix: str, progress: Progress | None = None, session=None):
+    def __init__(self, region: str, *, ssm_prefix: str, progress: Progress | None = None, session=None,
+                 check_stop: Callable[[], None] | None = None):
         self.region = region
         self.ssm_prefix = ssm_prefix
         self.session = session or aws.session(region)
         self.progress = progress or (lambda _m: None)
+        # called before each call: raises Interrupted once Ctrl-C was pressed (the consumer's ``check_stop``,
+        # which knows what was already requested)
+        self.check_stop = check_stop or (lambda: None)
 
     def _codecommit(self, region: str):
-        return aws.client(self.session, "codecommit", region)
+        self.check_stop()
+        return aws.client(self.session, "codecommit", region, progress=self.progress)
 
     def _call(self, c, operation: str, resource: str, **params):
+        self.check_stop()
         try:
             return aws.call(c, operation, resource, **params)
         except AwsCallError as exc:
@@ -133,6 +139,7 @@ class Site:
     def ami_version(self) -> str:
         """The current version of the administrator's AMI setting."""
         name = admin.WEB_SERVER_AMI.full_name(self.ssm_prefix)
+        self.check_stop()
         try:
             parameter = aws.call(aws.client(self.session, "ssm", self.region), "GetParameter",
                                  f"SSM parameter {name}", Name=name)["Parameter"]
@@ -173,7 +180,7 @@ class Site:
         return out
 
 
-def release(consumer: Consumer, site: Site, name: str, revision: str) -> dict:
+def release(consumer: Consumer, site: Site, name: str, revision: str, wait: bool = True) -> dict:
     """Update provisioned product ``name`` to serve the commit ``revision`` is now (its version kept)."""
     outputs = consumer.status(name)["outputs"]
     url = outputs.get(REPOSITORY_OUTPUT)
@@ -187,7 +194,7 @@ def release(consumer: Consumer, site: Site, name: str, revision: str) -> dict:
                           hint="push a commit to it first")
     site.progress(f"releasing {resolved.commit}" + (f" ({resolved.branch})" if resolved.branch else "")
                   + f" to {name}; it serves {outputs[REVISION_OUTPUT]} now")
-    result = consumer.update(name, None, {REVISION_PARAMETER: resolved.commit})
+    result = consumer.update(name, None, {REVISION_PARAMETER: resolved.commit}, wait=wait)
     return {**result, "revision": resolved.commit, "named": resolved.named, "branch": resolved.branch,
             "previous_revision": outputs[REVISION_OUTPUT]}
 
@@ -198,11 +205,18 @@ def _unprotect(consumer: Consumer, name: str, why: str, progress: Progress) -> b
         return False
     progress(f"{name}: turning the load balancer's deletion protection off first, {why} (an update through "
              "Service Catalog, done by the launch role)")
-    consumer.update(name, None, {DELETION_PROTECTION_PARAMETER: "false"})
+    try:
+        consumer.update(name, None, {DELETION_PROTECTION_PARAMETER: "false"})
+    except Interrupted as exc:
+        if not consumer.requests:
+            raise
+        raise Interrupted(f"{exc.message}; it turns the load balancer's deletion protection off, {why}",
+                          hint=f"{exc.hint}; once it has ended, run the same command again to finish") from exc
     return True
 
 
-def update(consumer: Consumer, site: Site, name: str, version: str | None, params: Mapping[str, str]) -> dict:
+def update(consumer: Consumer, site: Site, name: str, version: str | None, params: Mapping[str, str],
+           wait: bool = True) -> dict:
     """``consumer.update`` with ``site.prepare``; a ``Revision`` alone is resolved in the product's repository
     (its ``SiteRepository`` output) to the commit it is now.  A PROD server moving to another Environment first loses its
     load balancer's deletion protection: CloudFormation deletes the load balancer in the update's cleanup
@@ -220,11 +234,12 @@ def update(consumer: Consumer, site: Site, name: str, version: str | None, param
     leaves_prod = params.get(ENVIRONMENT_PARAMETER, "PROD") != "PROD"
     if leaves_prod and _unprotect(consumer, name, "since the load balancer goes", site.progress):
         params.setdefault(DELETION_PROTECTION_PARAMETER, "true")
-    return consumer.update(name, version, params, prepare=site.prepare)
+    return consumer.update(name, version, params, prepare=site.prepare, wait=wait)
 
 
-def terminate(consumer: Consumer, name: str, progress: Progress | None = None) -> dict:
-    """Turn the load balancer's deletion protection off (when it is on), then terminate ``name``."""
+def terminate(consumer: Consumer, name: str, progress: Progress | None = None, wait: bool = True) -> dict:
+    """Turn the load balancer's deletion protection off (when it is on), then terminate ``name``.  The update
+    turning it off is always waited for (the termination needs it done); ``wait`` applies to the termination."""
     progress = progress or (lambda _m: None)
     try:
         unprotected = _unprotect(consumer, name, "since a protected load balancer cannot be deleted", progress)
@@ -233,7 +248,7 @@ def terminate(consumer: Consumer, name: str, progress: Progress | None = None) -
                           f"turned off: {exc.message}", code=exc.code,
                           hint=f"see `hipaa-catalog status {name}`; then run this again") from exc
     try:
-        result = consumer.terminate(name)
+        result = consumer.terminate(name, wait=wait)
     except LaunchError as exc:
         if unprotected:
             raise LaunchError(exc.message + "; the load balancer's deletion protection is off now", code=exc.code,

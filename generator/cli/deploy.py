@@ -9,8 +9,8 @@ from pathlib import Path
 
 from generator import settings as catalog_settings
 from generator.aws import api as aws, deploy
-from generator.cli import output
-from generator.errors import ConfigError
+from generator.cli import interrupt, output
+from generator.errors import ConfigError, Interrupted
 from generator.pipeline import manifest as manifests
 
 COMMON_HELP = """\
@@ -18,8 +18,11 @@ Every -p value is checked against the template's constraints (allowed values, pa
 unknown and missing names) before any change set is created, and the region must be a catalog region.
 The stack is created or updated through a CloudFormation change set: the changes (Add / Modify /
 Remove, and whether a resource is replaced) are printed first, and you are asked before anything is
-executed (--yes skips the question; without a terminal, --yes is required).  Progress goes to stderr,
-the stack outputs to stdout.  AWS settings: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
+executed (--yes skips the question; without a terminal, --yes is required).  Progress goes to stderr
+(each new stack event; the stack's status and the time waited, on a terminal one line updated in place),
+the stack outputs to stdout.  Ctrl-C before the change set is executed deletes it (nothing changes); after,
+it stops waiting (the stack operation goes on in CloudFormation; the message says how to follow it); a
+second Ctrl-C quits at once.  AWS settings: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL.
 """
 BASELINE_HELP = """\
 Some parameters are decided by looking at the account, and the decisions are printed with the changes:
@@ -99,12 +102,6 @@ def register(sub) -> None:
     _add_common(p, deploy.LAUNCH_ROLE)
 
 
-def _confirm(prompt: str) -> bool:
-    print(prompt, end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline().strip().lower()
-    return answer in ("y", "yes")
-
-
 def print_changes(p: deploy.Plan, decisions=(), file=None) -> None:
     """The change table, then the parameters deploy-baseline decided and why (what is adopted, what waits)."""
     file = file or sys.stdout
@@ -126,16 +123,57 @@ def print_changes(p: deploy.Plan, decisions=(), file=None) -> None:
 
 def run(args, product: str) -> int:
     settings = catalog_settings.load(args.settings)
-    progress = output.progress
+    region = args.region or aws.default_region() or settings.primary_region
+    waiting = output.Waiting()
+    last_words = (f"stack {args.stack_name} may be changing: see `aws cloudformation describe-stacks --stack-name "
+                  f"{args.stack_name} --region {region}`, then run the same command again")
+    try:
+        with interrupt.first_stops(f"the deploy of stack {args.stack_name}", grace=interrupt.GRACE,
+                                   last_words=lambda: last_words) as stop:
+            planned = _plan(args, product, settings, region, waiting.line, stop)
+        cf, plan, result, followups = planned
+        if not plan.has_changes:
+            return _finish(args, result)
+        if not args.yes and not _asked(args, cf, plan):
+            result["status"] = "DECLINED"
+            return _finish(args, result, code=1)
+        with interrupt.first_stops(f"the wait for stack {args.stack_name}", grace=interrupt.GRACE,
+                                   last_words=lambda: last_words) as stop:
+            done = deploy.execute(cf, plan, progress=waiting.line, status=waiting.status, stop=stop)
+    finally:
+        waiting.end()
+    result.update(executed=True, **done)
+    result["next_steps"] += followups()
+    return _finish(args, result)
+
+
+def _asked(args, cf, plan: deploy.Plan) -> bool:
+    """The administrator's answer; without a terminal there is no one to ask: refused, naming --yes.  A
+    declined change set is deleted."""
+    if not output.is_terminal():
+        deploy.discard(cf, plan)
+        raise ConfigError(f"stack {args.stack_name}: not executing the change set: standard input is not a "
+                          "terminal, so there is no one to ask", hint="review the changes above and re-run "
+                          "with --yes to execute them")
+    if output.ask(f"execute these {len(plan.changes)} change(s) on stack {args.stack_name}? [y/N] "):
+        return True
+    deploy.discard(cf, plan)
+    print(f"stack {args.stack_name}: change set discarded, nothing changed", file=sys.stderr)
+    return False
+
+
+def _plan(args, product: str, settings, region: str, progress, stop):
+    """The local checks, the account's decisions and the change set: ``(cf, plan, result, followups)`` (with
+    nothing to change, ``result`` is complete).  Ctrl-C (``stop``) before the change set is executed
+    changes nothing (``deploy.plan``; a change set created meanwhile is deleted)."""
     entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
-    region = args.region or aws.default_region() or settings.primary_region
     # local checks first: nothing is asked of AWS for a wrong region or a value the template refuses
     deploy.check_region(region, settings, product)
     deploy.check_given(template, given, product)
     decisions = [d for d in [deploy.decide_global_resources(template, given, region, settings.primary_region)] if d]
     sess = aws.session(region)
-    clients = lambda service, where: aws.client(sess, service, where)  # noqa: E731
+    clients = lambda service, where: aws.client(sess, service, where, progress=progress)  # noqa: E731
     cf = clients("cloudformation", region)
     if getattr(args, "baseline_stack", None):
         base = deploy.outputs(deploy.describe_stack(cf, args.baseline_stack))
@@ -161,7 +199,11 @@ def run(args, product: str) -> int:
         upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
     progress(f"{product} {entry.version} -> stack {args.stack_name} in {region}")
     plan = deploy.plan(cf, args.stack_name, template, given, product=product, upload=upload, progress=progress,
-                       tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry.version})
+                       tags={"hipaa-catalog:product": product, "hipaa-catalog:version": entry.version}, stop=stop)
+    if stop.is_set() and plan.change_set_id:
+        deploy.discard(cf, plan)
+        raise Interrupted(deploy.NOTHING_CHANGED.format(name=args.stack_name) + " (change set deleted)",
+                          hint="run the same command again")
     result = {"product": product, "version": entry.version, "region": region, **plan.as_dict(),
               "decisions": [dataclasses.asdict(d) for d in decisions], "executed": False, "status": None, "outputs": {},
               "next_steps": [d.next_step for d in decisions if d.next_step]}
@@ -169,27 +211,13 @@ def run(args, product: str) -> int:
         print_changes(plan, decisions)
     elif plan.has_changes and not args.yes:
         print_changes(plan, decisions, file=sys.stderr)   # stdout is the JSON; whoever is asked must see the changes
+    followups = lambda: deploy.replication_followups(template, region, settings.regions,  # noqa: E731
+                                                      args.stack_name, clients)
     if not plan.has_changes:
         stack = deploy.describe_stack(cf, args.stack_name)
         result.update(status=stack["StackStatus"] if stack else None, outputs=deploy.outputs(stack))
-        result["next_steps"] += deploy.replication_followups(template, region, settings.regions, args.stack_name,
-                                                             clients)
-        return _finish(args, result)
-    if not args.yes:
-        if not sys.stdin.isatty():
-            deploy.discard(cf, plan)
-            raise ConfigError(f"stack {args.stack_name}: not executing the change set: standard input is not a "
-                              "terminal, so there is no one to ask", hint="review the changes above and re-run "
-                              "with --yes to execute them")
-        if not _confirm(f"execute these {len(plan.changes)} change(s) on stack {args.stack_name}? [y/N] "):
-            deploy.discard(cf, plan)
-            print(f"stack {args.stack_name}: change set discarded, nothing changed", file=sys.stderr)
-            result["status"] = "DECLINED"
-            return _finish(args, result, code=1)
-    done = deploy.execute(cf, plan, progress=progress)
-    result.update(executed=True, **done)
-    result["next_steps"] += deploy.replication_followups(template, region, settings.regions, args.stack_name, clients)
-    return _finish(args, result)
+        result["next_steps"] += followups()
+    return cf, plan, result, followups
 
 
 def _finish(args, result: dict, code: int = 0) -> int:

@@ -28,10 +28,12 @@ examples:
   release engineer     hipaa-catalog publish --dry-run     the plan, no write call; then without --dry-run
   developer            hipaa-catalog products
                        hipaa-catalog launch healthcare-web-server --name clinic-test -p Environment=TEST ...
-                       hipaa-catalog release clinic-test --revision main
-                       hipaa-catalog status clinic-test --json
+                       hipaa-catalog release clinic-test --revision main --no-wait
+                       hipaa-catalog status clinic-test --watch     follow the last request until it ends
+                       hipaa-catalog terminate clinic-test --yes
 
 Every subcommand has --help with examples and --json; --debug shows the traceback of an error.
+Long commands show their progress on stderr; Ctrl-C stops them and says what was done and what to do next.
 AWS settings come from the standard variables: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL
 (set AWS_ENDPOINT_URL=http://127.0.0.1:4566 to use `make local-aws` instead of AWS).
 """

@@ -24,6 +24,78 @@ def quiet(_message: str) -> None:
     pass
 
 
+def elapsed(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``1h02m``."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+class Waiting:
+    """Progress of a long wait on stderr.  ``line`` prints a line that stays (a stack event, a step);
+    ``status(what, seconds)`` shows what is being waited for and for how long: on a terminal as one line
+    rewritten in place, elsewhere (a pipe, a CI log) as a plain line when ``what`` changes and every
+    ``every`` seconds.  ``end`` clears the status line.  Quiet (nothing at all) with ``--json``."""
+
+    def __init__(self, *, quiet: bool = False, stream=None, every: float = 30.0):
+        self.quiet = quiet
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.every = every
+        self._shown = ""                      # the status line on the terminal now
+        self._last: tuple[str, float] = ("", -every)
+
+    def line(self, message: str) -> None:
+        if self.quiet:
+            return
+        shown = self._shown
+        self.end()
+        print(f"  {time.strftime('%H:%M:%S')} {message}", file=self.stream, flush=True)
+        if shown:
+            self._draw(shown)
+
+    def status(self, what: str, seconds: float) -> None:
+        if self.quiet:
+            return
+        text = f"{what} ({elapsed(seconds)})"
+        if self.tty:
+            self._draw(text)
+        elif what != self._last[0] or seconds - self._last[1] >= self.every:
+            self._last = (what, seconds)
+            self.line(text)
+
+    def end(self) -> None:
+        if self._shown:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+            self._shown = ""
+
+    def _draw(self, text: str) -> None:
+        self.stream.write(f"\r\033[K  {text}")
+        self.stream.flush()
+        self._shown = text
+
+
+def ask(question: str) -> bool:
+    """Ask a yes/no question on the terminal (stderr, stdin); Ctrl-C or end of input answers no."""
+    print(question, end="", file=sys.stderr, flush=True)
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    if not answer.endswith("\n"):
+        print(file=sys.stderr)
+    return answer.strip().lower() in ("y", "yes")
+
+
+def is_terminal() -> bool:
+    """Whether someone can be asked: standard input is a terminal."""
+    return sys.stdin.isatty()
+
+
 def emit_json(data: Any) -> None:
     """``data`` as JSON on stdout: sorted keys, times in ISO 8601 (e.g. ``2026-01-01T00:00:00+00:00``)."""
     print(json.dumps(data, indent=2, sort_keys=True, default=_json_value))

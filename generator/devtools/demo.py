@@ -203,7 +203,7 @@ class Demo:
         for name, env, _phi in LAUNCHES:
             self.step("developer", f"terminate {name}", "a provisioned product is deleted with its stack"
                       + ("; its load balancer's deletion protection is turned off first" if env == "PROD" else ""))
-            self.run("terminate", name, "--region", primary)
+            self.run("terminate", name, "--yes", "--region", primary)
         summary["seconds"] = round(time.monotonic() - self.started, 1)
         return summary
 

@@ -276,7 +276,7 @@ def lifecycle(account, hc, environment: str, phi: str) -> Recording:
     assert [r["record_type"] for r in history["records"]][-1] == "PROVISION_PRODUCT"
     assert revisions[-1] == first_commit and second_commit in revisions
 
-    done, err = site.run("terminate", site.name)
+    done, err = site.run("terminate", site.name, "--yes")
     assert done["status"] == "SUCCEEDED" and done["deletion_protection_turned_off"] is (environment == "PROD"), err
     assert aws_cli(site.endpoint, "servicecatalog", "search-provisioned-products")["TotalResultsCount"] == 0
     assert site.alias_records() == []
