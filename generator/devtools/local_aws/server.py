@@ -7,7 +7,8 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
   GET    /_local_aws/faults   the fault settings and how many faults were injected since they were set
   POST   /_local_aws/faults   set them: {"throttle": 0.3, "unavailable": 0.0, "latency_ms": 20, "seed": 1,
                               "services": ["servicecatalog", "s3"]}; an empty object turns faults off
-  GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios"}, ...]
+  GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios",
+                              "account": "123456789012"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
   POST   /_local_aws/reset    drop every resource of every service, the call log, the faults, the
                               resource failures and the IAM request log; artifact and IAM settings
@@ -50,7 +51,7 @@ from typing import Any
 
 from generator.errors import ConfigError
 
-from .calls import classify
+from .calls import account_of, classify
 from .faults import FaultConfig, FaultInjector, error_response
 from .regions import region_of, unknown_region_response
 
@@ -85,8 +86,9 @@ class LocalAwsApp:
             return _respond(start_response, *refused)
         if service in self.GATED_SERVICES and not self.ready.is_set():
             self.ready.wait(timeout=120)
+        account = account_of(environ)
         with self._lock:
-            self._calls.append({"service": service, "operation": operation})
+            self._calls.append({"service": service, "operation": operation, "account": account})
         if self.faults.config.latency_ms and self.faults.applies(service):
             time.sleep(self.faults.config.latency_ms / 1000.0)
         fault = self.faults.draw(service)
@@ -162,11 +164,13 @@ def reset_state() -> None:
     resource failures and the IAM request log, and artifact and IAM settings changed since the start."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from . import organizations
     from .cloudformation import forced
     from .iam import enforcement
     from .servicecatalog import models
 
     moto_api_backend.reset()
+    organizations.reset()
     forced.clear()
     models.ARTIFACTS.restore()
     enforcement.SETTINGS.restore()
@@ -203,9 +207,10 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, route53, servicecatalog
+    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, servicecatalog
 
     servicecatalog.register()
+    organizations.register()
     acm.register()
     codecommit.register()
     route53.register()

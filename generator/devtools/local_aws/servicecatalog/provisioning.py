@@ -23,6 +23,7 @@ from ..iam import enforcement, requests as iam_requests
 from . import stacks, templates
 from .common import new_id, paginate
 from .exceptions import DuplicateResourceException, InvalidParametersException, ResourceNotFoundException
+from .sharing import CALLER
 
 if TYPE_CHECKING:
     from .models import Portfolio, Product, ProvisioningArtifact, ServiceCatalogBackend
@@ -91,7 +92,7 @@ class ProvisionedProduct(BaseModel):
         self.path_id = path_id
         self.launch_role_arn = launch_role_arn
         self.tags = list(tags)
-        self.user_arn = f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
+        self.user_arn = caller_identity(backend)  # the launching user or role
         self.stack_id: str | None = None
         self.parameters: dict[str, str] = {}
         self.settled_status = "AVAILABLE"
@@ -137,11 +138,31 @@ class ProvisionedProduct(BaseModel):
 
 
 
+def caller_identity(backend: "ServiceCatalogBackend") -> str:
+    """The IAM user or role making the request (``sharing.CALLER``), else the endpoint's default user."""
+    caller = CALLER.get()
+    return caller[0] if caller else f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
+
+
+def _at_level(backend: "ServiceCatalogBackend", pps: list[ProvisionedProduct], given: dict[str, Any] | None,
+              default: str) -> list[ProvisionedProduct]:
+    """``AccessLevelFilter``: Account keeps every provisioned product, User and Role (Value ``self``) those
+    the caller launched (*AccessLevelFilter*: "Account - Filter results based on the account. Role - ...
+    the federated role of the specified user. User - ... the specified user.")."""
+    level = (given or {}).get("Key") or default
+    if level not in ("Account", "Role", "User"):
+        raise InvalidParametersException(f"AccessLevelFilter Key {level!r} is not valid; allowed: Account, Role, User")
+    if level == "Account":
+        return pps
+    me = caller_identity(backend)
+    return [pp for pp in pps if pp.user_arn == me]
+
+
 class ProvisioningMixin:
     """ProvisionProduct and friends; expects the lookups of ``ServiceCatalogBackend``."""
 
     def launch_path_summaries(self, product_id: str) -> list[dict[str, Any]]:
-        product = self.product(product_id)
+        product = self.lookup_product(product_id)
         summaries = []
         for path_id, portfolio in self.launch_paths(product):
             constraint = self.launch_constraint(portfolio.id, product.id)
@@ -157,7 +178,7 @@ class ProvisioningMixin:
         return {
             "ProvisioningArtifactParameters": templates.parameters(artifact.doc),
             "ConstraintSummaries": [{"Type": "LAUNCH", "Description": constraint.description}] if constraint else [],
-            "UsageInstructions": [{"Type": "launchAsRole", "Value": constraint.role_arn}] if constraint else [],
+            "UsageInstructions": [{"Type": "launchAsRole", "Value": self.launch_role_of(constraint)}] if constraint else [],
             "TagOptions": [],
             "ProvisioningArtifactPreferences": {},
             "ProvisioningArtifactOutputs": templates.output_keys(artifact.doc),
@@ -188,8 +209,8 @@ class ProvisioningMixin:
             raise DuplicateResourceException(f"A provisioned product named {name} already exists")
         given = self._given_parameters(artifact, params.get("ProvisioningParameters") or [])
         constraint = self.launch_constraint(portfolio.id, product.id)
-        pp = ProvisionedProduct(self, name, product, artifact, path_id, constraint.role_arn if constraint else None,
-                                token, params.get("Tags") or [])
+        pp = ProvisionedProduct(self, name, product, artifact, path_id,
+                                self.launch_role_of(constraint) if constraint else None, token, params.get("Tags") or [])
         self.provisioned[pp.id] = pp
         record = self._record(pp, "PROVISION_PRODUCT", params.get("Tags") or [])
         try:
@@ -209,6 +230,13 @@ class ProvisioningMixin:
         else:
             pp.stack_id, record.outputs = result.stack_id, result.outputs
         return self._remember("provision", token, record)
+
+    def product_of(self, pp: ProvisionedProduct) -> Product | None:
+        """The product a provisioned product was launched from (this account's or an imported one)."""
+        try:
+            return self.lookup_product(pp.product_id)
+        except ResourceNotFoundException:
+            return None
 
     def _given_parameters(self, artifact: ProvisioningArtifact, given: list[dict[str, Any]]) -> dict[str, str]:
         known = set(artifact.doc.get("Parameters", {}))
@@ -291,14 +319,15 @@ class ProvisioningMixin:
     def list_record_history(self, params: dict[str, Any]):
         """*ListRecordHistory*: "The records, in reverse chronological order"
         (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ListRecordHistory.html), filtered by
-        ``SearchFilter`` ``product`` or ``provisionedproduct``; terminated products' records included.  Every
-        request is made by the same (local) user, so ``AccessLevelFilter`` changes nothing."""
+        ``SearchFilter`` ``product`` or ``provisionedproduct``; terminated products' records included;
+        ``AccessLevelFilter`` (default User: "The default is User") keeps the caller's provisioned products."""
         search = params.get("SearchFilter") or {}
         key, value = search.get("Key"), search.get("Value")
         if key not in (None, "product", "provisionedproduct"):
             raise InvalidParametersException(f"SearchFilter Key {key!r} is not valid; allowed: product, "
                                              "provisionedproduct")
-        records = [(n, r) for pp in self.provisioned.values() for n, r in enumerate(pp.records)]
+        mine = _at_level(self, list(self.provisioned.values()), params.get("AccessLevelFilter"), "User")
+        records = [(n, r) for pp in mine for n, r in enumerate(pp.records)]
         if key == "product":
             records = [(n, r) for n, r in records if r.product_id == value]
         elif key == "provisionedproduct":
@@ -308,13 +337,16 @@ class ProvisioningMixin:
         ordered = [r for _n, r in sorted(records, key=lambda item: (item[1].created_time, item[0]), reverse=True)]
         return paginate(ordered, params.get("PageToken"), params.get("PageSize"))
 
-    def search_provisioned_products(self, params: dict[str, Any]):
-        found = [pp for pp in self.provisioned.values() if not pp.gone]
+    def search_provisioned_products(self, params: dict[str, Any], default_level: str = "Account"):
+        """SearchProvisionedProducts (AccessLevelFilter "The default is Account") and, with ``default_level``
+        User, ScanProvisionedProducts ("The default is User")."""
+        found = [pp for pp in _at_level(self, list(self.provisioned.values()), params.get("AccessLevelFilter"),
+                                        default_level) if not pp.gone]
         for pp in found:
             pp.last.observe()
         found = [pp for pp in found if not pp.gone]
         for query in (params.get("Filters") or {}).get("SearchQuery", []):
-            found = [pp for pp in found if _matches(pp, self.products.get(pp.product_id), query)]
+            found = [pp for pp in found if _matches(pp, self.product_of(pp), query)]
         key = {"name": lambda p: p.name, "arn": lambda p: p.arn, "id": lambda p: p.id,
                "status": lambda p: p.status(), "lastRecordId": lambda p: p.last.id}.get(
             params.get("SortBy") or "", lambda p: p.created_time)
@@ -332,8 +364,8 @@ class ProvisioningMixin:
         if not pp.last.settled:
             raise InvalidParametersException(
                 f"Provisioned product {pp.id} is UNDER_CHANGE; wait for record {pp.last.id} to finish")
-        product = self.product(params.get("ProductId") or (None if params.get("ProductName") else pp.product_id),
-                               params.get("ProductName"))
+        product = self.lookup_product(params.get("ProductId") or (None if params.get("ProductName") else pp.product_id),
+                                      params.get("ProductName"))
         if params.get("ProvisioningArtifactId") or params.get("ProvisioningArtifactName"):
             artifact = product.artifact(params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
         else:
