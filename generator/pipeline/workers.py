@@ -71,37 +71,77 @@ def lint_job(regions: tuple[str, ...], text: str, filename: str) -> "LintResult"
     return linter(regions).lint_text(text, filename)
 
 
-def _timed(func: Callable[..., Any], args: tuple) -> tuple[Any, float, float]:
-    """``func(*args)``, the CPU seconds it took, and this worker's start-up CPU (once per worker)."""
-    global _STARTUP_CPU
+def _timed(func: Callable[..., Any], args: tuple) -> tuple[Any, float]:
+    """``func(*args)`` and the CPU seconds it took."""
     start = time.process_time()
     value = func(*args)
-    startup, _STARTUP_CPU = _STARTUP_CPU, 0.0
-    return value, time.process_time() - start, startup
+    return value, time.process_time() - start
+
+
+def _loader(conn, regions: tuple[str, ...], jobs: int) -> None:
+    """The loader process: load the rule set, fork ``jobs`` workers from here (they start with it
+    loaded, sharing its memory), then run each batch of jobs the build sends (``None`` ends it).  It
+    answers ``("ok", startup CPU, [(value, cpu), ...])`` or ``("error", exception)``."""
+    import multiprocessing
+
+    _start(regions)
+    startup = _STARTUP_CPU
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        while True:
+            batch = conn.recv()
+            if batch is None:
+                break
+            func, args = batch
+            try:
+                done = [r.get() for r in [pool.apply_async(_timed, (func, a)) for a in args]]
+                conn.send(("ok", startup, done))
+            except Exception as exc:   # handed to the build process, which raises it
+                conn.send(("error", _picklable(exc)))
+            startup = 0.0
+
+
+def _picklable(exc: Exception) -> Exception:
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:   # an exception that cannot travel is described instead
+        from generator.errors import BuildError
+
+        return BuildError(f"a build worker failed: {type(exc).__name__}: {exc}")
 
 
 # --- the pool --------------------------------------------------------------------------------------
 
 class Workers:
-    """``jobs`` worker processes for one build (in-process with one job); a context manager."""
+    """``jobs`` worker processes for one build (in-process with one job); a context manager.
+
+    The workers are forked by a loader process once it has loaded the rule set, so it is loaded once
+    per build, and while this process renders."""
 
     def __init__(self, regions: Sequence[str], jobs: int | None = None, timings: "Timings | None" = None):
         self.regions = tuple(regions)
         self.jobs = jobs_default() if jobs is None else max(1, jobs)
         self.timings = timings or Timings()
-        self._pool = None
+        self._loader = None
+        self._conn = None
 
     @property
     def parallel(self) -> bool:
         return self.jobs > 1 and _can_fork()
 
     def start(self) -> "Workers":
-        """Fork the workers now (they load the rule set while this process goes on); idempotent."""
-        if self._pool is None and self.parallel:
+        """Start the loader now (it loads the rule set while this process goes on); idempotent."""
+        if self._loader is None and self.parallel:
             import multiprocessing
 
-            self._pool = multiprocessing.get_context("fork").Pool(self.jobs, initializer=_start,
-                                                                   initargs=(self.regions,))
+            ctx = multiprocessing.get_context("fork")
+            self._conn, theirs = ctx.Pipe()
+            self._loader = ctx.Process(target=_loader, args=(theirs, self.regions, self.jobs), daemon=False,
+                                       name="hipaa-catalog-loader")
+            self._loader.start()
+            theirs.close()
         return self
 
     def map(self, kind: str, func: Callable[..., Any], jobs: Sequence[tuple], sizes: Sequence[int],
@@ -109,19 +149,28 @@ class Workers:
         """``func(*job)`` for every job, in the order given; run largest ``size`` first.  ``kind`` and
         ``labels`` name the jobs in the timings."""
         order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
-        results: list[Any] = [None] * len(jobs)
         # one job runs here, unless the workers are already up (they have the rule set loaded)
-        if self._pool is not None or (self.parallel and len(jobs) > 1):
+        if self._loader is not None or (self.parallel and len(jobs) > 1):
             self.start()
-            pending = {i: self._pool.apply_async(_timed, (func, jobs[i])) for i in order}
-            done = {i: pending[i].get() for i in order}
-        else:
-            done = {i: _timed(func, jobs[i]) for i in order}
-        for i, (value, cpu, startup) in done.items():
-            results[i] = value
-            self.timings.job(kind, labels[i], cpu)
+            self._conn.send((func, [jobs[i] for i in order]))
+            try:
+                answer = self._conn.recv()
+            except EOFError:
+                from generator.errors import BuildError
+
+                raise BuildError("the build's worker processes stopped before answering (see the error above)",
+                                 hint=f"run again with {JOBS_ENV}=1 to lint in the build process itself") from None
+            if answer[0] == "error":
+                raise answer[1]
+            _, startup, done = answer
             if startup:
                 self.timings.job("rule set", "loading cfn-lint and the rules", startup)
+        else:
+            done = [_timed(func, jobs[i]) for i in order]
+        results: list[Any] = [None] * len(jobs)
+        for i, (value, cpu) in zip(order, done):
+            results[i] = value
+            self.timings.job(kind, labels[i], cpu)
         return results
 
     def lint(self, texts: Sequence[tuple[str, str]]) -> list["LintResult"]:
@@ -130,21 +179,21 @@ class Workers:
                         [f for _, f in texts])
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        """Stop the loader and its workers (after the batch they are running, if any)."""
+        if self._loader is not None:
+            try:
+                self._conn.send(None)
+            except OSError:   # the loader is gone already
+                pass
+            self._conn.close()
+            self._loader.join()
+            self._loader = None
 
     def __enter__(self) -> "Workers":
         return self
 
     def __exit__(self, *exc) -> None:
-        if exc[0] is None:
-            self.close()
-        elif self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
-            self._pool = None
+        self.close()
 
 
 # --- where the time went ---------------------------------------------------------------------------
@@ -155,6 +204,7 @@ class Timings:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
+        self.start_cpu = time.process_time()   # the interpreter's start and the imports before the build
         self._mark = self.started
         self.phases: list[tuple[str, float]] = []
         self.jobs: list[tuple[str, str, float]] = []
@@ -173,6 +223,7 @@ class Timings:
         for kind, _, s in self.jobs:
             cpu[kind] = cpu.get(kind, 0.0) + s
         return {"wall_s": round(time.perf_counter() - self.started, 4),
+                "process_start_cpu_s": round(self.start_cpu, 4),
                 "phases_wall_s": {n: round(s, 4) for n, s in self.phases},
                 "jobs_cpu_s": {k: round(v, 4) for k, v in cpu.items()},
                 "jobs": [{"kind": k, "label": lbl, "cpu_s": round(s, 4)} for k, lbl, s in self.jobs],
