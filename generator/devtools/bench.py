@@ -394,10 +394,11 @@ def _lint_parts_child(templates: Sequence[str], regions: Sequence[str]) -> dict:
 
 
 def bench_build(work: Path, variants: int, repeat: int, rounds: int = 3, per_template: bool = False,
-                real: bool = True, progress: Progress = _say) -> dict:
+                real: bool = True, parts: bool = True, progress: Progress = _say) -> dict:
     """Cold builds (ours) alternating with the fair anchor (one render process, then one cfn-lint process
-    over every template), ``rounds`` times each; medians of wall and CPU time; no-change rebuilds; for
-    the variants, one product changed; optionally the per-template way."""
+    over every template), ``rounds`` times each; medians of wall and CPU time; where the time goes
+    (``parts``: with the lint pass measured apart); no-change rebuilds; for the variants, one product
+    changed; optionally the per-template way."""
     from generator import settings as catalog_settings
 
     results: dict[str, Any] = {}
@@ -441,7 +442,8 @@ def bench_build(work: Path, variants: int, repeat: int, rounds: int = 3, per_tem
             "ours_per_template_s": round(ours_s / len(names), 3)}
         progress(f"build {label}: ours {ours_s:.2f} s vs anchor {anchor_s:.2f} s = {entry['ratio']:.2f}; "
                  f"where the time goes")
-        entry["where"] = where_time_goes(timings, lint_parts(sorted(rendered.glob("*.json")), regions))
+        entry["where"] = where_time_goes(timings, lint_parts(sorted(rendered.glob("*.json")), regions)
+                                         if parts else None)
         progress(f"build {label}: no-change rebuild x{repeat}")
         entry["no_change"] = no_change(settings_path, out, is_variants, repeat)
         if is_variants:
