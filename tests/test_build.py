@@ -19,6 +19,7 @@ def _snapshot(out: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow   # two cold builds of the whole catalog (make test-fast leaves it to make test)
 def test_build_twice_is_byte_identical(tmp_path, capsys):
     assert main(["build", "--out", str(tmp_path / "a")]) == 0
     assert main(["build", "--out", str(tmp_path / "b")]) == 0

@@ -1,10 +1,11 @@
 """The build's worker processes: lint templates and build their derived files on every core.
 
-A build that has templates to lint starts ``jobs`` worker processes (``HIPAA_CATALOG_JOBS`` or the number
-of cores).  Each worker imports cfn-lint and loads the rule set once, when it starts; a cold build (no
-lint results kept in ``build/.cache``) starts them before it renders, so loading the rule set overlaps
-rendering and the build process itself never imports cfn-lint.  Jobs are sent largest template first, so
-the longest one starts at once and the small ones fill the other worker.  Only plain data travels
+A build that has templates to lint starts a loader process: it imports cfn-lint and loads the rule set
+once, then forks ``jobs`` workers (``HIPAA_CATALOG_JOBS`` or the number of cores), which start with it
+loaded and share its memory.  A cold build (no lint results kept in ``build/.cache``) starts the loader
+before it renders, so loading the rule set overlaps rendering and the build process itself never imports
+cfn-lint.  Jobs are sent largest template first, so the longest one starts at once and the small ones
+fill the other worker.  Only plain data travels
 between the processes (template text, ``LintResult``, the derived files' texts); the build process writes
 every file, so the cache and the output folder have one writer.
 
@@ -49,9 +50,6 @@ def _can_fork() -> bool:
 
 # --- what a worker runs (module level: a job names its function, pickled by reference) --------------
 
-_STARTUP_CPU = 0.0   # CPU seconds a worker spent loading the rule set, reported with its first job
-
-
 @lru_cache(maxsize=None)
 def linter(regions: tuple[str, ...]) -> "Linter":
     """This process's linter for ``regions`` (the rule set is loaded once per process)."""
@@ -60,11 +58,11 @@ def linter(regions: tuple[str, ...]) -> "Linter":
     return Linter(regions)
 
 
-def _start(regions: tuple[str, ...]) -> None:
-    global _STARTUP_CPU
+def _load(regions: tuple[str, ...]) -> float:
+    """Load the rule set into this process; the CPU seconds it took."""
     start = time.process_time()
     linter(regions)
-    _STARTUP_CPU = time.process_time() - start
+    return time.process_time() - start
 
 
 def lint_job(regions: tuple[str, ...], text: str, filename: str) -> "LintResult":
@@ -84,8 +82,7 @@ def _loader(conn, regions: tuple[str, ...], jobs: int) -> None:
     answers ``("ok", startup CPU, [(value, cpu), ...])`` or ``("error", exception)``."""
     import multiprocessing
 
-    _start(regions)
-    startup = _STARTUP_CPU
+    startup = _load(regions)   # reported with the first batch
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         while True:
             batch = conn.recv()
