@@ -347,11 +347,17 @@ def where_time_goes(timings: Sequence[Mapping], anchor: Mapping | None) -> dict:
     return {"ours": ours, "lint_parts": dict(anchor or {})}
 
 
+LINT_PARTS_TEMPLATES = 5   # lint passes measured apart over at most this many templates (each pass 3 times)
+
+
 def lint_parts(templates: Sequence[Path], regions: Sequence[str]) -> dict:
-    """In a fresh process: CPU seconds of importing cfn-lint, loading its rules and ours, and one lint
-    pass over ``templates`` split into cfn-lint's schema checks (E1001 and the rules it runs), its other
-    rules and the HIPAA rules (each measured by leaving the part out of a second, warm pass)."""
-    p = run_measured(_python("lint-parts", "--regions", *regions, "--templates", *map(str, templates)))
+    """In a fresh process: CPU seconds of importing cfn-lint, loading its rules and ours, and a lint pass
+    over (the first ``LINT_PARTS_TEMPLATES`` of) ``templates``, split into cfn-lint's schema checks (E1001
+    and the child rules it runs) and the HIPAA rules, each found by leaving it out of the rule collection
+    (cfn-lint runs every rule it holds and only filters the output by its ignore list, so the rule is
+    removed, not ignored); warm passes, the least of three."""
+    p = run_measured(_python("lint-parts", "--regions", *regions, "--templates",
+                             *map(str, templates[:LINT_PARTS_TEMPLATES])))
     try:
         return json.loads(p.output.strip().splitlines()[-1])
     except (ValueError, IndexError):
@@ -360,7 +366,7 @@ def lint_parts(templates: Sequence[Path], regions: Sequence[str]) -> dict:
 
 def _lint_parts_child(templates: Sequence[str], regions: Sequence[str]) -> dict:
     cpu = time.process_time
-    out: dict[str, float] = {"python start (CPU)": round(cpu(), 3)}
+    out: dict[str, Any] = {"templates": len(templates), "python start (CPU)": round(cpu(), 3)}
     t = cpu()
     from cfnlint.config import ConfigMixIn
     from cfnlint.core import get_rules
@@ -375,7 +381,8 @@ def _lint_parts_child(templates: Sequence[str], regions: Sequence[str]) -> dict:
     t = cpu()
     everything = get_rules([str(RULES_DIR)], [], [])
     out["load cfn-lint's and the HIPAA rules (CPU)"] = round(cpu() - t, 3)
-    no_schema = get_rules([str(RULES_DIR)], ["E1001"], [])
+    no_schema = get_rules([str(RULES_DIR)], [], [])
+    no_schema.rules.pop("E1001")   # ignoring it would not do: a rule with child rules stays registered
     texts = [Path(p).read_text(encoding="utf-8") for p in templates]
 
     def lint(rules) -> float:
@@ -386,10 +393,10 @@ def _lint_parts_child(templates: Sequence[str], regions: Sequence[str]) -> dict:
         return cpu() - start
 
     out["lint, first pass (CPU)"] = round(lint(everything), 3)
-    warm = lint(everything)
+    warm = min(lint(everything) for _ in range(3))
     out["lint, warm pass (CPU)"] = round(warm, 3)
-    out["  of which schema checks, E1001 (CPU)"] = round(warm - lint(no_schema), 3)
-    out["  of which the HIPAA rules (CPU)"] = round(warm - lint(theirs), 3)
+    out["  of which schema checks, E1001 (CPU)"] = round(warm - min(lint(no_schema) for _ in range(3)), 3)
+    out["  of which the HIPAA rules (CPU)"] = round(warm - min(lint(theirs) for _ in range(3)), 3)
     return out
 
 
