@@ -10,8 +10,9 @@ failed build can never be published.
 Each template is linted once (cfn-lint's rules and the HIPAA rules in one pass); its lint result holds
 the findings and the HIPAA rules' verdicts, from which the compliance report is written.  A no-change
 build reuses the lint results and the derived files kept in ``build/.cache/``
-(generator.pipeline.cache); cfn-lint is imported only when something must be redone.  A report is not
-rewritten for its generation time alone.
+(generator.pipeline.cache); what must be redone is linted and written by worker processes
+(generator.pipeline.workers; with one job, in the build process itself).  A report is not rewritten
+for its generation time alone.
 """
 
 from __future__ import annotations
