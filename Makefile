@@ -29,7 +29,7 @@ PYTEST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help venv shell build test lint scan guard-rules report publish local-aws demo bench golden clean distclean
+.PHONY: help venv shell build test test-fast lint scan guard-rules report publish local-aws demo bench golden clean distclean
 
 help: ## Show this help (coloured only on a terminal)
 	@echo "hipaa-catalog — make targets:"
@@ -57,6 +57,15 @@ build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product i
 
 test: $(STAMP) $(APACHE_STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# The loop of changing one product or rule: the products' golden and behaviour tests, the rules' fixtures,
+# lint, build, cache and reports; not the local AWS endpoint, the browser, Apache, the scanners, the demo or
+# the benchmark (`make test` runs everything).  Without the lifecycle tests that must share a worker, the
+# tests are spread one by one (--dist load) rather than by module.
+FAST_SKIP := tests/local_aws tests/test_report_browser.py tests/test_bootstrap_apache.py tests/test_scan.py \
+  tests/test_demo.py tests/test_bench.py
+test-fast: $(STAMP) ## The quick loop while changing a product or a rule (no AWS endpoint, browser, Apache, scanners)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist load -q -m "not aws and not slow" $(addprefix --ignore=,$(FAST_SKIP)) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
 

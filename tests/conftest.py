@@ -3,9 +3,12 @@ endpoint, and an account set up with the catalog published on it."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -28,21 +31,61 @@ def rendered(settings):
     return {b.name: b for b in pipeline.render_all(settings)}
 
 
+def _run_dir(tmp_path_factory) -> Path:
+    """A folder of this test run shared by its pytest-xdist workers (each has its own base folder below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextmanager
+def _locked(path: Path):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def report_build(tmp_path_factory, settings):
-    """The catalog built with its compliance reports and catalog page into a temporary folder, as
-    `make build` writes them.  The lint results and `make scan` results kept in build/ are copied first
-    where they exist: current ones save the linting and put the scanners' results in the pages (`make test`
-    scans first); stale ones are not used (their keys and template sha256 do not match)."""
-    out = tmp_path_factory.mktemp("reports")
-    lint = manifests.BUILD_DIR / ".cache" / "lint"
-    if lint.is_dir():
-        shutil.copytree(lint, out / ".cache" / "lint")
-    for scan in manifests.BUILD_DIR.glob("*/*/scan.json"):
-        (out / scan.relative_to(manifests.BUILD_DIR)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(scan, out / scan.relative_to(manifests.BUILD_DIR))
-    pipeline.build(settings, out_dir=out)
+def catalog_build(tmp_path_factory, settings) -> Path:
+    """The catalog built once per test run, as `make build` writes it (templates, compliance reports, catalog
+    page, manifest, lint cache), shared by the pytest-xdist workers: the first to ask builds it under a
+    lock.  Read it only; copy what a test changes (``report_build``, ``seed_lint``).  The lint results and
+    `make scan` results kept in build/ are copied first where they exist: current ones save the linting and
+    put the scanners' results in the pages (`make test` scans first); stale ones are not used (their keys
+    and template sha256 do not match)."""
+    out = _run_dir(tmp_path_factory) / "catalog-build"
+    with _locked(out.with_name("catalog-build.lock")):
+        if not (out / manifests.MANIFEST).is_file():
+            shutil.rmtree(out, ignore_errors=True)
+            lint = manifests.BUILD_DIR / ".cache" / "lint"
+            if lint.is_dir():
+                shutil.copytree(lint, out / ".cache" / "lint")
+            for scan in manifests.BUILD_DIR.glob("*/*/scan.json"):
+                (out / scan.relative_to(manifests.BUILD_DIR)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(scan, out / scan.relative_to(manifests.BUILD_DIR))
+            pipeline.build(settings, out_dir=out)
     return out
+
+
+@pytest.fixture(scope="session")
+def report_build(tmp_path_factory, catalog_build):
+    """A copy of ``catalog_build`` of this test session's own: the catalog with its compliance reports and
+    catalog page, as `make build` writes them."""
+    out = tmp_path_factory.mktemp("reports")
+    shutil.copytree(catalog_build, out, dirs_exist_ok=True)
+    return out
+
+
+@pytest.fixture
+def seed_lint(catalog_build):
+    """``seed_lint(out)`` copies the catalog's current lint results into ``out``'s build cache, so a build
+    into ``out`` lints nothing of the catalog (what the build does with them is tests/test_buildcache.py's)."""
+    def seed(out: Path) -> Path:
+        shutil.copytree(catalog_build / ".cache" / "lint", Path(out) / ".cache" / "lint", dirs_exist_ok=True)
+        return Path(out)
+    return seed
 
 
 # -- the local AWS endpoint (generator/local_aws) ---------------------------------------------------

@@ -29,20 +29,36 @@ def test_variants_are_valid_settings_and_distinct_templates(tmp_path):
     assert list(one.products) == list(registry) == ["web-variant-02"]
 
 
-def test_build_part_measures_ours_naive_and_no_change(tmp_path):
-    results = bench.bench_build(tmp_path, variants=1, repeat=1, naive=True, real=False, progress=lambda m: None)
+def test_build_part_measures_ours_the_anchor_and_no_change(tmp_path):
+    results = bench.bench_build(tmp_path, variants=1, repeat=1, rounds=1, per_template=True, real=False,
+                                parts=False, progress=lambda m: None)
     v = results["variants"]
-    assert v["templates"] == 1
-    assert v["ours"]["failures"] == [] and v["naive"]["failures"] == []
-    assert v["ours"]["processes"] == 1 and v["naive"]["processes"] == 2   # one render + one cfn-lint
-    assert v["ours"]["rss_mb"] > 0 and v["naive"]["rss_mb"] > 0 and v["speedup"] > 0
+    assert v["templates"] == 1 and v["rounds"] == 1
+    assert v["ours"]["failures"] == [] and v["anchor"]["failures"] == [] and v["naive"]["failures"] == []
+    assert v["naive"]["processes"] == 2   # one render + one cfn-lint per template
+    assert v["ours"]["rss_mb"] > 0 and v["anchor"]["rss_mb"] > 0 and v["ratio"] > 0 and v["cpu_ratio"] > 0
+    assert v["anchor"]["seconds"] >= v["anchor"]["lint_s"] > 0 and v["ours"]["cpu_s"] > 0
     assert len(v["no_change"]["runs_s"]) == 1
     # (manifest.json changes too if someone edits generator/ or products/ while this runs)
     assert v["no_change"]["identical"], v["no_change"]["changed"]
-    assert (tmp_path / "ours-variants" / "manifest.json").is_file()
+    # the variant changed is linted again, alone; its reports and the catalog page rewritten
+    oc = v["one_changed"]
+    assert oc["linted"] == oc["expected_linted"] and oc["rewritten"] == oc["expected_rewritten"], oc
+    # where the time goes: our build's parts from its timings
+    assert v["where"]["ours"]["workers: linting (CPU, all workers)"] > 0
+    anchor = json.loads((tmp_path / "anchor-variants" / "web-variant-01.json").read_text())
     naive = json.loads((tmp_path / "naive-variants" / "web-variant-01.json").read_text())
     ours = json.loads((tmp_path / "ours-variants" / "web-variant-01" / "1.0.0" / "template.json").read_text())
-    assert naive == ours
+    assert naive == anchor != ours   # ours has the first variant changed by now
+    assert (tmp_path / "ours-variants" / "manifest.json").is_file()
+
+
+def test_the_parts_of_a_lint_pass(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(TINY)
+    parts = bench._lint_parts_child([str(path)], ["us-east-1"])
+    assert parts["lint, warm pass (CPU)"] > 0 and parts["load cfn-lint's and the HIPAA rules (CPU)"] > 0
+    assert {"  of which schema checks, E1001 (CPU)", "  of which the HIPAA rules (CPU)"} <= set(parts)
 
 
 @pytest.mark.aws
@@ -63,8 +79,20 @@ def test_publish_part_counts_calls_of_ours_and_of_the_naive_way(tmp_path, aws_en
     assert targets["one-product-changed publish"]
 
 
-def _fake_results(speedup=5.0, no_change_s=0.5, reads=30, writes=0, changed=None, scale=None):
+def _fake_build(templates, ratio, no_change_s):
+    ours = {"seconds": 6.0 * ratio, "cpu_s": 5.0, "load": [0.1], "rss_mb": 150, "failures": []}
+    return {"templates": templates, "regions": ["us-east-1", "us-west-2"], "rounds": 1, "ours": ours,
+            "anchor": {"seconds": 6.0, "cpu_s": 5.5, "render_s": 0.5, "lint_s": 5.5, "load": [0.2], "failures": []},
+            "ratio": ratio, "lint_only_ratio": ratio * 1.1, "cpu_ratio": 0.9, "ours_per_template_s": 0.1,
+            "where": {"ours": {"rendering (wall)": 0.1}, "lint_parts": {"import cfn-lint (CPU)": 0.4}},
+            "no_change": {"runs_s": [no_change_s], "median_s": no_change_s, "cpu_s": no_change_s, "rss_mb": 40,
+                          "identical": True, "failures": []}}
+
+
+def _fake_results(ratio=0.55, no_change_s=0.3, reads=30, writes=0, changed=None, scale=None,
+                  linted=("v/1.0.0/template.json",)):
     regions = ["us-east-1", "us-west-2", "eu-west-1"]
+    linted = list(linted)
     changed = changed or {"s3:PutObject": 3, "servicecatalog:CreateProvisioningArtifact": 3,
                           "servicecatalog:UpdateProvisioningArtifact": 3, "servicecatalog:ListPortfolios": 3}
     run = {"seconds": 1.0, "reads": reads, "writes": writes, "by_operation": {}, "failures": [],
@@ -76,15 +104,11 @@ def _fake_results(speedup=5.0, no_change_s=0.5, reads=30, writes=0, changed=None
     return {
         "environment": bench.environment(),
         "build": {
-            "catalog": {"templates": 3, "regions": regions[:2], "ours": {"seconds": 5.0, "rss_mb": 150, "failures": []},
-                        "ours_per_template_s": 1.7, "no_change": {"runs_s": [no_change_s], "median_s": no_change_s,
-                                                                  "rss_mb": 40, "identical": True, "failures": []}},
-            "variants": {"templates": 50, "regions": regions[:2],
-                         "ours": {"seconds": 10.0, "rss_mb": 160, "failures": []}, "ours_per_template_s": 0.2,
-                         "naive": {"seconds": 10.0 * speedup, "rss_mb": 140, "failures": []},
-                         "naive_per_template_s": 0.2 * speedup, "speedup": speedup, "memory_ratio": 1.1,
-                         "no_change": {"runs_s": [1.0], "median_s": 1.0, "rss_mb": 40, "identical": True,
-                                       "failures": []}}},
+            "catalog": _fake_build(3, ratio, no_change_s),
+            "variants": dict(_fake_build(50, ratio * 5 / 6, 1.0), one_changed={
+                "seconds": 1.0, "cpu_s": 1.0, "load": 0.1, "linted": linted, "rewritten": ["catalog", "v/1.0.0"],
+                "expected_linted": ["v/1.0.0/template.json"], "expected_rewritten": ["catalog", "v/1.0.0"],
+                "failures": []})},
         "publish": {"products": 6, "regions": regions, "latency_ms": 20, "first": dict(run, writes=78),
                     "no_change": run, "one_changed": dict(run, by_operation=changed),
                     "scaling": {**singles,
@@ -99,22 +123,24 @@ def test_targets_met_and_missed():
     good = bench.evaluate(_fake_results())
     assert good and all(t.ok for t in good), [t for t in good if not t.ok]
     names = {t.name for t in good}
-    assert {"variant build speed-up", "no-change rebuild", "no-change publish", "one-product-changed publish",
-            "parallel: 2 regions", "parallel: 4 regions"} <= names
+    assert {"cold build, catalog", "cold build, variants", "one product changed", "no-change rebuild",
+            "no-change publish", "one-product-changed publish", "parallel: 2 regions", "parallel: 4 regions"} <= names
     assert sum(n.startswith("linear:") for n in names) == 3
-    bad = bench.evaluate(_fake_results(speedup=3.9, no_change_s=1.6, reads=37, writes=1,
+    bad = bench.evaluate(_fake_results(ratio=0.65, no_change_s=0.6, reads=37, writes=1,
+                                       linted=["v/1.0.0/template.json", "w/1.0.0/template.json"],
                                        changed={"s3:PutObject": 3, "servicecatalog:CreateProvisioningArtifact": 3,
                                                 "servicecatalog:UpdateProduct": 3},
                                        scale={(6, 1): 1.0, (6, 2): 2.6, (6, 4): 2.5, (3, 2): 1.2}))
     missed = {t.name for t in bad if not t.ok}
-    assert missed == {"variant build speed-up", "no-change rebuild", "no-change publish",
-                      "one-product-changed publish", "linear: regions 1 -> 2", "parallel: 2 regions"}
+    assert missed == {"cold build, catalog", "cold build, variants", "one product changed", "no-change rebuild",
+                      "no-change publish", "one-product-changed publish", "linear: regions 1 -> 2", "parallel: 2 regions"}
 
 
 def test_table_and_exit_code(tmp_path, capsys):
     results = _fake_results()
     text = bench.render_table(results, bench.evaluate(results))
-    assert "build variants (50 templates)" in text and "5.00x" in text and "PASS" in text
+    assert "build variants (50 templates), cold" in text and "0.46x" in text and "PASS" in text
+    assert "where the time goes, build catalog" in text
     out = tmp_path / "bench.json"
     assert bench.main(["--skip-build", "--skip-publish", "--json-out", str(out)]) == 0
     data = json.loads(out.read_text())

@@ -185,10 +185,3 @@ def test_second_build_is_served_from_the_cache_and_byte_identical(tmp_path):
     pipeline.build(settings, out_dir=tmp_path / "nocache", registry=registry, cache=False)
     assert _snapshot(tmp_path / "nocache") == snap
     assert not (tmp_path / "nocache" / buildcache.CACHE_DIR).exists()
-
-
-def test_parallel_map_keeps_order_and_results(monkeypatch):
-    args = list(range(buildcache.PARALLEL_MIN + 2))
-    assert list(buildcache.parallel_map(lambda x: x * x, args, jobs=2)) == [x * x for x in args]
-    monkeypatch.setenv(buildcache.JOBS_ENV, "3")
-    assert buildcache.jobs_default() == 3

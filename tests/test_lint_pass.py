@@ -18,7 +18,7 @@ from generator.cli.main import main
 from generator.compliance import hipaa
 from generator.compliance.lint import Linter, LintResult, load_rules
 from generator.pipeline import build as pipeline
-from generator.pipeline import cache as buildcache
+from generator.pipeline import workers
 from generator.product import ProductSpec
 
 REGIONS = ["us-east-1"]
@@ -78,7 +78,8 @@ def _catalog(tmp_path):
 def test_a_build_evaluates_each_rule_once_per_template_and_a_report_rebuild_none(tmp_path, evaluations):
     settings, registry = _catalog(tmp_path)
     out = tmp_path / "build"
-    pipeline.build(settings, out_dir=out, registry=registry)
+    # jobs=1: everything runs in this process, where the evaluations are counted
+    pipeline.build(settings, out_dir=out, registry=registry, jobs=1)
     assert dict(evaluations) == {rid: 1 for rid in _evaluating_rules()}
     report = (out / "topics/1.0.0/compliance.md").read_text()
     assert "| 164.312(a)(2)(iv) | Encryption and decryption (at rest) | PASS | [E9101]" in report
@@ -87,7 +88,7 @@ def test_a_build_evaluates_each_rule_once_per_template_and_a_report_rebuild_none
     evaluations.clear()
     (out / "topics/1.0.0/compliance.md").unlink()
     progress: list[str] = []
-    pipeline.build(settings, out_dir=out, registry=registry, progress=progress.append)
+    pipeline.build(settings, out_dir=out, registry=registry, progress=progress.append, jobs=1)
     assert "validated topics 1.0.0: clean in us-east-1 (cached)" in progress
     assert (out / "topics/1.0.0/compliance.md").read_text() == report
     assert not evaluations
@@ -152,9 +153,10 @@ def test_plain_cfn_lint_names_the_scenarios_in_its_message():
 
 
 def test_worker_processes_return_the_same_lint_results():
-    jobs = [(TWO_SCENARIOS.replace("alias/aws/sns", f"alias/k{i}"), f"t{i}.json")
-            for i in range(buildcache.PARALLEL_MIN)]
-    linter = Linter(REGIONS)
-    serial = list(buildcache.lint_many(jobs, linter, jobs=1))
+    # different sizes: the workers take the largest first, the results come back in the order given
+    jobs = [(TWO_SCENARIOS.replace("alias/aws/sns", "alias/" + "k" * i), f"t{i}.json") for i in range(4)]
+    with workers.Workers(REGIONS, jobs=1) as here:
+        serial = here.lint(jobs)
     assert all(isinstance(r, LintResult) and r.verdicts and r.findings for r in serial)
-    assert list(buildcache.lint_many(jobs, linter, jobs=2)) == serial
+    with workers.Workers(REGIONS, jobs=2) as forked:
+        assert forked.lint(jobs) == serial

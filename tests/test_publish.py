@@ -496,8 +496,8 @@ def test_no_credentials_is_one_clear_line(tmp_path, catalog):
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
 
 
-def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys):
-    out = tmp_path / "build"
+def test_real_build_publishes_through_the_cli(tmp_path, baseline, capsys, seed_lint):
+    out = seed_lint(tmp_path / "build")
     assert main(["build", "--out", str(out)]) == 0
     products = manifests.load(out).manifest.of_kind("product")
     settings_path = tmp_path / "catalog.toml"

@@ -30,7 +30,7 @@ SEVERITY = {"E": "error", "W": "warning", "I": "informational"}
 def plain_path(path: Iterable[Any]) -> tuple:
     """``path`` with plain ``str`` and ``int`` segments.  The keys of cfn-lint's decoded templates are
     ``str`` subclasses carrying line marks, which cannot be pickled, and worker processes return their
-    lint results by pickle (generator.pipeline.cache.parallel_map)."""
+    lint results by pickle (generator.pipeline.workers)."""
     return tuple(p if type(p) is int else str(p) for p in path)
 
 

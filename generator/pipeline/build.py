@@ -10,8 +10,9 @@ failed build can never be published.
 Each template is linted once (cfn-lint's rules and the HIPAA rules in one pass); its lint result holds
 the findings and the HIPAA rules' verdicts, from which the compliance report is written.  A no-change
 build reuses the lint results and the derived files kept in ``build/.cache/``
-(generator.pipeline.cache); cfn-lint is imported only when something must be redone.  A report is not
-rewritten for its generation time alone.
+(generator.pipeline.cache); what must be redone is linted and written by worker processes
+(generator.pipeline.workers; with one job, in the build process itself).  A report is not rewritten
+for its generation time alone.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Mapping
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from generator import render
-from generator.compliance.lint import CFN_LINT_VERSION, Linter, LintResult, blocking
+from generator.compliance.lint import CFN_LINT_VERSION, LintResult, blocking
 from generator.compliance.scan import load_results as load_scan_results
 from generator.errors import BuildError, CatalogError, ConfigError, LintError
-from generator.pipeline import cache as buildcache, manifest as manifests
+from generator.pipeline import cache as buildcache, manifest as manifests, workers as pool
 from generator.product import Rendered
 from generator.settings import Settings
 
@@ -112,9 +114,10 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
 
 
 def validate(items: list[Built], regions: Iterable[str], progress: Progress | None = None,
-             linter: Linter | None = None, cache: buildcache.BuildCache | None = None,
-             jobs: int | None = None) -> None:
-    """Lint every item (its lint result from ``cache`` when it has it; the rest in ``jobs`` processes)."""
+             cache: buildcache.BuildCache | None = None, jobs: int | None = None,
+             workers: pool.Workers | None = None) -> None:
+    """Lint every item: its lint result from ``cache`` when it has it; the rest by ``workers`` (default:
+    ``jobs`` worker processes for this call, one after the other in this process without a cache)."""
     regions = list(regions)
     todo = []
     for item in items:
@@ -126,14 +129,23 @@ def validate(items: list[Built], regions: Iterable[str], progress: Progress | No
             _report_validated(item, regions, progress, " (cached)")
     if not todo:
         return
-    linter = linter or Linter(regions)
-    results = buildcache.lint_many([(i.json_text, _lint_name(i)) for i in todo], linter,
-                                   jobs=1 if cache is None else jobs)
+    with _workers(workers, regions, 1 if cache is None else jobs) as run:
+        results = run.lint([(i.json_text, _lint_name(i)) for i in todo])
     for item, result in zip(todo, results):
         item.lint = result
         if cache:
             cache.store_lint_result(item.json_text, _lint_name(item), result)
-        _report_validated(item, linter.regions, progress)
+        _report_validated(item, regions, progress)
+
+
+@contextmanager
+def _workers(workers: pool.Workers | None, regions: Sequence[str], jobs: int | None) -> Iterator[pool.Workers]:
+    """``workers``, or workers of this call only (closed when it ends)."""
+    if workers is not None:
+        yield workers
+        return
+    with pool.Workers(regions, jobs) as own:
+        yield own
 
 
 def _lint_name(item: Built) -> str:
@@ -160,60 +172,77 @@ def derived_texts(item: Built, scan: dict | None = None, coverage: Mapping | Non
     return texts
 
 
+def catalog_texts(items: Sequence[Built], name: str, scans: Sequence[dict | None]) -> dict[str, str]:
+    """The catalog's compliance page (``compliance.md``, ``index.html``) from every product's lint result
+    (``scans``: each product's scanner results, as for :func:`derived_texts`)."""
+    from generator.compliance import report as compliance
+
+    coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
+    reports = [(compliance.build_report(i.template, i.lint, i.name, i.version, i.title, i.sha256, scan=scan,
+                                        coverage=coverage, graph=False), f"{i.rel_dir}/compliance.html")
+               for i, scan in zip(items, scans)]
+    texts: dict[str, str] = {}
+    compliance.write_catalog(compliance.build_catalog(name, reports), Path("."),
+                             writer=lambda path, text: texts.__setitem__(path.name, text))
+    return texts
+
+
 # A product's report links to the catalog page from build/<product>/<version>/.
 CATALOG_LINK = "../../index.html"
 CATALOG_STAMP = "catalog"   # the build cache's name for the catalog page (product stamps are <name>/<version>)
 
 
 def write_derived(items: list[Built], out_dir: Path, cache: buildcache.BuildCache | None = None,
-                  jobs: int | None = None) -> dict[str, str]:
-    """Write the derived files of every item; skipped where the cache says they are fresh.  A report
-    that differs only in its generation time is left as it is.  Returns each item's derived-files key
-    (by ``rel_dir``; "" without a cache)."""
+                  jobs: int | None = None, catalog: str | None = None,
+                  workers: pool.Workers | None = None) -> dict[str, str]:
+    """Write the derived files of every item and, given the ``catalog``'s name, the catalog page
+    (``compliance.md``, ``index.html`` in ``out_dir``), all in one batch of jobs for ``workers``; each is
+    skipped where the cache says it is fresh.  A report that differs only in its generation time is left
+    as it is.  Returns each item's derived-files key (by ``rel_dir``; "" without a cache)."""
     from generator.compliance import report as compliance   # light: cfn-lint is loaded to build a report
 
+    out_dir = Path(out_dir)
     coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
+    scans = [load_scan_results(out_dir / i.rel_dir, i.sha256) for i in items]   # written by `make scan`
     todo, keys = [], {}
-    for item in items:
-        d = Path(out_dir) / item.rel_dir
-        scan = load_scan_results(d, item.sha256)   # written by `make scan`; the reports show them
+    for item, scan in zip(items, scans):
+        d = out_dir / item.rel_dir
         identity = {"name": item.name, "version": item.version, "title": item.title, "sha256": item.sha256,
                     "scan": scan, "tools": compliance.tool_versions(scan), "coverage": coverage}
         key = keys[item.rel_dir] = cache.derived_key(identity, item.lint) if cache else ""
         if not (cache and cache.derived_fresh(item.rel_dir, key, d)):
-            todo.append((item, d, key, scan))
-    results = buildcache.parallel_map(lambda job: derived_texts(job[0], job[3], coverage), todo,
-                                      jobs=jobs if cache else 1)
-    for (item, d, key, _), texts in zip(todo, results):
+            todo.append((item.rel_dir, d, key, derived_texts, (item, scan, coverage), item.size))
+    if catalog is not None:
+        # the products' derived-files keys cover all the catalog page is made of
+        key = cache.derived_key({"catalog": catalog, "products": [keys[i.rel_dir] for i in items]},
+                                LintResult()) if cache else ""
+        if not (key and cache.derived_fresh(CATALOG_STAMP, key, out_dir)):
+            todo.append((CATALOG_STAMP, out_dir, key, catalog_texts, (items, catalog, scans),
+                         sum(i.size for i in items) // 2))
+    with _workers(workers, (), jobs if cache else 1) as run:
+        results = run.map("reports", _call, [(func, args) for _, _, _, func, args, _ in todo],
+                          [size for *_, size in todo], [stamp for stamp, *_ in todo])
+    for (stamp, d, key, _, _, _), texts in zip(todo, results):
         for name, text in texts.items():
-            _write(d / name, text, compliance.same_apart_from_time if name in compliance.REPORT_FILES else None)
+            _write(d / name, text, compliance.same_apart_from_time if name in compliance.REPORT_FILES
+                   or name in compliance.CATALOG_FILES else None)
         if cache:
-            cache.record_derived(item.rel_dir, key, d, texts)
+            cache.record_derived(stamp, key, d, texts)
     return keys
 
 
-def write_catalog(items: list[Built], out_dir: Path, name: str, cache: buildcache.BuildCache | None = None,
-                  keys: Mapping[str, str] | None = None) -> None:
+def _call(func: Callable, args: tuple):
+    return func(*args)
+
+
+def write_catalog(items: list[Built], out_dir: Path, name: str) -> None:
     """Write the catalog's compliance page (``compliance.md``, ``index.html`` in ``out_dir``) from every
-    product's lint result; skipped where the cache says it is fresh (``keys``: the products' derived-files
-    keys, from :func:`write_derived`, which cover all it is made of), left as it is where only its
-    generation time would change."""
+    product's lint result, left as it is where only its generation time would change."""
     from generator.compliance import report as compliance
 
-    out_dir = Path(out_dir)
-    key = cache.derived_key({"catalog": name, "products": [(keys or {}).get(i.rel_dir, "") for i in items]},
-                            LintResult()) if cache and keys else ""
-    if key and cache.derived_fresh(CATALOG_STAMP, key, out_dir):
-        return
-    scans = [load_scan_results(out_dir / i.rel_dir, i.sha256) for i in items]
-    coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
-    reports = [(compliance.build_report(i.template, i.lint, i.name, i.version, i.title, i.sha256, scan=scan,
-                                        coverage=coverage, graph=False), f"{i.rel_dir}/compliance.html")
-               for i, scan in zip(items, scans)]
-    paths = compliance.write_catalog(compliance.build_catalog(name, reports), out_dir,
-                                     writer=lambda p, t: _write(p, t, compliance.same_apart_from_time))
-    if key:
-        cache.record_derived(CATALOG_STAMP, key, out_dir, [p.name for p in paths])
+    scans = [load_scan_results(Path(out_dir) / i.rel_dir, i.sha256) for i in items]
+    for file, text in catalog_texts(items, name, scans).items():
+        _write(Path(out_dir) / file, text, compliance.same_apart_from_time)
 
 
 def _write(path: Path, text: str, same: Callable[[str, str], bool] | None = None) -> None:
@@ -239,18 +268,25 @@ def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterabl
           jobs: int | None = None) -> manifests.Manifest:
     """Render, validate and write everything; return the manifest.  Raises LintError on findings.
 
-    ``cache=False`` ignores and leaves alone ``<out_dir>/.cache``; ``jobs`` caps the lint processes
-    (default: ``HIPAA_CATALOG_JOBS`` or the number of cores).
+    ``cache=False`` ignores and leaves alone ``<out_dir>/.cache`` and works in this process alone;
+    ``jobs`` caps the worker processes (default: ``HIPAA_CATALOG_JOBS`` or the number of cores).
+    A cold build starts its workers before rendering (generator.pipeline.workers).
     """
     out_dir = Path(out_dir)
-    items = render_all(settings, only=only, registry=registry, progress=progress)
-    store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
-    validate(items, settings.regions, progress=progress, cache=store, jobs=jobs)
-    for item in items:
-        _write(out_dir / item.rel_dir / "template.json", item.json_text)
-    keys = write_derived(items, out_dir, store, jobs=jobs)
-    if not only:   # the catalog page covers every product: a partial build leaves it as it is
-        write_catalog(items, out_dir, settings.name, store, keys)
+    timings = pool.Timings()
+    with pool.Workers(settings.regions, jobs if cache else 1, timings) as workers:
+        if cache and pool.cold(out_dir, buildcache.CACHE_DIR):
+            workers.start()
+        items = render_all(settings, only=only, registry=registry, progress=progress)
+        timings.phase("render")
+        store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
+        validate(items, settings.regions, progress=progress, cache=store, workers=workers)
+        timings.phase("lint")
+        for item in items:
+            _write(out_dir / item.rel_dir / "template.json", item.json_text)
+        # the catalog page covers every product: a partial build leaves it as it is
+        write_derived(items, out_dir, store, catalog=None if only else settings.name, workers=workers)
+        timings.phase("reports")
     bad = [(i, f) for i in items for f in blocking(i.lint.findings)]
     if bad:
         manifests.remove(out_dir)
@@ -259,4 +295,6 @@ def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterabl
                         hint="fix the product module or waive the rule on the resource with a reason")
     data = manifest(settings, items, settings.regions)
     manifests.write(out_dir, data)
+    timings.phase("manifest")
+    timings.report()
     return data

@@ -17,9 +17,7 @@ An unreadable or corrupt entry is a miss.  Entries are written atomically (tempo
 so concurrent builds into the same folder cannot leave half an entry.  ``make clean`` removes the
 cache with ``build/``.
 
-:func:`parallel_map` spreads the misses (linting, then the derived files) over one process per core,
-forked after the rule set is loaded so the workers start at once, when there are at least
-``PARALLEL_MIN`` of them.
+The misses are linted and written by the build's worker processes (generator.pipeline.workers).
 """
 
 from __future__ import annotations
@@ -29,12 +27,12 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from generator import toolinfo
 
 if TYPE_CHECKING:
-    from generator.compliance.lint import LintResult, Linter
+    from generator.compliance.lint import LintResult
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = ".cache"
@@ -43,10 +41,6 @@ RULESET_SOURCES = ("generator/compliance/rules", "generator/compliance/hipaa.py"
                    "generator/compliance/lint.py", "generator/compliance/guard.py")
 DERIVED_SOURCES = ("generator/compliance/report.py", "generator/compliance/evidence.py", "generator/render.py")
 DERIVED_TOOLS = ("cfn-flip", "PyYAML", "cfn-lint")
-# Fewer cache misses than this are linted in the build process itself: a worker only pays off when
-# there are several templates (and the real catalog's three stay in one process).
-PARALLEL_MIN = 4
-JOBS_ENV = "HIPAA_CATALOG_JOBS"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -176,53 +170,3 @@ class BuildCache:
     def record_derived(self, rel_dir: str, key: str, directory: Path, names: Iterable[str]) -> None:
         files = {n: sha256_bytes((Path(directory) / n).read_bytes()) for n in sorted(names)}
         _write_atomic(self._stamp_path(rel_dir), json.dumps({"key": key, "files": files}, sort_keys=True) + "\n")
-
-
-# --- doing many templates' work in parallel ----------------------------------------------------
-
-_JOB: "Callable[[Any], Any] | None" = None
-
-
-def _run_job(arg: Any) -> Any:
-    assert _JOB is not None
-    return _JOB(arg)
-
-
-def jobs_default() -> int:
-    """Worker processes: ``HIPAA_CATALOG_JOBS`` or the number of cores."""
-    value = os.environ.get(JOBS_ENV, "")
-    if value.isdigit() and int(value) > 0:
-        return int(value)
-    return os.cpu_count() or 1
-
-
-def parallel_map(func: "Callable[[Any], Any]", args: Sequence[Any], jobs: int | None = None) -> Iterator[Any]:
-    """``func(arg)`` for each of ``args``, in order.  With ``jobs`` > 1 and at least ``PARALLEL_MIN`` args,
-    in worker processes forked from this one: they inherit what is loaded (the rule set, the templates),
-    so only ``args`` and the results are sent between processes."""
-    global _JOB
-    jobs = min(jobs_default() if jobs is None else jobs, len(args))
-    if jobs < 2 or len(args) < PARALLEL_MIN or not _can_fork():
-        for arg in args:
-            yield func(arg)
-        return
-    import multiprocessing
-
-    _JOB = func
-    try:
-        with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            yield from pool.imap(_run_job, args, chunksize=1)
-    finally:
-        _JOB = None
-
-
-def lint_many(jobs_list: Sequence[tuple[str, str]], linter: "Linter",
-              jobs: int | None = None) -> Iterator["LintResult"]:
-    """The lint result of each ``(text, filename)``, in order (see :func:`parallel_map`)."""
-    return parallel_map(lambda job: linter.lint_text(*job), jobs_list, jobs)
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
