@@ -28,9 +28,17 @@ primary region, with the settings' ``[organization]``:
 - **Prerequisite.** Trusted access between StackSets and Organizations (DescribeOrganizationsAccess);
   ActivateOrganizationsAccess is the fix, run in the management account.
 
-What is not decided here, unlike the single-account deploy: the baseline parameters that deploy-baseline
-chooses by looking at one account (ConfigRecording, the replica bucket, the instance subnet, the AMI) are
-whatever ``-p`` gives, one value for every account of the targets; the README says what that means.
+- **Account inputs.** A stack set has one value per parameter for every account, but the baseline's network,
+  certificate, DNS and AMI are each account's own.  So the stack set's template is the built template with
+  those parameters (``ACCOUNT_INPUTS``) turned into Systems Manager parameter types,
+  ``AWS::SSM::Parameter::Value<TYPE>`` defaulting to ``<ssm_prefix>/account-inputs/<Name>``, which
+  CloudFormation resolves in the account and region of each stack instance ("Specify existing resources at
+  runtime with CloudFormation-supplied parameter types", AWS CloudFormation User Guide); whoever vends an
+  account writes those parameters before it joins a target OU.  Its resources, conditions and outputs are
+  the built ones byte for byte (a test checks it); the placement ``Rules``, which read subnet attributes
+  of those parameters, are left out (``hipaa-catalog doctor`` in the account checks placement).  The
+  parameters deploy-baseline decides by looking at one account (ConfigRecording, the replica bucket) are
+  whatever ``-p`` gives, the same for every account; the README says what that means.
 """
 
 from __future__ import annotations
@@ -56,6 +64,9 @@ STACK_SETS: dict[str, tuple[tuple[str, str, Mapping[str, str]], ...]] = {
 }
 # StackSets take no macros here; the templates name IAM resources.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+# The baseline parameters each account gives through SSM Parameter Store (see the module docstring).
+ACCOUNT_INPUTS = ("VpcId", "PrivateSubnetIds", "PublicSubnetIds", "ProdCertificateArn", "ProdHostedZoneId",
+                  "ProdDomain", "InstanceSubnetId", "InstanceAvailabilityZone", "WebServerImageId")
 DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
 BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 
@@ -131,10 +142,41 @@ class StackSetPlan:
 
 # ------------------------------------------------------------------------------------------ the wanted sets
 
+def account_input_name(ssm_prefix: str, parameter: str) -> str:
+    return f"{ssm_prefix}/account-inputs/{parameter}"
+
+
+def organization_template(template: dict, ssm_prefix: str) -> dict:
+    """The template with its ACCOUNT_INPUTS read from SSM in each account; Rules on them dropped."""
+    inputs = [k for k in ACCOUNT_INPUTS if k in template.get("Parameters", {})]
+    if not inputs:
+        return template
+    out = json.loads(json.dumps(template))
+    for name in inputs:
+        old = out["Parameters"][name]
+        default = account_input_name(ssm_prefix, name)
+        out["Parameters"][name] = {
+            "Type": f"AWS::SSM::Parameter::Value<{old['Type']}>", "Default": default, "AllowedValues": [default],
+            "Description": f"{old.get('Description', name)} (read in each account from the SSM parameter {default})"}
+    rules = {k: v for k, v in out.get("Rules", {}).items() if not any(f'"{n}"' in json.dumps(v) for n in inputs)}
+    if rules:
+        out["Rules"] = rules
+    else:
+        out.pop("Rules", None)
+    return out
+
+
 def specs(product: str, version: str, template: dict, given: Mapping[str, str],
-          org: OrganizationSettings, primary: str) -> list[Spec]:
+          org: OrganizationSettings, primary: str, ssm_prefix: str) -> list[Spec]:
     """The stack sets of ``product`` (one without instances is left out: a one-region organisation has no
     regional baseline)."""
+    inputs = sorted(set(ACCOUNT_INPUTS) & set(given))
+    if inputs:
+        raise ConfigError(f"{product}: -p {inputs[0]} is each account's own: the organisation deploy reads it in "
+                          f"every account from the SSM parameter {account_input_name(ssm_prefix, inputs[0])}",
+                          hint=f"leave out -p {inputs[0]}; write that parameter in each account (README: Setting up "
+                               "an organisation)")
+    template = organization_template(template, ssm_prefix)
     out = []
     for name, where, fixed in STACK_SETS[product]:
         clash = sorted(set(fixed) & set(given))

@@ -247,7 +247,7 @@ def run_organization(args, product: str) -> int:
     output.progress(f"{product} {entry.version}: {len(accounts)} account(s) under {', '.join(org.target_ids)}, "
                     f"regions {', '.join(org.regions)}")
     plans = [stacksets.plan(cf, spec, org, accounts)
-             for spec in stacksets.specs(product, entry.version, template, given, org, region)]
+             for spec in stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)]
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
               "operations": []}
