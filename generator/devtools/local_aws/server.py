@@ -158,11 +158,13 @@ def reset_state() -> None:
     resource failures and the IAM request log, and artifact and IAM settings changed since the start."""
     from moto.moto_api._internal.models import moto_api_backend
 
+    from . import organizations
     from .cloudformation import forced
     from .iam import enforcement
     from .servicecatalog import models
 
     moto_api_backend.reset()
+    organizations.reset()
     forced.clear()
     models.ARTIFACTS.restore()
     enforcement.SETTINGS.restore()
@@ -199,9 +201,10 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, route53, servicecatalog
+    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, servicecatalog
 
     servicecatalog.register()
+    organizations.register()
     acm.register()
     codecommit.register()
     route53.register()

@@ -8,28 +8,26 @@ from moto.servicecatalog.exceptions import InvalidParametersException, ResourceN
 __all__ = [
     "DuplicateResourceException",
     "InvalidParametersException",
+    "InvalidStateException",
     "LimitExceededException",
+    "OperationNotSupportedException",
     "ResourceInUseException",
     "ResourceNotFoundException",
 ]
 
 
-class DuplicateResourceException(JsonRESTError):
-    code = 400
+def _error(name: str) -> type[JsonRESTError]:
+    """An error class answering HTTP 400 with ``__type`` ``name``."""
 
-    def __init__(self, message: str):
-        super().__init__("DuplicateResourceException", message)
+    def __init__(self: JsonRESTError, message: str) -> None:
+        JsonRESTError.__init__(self, name, message)
 
-
-class LimitExceededException(JsonRESTError):
-    code = 400
-
-    def __init__(self, message: str):
-        super().__init__("LimitExceededException", message)
+    return type(name, (JsonRESTError,), {"code": 400, "__init__": __init__})
 
 
-class ResourceInUseException(JsonRESTError):
-    code = 400
+DuplicateResourceException = _error("DuplicateResourceException")
+LimitExceededException = _error("LimitExceededException")
+ResourceInUseException = _error("ResourceInUseException")
+InvalidStateException = _error("InvalidStateException")
+OperationNotSupportedException = _error("OperationNotSupportedException")
 
-    def __init__(self, message: str):
-        super().__init__("ResourceInUseException", message)

@@ -19,8 +19,10 @@ Asynchronous work is modelled deterministically, without timers:
   provisioned product, which is ``UNDER_CHANGE`` meanwhile), then ``SUCCEEDED`` or ``FAILED``.  The
   CloudFormation work itself is done when the request arrives, so the stack exists at once.
 
-Not modelled: principal-based access (every product in at least one portfolio is visible to the
-caller), TagOptions, budgets, portfolio sharing beyond moto's, AcceptLanguage.
+Portfolio sharing (account-to-account and AWS Organizations) and what a recipient account sees are in
+``sharing``.  Not modelled: principal-based access to an account's own portfolios (every product in at
+least one of them is visible to every caller; imported portfolios do check principals), TagOptions,
+budgets, AcceptLanguage.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from .exceptions import (
 )
 
 from .provisioning import ProvisionedProduct, ProvisioningMixin, Record
+from .sharing import SharingMixin
 
 ARTIFACTS_PER_PRODUCT = 100
 _IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12})?:(role|user|group)/(.+)$")
@@ -214,7 +217,8 @@ class Product(BaseModel):
 
 class Constraint(BaseModel):
     def __init__(self, backend: "ServiceCatalogBackend", portfolio_id: str, product_id: str,
-                 constraint_type: str, parameters: str, description: str | None, role_arn: str):
+                 constraint_type: str, parameters: str, description: str | None, role_arn: str,
+                 local_role_name: str | None = None):
         self.id = new_id("cons")
         self.owner = backend.account_id
         self.portfolio_id = portfolio_id
@@ -222,14 +226,15 @@ class Constraint(BaseModel):
         self.type = constraint_type
         self.parameters = parameters
         self.description = description or ""
-        self.role_arn = role_arn
+        self.role_arn = role_arn  # as resolved in the constraint's account
+        self.local_role_name = local_role_name  # resolved again in each launching account
 
     def detail(self) -> dict[str, Any]:
         return {"ConstraintId": self.id, "Type": self.type, "Description": self.description,
                 "Owner": self.owner, "ProductId": self.product_id, "PortfolioId": self.portfolio_id}
 
 
-class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
+class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogBackend):
     """moto's Service Catalog backend plus the operations a catalog publisher and its users need."""
 
     def __init__(self, region_name: str, account_id: str) -> None:
@@ -240,6 +245,7 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         self.provisioned: dict[str, ProvisionedProduct] = {}
         self.records: dict[str, Record] = {}
         self.tokens: dict[tuple[str, str], Any] = {}
+        self._sharing_init()
 
     # -- lookups ---------------------------------------------------------------------------------
     def portfolio(self, portfolio_id: str | None) -> Portfolio:
@@ -260,7 +266,10 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         raise ResourceNotFoundException(f"Product named '{name}' not found.")
 
     def launch_paths(self, product: Product) -> list[tuple[str, Portfolio]]:
-        return [(p.launch_paths[product.id], p) for p in self.portfolios.values() if product.id in p.launch_paths]
+        """The caller's launch paths of ``product``: this account's portfolios holding it, and the imported
+        ones holding it whose principals the caller matches."""
+        portfolios = [*self.portfolios.values(), *(p for p, _, _ in self.entitled_imports())]
+        return [(p.launch_paths[product.id], p) for p in portfolios if product.id in p.launch_paths]
 
     def launch_path(self, product: Product, path_id: str | None, path_name: str | None) -> tuple[str, Portfolio]:
         paths = self.launch_paths(product)
@@ -280,10 +289,22 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         for constraint in self.constraints.values():
             if (constraint.portfolio_id, constraint.product_id, constraint.type) == (portfolio_id, product_id, "LAUNCH"):
                 return constraint
-        return None
+        return None if portfolio_id in self.portfolios else self.imported_constraint(portfolio_id, product_id)
 
     def visible_products(self) -> list[Product]:
-        return [p for p in self.products.values() if self.launch_paths(p)]
+        found = {p.id: p for p in self.products.values()}
+        for portfolio, sharer, _ in self.entitled_imports():
+            found.update({pid: sharer.products[pid] for pid in portfolio.launch_paths if pid in sharer.products})
+        return [p for p in found.values() if self.launch_paths(p)]
+
+    def lookup_product(self, product_id: str | None, name: str | None = None) -> Product:
+        """A product of this account or of a portfolio imported into it."""
+        if product_id in self.products or (not product_id and any(p.name == name for p in self.products.values())):
+            return self.product(product_id, name)
+        found = self.imported_product(product_id, name) if (product_id or name) else None
+        if found is None:
+            return self.product(product_id, name)  # raises as for this account's own
+        return found
 
     def _remember(self, kind: str, token: str | None, value: Any) -> Any:
         if token:
@@ -303,6 +324,10 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
 
     def delete_portfolio(self, accept_language: str | None, id: str) -> None:  # noqa: A002
         portfolio = self.portfolio(id)
+        if any(s.portfolio_id == id for s in self.shares):
+            # *DeletePortfolio*: "You cannot delete a portfolio if it was shared with you or if it has
+            # associated products, users, constraints, or shared accounts."
+            raise ResourceInUseException(f"Portfolio {id} is shared; delete its portfolio shares first")
         if portfolio.launch_paths:
             raise ResourceInUseException(
                 f"Portfolio {id} has {len(portfolio.launch_paths)} product(s) associated; disassociate them first")
@@ -363,7 +388,7 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         return paginate(products, params.get("PageToken"), params.get("PageSize"), maximum=100), products
 
     def visible_product(self, product_id: str | None, name: str | None) -> Product:
-        product = self.product(product_id, name)
+        product = self.lookup_product(product_id, name)
         if not self.launch_paths(product):
             raise ResourceNotFoundException(f"Product {product_id or name} not found.")
         return product
@@ -465,7 +490,7 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
 
     # -- principals ------------------------------------------------------------------------------
     def associate_principal_with_portfolio(self, portfolio_id: str, arn: str, principal_type: str) -> None:
-        portfolio = self.portfolio(portfolio_id)
+        portfolio = self.any_portfolio(portfolio_id)
         match = _IAM_ARN.match(arn or "")
         if principal_type not in ("IAM", "IAM_PATTERN"):
             raise InvalidParametersException(f"PrincipalType {principal_type!r} is not valid; allowed: IAM, IAM_PATTERN")
@@ -481,15 +506,22 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
                 f"PrincipalARN {arn!r}: an IAM_PATTERN principal must leave the account id empty "
                 "(arn:aws:iam:::role/NAME-PATTERN)")
         entry = {"PrincipalARN": arn, "PrincipalType": principal_type}
-        if entry not in portfolio.principals:
-            portfolio.principals.append(entry)
+        principals = self._own_principals(portfolio)
+        if entry not in principals:
+            principals.append(entry)
+
+    def _own_principals(self, portfolio: Portfolio) -> list[dict[str, str]]:
+        """The principal associations this account keeps for a portfolio (its own or an imported one)."""
+        if portfolio.id in self.portfolios:
+            return portfolio.principals
+        return self.imported_principals.setdefault(portfolio.id, [])
 
     def disassociate_principal_from_portfolio(self, portfolio_id: str, arn: str) -> None:
-        portfolio = self.portfolio(portfolio_id)
-        kept = [p for p in portfolio.principals if p["PrincipalARN"] != arn]
-        if len(kept) == len(portfolio.principals):
+        principals = self._own_principals(self.any_portfolio(portfolio_id))
+        kept = [p for p in principals if p["PrincipalARN"] != arn]
+        if len(kept) == len(principals):
             raise ResourceNotFoundException(f"Principal {arn} is not associated with portfolio {portfolio_id}")
-        portfolio.principals = kept
+        principals[:] = kept
 
     # -- constraints -----------------------------------------------------------------------------
     def create_constraint(self, params: dict[str, Any]) -> Constraint:
@@ -504,16 +536,17 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         if product.id not in portfolio.launch_paths:
             raise InvalidParametersException(
                 f"Product {product.id} is not associated with portfolio {portfolio.id}; associate it first")
-        role_arn = self._launch_role(params.get("Parameters"))
+        role_arn, local_role_name = self._launch_role(params.get("Parameters"))
         if self.launch_constraint(portfolio.id, product.id):
             raise DuplicateResourceException(
                 f"A LAUNCH constraint already exists for product {product.id} in portfolio {portfolio.id}")
         constraint = Constraint(self, portfolio.id, product.id, "LAUNCH", params["Parameters"],
-                                params.get("Description"), role_arn)
+                                params.get("Description"), role_arn, local_role_name)
         self.constraints[constraint.id] = constraint
         return self._remember("constraint", token, constraint)
 
-    def _launch_role(self, raw: str | None) -> str:
+    def _launch_role(self, raw: str | None) -> tuple[str, str | None]:
+        """The launch role's ARN in this account and the LocalRoleName (None for a RoleArn constraint)."""
         try:
             parameters = json.loads(raw or "")
         except ValueError:
@@ -534,7 +567,7 @@ class ServiceCatalogBackend(ProvisioningMixin, MotoServiceCatalogBackend):
         except NotFoundException:
             raise InvalidParametersException(
                 f"Launch role {role_arn or local} does not exist in the account's IAM; create it first") from None
-        return role.arn
+        return role.arn, local or None
 
     def constraint(self, constraint_id: str) -> Constraint:
         if constraint_id not in self.constraints:

@@ -141,7 +141,7 @@ class ProvisioningMixin:
     """ProvisionProduct and friends; expects the lookups of ``ServiceCatalogBackend``."""
 
     def launch_path_summaries(self, product_id: str) -> list[dict[str, Any]]:
-        product = self.product(product_id)
+        product = self.lookup_product(product_id)
         summaries = []
         for path_id, portfolio in self.launch_paths(product):
             constraint = self.launch_constraint(portfolio.id, product.id)
@@ -157,7 +157,7 @@ class ProvisioningMixin:
         return {
             "ProvisioningArtifactParameters": templates.parameters(artifact.doc),
             "ConstraintSummaries": [{"Type": "LAUNCH", "Description": constraint.description}] if constraint else [],
-            "UsageInstructions": [{"Type": "launchAsRole", "Value": constraint.role_arn}] if constraint else [],
+            "UsageInstructions": [{"Type": "launchAsRole", "Value": self.launch_role_of(constraint)}] if constraint else [],
             "TagOptions": [],
             "ProvisioningArtifactPreferences": {},
             "ProvisioningArtifactOutputs": templates.output_keys(artifact.doc),
@@ -188,8 +188,8 @@ class ProvisioningMixin:
             raise DuplicateResourceException(f"A provisioned product named {name} already exists")
         given = self._given_parameters(artifact, params.get("ProvisioningParameters") or [])
         constraint = self.launch_constraint(portfolio.id, product.id)
-        pp = ProvisionedProduct(self, name, product, artifact, path_id, constraint.role_arn if constraint else None,
-                                token, params.get("Tags") or [])
+        pp = ProvisionedProduct(self, name, product, artifact, path_id,
+                                self.launch_role_of(constraint) if constraint else None, token, params.get("Tags") or [])
         self.provisioned[pp.id] = pp
         record = self._record(pp, "PROVISION_PRODUCT", params.get("Tags") or [])
         try:
@@ -209,6 +209,13 @@ class ProvisioningMixin:
         else:
             pp.stack_id, record.outputs = result.stack_id, result.outputs
         return self._remember("provision", token, record)
+
+    def product_of(self, pp: ProvisionedProduct) -> Product | None:
+        """The product a provisioned product was launched from (this account's or an imported one)."""
+        try:
+            return self.lookup_product(pp.product_id)
+        except ResourceNotFoundException:
+            return None
 
     def _given_parameters(self, artifact: ProvisioningArtifact, given: list[dict[str, Any]]) -> dict[str, str]:
         known = set(artifact.doc.get("Parameters", {}))
@@ -314,7 +321,7 @@ class ProvisioningMixin:
             pp.last.observe()
         found = [pp for pp in found if not pp.gone]
         for query in (params.get("Filters") or {}).get("SearchQuery", []):
-            found = [pp for pp in found if _matches(pp, self.products.get(pp.product_id), query)]
+            found = [pp for pp in found if _matches(pp, self.product_of(pp), query)]
         key = {"name": lambda p: p.name, "arn": lambda p: p.arn, "id": lambda p: p.id,
                "status": lambda p: p.status(), "lastRecordId": lambda p: p.last.id}.get(
             params.get("SortBy") or "", lambda p: p.created_time)
@@ -332,8 +339,8 @@ class ProvisioningMixin:
         if not pp.last.settled:
             raise InvalidParametersException(
                 f"Provisioned product {pp.id} is UNDER_CHANGE; wait for record {pp.last.id} to finish")
-        product = self.product(params.get("ProductId") or (None if params.get("ProductName") else pp.product_id),
-                               params.get("ProductName"))
+        product = self.lookup_product(params.get("ProductId") or (None if params.get("ProductName") else pp.product_id),
+                                      params.get("ProductName"))
         if params.get("ProvisioningArtifactId") or params.get("ProvisioningArtifactName"):
             artifact = product.artifact(params.get("ProvisioningArtifactId"), params.get("ProvisioningArtifactName"))
         else:

@@ -1,8 +1,9 @@
 """Service Catalog request handlers: parse the JSON 1.1 body, call the backend, shape the result.
 
 Results are returned as moto ``ActionResult``s, so moto serialises them against botocore's output
-shapes (timestamps, dropped ``None`` members) exactly as it does for its own services.  moto's handlers
-for portfolio shares are inherited unchanged.
+shapes (timestamps, dropped ``None`` members) exactly as it does for its own services.  Each request's
+IAM identity is made known to the backend (``sharing.CALLER``) for the principal checks of imported
+portfolios.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from moto.core.responses import ActionResult, EmptyResult
 from moto.servicecatalog.responses import ServiceCatalogResponse as MotoServiceCatalogResponse
 
+from . import sharing
+from .common import paginate
 from .models import ServiceCatalogBackend, servicecatalog_backends
 
 _LOCK = threading.RLock()  # the backend's state is shared by the server's request threads
@@ -26,7 +29,11 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
 
     def call_action(self):  # type: ignore[no-untyped-def]
         with _LOCK:
-            return super().call_action()
+            token = sharing.CALLER.set(sharing.caller_arns(self.current_account, self.get_access_key()))
+            try:
+                return super().call_action()
+            finally:
+                sharing.CALLER.reset(token)
 
     @property
     def request_params(self) -> dict[str, Any]:
@@ -39,7 +46,7 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
         return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags})
 
     def describe_portfolio(self) -> ActionResult:
-        portfolio = self.servicecatalog_backend.portfolio(self.request_params.get("Id"))
+        portfolio = self.servicecatalog_backend.any_portfolio(self.request_params.get("Id"))
         return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags,
                              "TagOptions": [], "Budgets": []})
 
@@ -76,11 +83,9 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
         return EmptyResult()
 
     def list_principals_for_portfolio(self) -> ActionResult:
-        from .models import paginate
-
         p = self.request_params
-        portfolio = self.servicecatalog_backend.portfolio(p.get("PortfolioId"))
-        page, token = paginate(portfolio.principals, p.get("PageToken"), p.get("PageSize"))
+        principals = self.servicecatalog_backend.portfolio_principals(p.get("PortfolioId"))
+        page, token = paginate(principals, p.get("PageToken"), p.get("PageSize"))
         return ActionResult({"Principals": page, "NextPageToken": token})
 
     # -- products --------------------------------------------------------------------------------
@@ -179,8 +184,6 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
 
     # -- the end user's side ---------------------------------------------------------------------
     def list_launch_paths(self) -> ActionResult:
-        from .models import paginate
-
         p = self.request_params
         summaries = self.servicecatalog_backend.launch_path_summaries(p.get("ProductId"))
         page, token = paginate(summaries, p.get("PageToken"), p.get("PageSize"))
@@ -202,8 +205,6 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
         return ActionResult({"RecordDetail": record.detail("CREATED")})
 
     def describe_record(self) -> ActionResult:
-        from .models import paginate
-
         p = self.request_params
         record = self.servicecatalog_backend.describe_record(p.get("Id"))
         outputs = record.outputs if record.settled and record.outcome == "SUCCEEDED" else []
@@ -221,10 +222,62 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
     def search_provisioned_products(self) -> ActionResult:
         backend = self.servicecatalog_backend
         page, token, total = backend.search_provisioned_products(self.request_params)
-        return ActionResult({"ProvisionedProducts": [pp.attributes(backend.products.get(pp.product_id)) for pp in page],
+        return ActionResult({"ProvisionedProducts": [pp.attributes(backend.product_of(pp)) for pp in page],
                              "TotalResultsCount": total, "NextPageToken": token})
 
     def scan_provisioned_products(self) -> ActionResult:
         page, token, _ = self.servicecatalog_backend.search_provisioned_products(
             {"PageToken": self.request_params.get("PageToken"), "PageSize": self.request_params.get("PageSize")})
         return ActionResult({"ProvisionedProducts": [pp.detail() for pp in page], "NextPageToken": token})
+
+    # -- portfolio sharing (sharing.py) ----------------------------------------------------------
+    def enable_aws_organizations_access(self) -> ActionResult:
+        self.servicecatalog_backend.enable_organizations_access()
+        return EmptyResult()
+
+    def disable_aws_organizations_access(self) -> ActionResult:
+        self.servicecatalog_backend.disable_organizations_access()
+        return EmptyResult()
+
+    def get_aws_organizations_access_status(self) -> ActionResult:
+        return ActionResult({"AccessStatus": self.servicecatalog_backend.organizations_access_status()})
+
+    def create_portfolio_share(self) -> ActionResult:
+        return ActionResult({"PortfolioShareToken": self.servicecatalog_backend.create_portfolio_share(
+            self.request_params)})
+
+    def update_portfolio_share(self) -> ActionResult:
+        token = self.servicecatalog_backend.update_portfolio_share(self.request_params)
+        return ActionResult({"PortfolioShareToken": token, "Status": "COMPLETED"})
+
+    def delete_portfolio_share(self) -> ActionResult:
+        return ActionResult({"PortfolioShareToken": self.servicecatalog_backend.delete_portfolio_share(
+            self.request_params)})
+
+    def describe_portfolio_share_status(self) -> ActionResult:
+        return ActionResult(self.servicecatalog_backend.share_status(self.request_params.get("PortfolioShareToken")))
+
+    def describe_portfolio_shares(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.describe_portfolio_shares(self.request_params)
+        return ActionResult({"PortfolioShareDetails": [s.detail() for s in page], "NextPageToken": token})
+
+    def list_organization_portfolio_access(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.organization_portfolio_access(self.request_params)
+        return ActionResult({"OrganizationNodes": page, "NextPageToken": token})
+
+    def list_portfolio_access(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.accounts_with_access(self.request_params)
+        return ActionResult({"AccountIds": page, "NextPageToken": token})
+
+    def accept_portfolio_share(self) -> ActionResult:
+        self.servicecatalog_backend.accept_portfolio_share(self.request_params.get("PortfolioId"),
+                                                           self.request_params.get("PortfolioShareType"))
+        return EmptyResult()
+
+    def reject_portfolio_share(self) -> ActionResult:
+        self.servicecatalog_backend.reject_portfolio_share(self.request_params.get("PortfolioId"))
+        return EmptyResult()
+
+    def list_accepted_portfolio_shares(self) -> ActionResult:
+        page, token = self.servicecatalog_backend.list_accepted_portfolio_shares(self.request_params)
+        return ActionResult({"PortfolioDetails": [p.to_dict() for p in page], "NextPageToken": token})

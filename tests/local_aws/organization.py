@@ -1,0 +1,63 @@
+"""An AWS Organization on the local endpoint for tests: OUs, member accounts, sessions acting in them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import boto3
+from botocore.config import Config
+
+ACCESS_ROLE = "OrganizationAccountAccessRole"
+
+
+@dataclass
+class Organization:
+    url: str
+    id: str
+    root: str
+    management: str
+    ous: dict[str, str] = field(default_factory=dict)        # name -> ou id
+    accounts: dict[str, str] = field(default_factory=dict)   # name -> account id
+
+    def session(self, account_id: str, role: str = ACCESS_ROLE) -> boto3.Session:
+        """Credentials of ``sts:AssumeRole`` into ``role`` of ``account_id`` (acting in that account)."""
+        creds = self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
+                                               RoleSessionName="tests")["Credentials"]
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name="us-east-1")
+
+    def client(self, service: str, session: boto3.Session | None = None):
+        return (session or boto3.Session(region_name="us-east-1")).client(
+            service, endpoint_url=self.url, config=Config(retries={"total_max_attempts": 1}))
+
+    def member(self, account_id: str, service: str):
+        """A client acting in member ``account_id`` as its OrganizationAccountAccessRole."""
+        return self.client(service, self.session(account_id))
+
+    def user_session(self, account_id: str, user: str, group: str) -> boto3.Session:
+        """An IAM user of ``account_id`` in ``group`` (both created), with an access key of its own."""
+        iam = self.member(account_id, "iam")
+        iam.create_group(GroupName=group)
+        iam.create_user(UserName=user)
+        iam.add_user_to_group(GroupName=group, UserName=user)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
+        return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                             region_name="us-east-1")
+
+
+def create_organization(url: str, ous: dict[str, int]) -> Organization:
+    """An organisation whose root holds one OU per name with that many new accounts (``{"Prod": 2}``);
+    accounts are named ``<ou>-<n>``."""
+    org = boto3.client("organizations", endpoint_url=url, region_name="us-east-1")
+    created = org.create_organization(FeatureSet="ALL")["Organization"]
+    root = org.list_roots()["Roots"][0]["Id"]
+    result = Organization(url, created["Id"], root, created["MasterAccountId"])
+    for name, count in ous.items():
+        ou = org.create_organizational_unit(ParentId=root, Name=name)["OrganizationalUnit"]["Id"]
+        result.ous[name] = ou
+        for n in range(count):
+            status = org.create_account(AccountName=f"{name}-{n}", Email=f"{name.lower()}-{n}@example.org")
+            account = status["CreateAccountStatus"]["AccountId"]
+            org.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+            result.accounts[f"{name}-{n}"] = account
+    return result
