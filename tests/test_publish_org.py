@@ -11,7 +11,7 @@ from generator import settings as catalog_settings
 from generator.aws import publish as publisher
 from generator.aws.publish_plan import local_launch_description
 from generator.blocks import admin_settings as admin
-from generator.devtools import demo
+from tests.conftest import administer
 from tests.local_aws.organization import create_organization
 
 pytestmark = pytest.mark.aws
@@ -37,11 +37,7 @@ def organisation(endpoint, built, tmp_path) -> dict:
 @pytest.fixture
 def shared(aws_env, built, hc, tmp_path):
     """The hub's baseline and launch role, nothing published yet, and an organisation of 3 OUs."""
-    network = demo.Demo(built, write=lambda _m: None).network(REGION, routes=False)
-    args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
-    for command in (["deploy-baseline", *args], ["deploy-launch-role"]):
-        code, _out, err = hc(*command, "--region", REGION, "--yes", "--out", str(built))
-        assert code == 0, err
+    administer(built, hc, REGION)
     return organisation(aws_env, built, tmp_path)
 
 
