@@ -72,3 +72,26 @@ def test_the_preview_names_resources_added_modified_removed():
     new = {"Parameters": {"B": {}}, "Resources": {"Keep": {"Type": "X"}, "Change": {"Type": "Y2"}, "New": {"Type": "N"}}}
     assert stacksets.template_diff(old, new) == {"add": ["New"], "remove": ["Gone"], "modify": ["Change"],
                                                  "parameters_added": ["B"], "parameters_removed": ["A"]}
+
+
+def settings_with_organization(tmp_path) -> str:
+    from generator import settings as catalog_settings
+
+    path = tmp_path / "catalog.toml"
+    path.write_text(catalog_settings.DEFAULT_SETTINGS.read_text(encoding="utf-8")
+                    + '\n[organization.targets]\nprod = ["ou-ab12-11111111"]\n', encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["deploy-launch-role", "--organization"], "--organization needs an [organization] table"),
+    (["--settings", "ORG", "deploy-launch-role", "--organization", "--region", "us-west-2"],
+     "administered from the primary region us-east-1, not us-west-2"),
+    (["--settings", "ORG", "deploy-baseline", "--organization", "-p", "VpcId=vpc-1"],
+     "-p VpcId is each account's own"),
+    (["--settings", "ORG", "deploy-baseline", "--organization", "-p", "AdminCidr=0.0.0.0/0"], "AdminCidr"),
+])
+def test_organisation_deploy_refuses_before_any_aws_call(hc, built, tmp_path, args, message):
+    args = [settings_with_organization(tmp_path) if a == "ORG" else a for a in args]
+    code, _out, err = hc(*args, "--out", str(built))
+    assert code == 2 and message in err, err

@@ -237,6 +237,7 @@ def run_organization(args, product: str) -> int:
     entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
     deploy.check_given(template, given, product)
+    specs = stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)
     sess = aws.session(region)
     cf = aws.client(sess, "cloudformation", region)
     account = aws.call(aws.client(sess, "sts", region), "GetCallerIdentity", "the current AWS identity")["Account"]
@@ -246,8 +247,7 @@ def run_organization(args, product: str) -> int:
     accounts = org_tree.target_accounts(orgs, org, tree.management_account)
     output.progress(f"{product} {entry.version}: {len(accounts)} account(s) under {', '.join(org.target_ids)}, "
                     f"regions {', '.join(org.regions)}")
-    plans = [stacksets.plan(cf, spec, org, accounts)
-             for spec in stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)]
+    plans = [stacksets.plan(cf, spec, org, accounts) for spec in specs]
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
               "operations": []}
