@@ -28,7 +28,8 @@ def test_the_baseline_is_a_primary_and_a_regional_stack_set(rendered):
     assert len(stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"), {}, one_region,
                                "us-east-1", "/hipaa-catalog")) == 1
     role = stacksets.specs("launch-role", "1.0.0", template(rendered, "launch-role"), {}, ORG, "us-east-1", "/x")
-    assert [(s.name, s.regions) for s in role] == [("hipaa-catalog-launch-role", ("us-east-1",))]
+    assert [(s.name, s.regions, s.depends_on) for s in role] == [
+        ("hipaa-catalog-launch-role", ("us-east-1",), ("hipaa-catalog-account-baseline",))]
 
 
 @pytest.mark.parametrize("given, message", [
@@ -48,9 +49,8 @@ def test_account_inputs_come_from_ssm_in_each_account_and_nothing_else_changes(r
         assert org.get(key) == built.get(key), key
     assert org["Parameters"]["VpcId"] == {
         "Type": "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>", "Default": "/hipaa-catalog/account-inputs/VpcId",
-        "AllowedValues": ["/hipaa-catalog/account-inputs/VpcId"],
-        "Description": built["Parameters"]["VpcId"]["Description"]
-        + " (read in each account from the SSM parameter /hipaa-catalog/account-inputs/VpcId)"}
+        "Description": built["Parameters"]["VpcId"]["Description"]}
+    assert len(json.dumps(org, separators=(",", ":"), sort_keys=True)) <= 51_200   # TemplateBody limit
     assert org["Parameters"]["PrivateSubnetIds"]["Type"] == "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"
     assert org["Parameters"]["AdminCidr"] == built["Parameters"]["AdminCidr"]   # one value for the organisation
     assert "Rules" in built and "Rules" not in org
@@ -63,6 +63,7 @@ def test_operation_preferences_and_auto_deployment_come_from_the_settings():
                                                     "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
                                                     "RegionConcurrencyType": "PARALLEL"}
     assert stacksets.auto_deployment(ORG) == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert stacksets.auto_deployment(ORG, ("arn:b", "arn:a"))["DependsOn"] == ["arn:a", "arn:b"]
     off = OrganizationSettings(targets=ORG.targets, regions=ORG.regions, auto_deployment=False)
     assert stacksets.auto_deployment(off) == {"Enabled": False}
 

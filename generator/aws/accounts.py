@@ -57,7 +57,8 @@ class AccountStatus:
 def _instances(cf, product: str, call_as: str) -> dict:
     """(account, region) -> {stack_set, status, detailed_status, drift_status} of every stack set of ``product``."""
     out: dict = {}
-    for name, _where, _fixed in stacksets.STACK_SETS[product]:
+    for layout in stacksets.STACK_SETS[product]:
+        name = layout.name
         for i in stacksets.observe(cf, name, call_as).instances:
             out[(i.get("Account"), i.get("Region"))] = {
                 "stack_set": name, "status": i.get("Status", ""),

@@ -31,7 +31,8 @@ primary region, with the settings' ``[organization]``:
 - **Account inputs.** A stack set has one value per parameter for every account, but the baseline's network,
   certificate, DNS and AMI are each account's own.  So the stack set's template is the built template with
   those parameters (``ACCOUNT_INPUTS``) turned into Systems Manager parameter types,
-  ``AWS::SSM::Parameter::Value<TYPE>`` defaulting to ``<ssm_prefix>/account-inputs/<Name>``, which
+  ``AWS::SSM::Parameter::Value<TYPE>`` defaulting to ``<ssm_prefix>/account-inputs/<Name>`` (its name, never
+  given with ``-p``), which
   CloudFormation resolves in the account and region of each stack instance ("Specify existing resources at
   runtime with CloudFormation-supplied parameter types", AWS CloudFormation User Guide); whoever vends an
   account writes those parameters before it joins a target OU.  Its resources, conditions and outputs are
@@ -43,6 +44,7 @@ primary region, with the settings' ``[organization]``:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -56,12 +58,30 @@ from generator.settings import CONCURRENCY_MODES, OrganizationSettings
 
 Progress = Callable[[str], None]
 
-# Stack set name -> (its regions: "primary" or "others", the parameters it fixes), per product.
-STACK_SETS: dict[str, tuple[tuple[str, str, Mapping[str, str]], ...]] = {
-    deploy.BASELINE: (("hipaa-catalog-account-baseline", "primary", {"GlobalResources": "YES"}),
-                      ("hipaa-catalog-account-baseline-regional", "others", {"GlobalResources": "NO"})),
-    deploy.LAUNCH_ROLE: (("hipaa-catalog-launch-role", "primary", {}),),
+@dataclass(frozen=True)
+class Layout:
+    """One stack set of a product: its name, its regions ("primary" or "others"), the parameters it fixes, and
+    the stack sets an automatic deployment must finish first (AutoDeployment.DependsOn: "operations will be
+    sequenced to ensure all dependencies complete successfully before this StackSet's operation begins")."""
+
+    name: str
+    where: str
+    fixed: Mapping[str, str]
+    depends_on: tuple[str, ...] = ()
+
+
+BASELINE_PRIMARY = "hipaa-catalog-account-baseline"
+# The launch role reads the baseline's DNS settings (SSM, primary region): in a joining account the baseline
+# must be deployed first.
+STACK_SETS: dict[str, tuple[Layout, ...]] = {
+    deploy.BASELINE: (Layout(BASELINE_PRIMARY, "primary", {"GlobalResources": "YES"}),
+                      Layout("hipaa-catalog-account-baseline-regional", "others", {"GlobalResources": "NO"})),
+    deploy.LAUNCH_ROLE: (Layout("hipaa-catalog-launch-role", "primary", {}, (BASELINE_PRIMARY,)),),
 }
+
+
+def stack_set_names() -> list[str]:
+    return [layout.name for layouts in STACK_SETS.values() for layout in layouts]
 # StackSets take no macros here; the templates name IAM resources.
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # The baseline parameters each account gives through SSM Parameter Store (see the module docstring).
@@ -81,6 +101,7 @@ class Spec:
     regions: tuple[str, ...]
     template: dict
     given: Mapping[str, str]          # the -p values and the parameters the stack set fixes
+    depends_on: tuple[str, ...] = ()  # names of the stack sets it depends on; their ARNs once resolved
 
     @property
     def body(self) -> str:
@@ -155,9 +176,10 @@ def organization_template(template: dict, ssm_prefix: str) -> dict:
     for name in inputs:
         old = out["Parameters"][name]
         default = account_input_name(ssm_prefix, name)
-        out["Parameters"][name] = {
-            "Type": f"AWS::SSM::Parameter::Value<{old['Type']}>", "Default": default, "AllowedValues": [default],
-            "Description": f"{old.get('Description', name)} (read in each account from the SSM parameter {default})"}
+        # (the -p refusal in specs() keeps the name; the description stays the built one: the stack set's
+        # template must stay under the 51,200-byte TemplateBody limit)
+        out["Parameters"][name] = {"Type": f"AWS::SSM::Parameter::Value<{old['Type']}>", "Default": default,
+                                   "Description": old.get("Description", name)}
     rules = {k: v for k, v in out.get("Rules", {}).items() if not any(f'"{n}"' in json.dumps(v) for n in inputs)}
     if rules:
         out["Rules"] = rules
@@ -178,15 +200,32 @@ def specs(product: str, version: str, template: dict, given: Mapping[str, str],
                                "an organisation)")
     template = organization_template(template, ssm_prefix)
     out = []
-    for name, where, fixed in STACK_SETS[product]:
-        clash = sorted(set(fixed) & set(given))
+    for layout in STACK_SETS[product]:
+        clash = sorted(set(layout.fixed) & set(given))
         if clash:
-            raise ConfigError(f"{product}: -p {clash[0]} is set by the organisation deploy ({fixed[clash[0]]} in "
-                              f"stack set {name})", hint=f"leave out -p {clash[0]}")
-        regions = (primary,) if where == "primary" else tuple(r for r in org.regions if r != primary)
+            raise ConfigError(f"{product}: -p {clash[0]} is set by the organisation deploy ({layout.fixed[clash[0]]} "
+                              f"in stack set {layout.name})", hint=f"leave out -p {clash[0]}")
+        regions = (primary,) if layout.where == "primary" else tuple(r for r in org.regions if r != primary)
         if regions:
-            out.append(Spec(name, product, version, regions, template, {**given, **fixed}))
+            out.append(Spec(layout.name, product, version, regions, template, {**given, **layout.fixed},
+                            layout.depends_on))
     return out
+
+
+def resolve_dependencies(cf, spec: Spec, call_as: str) -> Spec:
+    """The spec with its dependencies' ARNs; a dependency not deployed yet is refused with the command."""
+    arns = []
+    for name in spec.depends_on:
+        try:
+            arns.append(aws.call(cf, "DescribeStackSet", f"stack set {name}", StackSetName=name,
+                                 CallAs=call_as)["StackSet"]["StackSetARN"])
+        except AwsCallError as exc:
+            if exc.code != "StackSetNotFoundException":
+                raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+            raise DeployError(f"stack set {spec.name} needs stack set {name} first: {spec.product} reads the settings "
+                              "the account baseline writes in each account",
+                              hint="run hipaa-catalog deploy-baseline --organization first, then this again") from exc
+    return dataclasses.replace(spec, depends_on=tuple(arns))
 
 
 def operation_preferences(org: OrganizationSettings) -> dict:
@@ -194,11 +233,18 @@ def operation_preferences(org: OrganizationSettings) -> dict:
             "ConcurrencyMode": CONCURRENCY_MODES[org.concurrency_mode], "RegionConcurrencyType": "PARALLEL"}
 
 
-def auto_deployment(org: OrganizationSettings) -> dict:
-    out = {"Enabled": org.auto_deployment}
+def auto_deployment(org: OrganizationSettings, depends_on: tuple[str, ...] = ()) -> dict:
+    out: dict = {"Enabled": org.auto_deployment}
     if org.auto_deployment:
         out["RetainStacksOnAccountRemoval"] = org.retain_stacks_on_account_removal
+        if depends_on:
+            out["DependsOn"] = sorted(depends_on)
     return out
+
+
+def _same_auto_deployment(current: Mapping, wanted: Mapping) -> bool:
+    norm = lambda a: {**a, "DependsOn": sorted(a.get("DependsOn") or [])}  # noqa: E731
+    return norm(current) == norm(wanted)
 
 
 # ------------------------------------------------------------------------------------------ reading AWS
@@ -280,8 +326,9 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account]) -> 
         changed = sorted(k for k, v in spec.given.items() if current.parameters.get(k) != v)
         if changed:
             reasons.append("parameters: " + ", ".join(changed))
-        if current.auto_deployment != auto_deployment(org):
-            reasons.append(f"automatic deployment: {current.auto_deployment} -> {auto_deployment(org)}")
+        wanted = auto_deployment(org, spec.depends_on)
+        if not _same_auto_deployment(current.auto_deployment, wanted):
+            reasons.append(f"automatic deployment: {current.auto_deployment} -> {wanted}")
         outdated = [i for i in current.instances if i.get("Status") == "OUTDATED"]
         if outdated and not reasons:
             reasons.append(f"{len(outdated)} stack instance(s) OUTDATED: applied again")
@@ -338,19 +385,20 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
         if op.get("Status") in BUSY_OPERATION:   # an earlier run's operation: wait for it first
             operations.append(wait(cf, spec.name, op["OperationId"], call_as, progress, timeout))
     count = str(len(history))
-    fingerprint = json.dumps([spec.body, sorted(spec.given.items()), auto_deployment(org)], sort_keys=True)
+    auto = auto_deployment(org, spec.depends_on)
+    fingerprint = json.dumps([spec.body, sorted(spec.given.items()), auto], sort_keys=True)
     if p.set_action == "create":
         progress(f"creating stack set {spec.name}")
         _call(cf, "CreateStackSet", spec.name, StackSetName=spec.name,
               Description=f"hipaa-catalog {spec.product} {spec.version} in every account of the organisation's "
                           "targets", Parameters=p.parameters, Capabilities=CAPABILITIES, Tags=tags,
-              PermissionModel="SERVICE_MANAGED", AutoDeployment=auto_deployment(org), CallAs=call_as,
+              PermissionModel="SERVICE_MANAGED", AutoDeployment=auto, CallAs=call_as,
               ClientRequestToken=idempotency_token("stackset", spec.name, fingerprint), **source)
     elif p.set_action == "update":
         op_id = _operation_id(spec.name, "update", fingerprint, count)
         progress(f"updating stack set {spec.name} and its stack instances ({'; '.join(p.reasons)})")
         _call(cf, "UpdateStackSet", spec.name, StackSetName=spec.name, Parameters=p.parameters,
-              Capabilities=CAPABILITIES, Tags=tags, AutoDeployment=auto_deployment(org), OperationPreferences=prefs,
+              Capabilities=CAPABILITIES, Tags=tags, AutoDeployment=auto, OperationPreferences=prefs,
               OperationId=op_id, CallAs=call_as, Description=f"hipaa-catalog {spec.product} {spec.version}",
               **source)
         operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))

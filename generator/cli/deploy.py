@@ -247,7 +247,8 @@ def run_organization(args, product: str) -> int:
     accounts = org_tree.target_accounts(orgs, org, tree.management_account)
     output.progress(f"{product} {entry.version}: {len(accounts)} account(s) under {', '.join(org.target_ids)}, "
                     f"regions {', '.join(org.regions)}")
-    plans = [stacksets.plan(cf, spec, org, accounts) for spec in specs]
+    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts)
+             for spec in specs]
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
               "operations": []}

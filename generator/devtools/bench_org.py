@@ -142,7 +142,7 @@ def deploy(settings) -> Callable:
         for product, template, given in ((one_account.BASELINE, TINY_STACK, {}),
                                          (one_account.LAUNCH_ROLE, TINY_ROLE_STACK, {})):
             for spec in stacksets.specs(product, "1.0.0", template, given, org, region, settings.ssm_prefix):
-                p = stacksets.plan(cf, spec, org, accounts)
+                p = stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts)
                 if p.has_changes:
                     stacksets.execute(cf, p, org)
     return run
@@ -155,7 +155,7 @@ def served(settings, account: str) -> dict:
     org, region = settings.organization, settings.primary_region
     cf = _client("cloudformation", region)
     instances = sum(len(cf.list_stack_instances(StackSetName=name, StackInstanceAccount=account)["Summaries"])
-                    for product in stacksets.STACK_SETS.values() for name, _w, _f in product)
+                    for name in stacksets.stack_set_names())
     member = member_session(account)
     visible = {r: bool(_client("servicecatalog", r, member).list_accepted_portfolio_shares(
         PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]) for r in org.regions}
