@@ -16,7 +16,7 @@ region) and changes the stack operations:
   and rollback; no change set left behind), DeleteStack deletes resource by resource with events
   (``DELETE_FAILED`` when one cannot be deleted).
 
-Stack sets and the rest are moto's own.
+Service-managed stack sets are ``stacksets``; self-managed ones and the rest are moto's own.
 """
 
 from __future__ import annotations
@@ -100,6 +100,9 @@ class ChangeSet(MotoChangeSet):
 
 
 class CloudFormationBackend(MotoCloudFormationBackend):
+    def __init__(self, region_name: str, account_id: str) -> None:
+        super().__init__(region_name, account_id)
+        self.org_stack_sets: dict[str, Any] = {}  # service-managed stack sets (stacksets.py), by name
 
     def create_change_set(self, stack_name: str, change_set_name: str, template: str, parameters: dict[str, str],
                           description: str, change_set_type: str, notification_arns: list[str] | None = None,
