@@ -65,28 +65,16 @@ NOT_ADMIN = ("You must be the management account or delegated admin account of a
 NOT_DELEGATED = "Account used is not a delegated administrator"
 
 
-class StackSetNotFoundException(ServiceException):
-    code = "StackSetNotFoundException"
+def _error(code: str) -> type[ServiceException]:
+    """A CloudFormation error class of that code (the API reference's exception names)."""
+    return type(code, (ServiceException,), {"code": code})
 
 
-class StackInstanceNotFoundException(ServiceException):
-    code = "StackInstanceNotFoundException"
-
-
-class OperationNotFoundException(ServiceException):
-    code = "OperationNotFoundException"
-
-
-class NameAlreadyExistsException(ServiceException):
-    code = "NameAlreadyExistsException"
-
-
-class StackSetNotEmptyException(ServiceException):
-    code = "StackSetNotEmptyException"
-
-
-class InvalidOperationException(ServiceException):
-    code = "InvalidOperationException"
+StackSetNotFoundException = _error("StackSetNotFoundException")
+StackInstanceNotFoundException = _error("StackInstanceNotFoundException")
+OperationNotFoundException = _error("OperationNotFoundException")
+NameAlreadyExistsException = _error("NameAlreadyExistsException")
+StackSetNotEmptyException = _error("StackSetNotEmptyException")
 
 
 @dataclass
