@@ -91,10 +91,11 @@ def test_call_log_names_service_and_operation_and_reset_clears_state(aws_env, cl
     s3.get_object(Bucket="logged-bucket", Key="a/b.json")
     client("iam").list_roles()
     sc.list_portfolios()
-    assert aws_env.calls() == [
+    assert [{k: c[k] for k in ("service", "operation")} for c in aws_env.calls()] == [
         {"service": "s3", "operation": "CreateBucket"}, {"service": "s3", "operation": "PutObject"},
         {"service": "s3", "operation": "GetObject"}, {"service": "iam", "operation": "ListRoles"},
         {"service": "servicecatalog", "operation": "ListPortfolios"}]
+    assert {c["account"] for c in aws_env.calls()} == {"123456789012"}
     aws_env.reset_calls()
     assert aws_env.calls() == []
     aws_env.reset()

@@ -35,10 +35,12 @@ def test_organisation_ous_accounts_and_moves(org, client):
         assert error_code(exc) == code, (source, destination)
 
 
-def test_member_accounts_act_in_their_own_account_and_call_what_aws_lets_them(org):
+def test_member_accounts_act_in_their_own_account_and_call_what_aws_lets_them(org, aws_env):
     member = org.accounts["Prod-0"]
     session = org.session(member)
+    aws_env.reset_calls()
     assert org.client("sts", session).get_caller_identity()["Account"] == member
+    assert aws_env.calls() == [{"service": "sts", "operation": "GetCallerIdentity", "account": member}]
     member_org = org.client("organizations", session)
     # DescribeOrganization: "You can call this operation from any account in a organization."
     assert member_org.describe_organization()["Organization"]["MasterAccountId"] == org.management

@@ -200,3 +200,27 @@ def test_drift_detection_reports_stacks_changed_outside_the_stack_set(org, clien
     assert drift == {org.accounts["Prod-0"]: "IN_SYNC", changed: "DRIFTED"}
     details = cfn.describe_stack_set(StackSetName="baseline")["StackSet"]["StackSetDriftDetectionDetails"]
     assert (details["DriftStatus"], details["DriftedStackInstancesCount"]) == ("DRIFTED", 1)
+
+
+def test_aws_typed_parameters_must_exist_in_each_target_account(org, client):
+    """CloudFormation-supplied parameter types take "valid values from the AWS account and Region in which
+    they're creating the stack" (CloudFormation User Guide, cloudformation-supplied-parameter-types): one VPC id
+    for every account of a stack set fails where the VPC is not."""
+    owner, other = org.accounts["Prod-0"], org.accounts["Prod-1"]
+    vpc = org.member(owner, "ec2").create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    template = json.dumps({"Parameters": {"Vpc": {"Type": "AWS::EC2::VPC::Id"}},
+                           "Resources": {"Setting": {"Type": "AWS::SSM::Parameter", "Properties": {
+                               "Name": "/baseline/vpc", "Type": "String", "Value": {"Ref": "Vpc"}}}}})
+    cfn = client("cloudformation")
+    cfn.activate_organizations_access()
+    cfn.create_stack_set(StackSetName="baseline", TemplateBody=template, PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+                         Parameters=[{"ParameterKey": "Vpc", "ParameterValue": vpc}])
+    cfn.create_stack_instances(StackSetName="baseline", Regions=["us-east-1"],
+                               DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]},
+                               OperationPreferences={"FailureToleranceCount": 1, "MaxConcurrentCount": 2})
+    status = {i["Account"]: (i["StackInstanceStatus"]["DetailedStatus"], i.get("StatusReason"))
+              for i in cfn.list_stack_instances(StackSetName="baseline")["Summaries"]}
+    assert status[owner] == ("SUCCEEDED", None)
+    assert status[other][0] == "FAILED" and f"parameter value {vpc} for parameter name Vpc does not exist" \
+        in status[other][1]

@@ -10,7 +10,7 @@
         endpoint.set_iam(enforce=False)          # IAM of launch roles: on by default
         endpoint.iam_requests()                  # every authorization request and its decision
         ...
-        endpoint.calls()                         # [{"service": ..., "operation": ...}, ...]
+        endpoint.calls()                         # [{"service": ..., "operation": ..., "account": ...}, ...]
 
 The server (``generator.devtools.local_aws.server``) is moto's server with the Service Catalog API moto lacks
 (``generator.devtools.local_aws.servicecatalog``), fault injection and a call log.  This module only starts and
@@ -106,7 +106,8 @@ class LocalAws:
         return self._control("GET", "faults")
 
     def calls(self) -> list[dict[str, str]]:
-        """``[{"service": ..., "operation": ...}, ...]`` in arrival order since the last reset."""
+        """``[{"service": ..., "operation": ..., "account": ...}, ...]`` in arrival order since the last reset
+        (``account``: the account the request acts in, e.g. a member account through sts:AssumeRole)."""
         return self._control("GET", "calls")
 
     def reset_calls(self) -> None:

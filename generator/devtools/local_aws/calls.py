@@ -23,6 +23,24 @@ _BUCKET_SUBRESOURCES = {
 _METHOD_VERB = {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}
 
 
+_ACCOUNTS: dict[str, str] = {}  # access key id -> account (a key never moves to another account)
+
+
+def account_of(environ: dict[str, Any]) -> str:
+    """The account the request acts in: the one moto maps the signing access key to (an ``sts:AssumeRole``
+    session's or an IAM user's account; the default account for any other key)."""
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
+    if key not in _ACCOUNTS:
+        from moto.iam.models import get_account_id_from
+
+        account = get_account_id_from(key)
+        if not key.startswith(("ASIA", "AKIA")):
+            return account  # a key moto did not issue: its account may change if one is issued later
+        _ACCOUNTS[key] = account
+    return _ACCOUNTS[key]
+
+
 def service_of(environ: dict[str, Any]) -> str:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     try:

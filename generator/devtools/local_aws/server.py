@@ -7,7 +7,8 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
   GET    /_local_aws/faults   the fault settings and how many faults were injected since they were set
   POST   /_local_aws/faults   set them: {"throttle": 0.3, "unavailable": 0.0, "latency_ms": 20, "seed": 1,
                               "services": ["servicecatalog", "s3"]}; an empty object turns faults off
-  GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios"}, ...]
+  GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios",
+                              "account": "123456789012"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
   POST   /_local_aws/reset    drop every resource of every service, the call log, the faults, the
                               resource failures and the IAM request log; artifact and IAM settings
@@ -46,7 +47,7 @@ from typing import Any
 
 from generator.errors import ConfigError
 
-from .calls import classify
+from .calls import account_of, classify
 from .faults import FaultConfig, FaultInjector, error_response
 from .regions import region_of, unknown_region_response
 
@@ -81,8 +82,9 @@ class LocalAwsApp:
             return _respond(start_response, *refused)
         if service in self.GATED_SERVICES and not self.ready.is_set():
             self.ready.wait(timeout=120)
+        account = account_of(environ)
         with self._lock:
-            self._calls.append({"service": service, "operation": operation})
+            self._calls.append({"service": service, "operation": operation, "account": account})
         if self.faults.config.latency_ms and self.faults.applies(service):
             time.sleep(self.faults.config.latency_ms / 1000.0)
         fault = self.faults.draw(service)

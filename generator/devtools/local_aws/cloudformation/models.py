@@ -4,8 +4,9 @@
 region) and changes the stack operations:
 
 * CreateChangeSet validates the template's parameters as CloudFormation does (``parameters``: allowed
-  values, patterns, lengths, numbers, ``Rules``; a missing or unknown parameter or an SSM parameter that
-  does not exist is a ``ValidationError``) and its outputs, and computes the changes with
+  values, patterns, lengths, numbers, ``Rules``; a missing or unknown parameter, an SSM parameter that
+  does not exist or an AWS-typed value naming nothing in the account (``existing``) is a
+  ``ValidationError``) and its outputs, and computes the changes with
   ``changes.diff``: Modify for parameter-only updates, ``Replacement`` and ``Details`` per property;
 * ExecuteChangeSet runs the create or update resource by resource with stack events, replacing or
   updating in place, rebuilds the outputs, records the stack's new template and parameters, and on a
@@ -32,7 +33,7 @@ from moto.core.exceptions import ServiceException
 
 from generator.errors import ParameterRefused
 
-from . import operations, parameters as template_parameters
+from . import existing, operations, parameters as template_parameters
 from .changes import Side, diff
 from .operations import ResourceMap
 
@@ -52,6 +53,9 @@ def load_side(stack: Stack, template: dict[str, Any], parameters: dict[str, Any]
         template_parameters.check(template, parameters)
     except ParameterRefused as err:
         raise ValidationError(stack.name, message=err.message) from err
+    refused = existing.missing(template, parameters, stack.account_id, stack.region_name)
+    if refused:
+        raise ValidationError(stack.name, message=refused)
     rmap = ResourceMap(stack.stack_id, stack.name, parameters, stack.tags, account_id=stack.account_id,
                        region_name=stack.region_name, template=template, cross_stack_resources=exports)
     _check_ssm_parameters(stack, template, parameters)

@@ -28,6 +28,19 @@ class CloudFormationResponse(MotoCloudFormationResponse):
 
 
     # -- service-managed StackSets --------------------------------------------------------------
+    STACK_SET_ACTIONS = frozenset({
+        "ActivateOrganizationsAccess", "DeactivateOrganizationsAccess", "DescribeOrganizationsAccess",
+        "CreateStackSet", "DescribeStackSet", "ListStackSets", "UpdateStackSet", "DeleteStackSet",
+        "CreateStackInstances", "UpdateStackInstances", "DeleteStackInstances", "ListStackInstances",
+        "DescribeStackInstance", "DescribeStackSetOperation", "ListStackSetOperations",
+        "ListStackSetOperationResults", "DetectStackSetDrift"})
+
+    def call_action(self):  # type: ignore[no-untyped-def]
+        if self._get_action() not in self.STACK_SET_ACTIONS:
+            return super().call_action()
+        with stacksets.LOCK:
+            return super().call_action()
+
     def _params(self) -> dict[str, Any]:
         return self._get_params()
 

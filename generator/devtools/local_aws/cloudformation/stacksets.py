@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +60,9 @@ from moto.core.exceptions import ServiceException
 from moto.core.utils import utcnow
 
 STACKSETS = "member.org.stacksets.cloudformation.amazonaws.com"
+# Stack set requests and automatic deployments (run by Organizations requests) change stacks in many
+# accounts: one at a time, as the server answers requests in parallel threads.
+LOCK = threading.RLock()
 NOT_ENABLED = "You must enable organizations access to operate a service managed stack set"
 NOT_ADMIN = ("You must be the management account or delegated admin account of an organization before operating "
              "a SERVICE_MANAGED stack set")
@@ -595,11 +599,12 @@ def on_account_moved(org, account_id: str, old: str | None, new: str | None) -> 
     if account_id == org.account_id:
         return
     regions = cloudformation_backends[org.account_id]
-    for region in list(regions.keys()):
-        backend = dict.get(regions, region)
-        for stack_set in list(backend.org_stack_sets.values()) if backend is not None else []:
-            if stack_set.auto_deployment.get("Enabled"):
-                _auto_deploy(org, stack_set, account_id, old, new)
+    with LOCK:
+        for region in list(regions.keys()):
+            backend = dict.get(regions, region)
+            for stack_set in list(backend.org_stack_sets.values()) if backend is not None else []:
+                if stack_set.auto_deployment.get("Enabled"):
+                    _auto_deploy(org, stack_set, account_id, old, new)
 
 
 def _auto_deploy(org, stack_set: StackSet, account_id: str, old: str | None, new: str | None) -> None:

@@ -23,6 +23,7 @@ from ..iam import enforcement, requests as iam_requests
 from . import stacks, templates
 from .common import new_id, paginate
 from .exceptions import DuplicateResourceException, InvalidParametersException, ResourceNotFoundException
+from .sharing import CALLER
 
 if TYPE_CHECKING:
     from .models import Portfolio, Product, ProvisioningArtifact, ServiceCatalogBackend
@@ -91,7 +92,8 @@ class ProvisionedProduct(BaseModel):
         self.path_id = path_id
         self.launch_role_arn = launch_role_arn
         self.tags = list(tags)
-        self.user_arn = f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
+        caller = CALLER.get()  # the launching user (or role), else the endpoint's default identity
+        self.user_arn = caller[0] if caller else f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
         self.stack_id: str | None = None
         self.parameters: dict[str, str] = {}
         self.settled_status = "AVAILABLE"
