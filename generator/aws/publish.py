@@ -428,8 +428,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
             for d in aws.pages(sc, "DescribePortfolioShares", "PortfolioShareDetails", res, PortfolioId=pid,
                                Type=share_type):
                 shares[d.get("PrincipalId", "")] = plan.ObservedShare(
-                    d.get("PrincipalId", ""), bool(d.get("SharePrincipals")), bool(d.get("ShareTagOptions")),
-                    bool(d.get("Accepted", True)))
+                    d.get("PrincipalId", ""), bool(d.get("SharePrincipals")), bool(d.get("ShareTagOptions")))
     # The account-wide product search only when a product is not in the portfolio (first publish, a new
     # product, an interrupted one): a no-change publish then reads 4 + one per product per region
     # (make bench holds it to at most 2 reads per product and region).

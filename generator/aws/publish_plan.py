@@ -123,7 +123,6 @@ class ObservedShare:
     node_id: str
     share_principals: bool
     share_tag_options: bool
-    accepted: bool = True
 
 
 @dataclass(frozen=True)
