@@ -311,6 +311,9 @@ class OrgAccessCheck:
             raise error
 
     def _ask(self) -> PublishError | None:
+        # Service Catalog's service principal with Organizations is servicecatalog.amazonaws.com ("AWS Service
+        # Catalog and AWS Organizations", AWS Organizations User Guide: `aws organizations
+        # enable-aws-service-access --service-principal servicecatalog.amazonaws.com`).
         try:
             status = aws.call(self.sc, "GetAWSOrganizationsAccessStatus",
                               f"Service Catalog's AWS Organizations access (account {self.account})")["AccessStatus"]

@@ -259,6 +259,9 @@ def _call(cf, operation: str, name: str, **params):
 def check_trusted_access(cf, call_as: str, account: str) -> None:
     """StackSets' trusted access with Organizations must be ENABLED (DescribeOrganizationsAccess: "can be
     called either by the management account or the delegated administrator by using the CallAs parameter")."""
+    # The delegated administrator of StackSets is registered for the service principal
+    # member.org.stacksets.cloudformation.amazonaws.com ("Register a delegated administrator", AWS CloudFormation
+    # User Guide, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html).
     try:
         status = aws.call(cf, "DescribeOrganizationsAccess", "StackSets' access to AWS Organizations",
                           CallAs=call_as)["Status"]
