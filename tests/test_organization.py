@@ -166,13 +166,15 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     version = catalog_settings.load().products[PRODUCT].version
     assert runs[prod] == runs[test] == [(PRODUCT, version)]
 
-    # re-running publish and the organisation deploy writes nothing
+    # re-running publish and the organisation deploy writes nothing, and reads from the hub only
     o["endpoint"].reset_calls()
     for step in (lambda: publish(o, hc), lambda: deploy(o, hc, "deploy-baseline"),
                  lambda: deploy(o, hc, "deploy-launch-role")):
-        code, _out, err = step()
+        code, out, err = step()
         assert code == 0, err
+        assert all(p["action"] == "none" for p in out.get("stack_sets", [])), out
     assert writes(o["endpoint"]) == []
+    assert {c["account"] for c in o["endpoint"].calls()} == {org.management}
 
     # an account moved into a target OU is served with no command of the publisher
     sandbox = org.accounts["Sandbox-0"]
