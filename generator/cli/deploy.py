@@ -207,9 +207,12 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
         what = {"create": "to be created", "update": "to be updated", "none": "no changes"}[p.set_action]
         print(f"stack set {p.spec.name} ({p.spec.product} {p.spec.version}, {', '.join(p.spec.regions)}): {what}"
               + (f" ({'; '.join(p.reasons)})" if p.reasons else ""), file=file)
-        for key in ("add", "modify", "remove"):
-            if p.diff.get(key):
-                print(f"  resources to {key}: {', '.join(p.diff[key])}", file=file)
+        if p.set_action == "create":
+            print(f"  {len(p.diff.get('add', []))} resources per stack instance (a new stack set)", file=file)
+        else:
+            for key in ("add", "modify", "remove"):
+                if p.diff.get(key):
+                    print(f"  resources to {key}: {', '.join(p.diff[key])}", file=file)
         for region, targets in sorted(p.create_targets.items()):
             print(f"  new stack instances in {region} for {', '.join(targets)}", file=file)
         for ou in p.not_targets:
