@@ -174,6 +174,13 @@ def test_developers_of_a_member_account_launch_with_its_local_launch_role(hub, s
     assert client("cloudformation").describe_stacks()["Stacks"] == []
     provisioned = developer.search_provisioned_products()["ProvisionedProducts"]
     assert [(p["Name"], p["ProductName"], p["Status"]) for p in provisioned] == [("phi-a", "phi-bucket", "AVAILABLE")]
+    assert provisioned[0]["UserArn"] == f"arn:aws:iam::{account}:user/dev-a"
+    # AccessLevelFilter: Scan defaults to User (the account's administrator launched nothing), Search to Account
+    admin = hub.member(account, "servicecatalog")
+    assert admin.scan_provisioned_products()["ProvisionedProducts"] == []
+    assert [p["Name"] for p in admin.scan_provisioned_products(
+        AccessLevelFilter={"Key": "Account", "Value": "self"})["ProvisionedProducts"]] == ["phi-a"]
+    assert [p["Name"] for p in admin.search_provisioned_products()["ProvisionedProducts"]] == ["phi-a"]
 
 
 def test_a_member_account_without_the_local_launch_role_cannot_launch(hub, sc):

@@ -224,3 +224,19 @@ def test_aws_typed_parameters_must_exist_in_each_target_account(org, client):
     assert status[owner] == ("SUCCEEDED", None)
     assert status[other][0] == "FAILED" and f"parameter value {vpc} for parameter name Vpc does not exist" \
         in status[other][1]
+
+
+def test_iam_resources_need_their_capability(org, client):
+    role = {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "HipaaCatalogLaunchRole",
+                                                     "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": []}}}
+    template = json.dumps({"Resources": {"Role": role}})
+    cfn = client("cloudformation")
+    cfn.activate_organizations_access()
+    for given in ([], ["CAPABILITY_IAM"]):
+        with pytest.raises(ClientError) as exc:
+            cfn.create_stack_set(StackSetName="launch-role", TemplateBody=template, PermissionModel="SERVICE_MANAGED",
+                                 AutoDeployment={"Enabled": True}, Capabilities=given)
+        assert error_code(exc) == "InsufficientCapabilitiesException"
+        assert "CAPABILITY_NAMED_IAM" in exc.value.response["Error"]["Message"]
+    cfn.create_stack_set(StackSetName="launch-role", TemplateBody=template, PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": True}, Capabilities=["CAPABILITY_NAMED_IAM"])

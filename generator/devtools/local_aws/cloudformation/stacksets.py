@@ -13,7 +13,8 @@ API note (what is emulated; the handlers are in responses.py, self-managed stack
   The stack sets live in the management account, "including StackSets that are created by delegated
   administrators" (*CreateStackSet*, CallAs).
 * CreateStackSet (PermissionModel SERVICE_MANAGED, AutoDeployment {Enabled, RetainStacksOnAccountRemoval}
-  required, TemplateBody or TemplateURL, Parameters, Tags, Capabilities), DescribeStackSet (with
+  required, TemplateBody or TemplateURL, Parameters, Tags, Capabilities: IAM resources need CAPABILITY_IAM,
+  custom-named ones CAPABILITY_NAMED_IAM, else InsufficientCapabilitiesException), DescribeStackSet (with
   OrganizationalUnitIds and Regions: the targets), UpdateStackSet (template, parameters, AutoDeployment;
   applied to every instance, or to DeploymentTargets/Regions), DeleteStackSet (StackSetNotEmptyException
   while instances remain), ListStackSets.
@@ -43,7 +44,7 @@ API note (what is emulated; the handlers are in responses.py, self-managed stack
 
 Operations finish within the request (DescribeStackSetOperation shows SUCCEEDED or FAILED at once; no
 RUNNING or QUEUED state, so no OperationInProgressException).  Not modelled: resource-level drift,
-ManagedExecution, account gates, self-managed stack sets' behaviour beyond moto's, Capabilities checks.
+ManagedExecution, account gates, self-managed stack sets' behaviour beyond moto's, CAPABILITY_AUTO_EXPAND.
 """
 
 from __future__ import annotations
@@ -79,6 +80,27 @@ StackInstanceNotFoundException = _error("StackInstanceNotFoundException")
 OperationNotFoundException = _error("OperationNotFoundException")
 NameAlreadyExistsException = _error("NameAlreadyExistsException")
 StackSetNotEmptyException = _error("StackSetNotEmptyException")
+InsufficientCapabilitiesException = _error("InsufficientCapabilitiesException")
+
+# *CreateStackSet*, Capabilities: "The following IAM resources require you to specify either the CAPABILITY_IAM
+# or CAPABILITY_NAMED_IAM capability ... If you have IAM resources with custom names, you must specify
+# CAPABILITY_NAMED_IAM. If you don't specify either of these capabilities, CloudFormation returns an
+# InsufficientCapabilities error."  (Checked when the stack set gets its template: which call answers the
+# error is not documented.)
+_IAM_TYPES = {"AWS::IAM::AccessKey": None, "AWS::IAM::Group": "GroupName",
+              "AWS::IAM::InstanceProfile": "InstanceProfileName", "AWS::IAM::Policy": None,
+              "AWS::IAM::Role": "RoleName", "AWS::IAM::User": "UserName", "AWS::IAM::UserToGroupAddition": None}
+
+
+def check_capabilities(template: str, capabilities: list[str]) -> None:
+    from moto.cloudformation.models import Stack
+
+    resources = (Stack.parse_template(template) or {}).get("Resources") or {}
+    iam = [(r.get("Type"), r.get("Properties") or {}) for r in resources.values() if r.get("Type") in _IAM_TYPES]
+    named = any(_IAM_TYPES[kind] and _IAM_TYPES[kind] in props for kind, props in iam)
+    needed = "CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM" if iam else None
+    if needed and needed not in capabilities and "CAPABILITY_NAMED_IAM" not in capabilities:
+        raise InsufficientCapabilitiesException(f"Requires capabilities : [{needed}]")
 
 
 @dataclass
@@ -232,6 +254,7 @@ def create_stack_set(backend, params: dict[str, Any], template: str) -> StackSet
     if not auto:
         # AutoDeployment: "Required if the permissions model is SERVICE_MANAGED" (*CreateStackSet*)
         raise ValidationError(message="AutoDeployment must be specified for a SERVICE_MANAGED stack set")
+    check_capabilities(template, list(params.get("Capabilities") or []))
     stack_set_id = f"{name}:{uuid.uuid4()}"
     stack_set = StackSet(
         name=name, id=stack_set_id,
@@ -507,6 +530,7 @@ def delete_instances(backend, stack_set: StackSet, params: dict[str, Any]) -> st
 
 def update_stack_set(backend, stack_set: StackSet, params: dict[str, Any], template: str | None) -> str:
     """UpdateStackSet: the stack set changes even when its operation fails (*UpdateStackSet*)."""
+    check_capabilities(template or stack_set.template, list(params.get("Capabilities") or stack_set.capabilities))
     operation = _operation(stack_set, "UPDATE", params)
     if operation is None:
         return params["OperationId"]

@@ -92,8 +92,7 @@ class ProvisionedProduct(BaseModel):
         self.path_id = path_id
         self.launch_role_arn = launch_role_arn
         self.tags = list(tags)
-        caller = CALLER.get()  # the launching user (or role), else the endpoint's default identity
-        self.user_arn = caller[0] if caller else f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
+        self.user_arn = caller_identity(backend)  # the launching user or role
         self.stack_id: str | None = None
         self.parameters: dict[str, str] = {}
         self.settled_status = "AVAILABLE"
@@ -137,6 +136,26 @@ class ProvisionedProduct(BaseModel):
                 "ProvisioningArtifactName": artifact.name if artifact else None,
                 "UserArn": self.user_arn, "UserArnSession": self.user_arn}
 
+
+
+def caller_identity(backend: "ServiceCatalogBackend") -> str:
+    """The IAM user or role making the request (``sharing.CALLER``), else the endpoint's default user."""
+    caller = CALLER.get()
+    return caller[0] if caller else f"arn:{backend.partition}:iam::{backend.account_id}:user/moto"
+
+
+def _at_level(backend: "ServiceCatalogBackend", pps: list[ProvisionedProduct], given: dict[str, Any] | None,
+              default: str) -> list[ProvisionedProduct]:
+    """``AccessLevelFilter``: Account keeps every provisioned product, User and Role (Value ``self``) those
+    the caller launched (*AccessLevelFilter*: "Account - Filter results based on the account. Role - ...
+    the federated role of the specified user. User - ... the specified user.")."""
+    level = (given or {}).get("Key") or default
+    if level not in ("Account", "Role", "User"):
+        raise InvalidParametersException(f"AccessLevelFilter Key {level!r} is not valid; allowed: Account, Role, User")
+    if level == "Account":
+        return pps
+    me = caller_identity(backend)
+    return [pp for pp in pps if pp.user_arn == me]
 
 
 class ProvisioningMixin:
@@ -300,14 +319,15 @@ class ProvisioningMixin:
     def list_record_history(self, params: dict[str, Any]):
         """*ListRecordHistory*: "The records, in reverse chronological order"
         (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_ListRecordHistory.html), filtered by
-        ``SearchFilter`` ``product`` or ``provisionedproduct``; terminated products' records included.  Every
-        request is made by the same (local) user, so ``AccessLevelFilter`` changes nothing."""
+        ``SearchFilter`` ``product`` or ``provisionedproduct``; terminated products' records included;
+        ``AccessLevelFilter`` (default User: "The default is User") keeps the caller's provisioned products."""
         search = params.get("SearchFilter") or {}
         key, value = search.get("Key"), search.get("Value")
         if key not in (None, "product", "provisionedproduct"):
             raise InvalidParametersException(f"SearchFilter Key {key!r} is not valid; allowed: product, "
                                              "provisionedproduct")
-        records = [(n, r) for pp in self.provisioned.values() for n, r in enumerate(pp.records)]
+        mine = _at_level(self, list(self.provisioned.values()), params.get("AccessLevelFilter"), "User")
+        records = [(n, r) for pp in mine for n, r in enumerate(pp.records)]
         if key == "product":
             records = [(n, r) for n, r in records if r.product_id == value]
         elif key == "provisionedproduct":
@@ -317,8 +337,11 @@ class ProvisioningMixin:
         ordered = [r for _n, r in sorted(records, key=lambda item: (item[1].created_time, item[0]), reverse=True)]
         return paginate(ordered, params.get("PageToken"), params.get("PageSize"))
 
-    def search_provisioned_products(self, params: dict[str, Any]):
-        found = [pp for pp in self.provisioned.values() if not pp.gone]
+    def search_provisioned_products(self, params: dict[str, Any], default_level: str = "Account"):
+        """SearchProvisionedProducts (AccessLevelFilter "The default is Account") and, with ``default_level``
+        User, ScanProvisionedProducts ("The default is User")."""
+        found = [pp for pp in _at_level(self, list(self.provisioned.values()), params.get("AccessLevelFilter"),
+                                        default_level) if not pp.gone]
         for pp in found:
             pp.last.observe()
         found = [pp for pp in found if not pp.gone]

@@ -226,8 +226,10 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
                              "TotalResultsCount": total, "NextPageToken": token})
 
     def scan_provisioned_products(self) -> ActionResult:
+        p = self.request_params
         page, token, _ = self.servicecatalog_backend.search_provisioned_products(
-            {"PageToken": self.request_params.get("PageToken"), "PageSize": self.request_params.get("PageSize")})
+            {"PageToken": p.get("PageToken"), "PageSize": p.get("PageSize"), "AccessLevelFilter": p.get("AccessLevelFilter")},
+            default_level="User")
         return ActionResult({"ProvisionedProducts": [pp.detail() for pp in page], "NextPageToken": token})
 
     # -- portfolio sharing (sharing.py) ----------------------------------------------------------
