@@ -47,10 +47,22 @@ def hub(aws_env, client, upload):
     return org
 
 
-def share_with_prod(hub, sc, **flags):
-    return sc.create_portfolio_share(PortfolioId=hub.portfolio, SharePrincipals=True, ShareTagOptions=True,
-                                     OrganizationNode={"Type": "ORGANIZATIONAL_UNIT", "Value": hub.ous["Prod"]},
-                                     **flags)["PortfolioShareToken"]
+def wait_for_share(sc, token: str) -> dict:
+    """Poll DescribePortfolioShareStatus until the share operation is over; return the last answer."""
+    for _ in range(10):
+        status = sc.describe_portfolio_share_status(PortfolioShareToken=token)
+        if status["Status"] not in ("NOT_STARTED", "IN_PROGRESS"):
+            return status
+    raise AssertionError(f"share {token} never completed")
+
+
+def share_with_prod(hub, sc, wait=True):
+    token = sc.create_portfolio_share(PortfolioId=hub.portfolio, SharePrincipals=True, ShareTagOptions=True,
+                                      OrganizationNode={"Type": "ORGANIZATIONAL_UNIT", "Value": hub.ous["Prod"]}
+                                      )["PortfolioShareToken"]
+    if wait:
+        wait_for_share(sc, token)
+    return token
 
 
 def prepare_member(hub, account: str, suffix: str):
@@ -89,9 +101,17 @@ def test_organisation_shares_need_organizations_access_from_the_management_accou
 
 def test_share_status_listings_and_update(hub, sc):
     sc.enable_aws_organizations_access()
-    token = share_with_prod(hub, sc)
+    token = share_with_prod(hub, sc, wait=False)
+    assert sc.describe_portfolio_share_status(PortfolioShareToken=token)["Status"] == "IN_PROGRESS"
+    member_sc = hub.member(hub.accounts["Prod-0"], "servicecatalog")
+    # "the share is not available to recipient entities" while IN_PROGRESS, nor can it be updated
+    assert member_sc.list_accepted_portfolio_shares(PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"] == []
+    with pytest.raises(ClientError) as exc:
+        sc.update_portfolio_share(PortfolioId=hub.portfolio, ShareTagOptions=False,
+                                  OrganizationNode={"Type": "ORGANIZATIONAL_UNIT", "Value": hub.ous["Prod"]})
+    assert error_code(exc) == "InvalidStateException"
+    status = wait_for_share(sc, token)
     assert share_with_prod(hub, sc) != token  # an existing share: no effect, no error
-    status = sc.describe_portfolio_share_status(PortfolioShareToken=token)
     assert status["Status"] == "COMPLETED" and status["OrganizationNodeValue"] == hub.ous["Prod"]
     assert sorted(status["ShareDetails"]["SuccessfulShares"]) == sorted([hub.accounts["Prod-0"], hub.accounts["Prod-1"]])
     details = sc.describe_portfolio_shares(PortfolioId=hub.portfolio, Type="ORGANIZATIONAL_UNIT")["PortfolioShareDetails"]
@@ -104,7 +124,7 @@ def test_share_status_listings_and_update(hub, sc):
     assert sorted(access) == sorted([hub.accounts["Prod-0"], hub.accounts["Prod-1"]])
     updated = sc.update_portfolio_share(PortfolioId=hub.portfolio, ShareTagOptions=False,
                                         OrganizationNode={"Type": "ORGANIZATIONAL_UNIT", "Value": hub.ous["Prod"]})
-    assert updated["Status"] == "COMPLETED"
+    assert wait_for_share(sc, updated["PortfolioShareToken"])["Status"] == "COMPLETED"
     details = sc.describe_portfolio_shares(PortfolioId=hub.portfolio, Type="ORGANIZATIONAL_UNIT")["PortfolioShareDetails"]
     assert (details[0]["ShareTagOptions"], details[0]["SharePrincipals"]) == (False, True)
     with pytest.raises(ClientError) as exc:
@@ -216,8 +236,9 @@ def test_the_launch_is_refused_by_the_member_launch_role_policy(hub, sc, aws_env
 
 def test_recipients_own_principal_associations_entitle_its_roles(hub, sc):
     sc.enable_aws_organizations_access()
-    sc.create_portfolio_share(PortfolioId=hub.portfolio,  # without principal sharing
-                              OrganizationNode={"Type": "ORGANIZATION", "Value": hub.id})
+    wait_for_share(sc, sc.create_portfolio_share(PortfolioId=hub.portfolio,  # without principal sharing
+                                                 OrganizationNode={"Type": "ORGANIZATION", "Value": hub.id}
+                                                 )["PortfolioShareToken"])
     account = hub.accounts["Sandbox-0"]
     developer = prepare_member(hub, account, "d")
     assert developer.search_products()["ProductViewSummaries"] == []

@@ -28,6 +28,15 @@ def org(aws_env):
     return create_organization(aws_env.url, {"Prod": 2, "Test": 1, "Sandbox": 1})
 
 
+def wait(cfn, answer, name="baseline") -> dict:
+    """Poll DescribeStackSetOperation until the operation of ``answer`` is over; return its description."""
+    for _ in range(10):
+        described = cfn.describe_stack_set_operation(StackSetName=name, OperationId=answer["OperationId"])
+        if described["StackSetOperation"]["Status"] not in ("RUNNING", "QUEUED"):
+            return described["StackSetOperation"]
+    raise AssertionError(f"operation {answer['OperationId']} never finished")
+
+
 def create_stack_set(cfn, name="baseline", auto=True, retain=False, **extra):
     return cfn.create_stack_set(StackSetName=name, TemplateBody=TEMPLATE, PermissionModel="SERVICE_MANAGED",
                                 AutoDeployment={"Enabled": auto, "RetainStacksOnAccountRemoval": retain}, **extra)
@@ -72,8 +81,7 @@ def test_stack_instances_in_every_target_account_and_region(org, client):
     op = cfn.create_stack_instances(StackSetName="baseline", Regions=REGIONS,
                                     DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"], org.ous["Test"]]},
                                     OperationPreferences={"MaxConcurrentCount": 2, "FailureToleranceCount": 1})
-    described = cfn.describe_stack_set_operation(StackSetName="baseline", OperationId=op["OperationId"])
-    assert described["StackSetOperation"]["Status"] == "SUCCEEDED"
+    assert wait(cfn, op)["Status"] == "SUCCEEDED"
     instances = cfn.list_stack_instances(StackSetName="baseline")["Summaries"]
     targets = sorted(org.accounts[n] for n in ("Prod-0", "Prod-1", "Test-0"))
     assert sorted({i["Account"] for i in instances}) == targets and len(instances) == 6
@@ -99,12 +107,18 @@ def test_stack_instances_in_every_target_account_and_region(org, client):
                                 Parameters=[{"ParameterKey": "Level", "ParameterValue": "low"}])["OperationId"] \
         == update["OperationId"] == "upd-1"
     assert len(cfn.list_stack_set_operations(StackSetName="baseline")["Summaries"]) == 2
+    # one operation at a time: the update is RUNNING until read once
+    with pytest.raises(ClientError) as exc:
+        cfn.delete_stack_set(StackSetName="baseline")
+    assert error_code(exc) == "OperationInProgressException"
+    wait(cfn, update)
     assert stack_of(org, targets[0], "us-east-1")[0]["Outputs"][0]["OutputValue"] == "low"
     with pytest.raises(ClientError) as exc:
         cfn.delete_stack_set(StackSetName="baseline")
     assert error_code(exc) == "StackSetNotEmptyException"
-    cfn.delete_stack_instances(StackSetName="baseline", Regions=REGIONS, RetainStacks=False,
-                               DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"], org.ous["Test"]]})
+    wait(cfn, cfn.delete_stack_instances(
+        StackSetName="baseline", Regions=REGIONS, RetainStacks=False,
+        DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"], org.ous["Test"]]}))
     assert cfn.list_stack_instances(StackSetName="baseline")["Summaries"] == []
     assert stack_of(org, targets[0], "us-east-1") == []
     cfn.delete_stack_set(StackSetName="baseline")
@@ -130,8 +144,7 @@ def test_failure_tolerance_stops_the_region_and_cancels_the_rest(org, client, aw
                                     DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]},
                                     OperationPreferences={"RegionOrder": ["us-west-2", "us-east-1"],
                                                           "MaxConcurrentCount": 1, "FailureToleranceCount": 0})
-    described = cfn.describe_stack_set_operation(StackSetName="baseline", OperationId=op["OperationId"])
-    assert described["StackSetOperation"]["Status"] == "FAILED"
+    assert wait(cfn, op)["Status"] == "FAILED"
     results = cfn.list_stack_set_operation_results(StackSetName="baseline", OperationId=op["OperationId"])["Summaries"]
     assert [(r["Region"], r["Status"]) for r in results] == [
         ("us-west-2", "FAILED"), ("us-west-2", "CANCELLED"), ("us-east-1", "CANCELLED"), ("us-east-1", "CANCELLED")]
@@ -141,8 +154,7 @@ def test_failure_tolerance_stops_the_region_and_cancels_the_rest(org, client, aw
     # a new operation retries the OUTDATED instances
     again = cfn.create_stack_instances(StackSetName="baseline", Regions=REGIONS,
                                        DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]})
-    assert cfn.describe_stack_set_operation(StackSetName="baseline", OperationId=again["OperationId"])[
-        "StackSetOperation"]["Status"] == "SUCCEEDED"
+    assert wait(cfn, again)["Status"] == "SUCCEEDED"
     assert {i["Status"] for i in cfn.list_stack_instances(StackSetName="baseline")["Summaries"]} == {"CURRENT"}
 
 
@@ -151,8 +163,8 @@ def test_accounts_joining_and_leaving_a_target_ou_are_deployed_and_removed(org, 
     cfn = client("cloudformation")
     cfn.activate_organizations_access()
     create_stack_set(cfn, retain=retain)
-    cfn.create_stack_instances(StackSetName="baseline", Regions=REGIONS,
-                               DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]})
+    wait(cfn, cfn.create_stack_instances(StackSetName="baseline", Regions=REGIONS,
+                                         DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]}))
     organizations = client("organizations")
     newcomer = org.accounts["Sandbox-0"]
     organizations.move_account(AccountId=newcomer, SourceParentId=org.ous["Sandbox"], DestinationParentId=org.ous["Prod"])
@@ -187,15 +199,13 @@ def test_drift_detection_reports_stacks_changed_outside_the_stack_set(org, clien
     cfn = client("cloudformation")
     cfn.activate_organizations_access()
     create_stack_set(cfn)
-    cfn.create_stack_instances(StackSetName="baseline", Regions=["us-east-1"],
-                               DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]})
+    wait(cfn, cfn.create_stack_instances(StackSetName="baseline", Regions=["us-east-1"],
+                                         DeploymentTargets={"OrganizationalUnitIds": [org.ous["Prod"]]}))
     changed = org.accounts["Prod-1"]
     stack = stack_of(org, changed, "us-east-1")[0]
     org.member(changed, "cloudformation").update_stack(
         StackName=stack["StackId"], TemplateBody=TEMPLATE, Parameters=[{"ParameterKey": "Level", "ParameterValue": "high"}])
-    op = cfn.detect_stack_set_drift(StackSetName="baseline")
-    assert cfn.describe_stack_set_operation(StackSetName="baseline", OperationId=op["OperationId"])[
-        "StackSetOperation"]["Action"] == "DETECT_DRIFT"
+    assert wait(cfn, cfn.detect_stack_set_drift(StackSetName="baseline"))["Action"] == "DETECT_DRIFT"
     drift = {i["Account"]: i["DriftStatus"] for i in cfn.list_stack_instances(StackSetName="baseline")["Summaries"]}
     assert drift == {org.accounts["Prod-0"]: "IN_SYNC", changed: "DRIFTED"}
     details = cfn.describe_stack_set(StackSetName="baseline")["StackSet"]["StackSetDriftDetectionDetails"]

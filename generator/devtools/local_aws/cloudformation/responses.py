@@ -168,7 +168,7 @@ class CloudFormationResponse(MotoCloudFormationResponse):
         managed = self._managed()
         if managed is None:
             return super().describe_stack_set_operation()
-        found = stacksets.operation(managed[1], self._params().get("OperationId"))
+        found = stacksets.operation(managed[1], self._params().get("OperationId"), observe=True)
         return ActionResult({"StackSetOperation": found.describe(managed[1])})
 
     def list_stack_set_operations(self) -> ActionResult:

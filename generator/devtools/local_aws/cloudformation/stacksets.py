@@ -42,8 +42,11 @@ API note (what is emulated; the handlers are in responses.py, self-managed stack
   template and parameters (changed outside the stack set), else IN_SYNC; the stack set's
   StackSetDriftDetectionDetails count them.
 
-Operations finish within the request (DescribeStackSetOperation shows SUCCEEDED or FAILED at once; no
-RUNNING or QUEUED state, so no OperationInProgressException).  Not modelled: resource-level drift,
+Asynchrony is deterministic: the work of an operation is done when it is requested, but the operation is
+RUNNING for the next DescribeStackSetOperation read (``--pending-reads``, as Service Catalog records), and
+until then another operation on the stack set, or DeleteStackSet, is refused with
+OperationInProgressException (*OperationInProgressException*: "Only one operation can be performed for a
+stack set at a given time"); an automatic deployment's operation is over at once.  Not modelled: resource-level drift,
 ManagedExecution, account gates, self-managed stack sets' behaviour beyond moto's, CAPABILITY_AUTO_EXPAND.
 """
 
@@ -80,6 +83,7 @@ StackInstanceNotFoundException = _error("StackInstanceNotFoundException")
 OperationNotFoundException = _error("OperationNotFoundException")
 NameAlreadyExistsException = _error("NameAlreadyExistsException")
 StackSetNotEmptyException = _error("StackSetNotEmptyException")
+OperationInProgressException = _error("OperationInProgressException")
 InsufficientCapabilitiesException = _error("InsufficientCapabilitiesException")
 
 # *CreateStackSet*, Capabilities: "The following IAM resources require you to specify either the CAPABILITY_IAM
@@ -137,17 +141,31 @@ class Operation:
     preferences: dict[str, Any]
     retain_stacks: bool = False
     targets: dict[str, Any] = field(default_factory=dict)
-    status: str = "RUNNING"
+    outcome: str = "RUNNING"          # what the operation ends as (the work is done when it is created)
     reason: str | None = None
     results: list[dict[str, Any]] = field(default_factory=list)
     created: Any = field(default_factory=utcnow)
     ended: Any = None
     drift: dict[str, Any] | None = None
+    pending_reads: int = 0            # DescribeStackSetOperation reads that still see RUNNING
+    reads: int = 0
+
+    @property
+    def settled(self) -> bool:
+        return self.reads > self.pending_reads
+
+    @property
+    def status(self) -> str:
+        return self.outcome if self.settled else "RUNNING"
+
+    def observe(self) -> None:
+        self.reads += 1
 
     def summary(self) -> dict[str, Any]:
         failed = sum(r["Status"] == "FAILED" for r in self.results)
         return {"OperationId": self.id, "Action": self.action, "Status": self.status,
-                "CreationTimestamp": self.created, "EndTimestamp": self.ended, "StatusReason": self.reason,
+                "CreationTimestamp": self.created, "EndTimestamp": self.ended if self.settled else None,
+                "StatusReason": self.reason if self.settled else None,
                 "OperationPreferences": self.preferences,
                 "StatusDetails": {"FailedStackInstancesCount": failed,
                                   "TotalStackInstancesCount": len(self.results),
@@ -292,6 +310,7 @@ def _parameters(given: list[dict[str, Any]] | None, previous: dict[str, str] | N
 
 def delete_stack_set(backend, name: str) -> None:
     stack_set = find(backend, name)
+    in_progress(stack_set)
     if stack_set.instances:
         raise StackSetNotEmptyException(f"StackSet {stack_set.name} is not empty: delete its "
                                         f"{len(stack_set.instances)} stack instance(s) first")
@@ -358,15 +377,34 @@ def _region_order(prefs: dict[str, Any], regions: list[str]) -> list[str]:
 
 
 # -- running an operation over instances ---------------------------------------------------------------
-def _operation(stack_set: StackSet, action: str, params: dict[str, Any]) -> Operation | None:
-    """A new operation, or None when ``OperationId`` names one already run (the request is a retry)."""
+def in_progress(stack_set: StackSet) -> None:
+    """*OperationInProgressException*: "Another operation is currently in progress for this StackSet. Only
+    one operation can be performed for a stack set at a given time." """
+    running = next((o for o in stack_set.operations.values() if not o.settled), None)
+    if running is not None:
+        raise OperationInProgressException(
+            f"Another Operation on StackSet {stack_set.id} is in progress: {running.id} ({running.action}); wait "
+            "for it with DescribeStackSetOperation")
+
+
+def _operation(stack_set: StackSet, action: str, params: dict[str, Any], automatic: bool = False
+               ) -> Operation | None:
+    """A new operation, or None when ``OperationId`` names one already run (the request is a retry).  A
+    requested operation is RUNNING for the next ``PENDING_READS`` DescribeStackSetOperation reads (as Service
+    Catalog records are: the work itself is done now); an automatic deployment is over at once (so it never
+    holds up a requested one)."""
+    from ..servicecatalog import provisioning
+
     op_id = params.get("OperationId") or str(uuid.uuid4())
     if op_id in stack_set.operations:
         return None
+    if not automatic:  # AWS queues an automatic deployment behind a running operation (QUEUED)
+        in_progress(stack_set)
     prefs = dict(params.get("OperationPreferences") or {})
     _check_preferences(prefs)
     operation = Operation(op_id, action, prefs, retain_stacks=_bool(params.get("RetainStacks")),
-                          targets=dict(params.get("DeploymentTargets") or {}))
+                          targets=dict(params.get("DeploymentTargets") or {}),
+                          pending_reads=-1 if automatic else provisioning.PENDING_READS)
     stack_set.operations[op_id] = operation
     return operation
 
@@ -391,7 +429,7 @@ def _run(stack_set: StackSet, operation: Operation, work: list[Instance], step) 
                 failures += error is not None
                 _result(operation, instance, "FAILED" if error else "SUCCEEDED", error)
             stopped = stopped or failures > tolerance
-    operation.status = "FAILED" if stopped else "SUCCEEDED"
+    operation.outcome = "FAILED" if stopped else "SUCCEEDED"
     operation.reason = "The operation exceeded the failure tolerance" if stopped else None
     operation.ended = utcnow()
     return operation.id
@@ -609,10 +647,14 @@ def instance(stack_set: StackSet, account: str, region: str) -> Instance:
     return found
 
 
-def operation(stack_set: StackSet, op_id: str | None) -> Operation:
+def operation(stack_set: StackSet, op_id: str | None, observe: bool = False) -> Operation:
+    """The operation ``op_id``; ``observe``: a DescribeStackSetOperation read, which moves it along."""
     if op_id not in stack_set.operations:
         raise OperationNotFoundException(f"StackSet operation {op_id} not found")
-    return stack_set.operations[op_id]
+    found = stack_set.operations[op_id]
+    if observe:
+        found.observe()
+    return found
 
 
 # -- automatic deployment ------------------------------------------------------------------------------
@@ -639,7 +681,7 @@ def _auto_deploy(org, stack_set: StackSet, account_id: str, old: str | None, new
             i.ou = target
         missing = [r for r in stack_set.regions if (account_id, r) not in stack_set.instances]
         if missing:
-            operation = _operation(stack_set, "CREATE", {})
+            operation = _operation(stack_set, "CREATE", {}, automatic=True)
             work = []
             for region in missing:
                 stack_set.instances[(account_id, region)] = Instance(account_id, region, target, stack_set.id)
@@ -647,7 +689,7 @@ def _auto_deploy(org, stack_set: StackSet, account_id: str, old: str | None, new
             _run(stack_set, operation, work, lambda i: _deploy(stack_set, i))
     elif mine and old is not None:
         retain = stack_set.auto_deployment.get("RetainStacksOnAccountRemoval", False)
-        operation = _operation(stack_set, "DELETE", {"RetainStacks": retain})
+        operation = _operation(stack_set, "DELETE", {"RetainStacks": retain}, automatic=True)
         _run(stack_set, operation, mine, lambda i: _remove(stack_set, i, retain))
 
 

@@ -249,8 +249,9 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
             self.request_params)})
 
     def update_portfolio_share(self) -> ActionResult:
-        token = self.servicecatalog_backend.update_portfolio_share(self.request_params)
-        return ActionResult({"PortfolioShareToken": token, "Status": "COMPLETED"})
+        backend = self.servicecatalog_backend
+        token = backend.update_portfolio_share(self.request_params)
+        return ActionResult({"PortfolioShareToken": token, "Status": backend.share_operations[token].describe()["Status"]})
 
     def delete_portfolio_share(self) -> ActionResult:
         return ActionResult({"PortfolioShareToken": self.servicecatalog_backend.delete_portfolio_share(

@@ -11,9 +11,11 @@ API note (what is emulated; a mixin of ``ServiceCatalogBackend``, handlers in re
   id}, ``ShareTagOptions``, ``SharePrincipals`` (organisation and OU nodes only).  An organisation-node
   share needs Organizations access enabled and a caller that is the management account or a delegated
   administrator for Service Catalog; it returns a ``PortfolioShareToken``; an existing share is left as it
-  is (no error).  UpdatePortfolioShare changes the two flags, DeletePortfolioShare removes a share;
-  DescribePortfolioShareStatus (COMPLETED, with SuccessfulShares: the accounts under the node when the
-  operation ran), DescribePortfolioShares (by Type ACCOUNT | ORGANIZATION | ORGANIZATIONAL_UNIT |
+  is (no error).  UpdatePortfolioShare changes the two flags (refused with InvalidStateException while the
+  share's creation is IN_PROGRESS), DeletePortfolioShare removes a share; DescribePortfolioShareStatus
+  (IN_PROGRESS for the next read, ``--pending-reads``, then COMPLETED with SuccessfulShares: the accounts under
+  the node when the operation ran; until its creation is COMPLETED a share reaches no recipient: "the share
+  is not available to recipient entities", *UpdatePortfolioShare*), DescribePortfolioShares (by Type ACCOUNT | ORGANIZATION | ORGANIZATIONAL_UNIT |
   ORGANIZATION_MEMBER_ACCOUNT), ListOrganizationPortfolioAccess, ListPortfolioAccess (accounts with access,
   OrganizationParentId honoured).
 * A recipient account: an organisation share reaches every ACTIVE account under the node except the
@@ -36,7 +38,7 @@ API note (what is emulated; a mixin of ``ServiceCatalogBackend``, handlers in re
   *CreateConstraint*, Parameters); provisioning then runs there, as that role, with IAM enforced.
 
 Not modelled: TagOption sharing's effect (the flag is kept and reported), a recipient's own products or
-constraints added to an imported portfolio, the asynchronous share (always COMPLETED at once), principal
+constraints added to an imported portfolio, share errors (COMPLETED_WITH_ERRORS, ERROR), principal
 checks on an account's own (not imported) portfolios (every caller is entitled, as before).
 """
 
@@ -75,6 +77,11 @@ class Share:
     share_tag_options: bool = False
     share_principals: bool = False
     accepted: bool = False    # account-to-account shares only; organisation shares are imported at once
+    created_by: "ShareOperation | None" = None  # an organisation share reaches no one until it is COMPLETED
+
+    @property
+    def available(self) -> bool:
+        return self.created_by is None or self.created_by.settled
 
     @property
     def organizational(self) -> bool:
@@ -87,15 +94,26 @@ class Share:
 
 @dataclass
 class ShareOperation:
+    """An organisation share operation: IN_PROGRESS for the next ``pending_reads`` DescribePortfolioShareStatus
+    reads (the server's ``--pending-reads``, as records), then COMPLETED."""
+
     token: str
     portfolio_id: str
     node_value: str
     accounts: list[str] = field(default_factory=list)
+    pending_reads: int = 1
+    reads: int = 0
 
-    def describe(self) -> dict[str, Any]:
+    @property
+    def settled(self) -> bool:
+        return self.reads > self.pending_reads
+
+    def describe(self, observe: bool = False) -> dict[str, Any]:
+        if observe and not self.settled:
+            self.reads += 1
         return {"PortfolioShareToken": self.token, "PortfolioId": self.portfolio_id,
-                "OrganizationNodeValue": self.node_value, "Status": "COMPLETED",
-                "ShareDetails": {"SuccessfulShares": list(self.accounts), "ShareErrors": []}}
+                "OrganizationNodeValue": self.node_value, "Status": "COMPLETED" if self.settled else "IN_PROGRESS",
+                "ShareDetails": {"SuccessfulShares": list(self.accounts) if self.settled else [], "ShareErrors": []}}
 
 
 def caller_arns(account_id: str, access_key: str) -> list[str] | None:
@@ -229,11 +247,14 @@ class SharingMixin:
         return next((s for s in self.shares if (s.portfolio_id, s.kind, s.value) == (portfolio_id, kind, value)),
                     None)
 
-    def _operation(self: "ServiceCatalogBackend", share: Share) -> str:
+    def _operation(self: "ServiceCatalogBackend", share: Share) -> ShareOperation:
+        from . import provisioning
+
         token = new_id("share")
         accounts = self._node_accounts(share) if share.organizational else []
-        self.share_operations[token] = ShareOperation(token, share.portfolio_id, share.value, accounts)
-        return token
+        operation = ShareOperation(token, share.portfolio_id, share.value, accounts, provisioning.PENDING_READS)
+        self.share_operations[token] = operation
+        return operation
 
     def create_portfolio_share(self: "ServiceCatalogBackend", params: dict[str, Any]) -> str | None:  # type: ignore[override]
         portfolio = self.portfolio(params.get("PortfolioId"))
@@ -242,11 +263,14 @@ class SharingMixin:
         if kind != "ACCOUNT":
             self._check_node(kind, value, "CreatePortfolioShare")
         share = self._find_share(portfolio.id, kind, value)
-        if share is None:  # "If the portfolio share ... already exists, this action will have no effect"
-            share = Share(portfolio.id, kind, value, bool(params.get("ShareTagOptions")),
-                          bool(params.get("SharePrincipals")))
-            self.shares.append(share)
-        return self._operation(share) if share.organizational else None
+        if share is not None:  # "If the portfolio share ... already exists, this action will have no effect"
+            return self._operation(share).token if share.organizational else None
+        share = Share(portfolio.id, kind, value, bool(params.get("ShareTagOptions")), bool(params.get("SharePrincipals")))
+        self.shares.append(share)
+        if not share.organizational:
+            return None
+        share.created_by = self._operation(share)
+        return share.created_by.token
 
     def _existing_share(self: "ServiceCatalogBackend", params: dict[str, Any], what: str) -> Share:
         portfolio = self.portfolio(params.get("PortfolioId"))
@@ -260,15 +284,21 @@ class SharingMixin:
 
     def update_portfolio_share(self: "ServiceCatalogBackend", params: dict[str, Any]) -> str:
         share = self._existing_share(params, "UpdatePortfolioShare")
+        if not share.available:
+            # "The portfolio share cannot be updated if the CreatePortfolioShare operation is IN_PROGRESS, as
+            # the share is not available to recipient entities." (*UpdatePortfolioShare*)
+            raise InvalidStateException(f"The portfolio share of {share.portfolio_id} with {share.value} is "
+                                        f"IN_PROGRESS ({share.created_by.token}); wait for it with "
+                                        "DescribePortfolioShareStatus")
         _check_share_principals(params, share.kind)
         for key, attr in (("ShareTagOptions", "share_tag_options"), ("SharePrincipals", "share_principals")):
             if params.get(key) is not None:
                 setattr(share, attr, bool(params[key]))
-        return self._operation(share)
+        return self._operation(share).token
 
     def delete_portfolio_share(self: "ServiceCatalogBackend", params: dict[str, Any]) -> str | None:  # type: ignore[override]
         share = self._existing_share(params, "DeletePortfolioShare")
-        token = self._operation(share) if share.organizational else None
+        token = self._operation(share).token if share.organizational else None
         self.shares.remove(share)
         return token
 
@@ -276,7 +306,7 @@ class SharingMixin:
         self._organization_admin("DescribePortfolioShareStatus")
         if token not in self.share_operations:
             raise ResourceNotFoundException(f"Portfolio share operation {token} not found.")
-        return self.share_operations[token].describe()
+        return self.share_operations[token].describe(observe=True)
 
     def describe_portfolio_shares(self: "ServiceCatalogBackend", params: dict[str, Any]):  # type: ignore[override]
         portfolio = self.portfolio(params.get("PortfolioId"))
@@ -338,7 +368,8 @@ class SharingMixin:
                 portfolio = sharer.portfolios.get(share.portfolio_id)
                 if portfolio is None:
                     continue
-                if share.organizational and kind != "IMPORTED" and self.account_id in sharer._node_accounts(share):
+                if (share.organizational and share.available and kind != "IMPORTED"
+                        and self.account_id in sharer._node_accounts(share)):
                     found.setdefault(portfolio.id, (portfolio, sharer, share))
                 elif (not share.organizational and kind != "AWS_ORGANIZATIONS" and share.value == self.account_id
                       and (sharer.account_id, portfolio.id) in self.accepted):
