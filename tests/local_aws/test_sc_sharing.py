@@ -251,3 +251,13 @@ def test_recipients_own_principal_associations_entitle_its_roles(hub, sc):
     # the hub's own portfolio is untouched by the recipient's association
     assert [p["PrincipalType"] for p in sc.list_principals_for_portfolio(PortfolioId=hub.portfolio)["Principals"]] \
         == ["IAM_PATTERN"]
+
+
+def test_at_most_ten_iam_pattern_principals(hub, sc):
+    for n in range(9):  # the fixture associated one already
+        sc.associate_principal_with_portfolio(PortfolioId=hub.portfolio, PrincipalType="IAM_PATTERN",
+                                              PrincipalARN=f"arn:aws:iam:::role/Team{n}-*")
+    with pytest.raises(ClientError) as exc:
+        sc.associate_principal_with_portfolio(PortfolioId=hub.portfolio, PrincipalType="IAM_PATTERN",
+                                              PrincipalARN="arn:aws:iam:::role/OneTooMany")
+    assert error_code(exc) == "LimitExceededException"

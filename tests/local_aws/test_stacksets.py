@@ -250,3 +250,18 @@ def test_iam_resources_need_their_capability(org, client):
         assert "CAPABILITY_NAMED_IAM" in exc.value.response["Error"]["Message"]
     cfn.create_stack_set(StackSetName="launch-role", TemplateBody=template, PermissionModel="SERVICE_MANAGED",
                          AutoDeployment={"Enabled": True}, Capabilities=["CAPABILITY_NAMED_IAM"])
+
+
+def test_an_account_removed_from_the_organisation_loses_its_instances_and_shares_nothing(org, client):
+    cfn = client("cloudformation")
+    cfn.activate_organizations_access()
+    create_stack_set(cfn)
+    wait(cfn, cfn.create_stack_instances(StackSetName="baseline", Regions=["us-east-1"],
+                                         DeploymentTargets={"OrganizationalUnitIds": [org.ous["Test"]]}))
+    leaving = org.accounts["Test-0"]
+    client("organizations").remove_account_from_organization(AccountId=leaving)
+    assert cfn.list_stack_instances(StackSetName="baseline")["Summaries"] == []
+    assert stack_of(org, leaving, "us-east-1") == []
+    with pytest.raises(ClientError) as exc:
+        org.member(leaving, "organizations").describe_organization()
+    assert error_code(exc) == "AWSOrganizationsNotInUseException"

@@ -507,6 +507,11 @@ class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogB
                 "(arn:aws:iam:::role/NAME-PATTERN)")
         entry = {"PrincipalARN": arn, "PrincipalType": principal_type}
         principals = self._own_principals(portfolio)
+        patterns = sum(p["PrincipalType"] == "IAM_PATTERN" for p in principals)
+        if principal_type == "IAM_PATTERN" and entry not in principals and patterns >= 10:
+            # "You can associate a maximum of 10 Principals with a portfolio using PrincipalType as IAM_PATTERN."
+            # (*AssociatePrincipalWithPortfolio*)
+            raise LimitExceededException(f"Portfolio {portfolio.id} already has 10 IAM_PATTERN principals, the maximum")
         if entry not in principals:
             principals.append(entry)
 
