@@ -24,6 +24,14 @@ REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 PRODUCT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 SSM_PREFIX = re.compile(r"^(/[A-Za-z0-9_.-]+)+$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# AWS Organizations ids (AWS Organizations API Reference: RootId, OrganizationalUnitId patterns).
+ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
+OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+# An IAM role name (IAM API Reference, CreateRole: RoleName pattern).
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+CONCURRENCY_MODES = {"strict": "STRICT_FAILURE_TOLERANCE", "soft": "SOFT_FAILURE_TOLERANCE"}
+CALL_AS = ("SELF", "DELEGATED_ADMIN")
 
 
 def version_key(version: str) -> tuple[int, int, int]:
@@ -56,6 +64,39 @@ class PublishSettings:
 
 
 @dataclass(frozen=True)
+class OrganizationSettings:
+    """Where the catalog, the baseline and the launch role go in an AWS Organization (``[organization]``).
+
+    ``targets`` maps an environment name (a label, e.g. ``prod``) to the organizational unit ids, or the
+    root id for the whole organisation, of that environment.  The portfolio is shared with every target
+    and the StackSets deploy to every target, in ``regions`` (a subset of the catalog's, with its primary).
+    """
+
+    targets: Mapping[str, tuple[str, ...]]
+    regions: tuple[str, ...] = ()     # default: every catalog region
+    # StackSetOperationPreferences (AWS CloudFormation API Reference): MaxConcurrentCount,
+    # FailureToleranceCount, ConcurrencyMode.  They do not apply to automatic deployments.
+    max_concurrent_accounts: int = 10
+    failure_tolerance: int = 0
+    concurrency_mode: str = "soft"
+    # AutoDeployment: new accounts of a target OU get the stacks; an account leaving keeps them or not.
+    auto_deployment: bool = True
+    retain_stacks_on_account_removal: bool = False
+    # CallAs of the StackSets calls: SELF in the management account, DELEGATED_ADMIN in a delegated one.
+    call_as: str = "SELF"
+    # The role `hipaa-catalog accounts` assumes in a member account to read its provisioned products.
+    member_role: str = "OrganizationAccountAccessRole"
+
+    @property
+    def target_ids(self) -> tuple[str, ...]:
+        """Every target id once, in the order of the settings."""
+        return tuple(dict.fromkeys(i for ids in self.targets.values() for i in ids))
+
+    def environment_of(self, node_id: str) -> str:
+        return next((env for env, ids in self.targets.items() if node_id in ids), "")
+
+
+@dataclass(frozen=True)
 class ProductSettings:
     name: str
     version: str
@@ -82,6 +123,7 @@ class Settings:
     portfolio: PortfolioSettings
     publish: PublishSettings
     products: Mapping[str, ProductSettings]
+    organization: OrganizationSettings | None = None
 
     @property
     def primary_region(self) -> str:
@@ -165,9 +207,87 @@ def _product(path: Path, name: str, data: Mapping[str, Any]) -> ProductSettings:
     return ProductSettings(name=name, version=version, changes=dict(changes), options=dict(options), **strings)
 
 
+def _bool(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(path, key, f"found {value!r}", "true or false")
+    return value
+
+
+def _choice(path: Path, key: str, value: Any, allowed) -> str:
+    if value not in allowed:
+        raise _fail(path, key, f"found {value!r}", ", ".join(allowed))
+    return value
+
+
+def _organization(path: Path, data: Any, regions: tuple[str, ...]) -> OrganizationSettings:
+    _check_keys(path, "organization", data, OrganizationSettings)
+    targets = data["targets"]
+    if not isinstance(targets, Mapping) or not targets:
+        raise _fail(path, "organization.targets", f"found {targets!r}",
+                    'a table of environment = ["ou-…" or "r-…", …], e.g. prod = ["ou-ab12-cd34ef56"]')
+    seen: dict[str, str] = {}
+    parsed: dict[str, tuple[str, ...]] = {}
+    for env, ids in targets.items():
+        key = f"organization.targets.{env}"
+        if not ENVIRONMENT_NAME.match(env):
+            raise _fail(path, key, f"bad environment name {env!r}", "lower-case letters, digits and '-', 1-32 chars")
+        if not isinstance(ids, list) or not ids:
+            raise _fail(path, key, f"found {ids!r}", "a non-empty list of organizational unit ids (ou-…) or the root "
+                                                      "id (r-…)")
+        for node in ids:
+            if not isinstance(node, str) or not (OU_ID.match(node) or ROOT_ID.match(node)):
+                raise _fail(path, key, f"not an organizational unit or root id: {node!r}",
+                            "ou-<root part>-<8 to 32 letters or digits> (an OU) or r-<4 to 32> (the root, "
+                            "the whole organisation)")
+            if node in seen:
+                raise _fail(path, key, f"{node} is already a target of {seen[node]}", "each id in one environment")
+            seen[node] = env
+        parsed[env] = tuple(ids)
+    roots = [n for n in seen if ROOT_ID.match(n)]
+    if roots and len(seen) > 1:
+        raise _fail(path, "organization.targets", f"the root {roots[0]} is the whole organisation, so the other "
+                    "targets add nothing", "either the root id alone or organizational unit ids")
+    org_regions = data.get("regions", list(regions))
+    if not isinstance(org_regions, list) or not org_regions:
+        raise _fail(path, "organization.regions", f"found {org_regions!r}", "a non-empty list of catalog regions")
+    for r in org_regions:
+        if r not in regions:
+            raise _fail(path, "organization.regions", f"{r!r} is not a catalog region", ", ".join(regions))
+    if len(set(org_regions)) != len(org_regions):
+        raise _fail(path, "organization.regions", "a region is listed twice", "each region once")
+    if regions[0] not in org_regions:
+        raise _fail(path, "organization.regions", f"the primary region {regions[0]} is missing (the account-global "
+                    "resources and the launch role are deployed there)", f"a list containing {regions[0]}")
+    kwargs: dict[str, Any] = {}
+    if "max_concurrent_accounts" in data:
+        kwargs["max_concurrent_accounts"] = _int(path, "organization.max_concurrent_accounts",
+                                                 data["max_concurrent_accounts"], 1, 1000)
+    if "failure_tolerance" in data:
+        kwargs["failure_tolerance"] = _int(path, "organization.failure_tolerance", data["failure_tolerance"], 0, 1000)
+    if "concurrency_mode" in data:
+        kwargs["concurrency_mode"] = _choice(path, "organization.concurrency_mode", data["concurrency_mode"],
+                                             list(CONCURRENCY_MODES))
+    for key in ("auto_deployment", "retain_stacks_on_account_removal"):
+        if key in data:
+            kwargs[key] = _bool(path, f"organization.{key}", data[key])
+    if "call_as" in data:
+        kwargs["call_as"] = _choice(path, "organization.call_as", data["call_as"], CALL_AS)
+    if "member_role" in data:
+        role = _str(path, "organization.member_role", data["member_role"])
+        if not ROLE_NAME.match(role):
+            raise _fail(path, "organization.member_role", f"not an IAM role name: {role!r}",
+                        "1-64 letters, digits and +=,.@_-")
+        kwargs["member_role"] = role
+    org = OrganizationSettings(targets=parsed, regions=tuple(org_regions), **kwargs)
+    if org.retain_stacks_on_account_removal and not org.auto_deployment:
+        raise _fail(path, "organization.retain_stacks_on_account_removal", "set without auto_deployment",
+                    "true only with auto_deployment = true (AutoDeployment, AWS CloudFormation API Reference)")
+    return org
+
+
 def parse(data: Mapping[str, Any], path: Path) -> Settings:
     """Validate the parsed TOML ``data`` read from ``path``."""
-    allowed = ["catalog", "portfolio", "publish", "products"]
+    allowed = ["catalog", "portfolio", "publish", "products", "organization"]
     for key in data:
         if key not in allowed:
             raise _fail(path, key, "unknown section", ", ".join(allowed))
@@ -221,8 +341,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Settings:
     if not isinstance(prods, Mapping) or not prods:
         raise _fail(path, "products", "no products", "one [products.NAME] table per product")
     products = {n: _product(path, n, p) for n, p in prods.items()}
+    organization = _organization(path, data["organization"], tuple(regions)) if "organization" in data else None
     return Settings(path=path, name=name, regions=tuple(regions), ssm_prefix=prefix, portfolio=portfolio,
-                    publish=publish, products=products)
+                    publish=publish, products=products, organization=organization)
 
 
 def load(path: str | Path | None = None) -> Settings:

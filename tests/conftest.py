@@ -169,18 +169,25 @@ def fresh_account(aws_env, built, hc):
     return make
 
 
-def set_up_account(aws_env, built, hc) -> dict:
-    """Deploy the baseline and the launch role and publish the catalog on the (reset) endpoint."""
-    from generator.aws import api as aws
+def administer(built, hc, region: str = "us-east-1") -> tuple[dict, dict, dict]:
+    """The administrator's part: a network, the baseline and the launch role (network, baseline, role results)."""
     from generator.devtools import local_account
 
-    region = "us-east-1"
     network = local_account.network(region, egress="").baseline_parameters()
     args = [a for k, v in network.items() for a in ("-p", f"{k}={v}")]
     code, result, err = hc("deploy-baseline", "--region", region, "--yes", "--out", str(built), *args)
     assert code == 0, err
     code, role, err = hc("deploy-launch-role", "--region", region, "--yes", "--out", str(built))
     assert code == 0, err
+    return network, result, role
+
+
+def set_up_account(aws_env, built, hc) -> dict:
+    """Deploy the baseline and the launch role and publish the catalog on the (reset) endpoint."""
+    from generator.aws import api as aws
+
+    region = "us-east-1"
+    network, result, role = administer(built, hc, region)
     code, _published, err = hc("publish", "--out", str(built), "--region", region)
     assert code == 0, err
     return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,

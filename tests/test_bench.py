@@ -142,6 +142,28 @@ def test_table_and_exit_code(tmp_path, capsys):
     assert "build variants (50 templates), cold" in text and "0.46x" in text and "PASS" in text
     assert "where the time goes, build catalog" in text
     out = tmp_path / "bench.json"
-    assert bench.main(["--skip-build", "--skip-publish", "--json-out", str(out)]) == 0
+    assert bench.main(["--skip-build", "--skip-publish", "--skip-org", "--json-out", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data["environment"]["cores"] and data["environment"]["tools"]["cfn-lint"] and data["ok"] is True
+
+
+def _org_results(small_calls=60, big_calls=60, rerun_writes=0, instances=3):
+    run = lambda calls, writes=0: {"seconds": 1.0, "reads": calls - writes, "writes": writes,  # noqa: E731
+                                   "by_operation": {}, "failures": []}
+    return {"environment": bench.environment(), "organization": {
+        "accounts": 100, "products": 10, "regions": ["us-east-1", "us-west-2"], "latency_ms": 20,
+        "publish_small": run(small_calls, 40), "publish_first": run(big_calls, 40), "deploy_first": run(50, 9),
+        "publish_again": run(30, rerun_writes), "deploy_again": run(20), "per_account_first": run(5000, 4600),
+        "per_account_again": run(1400), "per_account_new": run(50, 46),
+        "new_account": {"publisher_calls": 0, "vendor_seconds": 0.1, "stack_instances": instances,
+                        "expected_instances": 3, "portfolio_visible": {"us-east-1": True, "us-west-2": True}}}}
+
+
+def test_organisation_targets_and_table():
+    good = {t.name: t.ok for t in bench.evaluate(_org_results())}
+    assert good == {"organisation publish does not grow with accounts": True, "organisation no-change re-run": True,
+                    "a new account costs the publisher nothing": True}
+    bad = {t.name: t.ok for t in bench.evaluate(_org_results(big_calls=70, rerun_writes=1, instances=2))}
+    assert not any(bad.values())
+    text = bench.render_table(_org_results(), bench.evaluate(_org_results()))
+    assert "organisation: 100 member accounts x 2 regions x 10 products" in text and "one new account" in text

@@ -147,3 +147,54 @@ def test_hash_round_trips_through_the_description():
     assert plan.hash_from_description(d) == H2
     assert plan.hash_from_description("no hash here") is None
     assert plan.hash_from_description(None) is None
+
+
+# -- an organisation: shares, the developer group by name, the launch role by LocalRoleName ----------------
+
+PATTERN = plan.principal_name_arn("aws", "group/HealthcareDeveloper")
+OUS = (plan.ShareTarget("ORGANIZATIONAL_UNIT", "ou-ab12-11111111", "prod"),
+       plan.ShareTarget("ORGANIZATIONAL_UNIT", "ou-ab12-22222222", "test"))
+LOCAL = plan.local_launch_description("HipaaCatalogLaunchRole")
+
+
+def test_principal_name_is_an_arn_without_account():
+    assert PATTERN == "arn:aws:iam:::group/HealthcareDeveloper"
+    assert plan.is_pattern(PATTERN) and not plan.is_pattern(GROUP)
+
+
+def test_organisation_first_publish_shares_with_every_target():
+    actions = plan.plan_region([want()], plan.ObservedRegion(), PORTFOLIO, [GROUP, PATTERN], POLICY, OUS, LOCAL)
+    portfolio_level = [(a.kind, a.principal or a.node) for a in actions if not a.product]
+    assert portfolio_level == [(plan.Kind.CREATE_PORTFOLIO, ""), (plan.Kind.ASSOCIATE_PRINCIPAL, GROUP),
+                               (plan.Kind.ASSOCIATE_PRINCIPAL, PATTERN), (plan.Kind.SHARE, "ou-ab12-11111111"),
+                               (plan.Kind.SHARE, "ou-ab12-22222222")]
+    assert actions[3].detail == "environment prod"
+
+
+def shared(principals=True, tags=True):
+    return {t.node_id: plan.ObservedShare(t.node_id, principals, tags) for t in OUS}
+
+
+def test_organisation_published_state_plans_nothing():
+    seen = plan.ObservedRegion("port-1", {"Description": PORTFOLIO.description, "ProviderName": PORTFOLIO.provider},
+                               frozenset({GROUP, PATTERN}),
+                               {"web": plan.ObservedProduct("prod-web", "web", (art("1.0.0"),), want().product_fields(),
+                                                            True, True, "cons-1", LOCAL)}, shared())
+    assert plan.changes(plan.plan_region([want()], seen, PORTFOLIO, [GROUP, PATTERN], POLICY, OUS, LOCAL)) == []
+
+
+def test_a_share_without_principal_sharing_is_updated_not_duplicated():
+    actions = plan.plan_shares(OUS, {**shared(), "ou-ab12-22222222": plan.ObservedShare("ou-ab12-22222222", False, True)})
+    assert [(a.kind, a.node, a.detail) for a in actions] == [
+        (plan.Kind.UPDATE_SHARE, "ou-ab12-22222222", "turning on principal sharing")]
+
+
+def test_a_role_arn_launch_constraint_becomes_a_local_role_one():
+    seen = product(art("1.0.0"))
+    seen = plan.ObservedProduct(seen.id, seen.name, seen.artifacts, seen.fields, True, True, "cons-1",
+                                "Launch as arn:aws:iam::123456789012:role/HipaaCatalogLaunchRole")
+    actions = plan.plan_product(want(), seen, POLICY, LOCAL)
+    assert [(a.kind, a.artifact_id) for a in actions] == [(plan.Kind.UNCHANGED, "pa-1.0.0"),
+                                                          (plan.Kind.UPDATE_CONSTRAINT, "cons-1")]
+    # one account: the description is not compared (a launch constraint is created only when missing)
+    assert plan.changes(plan.plan_product(want(), seen, POLICY)) == []

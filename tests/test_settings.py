@@ -55,3 +55,84 @@ def test_missing_change_note_for_current_version(tmp_path):
 def test_bad_toml_syntax_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_text(tmp_path, "[catalog\n")
+
+
+# -- the optional [organization] table ------------------------------------------------------------------
+
+ORG = """
+[organization]
+regions = ["us-east-1"]
+max_concurrent_accounts = 5
+failure_tolerance = 1
+[organization.targets]
+prod = ["ou-ab12-11111111"]
+test = ["ou-ab12-22222222", "ou-ab12-33333333"]
+"""
+
+
+def test_without_organization_nothing_changes(settings):
+    assert settings.organization is None
+
+
+def test_organization_targets_regions_and_stackset_options(tmp_path):
+    s = load_text(tmp_path, GOOD + ORG)
+    org = s.organization
+    assert dict(org.targets) == {"prod": ("ou-ab12-11111111",), "test": ("ou-ab12-22222222", "ou-ab12-33333333")}
+    assert org.target_ids == ("ou-ab12-11111111", "ou-ab12-22222222", "ou-ab12-33333333")
+    assert org.environment_of("ou-ab12-33333333") == "test"
+    assert org.regions == ("us-east-1",)
+    assert (org.max_concurrent_accounts, org.failure_tolerance, org.concurrency_mode) == (5, 1, "soft")
+    assert org.auto_deployment and not org.retain_stacks_on_account_removal
+    assert (org.call_as, org.member_role) == ("SELF", "OrganizationAccountAccessRole")
+
+
+def test_organization_regions_default_to_the_catalog_regions(tmp_path):
+    s = load_text(tmp_path, GOOD + ORG.replace('regions = ["us-east-1"]\n', ''))
+    assert s.organization.regions == s.regions
+
+
+def test_the_whole_organisation_by_its_root_id(tmp_path):
+    s = load_text(tmp_path, GOOD + '\n[organization.targets]\nall = ["r-ab12"]\n')
+    assert s.organization.target_ids == ("r-ab12",)
+
+
+@pytest.mark.parametrize("edit, key, allowed", [
+    (lambda s: s.replace('"ou-ab12-11111111"', '"ou-AB"'), "organization.targets.prod",
+     "ou-<root part>-<8 to 32 letters or digits>"),
+    (lambda s: s.replace('prod = ["ou-ab12-11111111"]', 'prod = []'), "organization.targets.prod",
+     "a non-empty list"),
+    (lambda s: s.replace('"ou-ab12-33333333"', '"ou-ab12-11111111"'), "organization.targets.test",
+     "each id in one environment"),
+    (lambda s: s.replace('prod = ["ou-ab12-11111111"]', 'prod = ["r-ab12"]'), "organization.targets",
+     "either the root id alone"),
+    (lambda s: s.replace('prod =', 'Prod ='), "organization.targets.Prod", "lower-case letters"),
+    (lambda s: s.replace('regions = ["us-east-1"]', 'regions = ["eu-west-1"]'), "organization.regions",
+     "us-east-1, us-west-2"),
+    (lambda s: s.replace('regions = ["us-east-1"]', 'regions = ["us-west-2"]'), "organization.regions",
+     "a list containing us-east-1"),
+    (lambda s: s.replace('max_concurrent_accounts = 5', 'max_concurrent_accounts = 0'),
+     "organization.max_concurrent_accounts", "from 1 to 1000"),
+    (lambda s: s.replace('failure_tolerance = 1', 'failure_tolerance = -1'), "organization.failure_tolerance",
+     "from 0 to 1000"),
+    (lambda s: s.replace('failure_tolerance = 1', 'concurrency_mode = "fast"'), "organization.concurrency_mode",
+     "strict, soft"),
+    (lambda s: s.replace('failure_tolerance = 1', 'call_as = "ME"'), "organization.call_as",
+     "SELF, DELEGATED_ADMIN"),
+    (lambda s: s.replace('failure_tolerance = 1', 'auto_deployment = "yes"'), "organization.auto_deployment",
+     "true or false"),
+    (lambda s: s.replace('failure_tolerance = 1', 'auto_deployment = false\nretain_stacks_on_account_removal = true'),
+     "organization.retain_stacks_on_account_removal", "true only with auto_deployment"),
+    (lambda s: s.replace('failure_tolerance = 1', 'member_role = "a role"'), "organization.member_role",
+     "1-64 letters"),
+    (lambda s: s.replace('failure_tolerance = 1', 'accounts = ["111122223333"]'), "organization.accounts",
+     "unknown key"),
+    (lambda s: s.replace('[organization.targets]\nprod = ["ou-ab12-11111111"]\ntest = ["ou-ab12-22222222", '
+                         '"ou-ab12-33333333"]\n', ''), "organization.targets", "missing field"),
+])
+def test_bad_organization_names_file_key_and_allowed(tmp_path, edit, key, allowed):
+    text = edit(GOOD + ORG)
+    assert text != GOOD + ORG
+    with pytest.raises(ConfigError) as err:
+        load_text(tmp_path, text)
+    msg = str(err.value)
+    assert str(tmp_path / "catalog.toml") in msg and f"{key}:" in msg and allowed in msg, msg

@@ -108,6 +108,18 @@ def session(region: str | None = None, profile: str | None = None) -> boto3.Sess
     return sess
 
 
+def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, region: str,
+                    recorder: "CallRecorder | None" = None) -> boto3.Session:
+    """A session acting as ``role_arn`` (sts:AssumeRole from ``sess``), e.g. a role in a member account."""
+    out = call(client(sess, "sts", region, recorder), "AssumeRole", f"role {role_arn}", RoleArn=role_arn,
+               RoleSessionName=session_name)["Credentials"]
+    core = botocore.session.Session()
+    core.register_component("data_loader", _shared_loader())
+    return boto3.Session(botocore_session=core, aws_access_key_id=out["AccessKeyId"],
+                         aws_secret_access_key=out["SecretAccessKey"], aws_session_token=out["SessionToken"],
+                         region_name=region)
+
+
 def client(sess: boto3.Session, service: str, region: str | None = None,
            recorder: "CallRecorder | None" = None, progress: Callable[[str], None] | None = None):
     """A client with bounded standard retries, the endpoint override, and (optionally) call recording and

@@ -190,7 +190,7 @@ def refuse_unusable(cf, stack_name: str, stack: Mapping | None) -> str | None:
     return status
 
 
-def _template_args(cf_body: str, upload: Callable[[str], str] | None) -> dict:
+def template_args(cf_body: str, upload: Callable[[str], str] | None) -> dict:
     if len(cf_body.encode("utf-8")) <= MAX_TEMPLATE_BODY:
         return {"TemplateBody": cf_body}
     if upload is None:
@@ -220,7 +220,7 @@ def plan(cf, stack_name: str, template: dict, given: Mapping[str, str], *, produ
     progress(f"creating change set {name} ({change_type}) for stack {stack_name}")
     kwargs = dict(StackName=stack_name, ChangeSetName=name, ChangeSetType=change_type, Parameters=params,
                   Capabilities=CAPABILITIES, Description=f"hipaa-catalog deploy of {product}",
-                  Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **_template_args(body, upload))
+                  Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **template_args(body, upload))
     try:
         created = _call(cf, "CreateChangeSet", stack_name, **kwargs)
     except DeployError as exc:

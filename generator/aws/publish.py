@@ -12,6 +12,16 @@ template URL and hash.
 
 A re-run after any failure or kill completes the job: every create uses a deterministic
 IdempotencyToken or is found again by name, so nothing is ever created twice.
+
+With an ``[organization]`` in the settings the portfolio is also shared with the organisation's targets in
+every region of ``organization.regions`` (``publish_plan``: shares, the developer group by name, the launch
+role by LocalRoleName).  A share is asynchronous: CreatePortfolioShare "returns a PortfolioShareToken, which
+enables the administrator to monitor the status of the PortfolioShare creation process", so the publisher
+polls DescribePortfolioShareStatus until it is no longer NOT_STARTED or IN_PROGRESS and reports the accounts
+it reached (AWS Service Catalog API Reference).  Before creating or updating a share it checks, once per run,
+that Service Catalog's access to AWS Organizations is ENABLED (GetAWSOrganizationsAccessStatus: "can only be
+called by the management account in the organization or by a delegated admin").  None of this grows with the
+number of accounts: Service Catalog shares with every account of an OU, including accounts that join later.
 """
 
 from __future__ import annotations
@@ -69,11 +79,17 @@ class ActionRecord:
     key: str = ""
     url: str = ""
     message: str = ""
+    node: str = ""
 
     @property
     def target(self) -> str:
-        """What the action is about: the product, the principal's name or the portfolio."""
-        return self.product or (self.principal.split(":", 5)[-1] if self.principal else "portfolio")
+        """What the action is about: the product, the principal's name, the organisation node or the portfolio."""
+        if self.product:
+            return self.product
+        if self.principal:
+            name = self.principal.split(":", 5)[-1]
+            return f"{name} (by name)" if plan.is_pattern(self.principal) else name
+        return f"share with {self.node}" if self.node else "portfolio"
 
     def to_json(self) -> dict:
         return {f.name: str(getattr(self, f.name)) for f in fields(self)}
@@ -110,6 +126,17 @@ class Release:
     launch_role_arn: str
     policy: PublishSettings
     iam: "IamCheck | None" = None   # checks the launch role / group exist, when a region needs them
+    shares: tuple[plan.ShareTarget, ...] = ()   # the organisation's targets, in share_regions only
+    share_regions: tuple[str, ...] = ()
+    local_role_name: str = ""                   # the LAUNCH constraint's LocalRoleName (organisation)
+    org: "OrgAccessCheck | None" = None
+
+    @property
+    def launch_description(self) -> str | None:
+        return plan.local_launch_description(self.local_role_name) if self.local_role_name else None
+
+    def shares_in(self, region: str) -> tuple[plan.ShareTarget, ...]:
+        return self.shares if region in self.share_regions else ()
 
 
 @dataclass
@@ -265,6 +292,73 @@ class IamCheck:
         self._once("group", check)
 
 
+class OrgAccessCheck:
+    """That Service Catalog may share through AWS Organizations, checked once per run and only when a share is
+    to be created or updated.  EnableAWSOrganizationsAccess "can only be called by the management account in
+    the organization" (AWS Service Catalog API Reference), hence the command in the hint."""
+
+    def __init__(self, sess, recorder, account: str, region: str):
+        self.sc = aws.client(sess, "servicecatalog", region, recorder)
+        self.account = account
+        self._lock = threading.Lock()
+        self._result: PublishError | None | bool = False   # False: not checked yet
+
+    def check(self) -> None:
+        with self._lock:
+            if self._result is False:
+                self._result = self._ask()
+            error = self._result
+        if error is not None:
+            raise error
+
+    def _ask(self) -> PublishError | None:
+        # Service Catalog's service principal with Organizations is servicecatalog.amazonaws.com ("AWS Service
+        # Catalog and AWS Organizations", AWS Organizations User Guide: `aws organizations
+        # enable-aws-service-access --service-principal servicecatalog.amazonaws.com`).
+        try:
+            status = aws.call(self.sc, "GetAWSOrganizationsAccessStatus",
+                              f"Service Catalog's AWS Organizations access (account {self.account})")["AccessStatus"]
+        except AwsCallError as exc:
+            if exc.code in aws.ACCESS_DENIED or exc.code in ("OperationNotSupportedException",
+                                                             "AWSOrganizationsNotInUseException"):
+                return PublishError(
+                    f"account {self.account} cannot share the portfolio through AWS Organizations ({exc.code}): "
+                    "shares to an organization node can only be created by the management account of an "
+                    "organization or by a delegated administrator",
+                    hint="publish with the management account's credentials, or register this account as Service "
+                         "Catalog's delegated administrator in the management account (`aws organizations "
+                         "register-delegated-administrator --account-id " + self.account + " --service-principal "
+                         "servicecatalog.amazonaws.com`)")
+            raise
+        if status != "ENABLED":
+            return PublishError(f"Service Catalog's access to AWS Organizations is {status} (account {self.account}); "
+                                "AWSOrganizationsAccess must be enabled in order to create a portfolio share to an "
+                                "organization node",
+                                hint="in the organisation's management account run `aws servicecatalog "
+                                     "enable-aws-organizations-access` once (wait while it is UNDER_CHANGE), then "
+                                     "publish again")
+        return None
+
+
+def share_targets(sess, recorder, settings: Settings) -> tuple[plan.ShareTarget, ...]:
+    """The organisation nodes to share with: each OU id as it is; the root (the whole organisation) as the
+    ORGANIZATION node, whose value is the organisation id (OrganizationNode Value pattern ``o-…``, AWS Service
+    Catalog API Reference), read with DescribeOrganization only when the root is a target."""
+    org = settings.organization
+    if org is None:
+        return ()
+    targets = []
+    for node in org.target_ids:
+        env = org.environment_of(node)
+        if node.startswith("r-"):
+            organizations = aws.client(sess, "organizations", recorder=recorder)
+            org_id = aws.call(organizations, "DescribeOrganization", "the organisation")["Organization"]["Id"]
+            targets.append(plan.ShareTarget("ORGANIZATION", org_id, env))
+        else:
+            targets.append(plan.ShareTarget("ORGANIZATIONAL_UNIT", node, env))
+    return tuple(targets)
+
+
 def bucket_name(ssm, settings: Settings, region: str, override: str | None) -> str:
     """The template bucket's name: the override or the baseline's SSM parameter."""
     bucket = override
@@ -305,9 +399,11 @@ def _oldest(items: list[dict]) -> dict:
 
 
 def observe(sc, region: str, portfolio_name: str, product_names: list[str],
-            launch_role_arn: str = "") -> tuple[plan.ObservedRegion, list[str]]:
-    """The catalog's current state in a region, from list calls only; plus warnings (duplicates, and
-    LAUNCH constraints whose description does not name ``launch_role_arn``)."""
+            launch_role_arn: str = "", share_types: tuple[str, ...] = (),
+            check_launch_role: bool = True) -> tuple[plan.ObservedRegion, list[str]]:
+    """The catalog's current state in a region, from list calls only; plus warnings (duplicates, and, with
+    ``check_launch_role``, LAUNCH constraints whose description does not name ``launch_role_arn``).  The
+    portfolio's shares of each of ``share_types`` (DescribePortfolioShares' Type) are read too."""
     warnings: list[str] = []
     where = f"Service Catalog in {region}"
     portfolios = [p for p in aws.pages(sc, "ListPortfolios", "PortfolioDetails", where)
@@ -317,18 +413,26 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
     portfolio = _oldest(portfolios) if portfolios else None
     in_portfolio: set[str] = set()
     launch: dict[str, str] = {}
+    launch_ids: dict[str, str] = {}
     principals: frozenset[str] = frozenset()
+    shares: dict[str, plan.ObservedShare] = {}
     portfolio_details: list[dict] = []
     if portfolio:
         pid = portfolio["Id"]
         res = f"portfolio {pid} in {region}"
         portfolio_details = aws.pages(sc, "SearchProductsAsAdmin", "ProductViewDetails", res, PortfolioId=pid)
         in_portfolio = {d.get("ProductViewSummary", {}).get("ProductId") for d in portfolio_details}
-        launch = {c.get("ProductId"): c.get("Description") or "" for c in
-                  aws.pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res, PortfolioId=pid)
-                  if c.get("Type") == "LAUNCH"}
+        constraints = [c for c in aws.pages(sc, "ListConstraintsForPortfolio", "ConstraintDetails", res,
+                                            PortfolioId=pid) if c.get("Type") == "LAUNCH"]
+        launch = {c.get("ProductId"): c.get("Description") or "" for c in constraints}
+        launch_ids = {c.get("ProductId"): c.get("ConstraintId") or "" for c in constraints}
         principals = frozenset(p.get("PrincipalARN") for p in
                                aws.pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
+        for share_type in share_types:
+            for d in aws.pages(sc, "DescribePortfolioShares", "PortfolioShareDetails", res, PortfolioId=pid,
+                               Type=share_type):
+                shares[d.get("PrincipalId", "")] = plan.ObservedShare(
+                    d.get("PrincipalId", ""), bool(d.get("SharePrincipals")), bool(d.get("ShareTagOptions")))
     # The account-wide product search only when a product is not in the portfolio (first publish, a new
     # product, an interrupted one): a no-change publish then reads 4 + one per product per region
     # (make bench holds it to at most 2 reads per product and region).
@@ -347,7 +451,7 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
             warnings.append(f"{len(found)} products named {name!r}; using the oldest")
         s = _oldest(found)
         pid = s["ProductId"]
-        if launch_role_arn and pid in launch and launch_role_arn not in launch[pid]:
+        if check_launch_role and launch_role_arn and pid in launch and launch_role_arn not in launch[pid]:
             warnings.append(f"the launch constraint of {name} does not name {launch_role_arn} "
                             f"({launch[pid]!r}); left as it is: check it in the console")
         arts = aws.call(sc, "ListProvisioningArtifacts", f"product {name} ({pid}) in {region}",
@@ -359,11 +463,12 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
                             for a in arts),
             fields={k: s.get(k, "") for k in ("Owner", "ShortDescription", "Distributor", "SupportEmail",
                                               "SupportUrl", "SupportDescription")},
-            in_portfolio=pid in in_portfolio, has_launch_constraint=pid in launch)
+            in_portfolio=pid in in_portfolio, has_launch_constraint=pid in launch,
+            launch_constraint_id=launch_ids.get(pid, ""), launch_description=launch.get(pid, ""))
     seen = plan.ObservedRegion(
         portfolio_id=portfolio["Id"] if portfolio else None,
         portfolio_fields={k: portfolio.get(k, "") for k in ("Description", "ProviderName")} if portfolio else {},
-        principals=principals, products=products)
+        principals=principals, products=products, shares=shares)
     return seen, warnings
 
 
@@ -395,7 +500,9 @@ class _Region:
             Kind.ASSOCIATE_PRINCIPAL: self.associate_principal, Kind.CREATE_PRODUCT: self.create_product,
             Kind.UPDATE_PRODUCT: self.update_product, Kind.NEW_VERSION: self.new_version,
             Kind.CONFIRM: self.confirm, Kind.UNCHANGED: self.unchanged, Kind.ASSOCIATE_PRODUCT: self.associate_product,
-            Kind.CREATE_CONSTRAINT: self.create_constraint, Kind.DEPRECATE: self.deprecate, Kind.HIDE: self.hide}
+            Kind.CREATE_CONSTRAINT: self.create_constraint, Kind.UPDATE_CONSTRAINT: self.update_constraint,
+            Kind.DEPRECATE: self.deprecate, Kind.HIDE: self.hide, Kind.SHARE: self.share,
+            Kind.UPDATE_SHARE: self.update_share}
 
     def say(self, message: str) -> None:
         self.progress(f"{self.region}: {message}")
@@ -409,8 +516,11 @@ class _Region:
         try:
             self.say("reading the catalog")
             names = [t.want.name for t in self.release.templates]
+            shares = self.release.shares_in(self.region)
             seen, warnings = observe(self.sc, self.region, self.release.portfolio.name, names,
-                                     self.release.launch_role_arn)
+                                     self.release.launch_role_arn,
+                                     share_types=tuple(dict.fromkeys(t.node_type for t in shares)),
+                                     check_launch_role=not self.release.local_role_name)
         except AwsError as exc:
             r.error = str(exc)
             return r
@@ -420,7 +530,8 @@ class _Region:
         r.portfolio_id = seen.portfolio_id or ""
         self.product_ids = {n: p.id for n, p in seen.products.items()}
         actions = plan.plan_region([t.want for t in self.release.templates], seen, self.release.portfolio,
-                                   list(self.release.principals), self.release.policy)
+                                   list(self.release.principals), self.release.policy, shares,
+                                   self.release.launch_description)
         # Before any write, and only when needed: the launch role when a constraint must be created, the
         # group when it must be associated (a missing one raises PublishError, stopping the publish);
         # the bucket (SSM parameter, HeadBucket) when something will be uploaded, or for a dry run.  A
@@ -431,6 +542,13 @@ class _Region:
             if any(a.kind is Kind.ASSOCIATE_PRINCIPAL and a.principal == self.release.iam.group_arn
                    for a in actions):
                 self.release.iam.group()
+        if self.release.org is not None and any(a.kind in (Kind.SHARE, Kind.UPDATE_SHARE) for a in actions):
+            try:
+                self.release.org.check()
+            except PublishError as exc:
+                r.error = str(exc)
+                r.actions = [self.record(a, Status.NOT_DONE) for a in actions]
+                return r
         if dry_run or any(a.kind in plan.PUBLISHES for a in actions):
             try:
                 self.find_bucket()
@@ -495,6 +613,7 @@ class _Region:
             url = template_url(self.result.bucket, self.bucket_region, key)
         return ActionRecord(region=self.region, action=a.kind, status=status, product=a.product, version=a.version,
                             sha256=a.sha256, artifact_id=outcome.artifact_id or a.artifact_id, principal=a.principal,
+                            node=a.node,
                             key=key, url=url if a.kind in plan.NAMES_TEMPLATE else "",
                             message=message or outcome.note or (a.detail if status is Status.PLANNED else ""))
 
@@ -521,8 +640,58 @@ class _Region:
     def associate_principal(self, a: plan.Action) -> Outcome:
         pid = self.result.portfolio_id
         aws.call(self.sc, "AssociatePrincipalWithPortfolio", f"portfolio {pid} in {self.region}", PortfolioId=pid,
-                 PrincipalARN=a.principal, PrincipalType="IAM")
+                 PrincipalARN=a.principal, PrincipalType="IAM_PATTERN" if plan.is_pattern(a.principal) else "IAM")
         return Outcome()
+
+    def share(self, a: plan.Action) -> Outcome:
+        """Share with an OU or the organisation, principals and TagOptions included, and wait for the share."""
+        pid, node = self.result.portfolio_id, self._node(a)
+        out = aws.call(self.sc, "CreatePortfolioShare", f"portfolio {pid} in {self.region}, share with {a.node}",
+                       PortfolioId=pid, OrganizationNode=node, SharePrincipals=True, ShareTagOptions=True)
+        return self.share_settled(pid, a.node, out.get("PortfolioShareToken", ""))
+
+    def update_share(self, a: plan.Action) -> Outcome:
+        pid, node = self.result.portfolio_id, self._node(a)
+        out = aws.call(self.sc, "UpdatePortfolioShare", f"portfolio {pid} in {self.region}, share with {a.node}",
+                       PortfolioId=pid, OrganizationNode=node, SharePrincipals=True, ShareTagOptions=True)
+        return self.share_settled(pid, a.node, out.get("PortfolioShareToken", ""))
+
+    def _node(self, a: plan.Action) -> dict:
+        target = next(t for t in self.release.shares if t.node_id == a.node)
+        return {"Type": target.node_type, "Value": target.node_id}
+
+    def share_settled(self, pid: str, node: str, token: str) -> Outcome:
+        """Poll DescribePortfolioShareStatus (NOT_STARTED | IN_PROGRESS | COMPLETED | COMPLETED_WITH_ERRORS |
+        ERROR) for at most ``artifact_wait_seconds``; COMPLETED reports how many accounts it reached."""
+        where = f"share {token} of portfolio {pid} with {node} in {self.region}"
+        if not token:   # the share existed already: "this action will have no effect"
+            return Outcome(note="already shared")
+        limit = self.release.policy.artifact_wait_seconds
+        deadline = time.monotonic() + limit
+        delays = aws.backoff(5.0, first=0.2)
+        while True:
+            out = aws.call(self.sc, "DescribePortfolioShareStatus", where, PortfolioShareToken=token)
+            status = out.get("Status", "")
+            details = out.get("ShareDetails") or {}
+            if status == "COMPLETED":
+                reached = len(details.get("SuccessfulShares") or [])
+                self.say(f"shared portfolio {pid} with {node}: {reached} account(s)")
+                return Outcome(artifact_id=token, note=f"COMPLETED: {reached} account(s)")
+            if status in ("COMPLETED_WITH_ERRORS", "ERROR"):
+                errors = "; ".join(f"{e.get('Error', '')}: {e.get('Message', '')} (accounts "
+                                   f"{', '.join(e.get('Accounts') or []) or 'none named'})"
+                                   for e in details.get("ShareErrors") or []) or "no error named"
+                raise PublishError(f"{where}: {status}: {errors}",
+                                   hint="fix what Service Catalog names, then publish again (the share is updated, "
+                                        "not duplicated)")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PublishError(f"{where}: still {status or 'without a status'} after {limit} s",
+                                   hint="re-run later; `hipaa-catalog accounts` shows which accounts see the portfolio")
+            self.say(f"waiting for the share with {node} ({status})")
+            if self.stop.wait(min(next(delays), left)):
+                raise PublishError(f"{where}: {INTERRUPTED} while it was {status}",
+                                   hint="a re-run finds the share and leaves it, or updates it")
 
     def create_product(self, a: plan.Action) -> Outcome:
         t = self.templates[a.product]
@@ -604,6 +773,17 @@ class _Region:
     def create_constraint(self, a: plan.Action) -> Outcome:
         product_id, where = self._product_where(a)
         pid, role_arn = self.result.portfolio_id, self.release.launch_role_arn
+        local = self.release.local_role_name
+        if local:
+            try:
+                aws.call(self.sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid,
+                         ProductId=product_id, Type="LAUNCH", Parameters=json.dumps({"LocalRoleName": local}),
+                         Description=plan.local_launch_description(local),
+                         IdempotencyToken=plan.idempotency_token("launch-local", pid, product_id, local))
+            except AwsCallError as exc:
+                if exc.code != "DuplicateResourceException":
+                    raise
+            return Outcome()
         try:
             aws.call(self.sc, "CreateConstraint", f"{where}, portfolio {pid}", PortfolioId=pid, ProductId=product_id,
                      Type="LAUNCH", Parameters=json.dumps({"RoleArn": role_arn}),
@@ -612,6 +792,15 @@ class _Region:
         except AwsCallError as exc:
             if exc.code != "DuplicateResourceException":
                 raise   # a duplicate means another publisher made it first: the desired state
+        return Outcome()
+
+    def update_constraint(self, a: plan.Action) -> Outcome:
+        """Turn a LAUNCH constraint naming a role ARN into one naming the local role (UpdateConstraint's
+        Parameters: "specify either the RoleArn or the LocalRoleName but can't use both")."""
+        _, where = self._product_where(a)
+        local = self.release.local_role_name
+        aws.call(self.sc, "UpdateConstraint", f"{where}, constraint {a.artifact_id}", Id=a.artifact_id,
+                 Description=plan.local_launch_description(local), Parameters=json.dumps({"LocalRoleName": local}))
         return Outcome()
 
     def deprecate(self, a: plan.Action) -> Outcome:
@@ -741,10 +930,26 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     sess = aws.session(settings.primary_region)
     account, role_arn, group_arn = discover_principals(sess, recorder, launch_role_arn, progress)
     principals = (group_arn,) + tuple(p for p in settings.publish.extra_principals if p != group_arn)
+    org = settings.organization
+    organization: dict = {}
+    if org is not None:
+        if launch_role_arn:
+            raise ConfigError("--launch-role-arn cannot be used with an [organization]: the launch constraint names "
+                              f"the role {admin_settings.LAUNCH_ROLE_NAME} by LocalRoleName, in every account",
+                              hint=f"drop --launch-role-arn, or remove [organization] from {settings.path}")
+        partition = group_arn.split(":")[1]
+        # The developer group by name: each account's own HealthcareDeveloper group is entitled (principal
+        # name sharing, SharePrincipals: "end users with a principal that matches any of the associated IAM
+        # patterns can provision products from the portfolio", AWS Service Catalog API Reference).
+        pattern = plan.principal_name_arn(partition, f"group/{admin_settings.DEVELOPER_GROUP}")
+        principals = (group_arn, pattern) + principals[1:]
+        organization = dict(shares=share_targets(sess, recorder, settings), share_regions=org.regions,
+                            local_role_name=admin_settings.LAUNCH_ROLE_NAME,
+                            org=OrgAccessCheck(sess, recorder, account, settings.primary_region))
     release = Release(templates=templates, policy=settings.publish, principals=principals,
                       launch_role_arn=role_arn,
                       iam=IamCheck(sess, recorder, account, role_arn, group_arn, role_override=bool(launch_role_arn)),
-                      portfolio=settings.portfolio)
+                      portfolio=settings.portfolio, **organization)
     progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
              f"(account {account})")
 

@@ -21,7 +21,15 @@ Rules:
   ``visible_versions`` are also hidden (Active=false).  Publishing never deletes, and never undoes a
   deprecation or a hiding an administrator made;
 - the portfolio, each product, its association with the portfolio, its LAUNCH constraint and the
-  principal associations are created only when missing.
+  principal associations are created only when missing;
+- with an ``[organization]`` in the settings, the portfolio is also shared with every target (an OU, or the
+  organisation) with principal and TagOption sharing on: a missing share is created, one without them is
+  updated (CreatePortfolioShare has no effect on an existing share, "To update an existing share, you must
+  use the UpdatePortfolioShare API instead", AWS Service Catalog API Reference); the developer group is also
+  associated by name (``IAM_PATTERN``, an ARN without account id) so the share entitles each account's own
+  group; and the LAUNCH constraint names the role by ``LocalRoleName`` ("the IAM role with that name in the
+  account will be used", AWS::ServiceCatalog::LaunchRoleConstraint), an existing constraint naming a role
+  ARN being updated to it.
 """
 
 from __future__ import annotations
@@ -51,8 +59,11 @@ class Kind(StrEnum):
     REFUSED = "refused"
     ASSOCIATE_PRODUCT = "associate product"
     CREATE_CONSTRAINT = "create launch constraint"
+    UPDATE_CONSTRAINT = "update launch constraint"
     DEPRECATE = "deprecate"
     HIDE = "hide"
+    SHARE = "share portfolio"
+    UPDATE_SHARE = "update share"
 
 
 # Kinds that make no change.
@@ -96,6 +107,25 @@ class DesiredProduct:
 
 
 @dataclass(frozen=True)
+class ShareTarget:
+    """An organisation node the portfolio is shared with: OrganizationNode Type and Value (AWS Service Catalog
+    API Reference: ORGANIZATION with the organisation id ``o-…``, ORGANIZATIONAL_UNIT with ``ou-…``)."""
+
+    node_type: str
+    node_id: str
+    environment: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedShare:
+    """One PortfolioShareDetail of DescribePortfolioShares."""
+
+    node_id: str
+    share_principals: bool
+    share_tag_options: bool
+
+
+@dataclass(frozen=True)
 class ObservedArtifact:
     id: str
     name: str
@@ -120,6 +150,8 @@ class ObservedProduct:
     fields: dict = field(default_factory=dict)   # ProductViewSummary details (Owner, SupportEmail, …)
     in_portfolio: bool = False
     has_launch_constraint: bool = False
+    launch_constraint_id: str = ""
+    launch_description: str = ""
 
 
 @dataclass(frozen=True)
@@ -128,6 +160,7 @@ class ObservedRegion:
     portfolio_fields: dict = field(default_factory=dict)   # Description, ProviderName
     principals: frozenset[str] = frozenset()
     products: dict = field(default_factory=dict)            # name -> ObservedProduct
+    shares: dict = field(default_factory=dict)              # organisation node id -> ObservedShare
 
 
 @dataclass(frozen=True)
@@ -139,6 +172,7 @@ class Action:
     artifact_id: str = ""
     principal: str = ""
     detail: str = ""
+    node: str = ""          # the organisation node of a share
 
     def describe(self) -> str:
         parts = [self.kind]
@@ -146,6 +180,8 @@ class Action:
             parts.append(f"{self.product} {self.version}".strip())
         if self.principal:
             parts.append(self.principal)
+        if self.node:
+            parts.append(self.node)
         if self.detail:
             parts.append(f"({self.detail})")
         return " ".join(parts)
@@ -174,6 +210,39 @@ def idempotency_token(*parts: str) -> str:
     """
     digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
     return f"hc-{digest[:60]}"
+
+
+def is_pattern(principal_arn: str) -> bool:
+    """An IAM ARN without an account id is a principal name (PrincipalType IAM_PATTERN): "an IAM ARN without an
+    AccountID in the following format: arn:partition:iam:::resource-type/resource-id" (AWS Service Catalog API
+    Reference, AssociatePrincipalWithPortfolio)."""
+    parts = principal_arn.split(":")
+    return len(parts) >= 6 and parts[2] == "iam" and parts[4] == ""
+
+
+def principal_name_arn(partition: str, resource: str) -> str:
+    """The IAM_PATTERN ARN of ``resource`` (``group/HealthcareDeveloper``) in every account."""
+    return f"arn:{partition}:iam:::{resource}"
+
+
+def local_launch_description(role_name: str) -> str:
+    """The Description of a LAUNCH constraint naming ``role_name`` by LocalRoleName (``observe`` compares it)."""
+    return f"Launch as the local role {role_name} of each account"
+
+
+def plan_shares(targets: tuple[ShareTarget, ...], seen: dict) -> list[Action]:
+    """SHARE for a target without a share, UPDATE_SHARE for one without principal or TagOption sharing."""
+    actions = []
+    for t in targets:
+        share = seen.get(t.node_id)
+        env = f"environment {t.environment}" if t.environment else ""
+        if share is None:
+            actions.append(Action(Kind.SHARE, node=t.node_id, detail=env))
+        elif not (share.share_principals and share.share_tag_options):
+            off = [n for n, on in (("principal sharing", share.share_principals),
+                                   ("TagOption sharing", share.share_tag_options)) if not on]
+            actions.append(Action(Kind.UPDATE_SHARE, node=t.node_id, detail="turning on " + " and ".join(off)))
+    return actions
 
 
 def _version_ok(name: str) -> bool:
@@ -207,8 +276,10 @@ def retire(product: str, artifacts: tuple[ObservedArtifact, ...], current: str,
     return actions
 
 
-def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: PublishSettings) -> list[Action]:
-    """The actions for one product in one region (portfolio-level actions excluded)."""
+def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: PublishSettings,
+                 launch_description: str | None = None) -> list[Action]:
+    """The actions for one product in one region (portfolio-level actions excluded).  ``launch_description``,
+    when given, is the Description the LAUNCH constraint must have (a LocalRoleName one); another is updated."""
     base = dict(product=want.name, version=want.version, sha256=want.sha256)
     if seen is None:
         return [Action(Kind.CREATE_PRODUCT, **base, detail="with its first version"),
@@ -236,13 +307,18 @@ def plan_product(want: DesiredProduct, seen: ObservedProduct | None, policy: Pub
         actions.append(Action(Kind.ASSOCIATE_PRODUCT, **base))
     if not seen.has_launch_constraint:
         actions.append(Action(Kind.CREATE_CONSTRAINT, **base))
+    elif launch_description is not None and seen.launch_description != launch_description:
+        actions.append(Action(Kind.UPDATE_CONSTRAINT, **base, artifact_id=seen.launch_constraint_id,
+                              detail=f"was {seen.launch_description!r}"))
     actions.extend(retire(want.name, seen.artifacts, want.version, policy))
     return actions
 
 
 def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: PortfolioSettings,
-                principals: list[str], policy: PublishSettings) -> list[Action]:
-    """Every action needed in one region, portfolio first, then product by product."""
+                principals: list[str], policy: PublishSettings, shares: tuple[ShareTarget, ...] = (),
+                launch_description: str | None = None) -> list[Action]:
+    """Every action needed in one region, portfolio first (with its principals and shares), then product by
+    product."""
     actions: list[Action] = []
     if seen.portfolio_id is None:
         actions.append(Action(Kind.CREATE_PORTFOLIO, detail=portfolio.name))
@@ -254,8 +330,9 @@ def plan_region(wanted: list[DesiredProduct], seen: ObservedRegion, portfolio: P
     for p in principals:
         if p not in seen.principals:
             actions.append(Action(Kind.ASSOCIATE_PRINCIPAL, principal=p))
+    actions.extend(plan_shares(shares, seen.shares))
     for want in wanted:
-        actions.extend(plan_product(want, seen.products.get(want.name), policy))
+        actions.extend(plan_product(want, seen.products.get(want.name), policy, launch_description))
     return actions
 
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from generator import settings as catalog_settings
-from generator.aws import api as aws, deploy
+from generator.aws import api as aws, deploy, organization as org_tree, stacksets
 from generator.cli import interrupt, output
 from generator.errors import ConfigError, Interrupted
 from generator.pipeline import manifest as manifests
@@ -66,8 +66,13 @@ def _add_common(p, product: str) -> None:
     p.add_argument("--template-bucket", default=None, metavar="BUCKET",
                    help="S3 bucket to upload the template to when it is over CloudFormation's 51,200-byte "
                         "inline limit (example: --template-bucket my-admin-bucket)")
+    p.add_argument("--organization", action="store_true",
+                   help="deploy to every account of the settings' [organization] targets and regions as a "
+                        "service-managed StackSet (from the management account or a delegated administrator, in "
+                        "the primary region; accounts joining a target later get it automatically; example: "
+                        f"hipaa-catalog {p.prog.split()[-1]} --organization --yes)")
     output.add_json_flag(p)
-    p.set_defaults(func=lambda args: run(args, product))
+    p.set_defaults(func=lambda args: (run_organization if args.organization else run)(args, product))
 
 
 def register(sub) -> None:
@@ -218,6 +223,100 @@ def _plan(args, product: str, settings, region: str, progress, stop):
         result.update(status=stack["StackStatus"] if stack else None, outputs=deploy.outputs(stack))
         result["next_steps"] += followups()
     return cf, plan, result, followups
+
+
+ORG_COLUMNS = ["stack set", "account", "name", "environment", "region", "action", "status", "drift"]
+
+
+def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
+    """Per stack set: what changes and why, the template's resource changes, then every account and region."""
+    file = file or sys.stdout
+    for p in plans:
+        what = {"create": "to be created", "update": "to be updated", "none": "no changes"}[p.set_action]
+        print(f"stack set {p.spec.name} ({p.spec.product} {p.spec.version}, {', '.join(p.spec.regions)}): {what}"
+              + (f" ({'; '.join(p.reasons)})" if p.reasons else ""), file=file)
+        if p.set_action == "create":
+            print(f"  {len(p.diff.get('add', []))} resources per stack instance (a new stack set)", file=file)
+        else:
+            for key in ("add", "modify", "remove"):
+                if p.diff.get(key):
+                    print(f"  resources to {key}: {', '.join(p.diff[key])}", file=file)
+        for region, targets in sorted(p.create_targets.items()):
+            print(f"  new stack instances in {region} for {', '.join(targets)}", file=file)
+        for ou in p.not_targets:
+            print(f"  {ou} is no longer a target: its stack instances are left (aws cloudformation "
+                  f"delete-stack-instances --stack-set-name {p.spec.name} --deployment-targets "
+                  f"OrganizationalUnitIds={ou} --regions {' '.join(p.spec.regions)} --no-retain-stacks)", file=file)
+    rows = [(i.stack_set, i.account, i.account_name, i.environment, i.region, i.action,
+             i.detailed_status or i.status or "-", i.drift or "-") for p in plans for i in p.instances]
+    if rows:
+        print(output.table(ORG_COLUMNS, rows), file=file)
+
+
+def run_organization(args, product: str) -> int:
+    """The --organization deploy: preview every stack set per account and region, ask, execute, report."""
+    settings = catalog_settings.load(args.settings)
+    org = settings.organization
+    if org is None:
+        raise ConfigError(f"--organization needs an [organization] table in {settings.path}",
+                          hint="add [organization] with its targets (README: Setting up an organisation)")
+    region = settings.primary_region
+    if args.region and args.region != region:
+        raise ConfigError(f"{product}: the organisation's stack sets are administered from the primary region "
+                          f"{region}, not {args.region}; their stack instances go to {', '.join(org.regions)}",
+                          hint=f"drop --region (or pass --region {region})")
+    entry, template = deploy.load_template(product, args.out)
+    given = deploy.parse_assignments(args.parameters)
+    deploy.check_given(template, given, product)
+    specs = stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)
+    sess = aws.session(region)
+    cf = aws.client(sess, "cloudformation", region)
+    account = aws.call(aws.client(sess, "sts", region), "GetCallerIdentity", "the current AWS identity")["Account"]
+    stacksets.check_trusted_access(cf, org.call_as, account)
+    orgs = aws.client(sess, "organizations", region)
+    tree = org_tree.describe(orgs)
+    accounts = org_tree.target_accounts(orgs, org, tree.management_account)
+    output.progress(f"{product} {entry.version}: {len(accounts)} account(s) under {', '.join(org.target_ids)}, "
+                    f"regions {', '.join(org.regions)}")
+    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts)
+             for spec in specs]
+    result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
+              "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
+              "operations": []}
+    changes = [p for p in plans if p.has_changes]
+    if not args.json:
+        print_org_plan(plans)
+    elif changes and not args.yes:
+        print_org_plan(plans, file=sys.stderr)
+    if not changes:
+        if not args.json:
+            print(f"{product}: every stack set and stack instance is as built: nothing to do")
+        return _finish_org(args, result)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"{product}: not deploying to the organisation: standard input is not a terminal, so "
+                              "there is no one to ask", hint="review the changes above and re-run with --yes")
+        if not _confirm(f"apply these changes to {len(changes)} stack set(s)? [y/N] "):
+            print(f"{product}: nothing changed", file=sys.stderr)
+            return _finish_org(args, result, code=1)
+    upload = None
+    if args.template_bucket:
+        s3 = aws.client(sess, "s3", region)
+        upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
+    for p in changes:
+        result["operations"] += stacksets.execute(cf, p, org, upload=upload, progress=output.progress)
+    result["executed"] = True
+    return _finish_org(args, result)
+
+
+def _finish_org(args, result: dict, code: int = 0) -> int:
+    if args.json:
+        output.emit_json(result)
+    elif result["executed"]:
+        done = [r for o in result["operations"] for r in o["results"]]
+        print(f"{result['product']}: {len(result['operations'])} operation(s), {len(done)} stack instance "
+              f"result(s), all SUCCEEDED; `hipaa-catalog accounts` shows every account")
+    return code
 
 
 def _finish(args, result: dict, code: int = 0) -> int:

@@ -16,7 +16,7 @@ from generator.cli import output
 from generator.errors import CatalogError, Interrupted, UsageError
 
 # One module per subcommand (or group of subcommands), in the order `--help` lists them.
-COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "doctor", "developer"]
+COMMAND_MODULES = ["build", "lint", "report", "publish", "deploy", "doctor", "accounts", "developer"]
 
 EPILOG = """\
 examples:
@@ -25,6 +25,7 @@ examples:
   administrator        hipaa-catalog deploy-baseline -p AdministratorEmail=sec@example.org -p VpcId=vpc-0abc ...
                        hipaa-catalog deploy-launch-role
                        hipaa-catalog doctor                what a web server launch still needs in the account
+                       hipaa-catalog accounts              every account of the organisation: stacks, portfolio, products
   release engineer     hipaa-catalog publish --dry-run     the plan, no write call; then without --dry-run
   developer            hipaa-catalog products
                        hipaa-catalog launch healthcare-web-server --name clinic-test -p Environment=TEST ...

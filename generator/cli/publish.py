@@ -24,6 +24,11 @@ Run `make build` first (`make publish` does).  The template bucket comes from th
 HealthcareDeveloper are checked in IAM before a launch constraint or association is created; the
 account baseline creates all three; --bucket and --launch-role-arn override them.  A re-run completes a publish
 that failed or was interrupted; publishing twice changes nothing.
+
+With an [organization] in the settings, the portfolio is also shared with every target OU (or the whole
+organisation) in organization.regions, principals (the HealthcareDeveloper group by name) and TagOptions
+included, and the launch constraint names the role by LocalRoleName; Service Catalog's AWS Organizations
+access must be enabled once in the management account (aws servicecatalog enable-aws-organizations-access).
 """
 
 

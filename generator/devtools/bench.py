@@ -39,6 +39,9 @@ Targets (:func:`evaluate`; the exit code is 1 when one is missed):
 - parallel: publishing to several regions takes less than ``PARALLEL_FRACTION_MAX`` (0.7) of the sum
   of publishing to each region alone.
 
+The organisation case (``generator/devtools/bench_org.py``, ``--org-accounts``; ``--skip-org`` leaves it
+out) adds its own measurements and targets.
+
 Results: a table on stdout, progress on stderr, ``build/bench.json`` with the core count, the load
 average and the tool versions.
 """
@@ -725,6 +728,9 @@ def evaluate(results: Mapping) -> list[Target]:
         s = p.get("scaling")
         if s:
             out.extend(_scaling_targets(s, p["scaling_keys"]))
+    from generator.devtools import bench_org
+
+    out.extend(bench_org.targets(results))
     return out
 
 
@@ -839,6 +845,10 @@ def render_table(results: Mapping, targets: Sequence[Target]) -> str:
             rows = [_row(e["products"], len(e["regions"]), "+".join(e["regions"]), f"{e['seconds']:.2f}", e["reads"],
                          e["writes"]) for e in p["scaling"].values()]
             parts += ["", table(["products", "regions", "which", "first publish s", "reads", "writes"], rows)]
+    from generator.devtools import bench_org
+
+    if results.get("organization"):
+        parts += ["", bench_org.table(results)]
     rows = [_row("PASS" if t.ok else "MISS", t.name, t.measured, t.definition) for t in targets]
     parts += ["", table(["", "target", "measured", "definition"], rows)]
     return "\n".join(parts)
@@ -866,6 +876,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-scaling", action="store_true", help="skip the publish scaling runs")
     p.add_argument("--skip-build", action="store_true", help="publish part only")
     p.add_argument("--skip-publish", action="store_true", help="build part only")
+    p.add_argument("--skip-org", action="store_true", help="leave out the organisation case")
+    p.add_argument("--org-accounts", type=int, default=100, help="member accounts of the organisation case (default 100)")
+    p.add_argument("--org-products", type=int, default=10, help="products of the organisation case (default 10)")
+    p.add_argument("--no-per-account", action="store_true", help="organisation case without the per-account way")
     p.add_argument("--json-out", type=Path, default=DEFAULT_RESULT, help="where to write the results")
     p.add_argument("--work", type=Path, help="keep the working files here (default: a temporary folder)")
     return p
@@ -879,7 +893,7 @@ def run(args, progress: Progress = _say) -> tuple[dict, list[Target]]:
         if not args.skip_build:
             results["build"] = bench_build(work / "build", args.variants, args.repeat, rounds=args.rounds,
                                            per_template=args.per_template, progress=progress)
-        if not args.skip_publish:
+        if not args.skip_publish or not args.skip_org:
             body = _publish_body(work)
             from unittest import mock
 
@@ -891,9 +905,18 @@ def run(args, progress: Progress = _say) -> tuple[dict, list[Target]]:
                     "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}):
                 os.environ.pop("AWS_PROFILE", None)
                 os.environ.pop("AWS_SESSION_TOKEN", None)
-                results["publish"] = bench_publish(endpoint, work, body, args.products, PUBLISH_REGIONS[:args.regions],
-                                                   args.latency_ms, naive=not args.no_naive,
-                                                   scaling=not args.no_scaling, progress=progress)
+                if not args.skip_publish:
+                    results["publish"] = bench_publish(endpoint, work, body, args.products,
+                                                       PUBLISH_REGIONS[:args.regions], args.latency_ms,
+                                                       naive=not args.no_naive, scaling=not args.no_scaling,
+                                                       progress=progress)
+                if not args.skip_org:
+                    from generator import settings as catalog_settings
+                    from generator.devtools import bench_org
+
+                    results["organization"] = bench_org.bench(
+                        endpoint, work, body, args.org_accounts, args.org_products, catalog_settings.load().regions,
+                        args.latency_ms, per_account_way=not args.no_per_account, progress=progress)
     targets = evaluate(results)
     results["targets"] = [asdict(t) for t in targets]
     results["ok"] = all(t.ok for t in targets)

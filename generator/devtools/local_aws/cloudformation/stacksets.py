@@ -187,7 +187,7 @@ class StackSet:
     arn: str
     template: str
     parameters: dict[str, str]
-    auto_deployment: dict[str, bool]
+    auto_deployment: dict[str, Any]
     description: str | None = None
     capabilities: list[str] = field(default_factory=list)
     tags: list[dict[str, str]] = field(default_factory=list)
@@ -284,13 +284,19 @@ def create_stack_set(backend, params: dict[str, Any], template: str) -> StackSet
     return stack_set
 
 
-def _auto_deployment(given: dict[str, Any]) -> dict[str, bool]:
+def _auto_deployment(given: dict[str, Any]) -> dict[str, Any]:
     enabled = _bool(given.get("Enabled"))
     retain = _bool(given.get("RetainStacksOnAccountRemoval"))
     if retain and not enabled:
         # RetainStacksOnAccountRemoval: "Specify only if Enabled is set to True." (*AutoDeployment*)
         raise ValidationError(message="RetainStacksOnAccountRemoval can be set only when AutoDeployment is Enabled")
-    return {"Enabled": enabled, "RetainStacksOnAccountRemoval": retain}
+    out = {"Enabled": enabled, "RetainStacksOnAccountRemoval": retain}
+    # DependsOn: "A list of StackSet ARNs that this StackSet depends on for auto-deployment operations"
+    # (*AutoDeployment*, AWS CloudFormation API Reference); kept and described as given.  Automatic deployments
+    # here run in the order the stack sets were created, not by it.
+    if given.get("DependsOn"):
+        out["DependsOn"] = list(given["DependsOn"])
+    return out
 
 
 def _bool(value: Any) -> bool:

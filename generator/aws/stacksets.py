@@ -1,0 +1,455 @@
+"""The account baseline and the launch role in every account of the organisation: service-managed StackSets.
+
+``deploy-baseline --organization`` and ``deploy-launch-role --organization`` run this from the hub (the
+management account, or a delegated administrator with ``call_as = "DELEGATED_ADMIN"``), in the catalog's
+primary region, with the settings' ``[organization]``:
+
+- **Stack sets.** The launch role is one stack set with instances in the primary region only (IAM names are
+  account-wide).  The baseline is two: ``hipaa-catalog-account-baseline`` in the primary region with
+  ``GlobalResources=YES`` (the trail, the CIS alarms, the developer group: once per account) and
+  ``hipaa-catalog-account-baseline-regional`` in the other organisation regions with ``GlobalResources=NO``.
+  Two stack sets, not parameter overrides, so an account that joins later gets exactly the stack-set values
+  in every region.  ``PermissionModel=SERVICE_MANAGED`` with ``AutoDeployment`` ("StackSets automatically
+  deploys additional stack instances to AWS Organizations accounts that are added to a target organization
+  or organizational unit (OU) in the specified Regions. If an account is removed from a target organization
+  or OU, StackSets deletes stack instances from the account", AutoDeployment, AWS CloudFormation API
+  Reference): an account moved into a target OU needs no command of ours.
+- **Preview.** Before any change: the stack set's template and parameters against the built ones (the
+  resources a template change adds, modifies or removes, by logical id), and for every account of the
+  targets (AWS Organizations, ``generator.aws.organization``) and region whether its stack instance is
+  created, updated or left as it is, with its current status and drift (ListStackInstances: Status
+  CURRENT | OUTDATED | INOPERABLE, DriftStatus).  StackSets has no change sets, so the per-resource preview
+  is the template difference; conditions (``GlobalResources``) are not evaluated in it.
+- **Execution.** CreateStackSet (ClientRequestToken), UpdateStackSet and CreateStackInstances (an
+  OperationId: "The operation ID also functions as an idempotency token"), each with the settings'
+  OperationPreferences (MaxConcurrentCount, FailureToleranceCount, ConcurrencyMode; they "don't apply to
+  AutoDeployment"), waited for with DescribeStackSetOperation, and progress per stack instance from
+  ListStackSetOperationResults (Account, Region, Status, StatusReason).  Nothing changed: no write call.
+- **Prerequisite.** Trusted access between StackSets and Organizations (DescribeOrganizationsAccess);
+  ActivateOrganizationsAccess is the fix, run in the management account.
+
+- **Account inputs.** A stack set has one value per parameter for every account, but the baseline's network,
+  certificate, DNS and AMI are each account's own.  So the stack set's template is the built template with
+  those parameters (``ACCOUNT_INPUTS``) turned into Systems Manager parameter types,
+  ``AWS::SSM::Parameter::Value<TYPE>`` defaulting to ``<ssm_prefix>/account-inputs/<Name>`` (its name, never
+  given with ``-p``), which
+  CloudFormation resolves in the account and region of each stack instance ("Specify existing resources at
+  runtime with CloudFormation-supplied parameter types", AWS CloudFormation User Guide); whoever vends an
+  account writes those parameters before it joins a target OU.  Its resources, conditions and outputs are
+  the built ones byte for byte (a test checks it); the placement ``Rules``, which read subnet attributes
+  of those parameters, are left out (``hipaa-catalog doctor`` in the account checks placement).  The
+  parameters deploy-baseline decides by looking at one account (ConfigRecording, the replica bucket) are
+  whatever ``-p`` gives, the same for every account; the README says what that means.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from generator.aws import api as aws, deploy
+from generator.aws.organization import Account
+from generator.aws.publish_plan import idempotency_token
+from generator.errors import AwsCallError, ConfigError, DeployError
+from generator.settings import CONCURRENCY_MODES, OrganizationSettings
+
+Progress = Callable[[str], None]
+
+@dataclass(frozen=True)
+class Layout:
+    """One stack set of a product: its name, its regions ("primary" or "others"), the parameters it fixes, and
+    the stack sets an automatic deployment must finish first (AutoDeployment.DependsOn: "operations will be
+    sequenced to ensure all dependencies complete successfully before this StackSet's operation begins")."""
+
+    name: str
+    where: str
+    fixed: Mapping[str, str]
+    depends_on: tuple[str, ...] = ()
+
+
+BASELINE_PRIMARY = "hipaa-catalog-account-baseline"
+# The launch role reads the baseline's DNS settings (SSM, primary region): in a joining account the baseline
+# must be deployed first.
+STACK_SETS: dict[str, tuple[Layout, ...]] = {
+    deploy.BASELINE: (Layout(BASELINE_PRIMARY, "primary", {"GlobalResources": "YES"}),
+                      Layout("hipaa-catalog-account-baseline-regional", "others", {"GlobalResources": "NO"})),
+    deploy.LAUNCH_ROLE: (Layout("hipaa-catalog-launch-role", "primary", {}, (BASELINE_PRIMARY,)),),
+}
+
+
+def stack_set_names() -> list[str]:
+    return [layout.name for layouts in STACK_SETS.values() for layout in layouts]
+# StackSets take no macros here; the templates name IAM resources.
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
+# The baseline parameters each account gives through SSM Parameter Store (see the module docstring).
+ACCOUNT_INPUTS = ("VpcId", "PrivateSubnetIds", "PublicSubnetIds", "ProdCertificateArn", "ProdHostedZoneId",
+                  "ProdDomain", "InstanceSubnetId", "InstanceAvailabilityZone", "WebServerImageId")
+DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
+BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One stack set as the build and the settings want it."""
+
+    name: str
+    product: str
+    version: str
+    regions: tuple[str, ...]
+    template: dict
+    given: Mapping[str, str]          # the -p values and the parameters the stack set fixes
+    depends_on: tuple[str, ...] = ()  # names of the stack sets it depends on; their ARNs once resolved
+
+    @property
+    def body(self) -> str:
+        return json.dumps(self.template, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass
+class Current:
+    """A stack set as DescribeStackSet and ListStackInstances show it (``exists`` False: none yet)."""
+
+    exists: bool
+    template: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    auto_deployment: dict = field(default_factory=dict)
+    ous: tuple[str, ...] = ()
+    instances: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class InstanceChange:
+    stack_set: str
+    account: str
+    account_name: str
+    environment: str
+    target: str
+    region: str
+    action: str                  # create | update | unchanged
+    status: str = ""             # the instance's Status now ("" when there is none)
+    detailed_status: str = ""
+    drift: str = ""
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class StackSetPlan:
+    spec: Spec
+    current: Current
+    set_action: str                      # create | update | none
+    reasons: list[str]
+    diff: dict
+    create_targets: dict                 # region -> sorted OU/root ids needing CreateStackInstances
+    instances: list[InstanceChange]
+    parameters: list[dict]
+    not_targets: list[str]               # OUs the stack set deploys to that the settings no longer name
+
+    @property
+    def has_changes(self) -> bool:
+        return self.set_action != "none" or bool(self.create_targets)
+
+    def to_json(self) -> dict:
+        return {"stack_set": self.spec.name, "product": self.spec.product, "version": self.spec.version,
+                "regions": list(self.spec.regions), "action": self.set_action, "reasons": self.reasons,
+                "template_changes": self.diff,
+                "create_instances": {r: list(t) for r, t in sorted(self.create_targets.items())},
+                "instances": [i.to_json() for i in self.instances], "not_targets": self.not_targets}
+
+
+# ------------------------------------------------------------------------------------------ the wanted sets
+
+def account_input_name(ssm_prefix: str, parameter: str) -> str:
+    return f"{ssm_prefix}/account-inputs/{parameter}"
+
+
+def organization_template(template: dict, ssm_prefix: str) -> dict:
+    """The template with its ACCOUNT_INPUTS read from SSM in each account; Rules on them dropped."""
+    inputs = [k for k in ACCOUNT_INPUTS if k in template.get("Parameters", {})]
+    if not inputs:
+        return template
+    out = json.loads(json.dumps(template))
+    for name in inputs:
+        old = out["Parameters"][name]
+        default = account_input_name(ssm_prefix, name)
+        # (the -p refusal in specs() keeps the name; the description stays the built one: the stack set's
+        # template must stay under the 51,200-byte TemplateBody limit)
+        out["Parameters"][name] = {"Type": f"AWS::SSM::Parameter::Value<{old['Type']}>", "Default": default,
+                                   "Description": old.get("Description", name)}
+    rules = {k: v for k, v in out.get("Rules", {}).items() if not any(f'"{n}"' in json.dumps(v) for n in inputs)}
+    if rules:
+        out["Rules"] = rules
+    else:
+        out.pop("Rules", None)
+    return out
+
+
+def specs(product: str, version: str, template: dict, given: Mapping[str, str],
+          org: OrganizationSettings, primary: str, ssm_prefix: str) -> list[Spec]:
+    """The stack sets of ``product`` (one without instances is left out: a one-region organisation has no
+    regional baseline)."""
+    inputs = sorted(set(ACCOUNT_INPUTS) & set(given))
+    if inputs:
+        raise ConfigError(f"{product}: -p {inputs[0]} is each account's own: the organisation deploy reads it in "
+                          f"every account from the SSM parameter {account_input_name(ssm_prefix, inputs[0])}",
+                          hint=f"leave out -p {inputs[0]}; write that parameter in each account (README: Setting up "
+                               "an organisation)")
+    template = organization_template(template, ssm_prefix)
+    out = []
+    for layout in STACK_SETS[product]:
+        clash = sorted(set(layout.fixed) & set(given))
+        if clash:
+            raise ConfigError(f"{product}: -p {clash[0]} is set by the organisation deploy ({layout.fixed[clash[0]]} "
+                              f"in stack set {layout.name})", hint=f"leave out -p {clash[0]}")
+        regions = (primary,) if layout.where == "primary" else tuple(r for r in org.regions if r != primary)
+        if regions:
+            out.append(Spec(layout.name, product, version, regions, template, {**given, **layout.fixed},
+                            layout.depends_on))
+    return out
+
+
+def resolve_dependencies(cf, spec: Spec, call_as: str) -> Spec:
+    """The spec with its dependencies' ARNs; a dependency not deployed yet is refused with the command."""
+    arns = []
+    for name in spec.depends_on:
+        try:
+            arns.append(aws.call(cf, "DescribeStackSet", f"stack set {name}", StackSetName=name,
+                                 CallAs=call_as)["StackSet"]["StackSetARN"])
+        except AwsCallError as exc:
+            if exc.code != "StackSetNotFoundException":
+                raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+            raise DeployError(f"stack set {spec.name} needs stack set {name} first: {spec.product} reads the settings "
+                              "the account baseline writes in each account",
+                              hint="run hipaa-catalog deploy-baseline --organization first, then this again") from exc
+    return dataclasses.replace(spec, depends_on=tuple(arns))
+
+
+def operation_preferences(org: OrganizationSettings) -> dict:
+    return {"MaxConcurrentCount": org.max_concurrent_accounts, "FailureToleranceCount": org.failure_tolerance,
+            "ConcurrencyMode": CONCURRENCY_MODES[org.concurrency_mode], "RegionConcurrencyType": "PARALLEL"}
+
+
+def auto_deployment(org: OrganizationSettings, depends_on: tuple[str, ...] = ()) -> dict:
+    out: dict = {"Enabled": org.auto_deployment}
+    if org.auto_deployment:
+        out["RetainStacksOnAccountRemoval"] = org.retain_stacks_on_account_removal
+        if depends_on:
+            out["DependsOn"] = sorted(depends_on)
+    return out
+
+
+def _same_auto_deployment(current: Mapping, wanted: Mapping) -> bool:
+    norm = lambda a: {**a, "DependsOn": sorted(a.get("DependsOn") or [])}  # noqa: E731
+    return norm(current) == norm(wanted)
+
+
+# ------------------------------------------------------------------------------------------ reading AWS
+
+def _call(cf, operation: str, name: str, **params):
+    try:
+        return aws.call(cf, operation, f"stack set {name}", **params)
+    except AwsCallError as exc:
+        raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+
+
+def check_trusted_access(cf, call_as: str, account: str) -> None:
+    """StackSets' trusted access with Organizations must be ENABLED (DescribeOrganizationsAccess: "can be
+    called either by the management account or the delegated administrator by using the CallAs parameter")."""
+    # The delegated administrator of StackSets is registered for the service principal
+    # member.org.stacksets.cloudformation.amazonaws.com ("Register a delegated administrator", AWS CloudFormation
+    # User Guide, https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html).
+    try:
+        status = aws.call(cf, "DescribeOrganizationsAccess", "StackSets' access to AWS Organizations",
+                          CallAs=call_as)["Status"]
+    except AwsCallError as exc:
+        if exc.code in aws.ACCESS_DENIED or exc.code in ("ValidationError", "InvalidOperation"):
+            raise DeployError(
+                f"account {account} cannot manage service-managed StackSets as {call_as} ({exc.code}: {exc.message})",
+                code=exc.code,
+                hint="run with the management account's credentials (organization.call_as = \"SELF\"), or register "
+                     "this account as StackSets' delegated administrator in the management account (`aws "
+                     "organizations register-delegated-administrator --account-id " + account + " "
+                     "--service-principal member.org.stacksets.cloudformation.amazonaws.com`) and set "
+                     "organization.call_as = \"DELEGATED_ADMIN\"") from exc
+        raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+    if status != "ENABLED":
+        raise DeployError(f"trusted access between StackSets and AWS Organizations is {status}: the management "
+                          "account has no permission to create service-managed StackSets",
+                          hint="in the management account run `aws cloudformation activate-organizations-access` "
+                               "once, then run this again")
+
+
+def observe(cf, name: str, call_as: str) -> Current:
+    try:
+        s = aws.call(cf, "DescribeStackSet", f"stack set {name}", StackSetName=name, CallAs=call_as)["StackSet"]
+    except AwsCallError as exc:
+        if exc.code == "StackSetNotFoundException":
+            return Current(False)
+        raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
+    if s.get("Status") == "DELETED":
+        return Current(False)
+    instances = aws.pages(cf, "ListStackInstances", "Summaries", f"stack set {name}", token=("NextToken", "NextToken"),
+                          StackSetName=name, CallAs=call_as)
+    return Current(True, json.loads(s.get("TemplateBody") or "{}"),
+                   {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
+                   dict(s.get("AutoDeployment") or {}), tuple(s.get("OrganizationalUnitIds") or ()), instances)
+
+
+def template_diff(old: dict, new: dict) -> dict:
+    """Resources a template change adds, modifies or removes (by logical id), and parameters added/removed."""
+    before, after = old.get("Resources", {}), new.get("Resources", {})
+    return {"add": sorted(set(after) - set(before)), "remove": sorted(set(before) - set(after)),
+            "modify": sorted(k for k in set(after) & set(before) if after[k] != before[k]),
+            "parameters_added": sorted(set(new.get("Parameters", {})) - set(old.get("Parameters", {}))),
+            "parameters_removed": sorted(set(old.get("Parameters", {})) - set(new.get("Parameters", {})))}
+
+
+# ------------------------------------------------------------------------------------------ planning
+
+def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account]) -> StackSetPlan:
+    """Compare the stack set with the wanted one and list, per account and region, what would happen."""
+    current = observe(cf, spec.name, org.call_as)
+    previous = set(current.parameters) if current.exists else set()
+    params = deploy.check_parameters(spec.template, spec.given, previous, spec.product)
+    reasons: list[str] = []
+    diff: dict = {}
+    if not current.exists:
+        set_action = "create"
+        reasons.append("no stack set yet")
+        diff = template_diff({}, spec.template)
+    else:
+        if current.template != spec.template:
+            diff = template_diff(current.template, spec.template)
+            reasons.append(f"template: {len(diff['add'])} resource(s) added, {len(diff['modify'])} modified, "
+                           f"{len(diff['remove'])} removed")
+        changed = sorted(k for k, v in spec.given.items() if current.parameters.get(k) != v)
+        if changed:
+            reasons.append("parameters: " + ", ".join(changed))
+        wanted = auto_deployment(org, spec.depends_on)
+        if not _same_auto_deployment(current.auto_deployment, wanted):
+            reasons.append(f"automatic deployment: {current.auto_deployment} -> {wanted}")
+        outdated = [i for i in current.instances if i.get("Status") == "OUTDATED"]
+        if outdated and not reasons:
+            reasons.append(f"{len(outdated)} stack instance(s) OUTDATED: applied again")
+        set_action = "update" if reasons else "none"
+    have = {(i.get("Account"), i.get("Region")): i for i in current.instances}
+    instances, create_targets = [], {}
+    for a in accounts:
+        for region in spec.regions:
+            i = have.get((a.id, region))
+            if i is None:
+                action = "create"
+                create_targets.setdefault(region, set()).add(a.target)
+            else:
+                action = "update" if set_action == "update" else "unchanged"
+            i = i or {}
+            instances.append(InstanceChange(spec.name, a.id, a.name, a.environment, a.target, region, action,
+                                            i.get("Status", ""),
+                                            (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""),
+                                            i.get("DriftStatus", "")))
+    # A target the stack set does not deploy to yet becomes one even without accounts, so that accounts moved
+    # into it later are deployed to.
+    for region in spec.regions:
+        for target in org.target_ids:
+            if target not in current.ous:
+                create_targets.setdefault(region, set()).add(target)
+    wanted = set(org.target_ids)
+    not_targets = sorted(set(current.ous) - wanted)
+    return StackSetPlan(spec, current, set_action, reasons, diff,
+                        {r: tuple(sorted(t)) for r, t in create_targets.items()}, instances, params, not_targets)
+
+
+# ------------------------------------------------------------------------------------------ execution
+
+def _operation_id(*parts: str) -> str:
+    return idempotency_token("stackset-operation", *parts)
+
+
+def _previous_operations(cf, name: str, call_as: str) -> list[dict]:
+    return aws.pages(cf, "ListStackSetOperations", "Summaries", f"stack set {name}", token=("NextToken", "NextToken"),
+                     StackSetName=name, CallAs=call_as)
+
+
+def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[[str], str] | None = None,
+            progress: Progress | None = None, timeout: float = 3600) -> list[dict]:
+    """Carry the plan out; return every operation with its status and per-instance results."""
+    progress = progress or (lambda _m: None)
+    spec, call_as, prefs = p.spec, org.call_as, operation_preferences(org)
+    source = deploy.template_args(spec.body, upload)
+    tags = [{"Key": "hipaa-catalog:product", "Value": spec.product},
+            {"Key": "hipaa-catalog:version", "Value": spec.version}]
+    operations: list[dict] = []
+    history = _previous_operations(cf, spec.name, call_as) if p.current.exists else []
+    for op in history:
+        if op.get("Status") in BUSY_OPERATION:   # an earlier run's operation: wait for it first
+            operations.append(wait(cf, spec.name, op["OperationId"], call_as, progress, timeout))
+    count = str(len(history))
+    auto = auto_deployment(org, spec.depends_on)
+    fingerprint = json.dumps([spec.body, sorted(spec.given.items()), auto], sort_keys=True)
+    if p.set_action == "create":
+        progress(f"creating stack set {spec.name}")
+        _call(cf, "CreateStackSet", spec.name, StackSetName=spec.name,
+              Description=f"hipaa-catalog {spec.product} {spec.version} in every account of the organisation's "
+                          "targets", Parameters=p.parameters, Capabilities=CAPABILITIES, Tags=tags,
+              PermissionModel="SERVICE_MANAGED", AutoDeployment=auto, CallAs=call_as,
+              ClientRequestToken=idempotency_token("stackset", spec.name, fingerprint), **source)
+    elif p.set_action == "update":
+        op_id = _operation_id(spec.name, "update", fingerprint, count)
+        progress(f"updating stack set {spec.name} and its stack instances ({'; '.join(p.reasons)})")
+        _call(cf, "UpdateStackSet", spec.name, StackSetName=spec.name, Parameters=p.parameters,
+              Capabilities=CAPABILITIES, Tags=tags, AutoDeployment=auto, OperationPreferences=prefs,
+              OperationId=op_id, CallAs=call_as, Description=f"hipaa-catalog {spec.product} {spec.version}",
+              **source)
+        operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))
+    by_targets: dict[tuple[str, ...], list[str]] = {}
+    for region, targets in sorted(p.create_targets.items()):
+        by_targets.setdefault(targets, []).append(region)
+    for targets, regions in by_targets.items():
+        op_id = _operation_id(spec.name, "create-instances", ",".join(targets), ",".join(regions), fingerprint, count)
+        progress(f"creating stack instances of {spec.name} in {', '.join(targets)} x {', '.join(regions)}")
+        _call(cf, "CreateStackInstances", spec.name, StackSetName=spec.name,
+              DeploymentTargets={"OrganizationalUnitIds": list(targets)}, Regions=regions,
+              OperationPreferences=prefs, OperationId=op_id, CallAs=call_as)
+        operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))
+    failed = [o for o in operations if o["status"] != "SUCCEEDED"]
+    if failed:
+        lines = [f"{r['account']} {r['region']}: {r['status']}: {r['reason']}" for o in failed for r in o["results"]
+                 if r["status"] != "SUCCEEDED"]
+        raise DeployError(f"stack set {spec.name}: operation {failed[0]['operation_id']} ended {failed[0]['status']}"
+                          + (":\n  " + "\n  ".join(lines) if lines else ""),
+                          hint="fix the cause in the accounts named, then run the same command again: it applies "
+                               "the stack set to the instances left OUTDATED or missing")
+    return operations
+
+
+def wait(cf, name: str, op_id: str, call_as: str, progress: Progress, timeout: float) -> dict:
+    """Poll DescribeStackSetOperation until the operation ends; report each stack instance's result once."""
+    deadline, delays = time.monotonic() + timeout, aws.backoff(5.0, first=0.2)
+    shown: dict[tuple[str, str], str] = {}
+    while True:
+        op = _call(cf, "DescribeStackSetOperation", name, StackSetName=name, OperationId=op_id,
+                   CallAs=call_as)["StackSetOperation"]
+        results = [{"account": r.get("Account", ""), "region": r.get("Region", ""), "status": r.get("Status", ""),
+                    "reason": r.get("StatusReason", "")}
+                   for r in aws.pages(cf, "ListStackSetOperationResults", "Summaries", f"stack set {name}",
+                                      token=("NextToken", "NextToken"), StackSetName=name, OperationId=op_id,
+                                      CallAs=call_as)]
+        for r in results:
+            key = (r["account"], r["region"])
+            if shown.get(key) != r["status"]:
+                shown[key] = r["status"]
+                progress(f"{name}: {r['account']} {r['region']}: {r['status']}"
+                         + (f": {r['reason']}" if r["reason"] else ""))
+        status = op.get("Status", "")
+        if status in DONE_OPERATION:
+            return {"stack_set": name, "operation_id": op_id, "action": op.get("Action", ""), "status": status,
+                    "reason": op.get("StatusReason", ""), "results": results}
+        if time.monotonic() > deadline:
+            raise DeployError(f"stack set {name}: operation {op_id} still {status} after {timeout:.0f} s",
+                              hint="it keeps running in CloudFormation; run the same command again to wait for it")
+        time.sleep(next(delays))
+

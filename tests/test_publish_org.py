@@ -1,0 +1,104 @@
+"""publish with an [organization]: the portfolio shared with the targets through AWS Organizations, on the
+local endpoint over HTTP (the whole organisation flow with StackSets: tests/test_organization.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from generator import settings as catalog_settings
+from generator.aws import publish as publisher
+from generator.aws.publish_plan import local_launch_description
+from generator.blocks import admin_settings as admin
+from tests.conftest import administer
+from tests.local_aws.organization import create_organization
+
+pytestmark = pytest.mark.aws
+
+REGION = "us-east-1"
+
+
+def org_settings(tmp_path, org, targets) -> str:
+    lines = [f'{env} = ["{node}"]' for env, node in targets.items()]
+    path = tmp_path / "catalog.toml"
+    path.write_text(catalog_settings.DEFAULT_SETTINGS.read_text(encoding="utf-8")
+                    + f'\n[organization]\nregions = ["{REGION}"]\n[organization.targets]\n' + "\n".join(lines) + "\n",
+                    encoding="utf-8")
+    return str(path)
+
+
+def organisation(endpoint, built, tmp_path) -> dict:
+    org = create_organization(endpoint.url, {"Prod": 2, "Test": 1, "Sandbox": 1})
+    settings = org_settings(tmp_path, org, {"prod": org.ous["Prod"], "test": org.ous["Test"]})
+    return {"org": org, "settings": settings, "built": str(built), "endpoint": endpoint}
+
+
+@pytest.fixture
+def shared(aws_env, built, hc, tmp_path):
+    """The hub's baseline and launch role, nothing published yet, and an organisation of 3 OUs."""
+    administer(built, hc, REGION)
+    return organisation(aws_env, built, tmp_path)
+
+
+def publish(s, hc):
+    return hc("--settings", s["settings"], "publish", "--out", s["built"], "--region", REGION)
+
+
+def test_without_organizations_access_publish_says_what_to_run(shared):
+    report = publisher.publish(catalog_settings.load(shared["settings"]), out_dir=Path(shared["built"]),
+                               regions=[REGION])
+    assert not report.ok and report.calls["write"] == 0
+    error = report.regions[REGION].error
+    assert "Service Catalog's access to AWS Organizations is DISABLED" in error
+    assert "aws servicecatalog enable-aws-organizations-access" in error
+    assert {a.status for a in report.actions} == {publisher.Status.NOT_DONE}
+
+
+def test_shares_with_every_target_by_name_and_local_role_then_changes_nothing(shared, hc):
+    org = shared["org"]
+    org.client("servicecatalog").enable_aws_organizations_access()
+    code, report, err = publish(shared, hc)
+    assert code == 0, err
+    assert {a["status"] for a in report["actions"]} == {"done"}
+    portfolio_level = {(a["action"], a["node"] or a["principal"]) for a in report["actions"] if not a["product"]}
+    group = f"arn:aws:iam::{report['account']}:group/{admin.DEVELOPER_GROUP}"
+    assert portfolio_level == {("create portfolio", ""), ("associate principal", group),
+                               ("associate principal", f"arn:aws:iam:::group/{admin.DEVELOPER_GROUP}"),
+                               ("share portfolio", org.ous["Prod"]), ("share portfolio", org.ous["Test"])}
+    messages = {a["node"]: a["message"] for a in report["actions"] if a["action"] == "share portfolio"}
+    assert messages == {org.ous["Prod"]: "COMPLETED: 2 account(s)", org.ous["Test"]: "COMPLETED: 1 account(s)"}
+    sc = org.client("servicecatalog")
+    portfolio = report["regions"][REGION]["portfolio_id"]
+    constraints = sc.list_constraints_for_portfolio(PortfolioId=portfolio)["ConstraintDetails"]
+    assert [c["Description"] for c in constraints] == [local_launch_description(admin.LAUNCH_ROLE_NAME)]
+    params = sc.describe_constraint(Id=constraints[0]["ConstraintId"])["ConstraintParameters"]
+    assert "LocalRoleName" in params and admin.LAUNCH_ROLE_NAME in params
+    # what each member account sees: the share in the target OUs, nothing outside them
+    for name, sees in (("Prod-0", True), ("Test-0", True), ("Sandbox-0", False)):
+        accepted = org.member(org.accounts[name], "servicecatalog").list_accepted_portfolio_shares(
+            PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]
+        assert bool(accepted) is sees, name
+
+    shared["endpoint"].reset_calls()
+    code, again, err = publish(shared, hc)
+    assert code == 0, err
+    assert again["calls"]["write"] == 0, again["calls"]
+    assert {a["action"] for a in again["actions"]} == {"unchanged"}
+
+
+def test_a_share_without_principal_sharing_is_updated(shared, hc):
+    org = shared["org"]
+    sc = org.client("servicecatalog")
+    sc.enable_aws_organizations_access()
+    code, report, err = publish(shared, hc)
+    assert code == 0, err
+    portfolio = report["regions"][REGION]["portfolio_id"]
+    sc.update_portfolio_share(PortfolioId=portfolio, OrganizationNode={"Type": "ORGANIZATIONAL_UNIT",
+                                                                       "Value": org.ous["Test"]},
+                              SharePrincipals=False)
+    code, again, err = publish(shared, hc)
+    assert code == 0, err
+    changed = [(a["action"], a["node"], a["status"]) for a in again["actions"] if a["action"] != "unchanged"]
+    assert changed == [("update share", org.ous["Test"], "done")]
+

@@ -1,0 +1,98 @@
+"""The organisation deploy's pure parts: the stack sets wanted, their template, preferences, the preview diff."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from generator.aws import stacksets
+from generator.errors import ConfigError
+from generator.settings import OrganizationSettings
+
+ORG = OrganizationSettings(targets={"prod": ("ou-ab12-11111111",), "test": ("ou-ab12-22222222",)},
+                           regions=("us-east-1", "us-west-2"), max_concurrent_accounts=7, failure_tolerance=2)
+
+
+def template(rendered, name):
+    return json.loads(rendered[name].json_text)
+
+
+def test_the_baseline_is_a_primary_and_a_regional_stack_set(rendered):
+    specs = stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"),
+                            {"AdminCidr": "10.0.0.0/16"}, ORG, "us-east-1", "/hipaa-catalog")
+    assert [(s.name, s.regions, s.given["GlobalResources"]) for s in specs] == [
+        ("hipaa-catalog-account-baseline", ("us-east-1",), "YES"),
+        ("hipaa-catalog-account-baseline-regional", ("us-west-2",), "NO")]
+    one_region = OrganizationSettings(targets=ORG.targets, regions=("us-east-1",))
+    assert len(stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"), {}, one_region,
+                               "us-east-1", "/hipaa-catalog")) == 1
+    role = stacksets.specs("launch-role", "1.0.0", template(rendered, "launch-role"), {}, ORG, "us-east-1", "/x")
+    assert [(s.name, s.regions, s.depends_on) for s in role] == [
+        ("hipaa-catalog-launch-role", ("us-east-1",), ("hipaa-catalog-account-baseline",))]
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"GlobalResources": "NO"}, "-p GlobalResources is set by the organisation deploy"),
+    ({"VpcId": "vpc-1"}, "-p VpcId is each account's own"),
+])
+def test_parameters_the_organisation_deploy_sets_are_refused(rendered, given, message):
+    with pytest.raises(ConfigError, match=message):
+        stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"), given, ORG,
+                        "us-east-1", "/hipaa-catalog")
+
+
+def test_account_inputs_come_from_ssm_in_each_account_and_nothing_else_changes(rendered):
+    built = template(rendered, "account-baseline")
+    org = stacksets.organization_template(built, "/hipaa-catalog")
+    for key in ("Resources", "Conditions", "Outputs", "Mappings", "Metadata"):
+        assert org.get(key) == built.get(key), key
+    assert org["Parameters"]["VpcId"] == {
+        "Type": "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>", "Default": "/hipaa-catalog/account-inputs/VpcId",
+        "Description": built["Parameters"]["VpcId"]["Description"]}
+    assert len(json.dumps(org, separators=(",", ":"), sort_keys=True)) <= 51_200   # TemplateBody limit
+    assert org["Parameters"]["PrivateSubnetIds"]["Type"] == "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"
+    assert org["Parameters"]["AdminCidr"] == built["Parameters"]["AdminCidr"]   # one value for the organisation
+    assert "Rules" in built and "Rules" not in org
+    role = template(rendered, "launch-role")
+    assert stacksets.organization_template(role, "/hipaa-catalog") == role
+
+
+def test_operation_preferences_and_auto_deployment_come_from_the_settings():
+    assert stacksets.operation_preferences(ORG) == {"MaxConcurrentCount": 7, "FailureToleranceCount": 2,
+                                                    "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
+                                                    "RegionConcurrencyType": "PARALLEL"}
+    assert stacksets.auto_deployment(ORG) == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert stacksets.auto_deployment(ORG, ("arn:b", "arn:a"))["DependsOn"] == ["arn:a", "arn:b"]
+    off = OrganizationSettings(targets=ORG.targets, regions=ORG.regions, auto_deployment=False)
+    assert stacksets.auto_deployment(off) == {"Enabled": False}
+
+
+def test_the_preview_names_resources_added_modified_removed():
+    old = {"Parameters": {"A": {}}, "Resources": {"Keep": {"Type": "X"}, "Change": {"Type": "Y"}, "Gone": {"Type": "Z"}}}
+    new = {"Parameters": {"B": {}}, "Resources": {"Keep": {"Type": "X"}, "Change": {"Type": "Y2"}, "New": {"Type": "N"}}}
+    assert stacksets.template_diff(old, new) == {"add": ["New"], "remove": ["Gone"], "modify": ["Change"],
+                                                 "parameters_added": ["B"], "parameters_removed": ["A"]}
+
+
+def settings_with_organization(tmp_path) -> str:
+    from generator import settings as catalog_settings
+
+    path = tmp_path / "catalog.toml"
+    path.write_text(catalog_settings.DEFAULT_SETTINGS.read_text(encoding="utf-8")
+                    + '\n[organization.targets]\nprod = ["ou-ab12-11111111"]\n', encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["deploy-launch-role", "--organization"], "--organization needs an [organization] table"),
+    (["--settings", "ORG", "deploy-launch-role", "--organization", "--region", "us-west-2"],
+     "administered from the primary region us-east-1, not us-west-2"),
+    (["--settings", "ORG", "deploy-baseline", "--organization", "-p", "VpcId=vpc-1"],
+     "-p VpcId is each account's own"),
+    (["--settings", "ORG", "deploy-baseline", "--organization", "-p", "AdminCidr=0.0.0.0/0"], "AdminCidr"),
+])
+def test_organisation_deploy_refuses_before_any_aws_call(hc, built, tmp_path, args, message):
+    args = [settings_with_organization(tmp_path) if a == "ORG" else a for a in args]
+    code, _out, err = hc(*args, "--out", str(built))
+    assert code == 2 and message in err, err
