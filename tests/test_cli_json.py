@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 # Fields whose keys are names (data), with how many levels of such keys they hold.
 NAMED = {"outputs": 1, "parameters": 1, "given": 1, "citations": 2, "not_applicable": 1, "files": 1,
-         "regions": 1, "tools": 1, "by_operation": 1}
+         "regions": 1, "tools": 1, "by_operation": 1, "targets": 1, "baseline": 1, "launch_role": 1,
+         "portfolio_visible": 1, "create_instances": 1}
 # Each command's top-level keys (README.md, "JSON output", lists the same).
 SHAPES = {
     "build": {"catalog", "regions", "linted_regions", "ssm_prefix", "cfn_lint_version", "sources_sha256", "products"},
@@ -50,9 +51,14 @@ SHAPES = {
                "outputs"},
     "status (list)": {"provisioned_products"},
     "history": {"name", "records"},
+    "deploy-baseline --organization": {"product", "version", "region", "organization", "accounts", "stack_sets",
+                                       "executed", "operations"},
+    "accounts": {"organization", "management_account", "hub_account", "regions", "targets",
+                 "service_catalog_access", "accounts"},
     "error": {"error"},
 }
 SHAPES["deploy-launch-role"] = SHAPES["deploy-baseline"]
+SHAPES["deploy-launch-role --organization"] = SHAPES["deploy-baseline --organization"]
 SHAPES["update"] = SHAPES["launch"]
 SHAPES["release"] = SHAPES["launch"] | {"revision", "named", "branch", "previous_revision"}
 SHAPES["terminate"] = SHAPES["launch"] | {"deletion_protection_turned_off"}
@@ -234,6 +240,8 @@ ERRORS = [
     (["status", "--region", "mars-1"], 2),
     (["status", "no-such-name", "--region", REGION], 3),
     (["launch", "--name", "x"], 2),   # a usage error: PRODUCT missing
+    (["accounts"], 2),                 # the catalog settings name no [organization]
+    (["deploy-baseline", "--organization", "--yes"], 2),
 ]
 
 

@@ -24,6 +24,7 @@ from generator.blocks import admin_settings as admin
 from generator.devtools import local_account
 from tests.conftest import administer
 from tests.local_aws.organization import create_organization
+from tests.test_cli_json import check
 
 pytestmark = pytest.mark.aws
 
@@ -140,13 +141,15 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     assert code == 0, err
     code, role, err = deploy(o, hc, "deploy-launch-role")
     assert code == 0, err
+    check("deploy-baseline --organization", base)
+    check("deploy-launch-role --organization", role)
     previewed = {(i["account"], i["action"]) for s in base["stack_sets"] for i in s["instances"]}
     assert previewed == {(a, "create") for a in o["targets"]}
     assert all(r["status"] == "SUCCEEDED" for op in base["operations"] for r in op["results"])
 
     code, listing, err = hc("--settings", o["settings"], "accounts")
     assert code == 0, err
-    rows = {a["account_id"]: a for a in listing["accounts"]}
+    rows = {a["account_id"]: check("accounts", listing) and a for a in listing["accounts"]}
     assert set(rows) == set(o["targets"])
     for row in rows.values():
         assert row["baseline"][REGION]["status"] == "CURRENT", row
