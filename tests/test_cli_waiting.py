@@ -34,7 +34,8 @@ LATENCY_MS = 500
 def _cli(*argv: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
     """``hipaa-catalog ARGV`` in its own process (the test's AWS_* variables point it at the endpoint)."""
     return subprocess.Popen([sys.executable, "-m", "generator.cli.main", *argv, "--region", REGION], cwd=ROOT,
-                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
 def _wait_for(stream, needle: str) -> str:
@@ -52,7 +53,12 @@ def _interrupt(proc: subprocess.Popen, after: str, delay: float = 0.0) -> tuple[
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     started = time.monotonic()
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)   # faulthandler (PYTHONFAULTHANDLER) prints where every thread is
+        out, err = proc.communicate()
+        raise AssertionError(f"still running 60 s after Ctrl-C\nstderr:\n{before}{err}\nstdout:\n{out}") from None
     return out, before + err, time.monotonic() - started
 
 
