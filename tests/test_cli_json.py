@@ -50,6 +50,8 @@ SHAPES = {
                "outputs"},
     "status (list)": {"provisioned_products"},
     "history": {"name", "records"},
+    "accounts": {"organization", "management_account", "hub_account", "regions", "targets", "service_catalog_access",
+                 "accounts"},
     "error": {"error"},
 }
 SHAPES["deploy-launch-role"] = SHAPES["deploy-baseline"]
