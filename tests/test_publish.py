@@ -80,6 +80,7 @@ class Catalog:
         self.regions = list(regions)
         self.policy = {"active_versions": active, "visible_versions": visible, "artifact_wait_seconds": 30}
         self.portfolio = f"Portfolio {uuid.uuid4().hex[:8]}"
+        self.portfolio_fields = {"description": "Test portfolio", "provider": "Tests"}
         self.tag = uuid.uuid4().hex[:6]
         self.products: dict[str, dict] = {}
 
@@ -101,7 +102,7 @@ class Catalog:
     def write(self, size: int | None = None) -> catalog_settings.Settings:
         lines = ["[catalog]", 'name = "test-catalog"', f"regions = {json.dumps(self.regions)}",
                  f'ssm_prefix = "{self.prefix}"', "", "[portfolio]", f'name = "{self.portfolio}"',
-                 'description = "Test portfolio"', 'provider = "Tests"', "", "[publish]"]
+                 *(f"{k} = {json.dumps(v)}" for k, v in self.portfolio_fields.items()), "", "[publish]"]
         lines += [f"{k} = {v}" for k, v in self.policy.items()]
         entries = []
         for name, p in self.products.items():
@@ -280,6 +281,17 @@ def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):
     cat.policy.update(active_versions=3, visible_versions=3)
     assert cat.publish()[1].writes() == []
 
+
+def test_changed_portfolio_description_and_provider_are_updated_in_place(catalog):
+    assert catalog.set("web", "1.0.0").publish()[0].ok
+    catalog.portfolio_fields = {"description": "HIPAA products, reviewed", "provider": "Security"}
+    report, rec = catalog.publish()
+    assert report.ok and ops(rec.writes()) == ["UpdatePortfolio"]
+    assert [a.status for a in report.actions if a.action == "update portfolio"] == ["done"]
+    [portfolio] = [p for p in boto3.client("servicecatalog").list_portfolios()["PortfolioDetails"]
+                   if p["DisplayName"] == catalog.portfolio]
+    assert (portfolio["Description"], portfolio["ProviderName"]) == ("HIPAA products, reviewed", "Security")
+    assert catalog.publish()[1].writes() == []
 
 def test_launch_constraint_with_another_role_is_reported_not_changed(catalog):
     assert catalog.set("web", "1.0.0").publish()[0].ok

@@ -3,6 +3,7 @@ local endpoint over HTTP (the whole organisation flow with StackSets: tests/test
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,41 @@ def test_a_share_without_principal_sharing_is_updated(shared, hc):
     changed = [(a["action"], a["node"], a["status"]) for a in again["actions"] if a["action"] != "unchanged"]
     assert changed == [("update share", org.ous["Test"], "done")]
 
+
+
+def test_a_one_account_catalog_moves_to_the_organisation(account, hc, tmp_path):
+    """Published without [organization] (a RoleArn launch constraint), then the settings gain one: the
+    re-publish updates the constraint in place to the LocalRoleName (UpdateConstraint's LAUNCH Parameters,
+    https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdateConstraint.html), adds the principal
+    name and shares the portfolio; a third publish writes nothing."""
+    s = organisation(account["endpoint"], account["built"], tmp_path)
+    org = s["org"]
+    sc = org.client("servicecatalog")
+    portfolio = sc.list_portfolios()["PortfolioDetails"][0]["Id"]
+    [before] = sc.list_constraints_for_portfolio(PortfolioId=portfolio)["ConstraintDetails"]
+    assert "RoleArn" in sc.describe_constraint(Id=before["ConstraintId"])["ConstraintParameters"]
+    sc.enable_aws_organizations_access()
+
+    code, report, err = publish(s, hc)
+    assert code == 0, err
+    assert report["regions"][REGION]["portfolio_id"] == portfolio
+    changed = {(a["action"], a["product"] or a["node"] or a["principal"], a["status"])
+               for a in report["actions"] if a["action"] != "unchanged"}
+    assert changed == {("update launch constraint", "healthcare-web-server", "done"),
+                       ("associate principal", f"arn:aws:iam:::group/{admin.DEVELOPER_GROUP}", "done"),
+                       ("share portfolio", org.ous["Prod"], "done"), ("share portfolio", org.ous["Test"], "done")}
+    [after] = sc.list_constraints_for_portfolio(PortfolioId=portfolio)["ConstraintDetails"]
+    assert after["ConstraintId"] == before["ConstraintId"]
+    assert after["Description"] == local_launch_description(admin.LAUNCH_ROLE_NAME)
+    assert json.loads(sc.describe_constraint(Id=after["ConstraintId"])["ConstraintParameters"]) \
+        == {"LocalRoleName": admin.LAUNCH_ROLE_NAME}
+    for name, sees in (("Prod-0", True), ("Sandbox-0", False)):
+        accepted = org.member(org.accounts[name], "servicecatalog").list_accepted_portfolio_shares(
+            PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]
+        assert [p["Id"] for p in accepted] == ([portfolio] if sees else []), name
+
+    s["endpoint"].reset_calls()
+    code, again, err = publish(s, hc)
+    assert code == 0, err
+    assert again["calls"]["write"] == 0, again["calls"]
+    assert {a["action"] for a in again["actions"]} == {"unchanged"}

@@ -35,6 +35,20 @@ def test_portfolio_create_is_idempotent_listed_described_and_paged(sc):
     assert error_code(exc) == "ResourceNotFoundException"
 
 
+def test_update_portfolio_changes_its_fields_and_tags(sc):
+    """UpdatePortfolio (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdatePortfolio.html)."""
+    pid = sc.create_portfolio(DisplayName="HIPAA", ProviderName="Sec", Description="old", IdempotencyToken="u",
+                              Tags=[{"Key": "team", "Value": "sec"}])["PortfolioDetail"]["Id"]
+    updated = sc.update_portfolio(Id=pid, Description="new", ProviderName="Security",
+                                  AddTags=[{"Key": "tier", "Value": "phi"}], RemoveTags=["team"])
+    assert updated["PortfolioDetail"]["Description"] == "new" and updated["Tags"] == [{"Key": "tier", "Value": "phi"}]
+    described = sc.describe_portfolio(Id=pid)["PortfolioDetail"]
+    assert (described["DisplayName"], described["ProviderName"], described["Description"]) == ("HIPAA", "Security", "new")
+    with pytest.raises(ClientError) as exc:
+        sc.update_portfolio(Id="port-doesnotexist1", Description="x")
+    assert error_code(exc) == "ResourceNotFoundException"
+
+
 def test_product_with_first_artifact_describe_update_and_search_as_admin(sc, upload):
     created = sc.create_product(Name="web", Owner="Sec", ProductType="CLOUD_FORMATION_TEMPLATE",
                                 Description="web server", IdempotencyToken="p",
@@ -196,6 +210,31 @@ def test_launch_constraint_one_per_pair_role_arn_xor_local_role_name(sc, client,
         sc.describe_constraint(Id="cons-doesnotexist1")
     assert error_code(exc) == "ResourceNotFoundException"
 
+
+
+def test_update_constraint_switches_role_arn_to_local_role_name(sc, catalog):
+    """UpdateConstraint takes a new Description and LAUNCH Parameters (RoleArn xor LocalRoleName), answers
+    ResourceNotFoundException / InvalidParametersException
+    (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdateConstraint.html)."""
+    [constraint] = sc.list_constraints_for_portfolio(PortfolioId=catalog.portfolio_id)["ConstraintDetails"]
+    cid = constraint["ConstraintId"]
+    updated = sc.update_constraint(Id=cid, Description="Launch as SCLaunchRole in each account",
+                                   Parameters=json.dumps({"LocalRoleName": "SCLaunchRole"}))
+    assert updated["ConstraintDetail"]["ConstraintId"] == cid and updated["Status"] == "AVAILABLE"
+    described = sc.describe_constraint(Id=cid)
+    assert json.loads(described["ConstraintParameters"]) == {"LocalRoleName": "SCLaunchRole"}
+    assert described["ConstraintDetail"]["Description"] == "Launch as SCLaunchRole in each account"
+    assert sc.update_constraint(Id=cid, Description="only the text")["ConstraintParameters"] \
+        == json.dumps({"LocalRoleName": "SCLaunchRole"})   # Parameters left out: kept
+    for bad in ({"RoleArn": catalog.role_arn, "LocalRoleName": "SCLaunchRole"}, {}, {"LocalRoleName": "NoSuchRole"}):
+        with pytest.raises(ClientError) as exc:
+            sc.update_constraint(Id=cid, Parameters=json.dumps(bad))
+        assert error_code(exc) == "InvalidParametersException", bad
+    assert json.loads(sc.describe_constraint(Id=cid)["ConstraintParameters"]) == {"LocalRoleName": "SCLaunchRole"}
+    with pytest.raises(ClientError) as exc:
+        sc.update_constraint(Id="cons-doesnotexist1", Description="x")
+    assert error_code(exc) == "ResourceNotFoundException"
+    assert len(sc.list_constraints_for_portfolio(PortfolioId=catalog.portfolio_id)["ConstraintDetails"]) == 1
 
 
 def test_disassociate_principal_and_product(sc, catalog):

@@ -335,6 +335,18 @@ class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogB
             raise ResourceInUseException(f"Portfolio {id} has principals associated; disassociate them first")
         super().delete_portfolio(accept_language, id)
 
+    def update_portfolio(self, params: dict[str, Any]) -> Portfolio:
+        """UpdatePortfolio: a new DisplayName, Description, ProviderName and tags for one of this account's
+        portfolios (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdatePortfolio.html, which
+        adds "You cannot update a product that was shared with you": an imported portfolio is not found)."""
+        portfolio = self.portfolio(params.get("Id"))
+        for field, attr in (("DisplayName", "display_name"), ("Description", "description"),
+                            ("ProviderName", "provider_name")):
+            if params.get(field) is not None:
+                setattr(portfolio, attr, params[field])
+        portfolio.tags = _retagged(portfolio.tags, params)
+        return portfolio
+
     def list_portfolios_page(self, page_token: str | None, page_size: int | None):
         return paginate(list(self.portfolios.values()), page_token, page_size, maximum=100)
 
@@ -360,10 +372,7 @@ class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogB
     def update_product(self, params: dict[str, Any]) -> Product:
         product = self.product(params.get("Id"))
         product.update(params)
-        remove = set(params.get("RemoveTags") or [])
-        add = {t["Key"]: t["Value"] for t in params.get("AddTags") or []}
-        product.tags = [t for t in product.tags if t["Key"] not in remove and t["Key"] not in add]
-        product.tags += [{"Key": k, "Value": v} for k, v in add.items()]
+        product.tags = _retagged(product.tags, params)
         return product
 
     def delete_product(self, accept_language: str | None, id: str) -> None:  # noqa: A002
@@ -579,6 +588,19 @@ class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogB
             raise ResourceNotFoundException(f"Constraint {constraint_id} not found.")
         return self.constraints[constraint_id]
 
+    def update_constraint(self, params: dict[str, Any]) -> Constraint:
+        """UpdateConstraint: a new Description and/or Parameters for a constraint; Parameters follow the
+        constraint type's syntax, for LAUNCH "either the RoleArn or the LocalRoleName but can't use both"
+        (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdateConstraint.html).  The type, product
+        and portfolio stay; an imported portfolio's launches read the updated constraint."""
+        constraint = self.constraint(params.get("Id"))
+        if params.get("Parameters") is not None:
+            constraint.role_arn, constraint.local_role_name = self._launch_role(params["Parameters"])
+            constraint.parameters = params["Parameters"]
+        if params.get("Description") is not None:
+            constraint.description = params["Description"]
+        return constraint
+
     def delete_constraint(self, constraint_id: str) -> None:
         self.constraint(constraint_id)
         del self.constraints[constraint_id]
@@ -597,6 +619,14 @@ class ServiceCatalogBackend(SharingMixin, ProvisioningMixin, MotoServiceCatalogB
                                  resource_type=f"servicecatalog:{kind}")
 
 
+
+
+def _retagged(tags: list[dict[str, str]], params: dict[str, Any]) -> list[dict[str, str]]:
+    """``tags`` less the keys in RemoveTags, with AddTags' added or replacing (UpdateProduct, UpdatePortfolio)."""
+    remove = set(params.get("RemoveTags") or [])
+    add = {t["Key"]: t["Value"] for t in params.get("AddTags") or []}
+    kept = [t for t in tags if t["Key"] not in remove and t["Key"] not in add]
+    return kept + [{"Key": k, "Value": v} for k, v in add.items()]
 
 
 def _filter_products(products: list[Product], filters: dict[str, list[str]]) -> list[Product]:

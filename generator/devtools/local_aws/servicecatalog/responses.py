@@ -17,7 +17,7 @@ from moto.servicecatalog.responses import ServiceCatalogResponse as MotoServiceC
 
 from . import sharing
 from .common import paginate
-from .models import ServiceCatalogBackend, servicecatalog_backends
+from .models import Constraint, ServiceCatalogBackend, servicecatalog_backends
 
 _LOCK = threading.RLock()  # the backend's state is shared by the server's request threads
 
@@ -43,6 +43,10 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
     # -- portfolios ------------------------------------------------------------------------------
     def create_portfolio(self) -> ActionResult:
         portfolio = self.servicecatalog_backend.create_portfolio(self.request_params)
+        return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags})
+
+    def update_portfolio(self) -> ActionResult:
+        portfolio = self.servicecatalog_backend.update_portfolio(self.request_params)
         return ActionResult({"PortfolioDetail": portfolio.to_dict(), "Tags": portfolio.tags})
 
     def describe_portfolio(self) -> ActionResult:
@@ -165,14 +169,13 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
 
     # -- constraints -----------------------------------------------------------------------------
     def create_constraint(self) -> ActionResult:
-        constraint = self.servicecatalog_backend.create_constraint(self.request_params)
-        return ActionResult({"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters,
-                             "Status": "AVAILABLE"})
+        return _constraint_result(self.servicecatalog_backend.create_constraint(self.request_params))
 
     def describe_constraint(self) -> ActionResult:
-        constraint = self.servicecatalog_backend.constraint(self.request_params.get("Id"))
-        return ActionResult({"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters,
-                             "Status": "AVAILABLE"})
+        return _constraint_result(self.servicecatalog_backend.constraint(self.request_params.get("Id")))
+
+    def update_constraint(self) -> ActionResult:
+        return _constraint_result(self.servicecatalog_backend.update_constraint(self.request_params))
 
     def delete_constraint(self) -> ActionResult:
         self.servicecatalog_backend.delete_constraint(self.request_params.get("Id"))
@@ -284,3 +287,9 @@ class ServiceCatalogResponse(MotoServiceCatalogResponse):
     def list_accepted_portfolio_shares(self) -> ActionResult:
         page, token = self.servicecatalog_backend.list_accepted_portfolio_shares(self.request_params)
         return ActionResult({"PortfolioDetails": [p.to_dict() for p in page], "NextPageToken": token})
+
+
+def _constraint_result(constraint: Constraint) -> ActionResult:
+    """Create-, Describe- and UpdateConstraint's answer: the detail, the parameters and the status."""
+    return ActionResult({"ConstraintDetail": constraint.detail(), "ConstraintParameters": constraint.parameters,
+                         "Status": "AVAILABLE"})
