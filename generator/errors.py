@@ -19,6 +19,9 @@ class CatalogError(Exception):
     """Base of every error hipaa-catalog reports to a user."""
 
     exit_code = 1
+    # What the command had done when it failed (e.g. publish's report), for ``--json``: the CLI prints it
+    # with the ``error`` object added, as one JSON document.
+    result: dict | None = None
 
     def __init__(self, message: str, *, hint: str | None = None):
         super().__init__(message)

@@ -262,6 +262,13 @@ def test_bumped_version_is_one_new_artifact_unbumped_change_is_refused(catalog, 
     assert code == PublishError.exit_code
     assert err.count("already published with another template") == 1, err
     assert f"bump the version of {web} in {catalog.root / 'catalog.toml'}" in err
+    # with --json: one JSON document, the report and the error together
+    code = main(["--settings", str(catalog.root / "catalog.toml"), "publish", "--out", str(catalog.out), "--json"])
+    out, err = capsys.readouterr()
+    data = json.loads(out)
+    assert code == PublishError.exit_code and not data["ok"] and data["error"]["code"] == "PublishError"
+    assert [a["action"] for a in data["actions"] if a["product"] == web] == ["refused"]
+    assert f"bump the version of {web}" in data["error"]["hint"]
 
 
 def test_deprecation_and_hiding_follow_the_settings(tmp_path, baseline):

@@ -90,9 +90,11 @@ def error_code(exc: CatalogError) -> str:
 
 def report_error(exc: CatalogError, as_json: bool) -> int:
     """The one place an error becomes a message: one line on stderr, or with --json a JSON object on
-    stdout (``{"error": {"code", "message", "hint"}}``); the exit code is the error's."""
+    stdout (``{"error": {"code", "message", "hint"}}``, beside what the command had done, ``exc.result``, if
+    anything); the exit code is the error's."""
     if as_json:
-        output.emit_json({"error": {"code": error_code(exc), "message": exc.message, "hint": exc.hint or ""}})
+        output.emit_json({**(exc.result or {}),
+                          "error": {"code": error_code(exc), "message": exc.message, "hint": exc.hint or ""}})
     else:
         print(f"hipaa-catalog: error: {exc}", file=sys.stderr)
     return exc.exit_code

@@ -63,8 +63,10 @@ def run(args) -> int:
         report = publisher.publish(settings, out_dir=args.out, regions=args.region, dry_run=args.dry_run,
                                    bucket=args.bucket, launch_role_arn=args.launch_role_arn,
                                    progress=output.progress, stop=stop)
+    failed = report.interrupted or not report.ok
     if args.json:
-        output.emit_json(report.to_json())
+        if not failed:
+            output.emit_json(report.to_json())
     else:
         print(output.table(["region", "product", "version", "action", "status", "artifact", "sha256", "note"],
                            rows(report)))
@@ -75,15 +77,21 @@ def run(args) -> int:
         print(f"\n{'plan only (dry run): ' if report.dry_run else ''}{calls['write']} write call(s), "
               f"{calls['read']} read call(s) in {report.seconds} s; report: "
               f"{Path(args.out) / publisher.REPORT}")
+    if failed:
+        error = _failure(report, settings, args.out)
+        error.result = report.to_json()   # with --json: the report and the error, one document
+        raise error
+    return 0
+
+
+def _failure(report: publisher.PublishReport, settings, out: Path) -> Interrupted | PublishError:
     if report.interrupted:
         not_done = sum(a.status is publisher.Status.NOT_DONE for a in report.actions)
-        raise Interrupted(f"publish interrupted: {not_done} action(s) not done (see the table and "
-                          f"{Path(args.out) / publisher.REPORT})",
-                          hint="run the same command again: it completes what is missing")
-    if not report.ok:
-        refused = sorted({a.product for a in report.actions if a.action is Kind.REFUSED})
-        hint = (f"bump the version of {', '.join(refused)} in {settings.path} (version, and a line under its "
-                f"changes) and run `make publish` again" if refused else
-                "fix the cause and run `make publish` again; it completes what is missing")
-        raise PublishError("publish incomplete: " + publisher.failure_summary(report), hint=hint)
-    return 0
+        return Interrupted(f"publish interrupted: {not_done} action(s) not done (see the table and "
+                           f"{Path(out) / publisher.REPORT})",
+                           hint="run the same command again: it completes what is missing")
+    refused = sorted({a.product for a in report.actions if a.action is Kind.REFUSED})
+    hint = (f"bump the version of {', '.join(refused)} in {settings.path} (version, and a line under its "
+            f"changes) and run `make publish` again" if refused else
+            "fix the cause and run `make publish` again; it completes what is missing")
+    return PublishError("publish incomplete: " + publisher.failure_summary(report), hint=hint)
