@@ -310,6 +310,13 @@ def test_status_explains_the_state_and_names_a_hidden_deprecated_version(account
     flat = " ".join(capsys.readouterr().out.split())
     assert "clinic TAINTED probe-site 1.0.0" in flat and "TAINTED: stable and ready for any operation, but not" in flat
 
+    # the administrators take the product out of the portfolio: status still names it, its version hidden
+    portfolio = sc.list_portfolios()["PortfolioDetails"][0]["Id"]
+    sc.disassociate_product_from_portfolio(ProductId=ids["product_id"], PortfolioId=portfolio)
+    code, st, err = hc("status", "clinic", "--region", REGION)
+    assert code == 0, err
+    assert (st["product"], st["version"], st["hidden"], st["newest_version"]) == (PROBE, "1.0.0", True, "")
+
 
 def test_every_provisioned_product_state_is_explained():
     """STATUS_MEANINGS covers every value of ProvisionedProductStatus in botocore's Service Catalog model."""

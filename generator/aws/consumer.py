@@ -472,7 +472,17 @@ class Consumer:
         DescribeProduct does not list is hidden, and counts as deprecated (it cannot be launched either)."""
         pp = self.describe_provisioned_product(name)
         attributes = next((a for a in self.search_provisioned_products(f"name:{name}") if a.get("Name") == name), {})
-        described = self.describe_product(pp["ProductId"])
+        try:
+            described = self.describe_product(pp["ProductId"])
+        except LaunchError as exc:
+            # DescribeProduct's errors are InvalidParametersException and ResourceNotFoundException, "The
+            # specified resource was not found" (AWS SDK for .NET API Reference, DescribeProduct,
+            # https://docs.aws.amazon.com/sdkfornet/v3/apidocs/items/ServiceCatalog/MIServiceCatalogDescribeProductDescribeProductRequest.html):
+            # a product taken out of every portfolio you may use is not found for you, while the provisioned
+            # product is still yours; its version then counts as hidden
+            if exc.code != "ResourceNotFoundException":
+                raise
+            described = {}
         listed = described.get("ProvisioningArtifacts", [])
         artifact = next((a for a in listed if a["Id"] == pp.get("ProvisioningArtifactId")), None)
         hidden = artifact is None
