@@ -27,7 +27,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from generator.aws import api as aws, organization as org_tree, stacksets
+from generator.aws import api as aws, organization as org_tree, publish as publisher, stacksets
 from generator.aws.deploy import BASELINE, LAUNCH_ROLE
 from generator.errors import AwsError, ConfigError
 from generator.settings import Settings
@@ -68,18 +68,12 @@ def _instances(cf, product: str, call_as: str) -> dict:
 
 
 def _shared_nodes(sess, settings: Settings, region: str, recorder) -> set[str]:
-    """The organisation nodes the portfolio is shared with in ``region`` (accepted shares)."""
+    """The organisation nodes the publisher's portfolio is shared with in ``region`` (accepted shares)."""
     sc = aws.client(sess, "servicecatalog", region, recorder)
     where = f"Service Catalog in {region}"
-    portfolios = [p for p in aws.pages(sc, "ListPortfolios", "PortfolioDetails", where)
-                  if p.get("DisplayName") == settings.portfolio.name]
-    nodes: set[str] = set()
-    for p in portfolios:
-        for share_type in ("ORGANIZATION", "ORGANIZATIONAL_UNIT"):
-            nodes |= {d.get("PrincipalId", "") for d in
-                      aws.pages(sc, "DescribePortfolioShares", "PortfolioShareDetails", where, PortfolioId=p["Id"],
-                                Type=share_type) if d.get("Accepted", True)}
-    return nodes
+    return {d.get("PrincipalId", "") for p in publisher.named_portfolios(sc, settings.portfolio.name, where)[:1]
+            for d in publisher.portfolio_shares(sc, p["Id"], ("ORGANIZATION", "ORGANIZATIONAL_UNIT"), where)
+            if d.get("Accepted", True)}
 
 
 def _access_status(sess, region: str, recorder) -> str:

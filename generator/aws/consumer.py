@@ -353,12 +353,8 @@ class Consumer:
         return self.wait_record(pp["LastRecordId"], name)
 
     def _stack_of(self, name: str) -> str | None:
-        """The ARN of provisioned product ``name``'s stack, when Service Catalog names an SC-* one yet.
-        SearchProvisionedProducts' ``SearchQuery`` filter searches the ``name`` field, among others
-        (*SearchProvisionedProducts*, https://docs.aws.amazon.com/servicecatalog/latest/dg/API_SearchProvisionedProducts.html)."""
-        found = self._call("SearchProvisionedProducts", f"provisioned product {name}",
-                           Filters={"SearchQuery": [f"name:{name}"]}).get("ProvisionedProducts", [])
-        physical = next((p.get("PhysicalId") or "" for p in found if p.get("Name") == name), "")
+        """The ARN of provisioned product ``name``'s stack, when Service Catalog names an SC-* one yet."""
+        physical = self.provisioned_attributes(name).get("PhysicalId") or ""
         return physical if SC_STACK_ARN.fullmatch(physical) else None
 
     def _stack_events(self, stack: str, seen: set[str], since) -> list[dict]:
@@ -457,6 +453,11 @@ class Consumer:
         return self._pages("SearchProvisionedProducts", "provisioned products", "ProvisionedProducts", PageSize=20,
                            **({"Filters": {"SearchQuery": list(queries)}} if queries else {}))
 
+    def provisioned_attributes(self, name: str) -> dict:
+        """Provisioned product ``name`` as a *ProvisionedProductAttribute* ({} when not found): the
+        ``SearchQuery`` filter searches the ``name`` field, among others, so the exact name is picked out."""
+        return next((a for a in self.search_provisioned_products(f"name:{name}") if a.get("Name") == name), {})
+
     def provisioned_products(self) -> list[dict]:
         """Your provisioned products, each with its product, version and state in words."""
         return [_provisioned_summary(a) for a in self.search_provisioned_products()]
@@ -471,7 +472,7 @@ class Consumer:
         https://docs.aws.amazon.com/servicecatalog/latest/dg/API_UpdateProvisioningArtifact.html); a version
         DescribeProduct does not list is hidden, and counts as deprecated (it cannot be launched either)."""
         pp = self.describe_provisioned_product(name)
-        attributes = next((a for a in self.search_provisioned_products(f"name:{name}") if a.get("Name") == name), {})
+        attributes = self.provisioned_attributes(name)
         try:
             described = self.describe_product(pp["ProductId"])
         except LaunchError as exc:

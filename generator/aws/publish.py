@@ -394,8 +394,26 @@ def template_url(bucket: str, bucket_region: str, key: str) -> str:
 
 # --- observing a region ------------------------------------------------------------------------
 
+def _age(item: dict) -> tuple[str, str]:
+    return str(item.get("CreatedTime", "")), item.get("Id", "")
+
+
 def _oldest(items: list[dict]) -> dict:
-    return sorted(items, key=lambda i: (str(i.get("CreatedTime", "")), i.get("Id", "")))[0]
+    return min(items, key=_age)
+
+
+def named_portfolios(sc, portfolio_name: str, where: str) -> list[dict]:
+    """This account's portfolios named ``portfolio_name``, oldest first (the publisher uses the oldest)."""
+    return sorted((p for p in aws.pages(sc, "ListPortfolios", "PortfolioDetails", where)
+                   if p.get("DisplayName") == portfolio_name), key=_age)
+
+
+def portfolio_shares(sc, portfolio_id: str, share_types: tuple[str, ...], where: str) -> list[dict]:
+    """The portfolio's shares (*PortfolioShareDetail*) of each of ``share_types`` (DescribePortfolioShares'
+    Type)."""
+    return [d for share_type in share_types
+            for d in aws.pages(sc, "DescribePortfolioShares", "PortfolioShareDetails", where,
+                               PortfolioId=portfolio_id, Type=share_type)]
 
 
 def observe(sc, region: str, portfolio_name: str, product_names: list[str],
@@ -406,11 +424,10 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
     portfolio's shares of each of ``share_types`` (DescribePortfolioShares' Type) are read too."""
     warnings: list[str] = []
     where = f"Service Catalog in {region}"
-    portfolios = [p for p in aws.pages(sc, "ListPortfolios", "PortfolioDetails", where)
-                  if p.get("DisplayName") == portfolio_name]
+    portfolios = named_portfolios(sc, portfolio_name, where)
     if len(portfolios) > 1:
         warnings.append(f"{len(portfolios)} portfolios named {portfolio_name!r}; using the oldest")
-    portfolio = _oldest(portfolios) if portfolios else None
+    portfolio = portfolios[0] if portfolios else None
     in_portfolio: set[str] = set()
     launch: dict[str, str] = {}
     launch_ids: dict[str, str] = {}
@@ -428,11 +445,9 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
         launch_ids = {c.get("ProductId"): c.get("ConstraintId") or "" for c in constraints}
         principals = frozenset(p.get("PrincipalARN") for p in
                                aws.pages(sc, "ListPrincipalsForPortfolio", "Principals", res, PortfolioId=pid))
-        for share_type in share_types:
-            for d in aws.pages(sc, "DescribePortfolioShares", "PortfolioShareDetails", res, PortfolioId=pid,
-                               Type=share_type):
-                shares[d.get("PrincipalId", "")] = plan.ObservedShare(
-                    d.get("PrincipalId", ""), bool(d.get("SharePrincipals")), bool(d.get("ShareTagOptions")))
+        for d in portfolio_shares(sc, pid, share_types, res):
+            shares[d.get("PrincipalId", "")] = plan.ObservedShare(
+                d.get("PrincipalId", ""), bool(d.get("SharePrincipals")), bool(d.get("ShareTagOptions")))
     # The account-wide product search only when a product is not in the portfolio (first publish, a new
     # product, an interrupted one): a no-change publish then reads 4 + one per product per region
     # (make bench holds it to at most 2 reads per product and region).
