@@ -460,10 +460,15 @@ def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):
 
 
 def _other_account(monkeypatch) -> str:
-    """Switch this test's credentials to a fresh account of the local endpoint (nothing exists there)."""
-    account = str(uuid.uuid4().int)[:12].rjust(12, "1")
+    """Switch this test's credentials to a new member account of an organisation of this account (nothing
+    exists there), as its OrganizationAccountAccessRole: the role Organizations makes in an account it creates,
+    trusting the management account (*CreateAccount*, RoleName, AWS Organizations API Reference,
+    https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateAccount.html)."""
+    org = boto3.client("organizations", region_name=REGION)
+    org.create_organization(FeatureSet="ALL")
+    account = org.create_account(AccountName="release", Email="release@example.org")["CreateAccountStatus"]["AccountId"]
     creds = boto3.client("sts", region_name=REGION).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/Release", RoleSessionName="test")["Credentials"]
+        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="test")["Credentials"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])
     monkeypatch.setenv("AWS_SESSION_TOKEN", creds["SessionToken"])

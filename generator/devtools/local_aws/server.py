@@ -207,10 +207,11 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, servicecatalog
+    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, servicecatalog, sts
 
     servicecatalog.register()
     organizations.register()
+    sts.register()
     acm.register()
     codecommit.register()
     route53.register()
