@@ -265,3 +265,71 @@ def test_an_account_removed_from_the_organisation_loses_its_instances_and_shares
     with pytest.raises(ClientError) as exc:
         org.member(leaving, "organizations").describe_organization()
     assert error_code(exc) == "AWSOrganizationsNotInUseException"
+
+
+# A stack set reading what another one writes in each account: the launch role reads the baseline's settings.
+READER = json.dumps({
+    "Parameters": {"Level": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/baseline/level"}},
+    "Resources": {"Copy": {"Type": "AWS::SSM::Parameter",
+                           "Properties": {"Name": "/reader/level", "Type": "String", "Value": {"Ref": "Level"}}}}})
+
+
+def test_automatic_deployments_run_the_stack_sets_depended_on_first(org, client):
+    """*AutoDeployment*, DependsOn (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html):
+    "When auto-deployment is triggered, operations will be sequenced to ensure all dependencies complete
+    successfully before this StackSet's operation begins."  The reader is created first, yet a joining account
+    gets the baseline it reads first."""
+    cfn = client("cloudformation")
+    cfn.activate_organizations_access()
+    cfn.create_stack_set(StackSetName="reader", TemplateBody=READER, PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False})
+    baseline = create_stack_set(cfn)
+    arn = cfn.describe_stack_set(StackSetName="baseline")["StackSet"]["StackSetARN"]
+    assert baseline["StackSetId"] in arn
+    reader_arn = cfn.describe_stack_set(StackSetName="reader")["StackSet"]["StackSetARN"]
+    for name, body in (("reader", READER), ("baseline", TEMPLATE)):
+        wait(cfn, cfn.create_stack_instances(StackSetName=name, Regions=["us-east-1"],
+                                             DeploymentTargets={"OrganizationalUnitIds": [org.ous["Test"]]}), name)
+    # unknown stack sets, the stack set itself and cycles are refused
+    for name, depends_on in (("reader", [arn.replace("baseline:", "nothing:")]), ("reader", [reader_arn]),
+                             ("baseline", [reader_arn])):
+        if name == "baseline":
+            wait(cfn, cfn.update_stack_set(StackSetName="reader", UsePreviousTemplate=True, AutoDeployment={
+                "Enabled": True, "RetainStacksOnAccountRemoval": False, "DependsOn": [arn]}), "reader")
+        with pytest.raises(ClientError) as exc:
+            cfn.update_stack_set(StackSetName=name, UsePreviousTemplate=True, AutoDeployment={
+                "Enabled": True, "RetainStacksOnAccountRemoval": False, "DependsOn": depends_on})
+        assert error_code(exc) == "ValidationError", (name, depends_on)
+    assert cfn.describe_stack_set(StackSetName="reader")["StackSet"]["AutoDeployment"]["DependsOn"] == [arn]
+    joining = org.accounts["Sandbox-0"]
+    client("organizations").move_account(AccountId=joining, SourceParentId=org.ous["Sandbox"],
+                                         DestinationParentId=org.ous["Test"])
+    for name in ("baseline", "reader"):
+        (instance,) = cfn.list_stack_instances(StackSetName=name, StackInstanceAccount=joining)["Summaries"]
+        assert (instance["Status"], instance["StackInstanceStatus"]["DetailedStatus"]) == ("CURRENT", "SUCCEEDED"), name
+    assert org.member(joining, "ssm").get_parameter(Name="/reader/level")["Parameter"]["Value"] == "low"
+    # (ListStackSetOperations lists the oldest first here: the last one is the automatic deployment)
+    first, second = (cfn.list_stack_set_operations(StackSetName=n)["Summaries"][-1] for n in ("baseline", "reader"))
+    assert first["EndTimestamp"] <= second["CreationTimestamp"]
+
+
+def test_a_failed_dependency_cancels_the_automatic_deployment_of_its_dependents(org, client, aws_env):
+    cfn = client("cloudformation")
+    cfn.activate_organizations_access()
+    create_stack_set(cfn)
+    arn = cfn.describe_stack_set(StackSetName="baseline")["StackSet"]["StackSetARN"]
+    cfn.create_stack_set(StackSetName="reader", TemplateBody=READER, PermissionModel="SERVICE_MANAGED",
+                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False, "DependsOn": [arn]})
+    for name in ("baseline", "reader"):
+        wait(cfn, cfn.create_stack_instances(StackSetName=name, Regions=["us-east-1"],
+                                             DeploymentTargets={"OrganizationalUnitIds": [org.ous["Test"]]}), name)
+    aws_env.set_resource_failures([{"logical_id": "Setting", "action": "CREATE", "stack": "StackSet-baseline"}])
+    joining = org.accounts["Sandbox-0"]
+    client("organizations").move_account(AccountId=joining, SourceParentId=org.ous["Sandbox"],
+                                         DestinationParentId=org.ous["Test"])
+    (instance,) = cfn.list_stack_instances(StackSetName="reader", StackInstanceAccount=joining)["Summaries"]
+    assert instance["StackInstanceStatus"]["DetailedStatus"] == "CANCELLED"
+    assert instance["StatusReason"] == f"Cancelled since the operation of stack set {arn} it depends on did not succeed"
+    assert cfn.list_stack_set_operations(StackSetName="reader")["Summaries"][-1]["Status"] == "FAILED"
+    assert [s for s in org.member(joining, "cloudformation").describe_stacks()["Stacks"]
+            if s["StackName"].startswith("StackSet-reader-")] == []

@@ -33,7 +33,11 @@ API note (what is emulated; the handlers are in responses.py, self-managed stack
   target counts) it gets the stack set's instances in all its regions; when it leaves every target OU
   (MoveAccount, RemoveAccountFromOrganization) they are deleted, or with RetainStacksOnAccountRemoval
   removed from the stack set with the stacks kept (*AutoDeployment*).  Operation preferences do not apply
-  ("StackSetOperationPreferences don't apply to AutoDeployment").
+  ("StackSetOperationPreferences don't apply to AutoDeployment").  The stack sets' operations for the
+  account run in the order ``AutoDeployment.DependsOn`` asks for, each after those it depends on; when one
+  of those did not succeed, the dependent's instances are CANCELLED and its operation FAILED (chosen: AWS
+  does not document it).  A DependsOn naming an unknown stack set, the stack set itself or closing a cycle is
+  refused with ValidationError (chosen).
 * DescribeStackInstance / ListStackInstances (Filters DETAILED_STATUS, LAST_OPERATION_ID, DRIFT_STATUS;
   StackInstanceAccount / StackInstanceRegion): Status CURRENT | OUTDATED | INOPERABLE, DetailedStatus
   SUCCEEDED | FAILED | CANCELLED, StatusReason, OrganizationalUnitId, LastOperationId, DriftStatus.
@@ -46,7 +50,8 @@ Asynchrony is deterministic: the work of an operation is done when it is request
 RUNNING for the next DescribeStackSetOperation read (``--pending-reads``, as Service Catalog records), and
 until then another operation on the stack set, or DeleteStackSet, is refused with
 OperationInProgressException (*OperationInProgressException*: "Only one operation can be performed for a
-stack set at a given time"); an automatic deployment's operation is over at once.  Not modelled: resource-level drift,
+stack set at a given time"); an automatic deployment's operation is over at once, so the QUEUED a dependent's
+operation has while its dependencies run is never read.  Not modelled: resource-level drift,
 ManagedExecution, account gates, self-managed stack sets' behaviour beyond moto's, CAPABILITY_AUTO_EXPAND.
 """
 
@@ -274,11 +279,12 @@ def create_stack_set(backend, params: dict[str, Any], template: str) -> StackSet
         raise ValidationError(message="AutoDeployment must be specified for a SERVICE_MANAGED stack set")
     check_capabilities(template, list(params.get("Capabilities") or []))
     stack_set_id = f"{name}:{uuid.uuid4()}"
+    arn = f"arn:{backend.partition}:cloudformation:{backend.region_name}:{backend.account_id}:stackset/{stack_set_id}"
+    auto_deployment = _auto_deployment(auto)
+    check_dependencies(backend, arn, auto_deployment.get("DependsOn") or [])
     stack_set = StackSet(
-        name=name, id=stack_set_id,
-        arn=f"arn:{backend.partition}:cloudformation:{backend.region_name}:{backend.account_id}:stackset/{stack_set_id}",
-        template=template, parameters=_parameters(params.get("Parameters")),
-        auto_deployment=_auto_deployment(auto), description=params.get("Description"),
+        name=name, id=stack_set_id, arn=arn, template=template, parameters=_parameters(params.get("Parameters")),
+        auto_deployment=auto_deployment, description=params.get("Description"),
         capabilities=list(params.get("Capabilities") or []), tags=list(params.get("Tags") or []))
     stack_sets(backend)[name] = stack_set
     return stack_set
@@ -292,8 +298,7 @@ def _auto_deployment(given: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(message="RetainStacksOnAccountRemoval can be set only when AutoDeployment is Enabled")
     out = {"Enabled": enabled, "RetainStacksOnAccountRemoval": retain}
     # DependsOn: "A list of StackSet ARNs that this StackSet depends on for auto-deployment operations"
-    # (*AutoDeployment*, AWS CloudFormation API Reference); kept and described as given.  Automatic deployments
-    # here run in the order the stack sets were created, not by it.
+    # (*AutoDeployment*): automatic deployments run in its order (on_account_moved).
     if given.get("DependsOn"):
         out["DependsOn"] = list(given["DependsOn"])
     return out
@@ -575,6 +580,9 @@ def delete_instances(backend, stack_set: StackSet, params: dict[str, Any]) -> st
 def update_stack_set(backend, stack_set: StackSet, params: dict[str, Any], template: str | None) -> str:
     """UpdateStackSet: the stack set changes even when its operation fails (*UpdateStackSet*)."""
     check_capabilities(template or stack_set.template, list(params.get("Capabilities") or stack_set.capabilities))
+    auto_deployment = (_auto_deployment({**stack_set.auto_deployment, **params["AutoDeployment"]})
+                       if params.get("AutoDeployment") else stack_set.auto_deployment)
+    check_dependencies(backend, stack_set.arn, auto_deployment.get("DependsOn") or [])
     operation = _operation(stack_set, "UPDATE", params)
     if operation is None:
         return params["OperationId"]
@@ -582,8 +590,7 @@ def update_stack_set(backend, stack_set: StackSet, params: dict[str, Any], templ
         stack_set.template = template
     if params.get("Parameters") is not None:
         stack_set.parameters = _parameters(params["Parameters"], previous=stack_set.parameters)
-    if params.get("AutoDeployment"):
-        stack_set.auto_deployment = _auto_deployment({**stack_set.auto_deployment, **params["AutoDeployment"]})
+    stack_set.auto_deployment = auto_deployment
     for key, attr in (("Description", "description"), ("Capabilities", "capabilities"), ("Tags", "tags")):
         if params.get(key) is not None:
             setattr(stack_set, attr, params[key])
@@ -664,39 +671,115 @@ def operation(stack_set: StackSet, op_id: str | None, observe: bool = False) -> 
 
 
 # -- automatic deployment ------------------------------------------------------------------------------
+# *AutoDeployment*, DependsOn (AWS CloudFormation API Reference,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html): "A list of StackSet
+# ARNs that this StackSet depends on for auto-deployment operations. When auto-deployment is triggered, operations
+# will be sequenced to ensure all dependencies complete successfully before this StackSet's operation begins."
+# *StackSetOperation*, Status QUEUED: "For automatic deployments that require a sequence of operations, the
+# operation is queued to be performed."  What a dependent's operation does when a dependency's fails is not
+# documented: here its instances are CANCELLED and it ends FAILED, naming the dependency.
+DEPENDENCY_FAILED = "Cancelled since the operation of stack set {} it depends on did not succeed"
+
+
 def on_account_moved(org, account_id: str, old: str | None, new: str | None) -> None:
-    """Organizations listener: deploy to an account that joined a target OU, remove it from one it left."""
+    """Organizations listener: deploy to an account that joined a target OU, remove it from one it left; the
+    stack sets' operations run dependencies first (AutoDeployment.DependsOn)."""
     from moto.cloudformation.models import cloudformation_backends
 
     if account_id == org.account_id:
         return
     regions = cloudformation_backends[org.account_id]
     with LOCK:
-        for region in list(regions.keys()):
-            backend = dict.get(regions, region)
-            for stack_set in list(backend.org_stack_sets.values()) if backend is not None else []:
-                if stack_set.auto_deployment.get("Enabled"):
-                    _auto_deploy(org, stack_set, account_id, old, new)
+        enabled = [stack_set for region in list(regions.keys()) if dict.get(regions, region) is not None
+                   for stack_set in list(dict.get(regions, region).org_stack_sets.values())
+                   if stack_set.auto_deployment.get("Enabled")]
+        outcomes: dict[str, str] = {}   # stack set ARN -> how its operation for this account ended
+        for stack_set in dependency_order(enabled):
+            failed = next((arn for arn in stack_set.auto_deployment.get("DependsOn") or []
+                           if outcomes.get(arn, "SUCCEEDED") != "SUCCEEDED"), None)
+            outcome = _auto_deploy(org, stack_set, account_id, old, new, failed)
+            if outcome:
+                outcomes[stack_set.arn] = outcome
 
 
-def _auto_deploy(org, stack_set: StackSet, account_id: str, old: str | None, new: str | None) -> None:
+def dependency_order(stack_sets: list[StackSet]) -> list[StackSet]:
+    """``stack_sets`` with each one after the stack sets it depends on (otherwise in creation order)."""
+    by_arn = {s.arn: s for s in stack_sets}
+    done: dict[str, StackSet] = {}
+
+    def visit(stack_set: StackSet) -> None:
+        if stack_set.arn in done:
+            return
+        for arn in stack_set.auto_deployment.get("DependsOn") or []:
+            if arn in by_arn:
+                visit(by_arn[arn])
+        done[stack_set.arn] = stack_set
+
+    for stack_set in stack_sets:
+        visit(stack_set)   # the dependencies form no cycle: check_dependencies refuses one
+    return list(done.values())
+
+
+def check_dependencies(backend, stack_set_arn: str, depends_on: list[str]) -> None:
+    """Refuse a DependsOn that names an unknown stack set, the stack set itself, or closes a cycle (errors
+    AWS does not document: chosen as ValidationError)."""
+    known = {s.arn: s for region in _management_regions(backend) for s in region.org_stack_sets.values()}
+    for arn in depends_on:
+        if arn not in known:
+            raise ValidationError(message=f"DependsOn: stack set {arn} not found")
+    seen, stack = set(), list(depends_on)
+    while stack:
+        arn = stack.pop()
+        if arn == stack_set_arn:
+            raise ValidationError(message=f"DependsOn: stack set {stack_set_arn} would depend on itself")
+        if arn not in seen and arn in known:
+            seen.add(arn)
+            stack.extend(known[arn].auto_deployment.get("DependsOn") or [])
+
+
+def _management_regions(backend) -> list:
+    from moto.cloudformation.models import cloudformation_backends
+
+    regions = cloudformation_backends[backend.account_id]
+    return [dict.get(regions, r) for r in list(regions.keys()) if dict.get(regions, r) is not None]
+
+
+def _auto_deploy(org, stack_set: StackSet, account_id: str, old: str | None, new: str | None,
+                 failed_dependency: str | None = None) -> str | None:
+    """The automatic deployment of ``stack_set`` for the account; its operation's status, or None (no work)."""
     target = next((ou for ou in org.ancestors(new) if ou in stack_set.ous), None) if new else None
     mine = [i for i in stack_set.instances.values() if i.account == account_id]
     if target is not None:
         for i in mine:
             i.ou = target
         missing = [r for r in stack_set.regions if (account_id, r) not in stack_set.instances]
-        if missing:
-            operation = _operation(stack_set, "CREATE", {}, automatic=True)
-            work = []
-            for region in missing:
-                stack_set.instances[(account_id, region)] = Instance(account_id, region, target, stack_set.id)
-                work.append(stack_set.instances[(account_id, region)])
-            _run(stack_set, operation, work, lambda i: _deploy(stack_set, i))
-    elif mine and old is not None:
+        if not missing:
+            return None
+        operation = _operation(stack_set, "CREATE", {}, automatic=True)
+        work = []
+        for region in missing:
+            stack_set.instances[(account_id, region)] = Instance(account_id, region, target, stack_set.id)
+            work.append(stack_set.instances[(account_id, region)])
+        if failed_dependency:
+            return _cancel(operation, work, DEPENDENCY_FAILED.format(failed_dependency))
+        _run(stack_set, operation, work, lambda i: _deploy(stack_set, i))
+        return operation.outcome
+    if mine and old is not None:
         retain = stack_set.auto_deployment.get("RetainStacksOnAccountRemoval", False)
         operation = _operation(stack_set, "DELETE", {"RetainStacks": retain}, automatic=True)
+        if failed_dependency:
+            return _cancel(operation, mine, DEPENDENCY_FAILED.format(failed_dependency))
         _run(stack_set, operation, mine, lambda i: _remove(stack_set, i, retain))
+        return operation.outcome
+    return None
+
+
+def _cancel(operation: Operation, work: list[Instance], reason: str) -> str:
+    for instance in work:
+        instance.last_operation = operation.id
+        _result(operation, instance, "CANCELLED", reason)
+    operation.outcome, operation.reason, operation.ended = "FAILED", reason, utcnow()
+    return operation.outcome
 
 
 def register() -> None:
