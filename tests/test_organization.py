@@ -196,3 +196,62 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     assert org.member(outside, "servicecatalog").list_accepted_portfolio_shares(
         PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"] == []
     assert all(cf.list_stack_instances(StackSetName=n, StackInstanceAccount=outside)["Summaries"] == [] for n in names)
+
+
+def test_an_ou_removed_from_the_targets_leaves_the_stack_sets_with_its_stacks_kept(organisation, hc):
+    """DeleteStackInstances with RetainStacks (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html):
+    "Removes the stack instances from the specified StackSet, but doesn't delete the stacks"; generator/aws/stacksets.py
+    RETAIN_STACKS says why they are kept (the baseline's evidence)."""
+    o, org = organisation, organisation["org"]
+    for what in ("deploy-baseline", "deploy-launch-role"):
+        code, _out, err = deploy(o, hc, what)
+        assert code == 0, err
+    leaving = [org.accounts[f"Test-{n}"] for n in range(3)]
+    path = o["settings"]
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(f'test = ["{org.ous["Test"]}"]\n', ""))
+    names = {"deploy-baseline": "hipaa-catalog-account-baseline", "deploy-launch-role": "hipaa-catalog-launch-role"}
+    cf = org.client("cloudformation")
+    for what, name in names.items():
+        # the preview: a delete row per instance of the OU's accounts; without --yes nothing runs
+        extra = ["-p", f"AdministratorEmail={local_account.ADMIN_EMAIL}", "-p", f"AdminCidr={local_account.ADMIN_CIDR}"] \
+            if what == "deploy-baseline" else []
+        code, _out, err = hc("--settings", path, what, "--organization", "--out", o["built"], *extra)
+        assert code != 0 and "standard input is not a terminal" in err, err
+        assert f"{org.ous['Test']} is no longer a target: 3 stack instance(s) leave the stack set (delete)" in err, err
+        rows = [line.split() for line in err.splitlines() if line.startswith(name + " ")]
+        assert sorted(r[1] for r in rows if "delete" in r) == sorted(leaving), err
+        assert len(cf.list_stack_instances(StackSetName=name)["Summaries"]) == 6
+        # running it: DeleteStackInstances, progress per instance, the stacks kept in the accounts
+        code, out, err = deploy(o, hc, what)
+        assert code == 0, err
+        (ops,) = [op for op in out["operations"] if op["action"] == "DELETE"]
+        assert ops["status"] == "SUCCEEDED" and sorted(r["account"] for r in ops["results"]) == sorted(leaving)
+        assert all(f"{name}: {a} {REGION}: SUCCEEDED" in err for a in leaving), err
+        (plan,) = out["stack_sets"]
+        assert plan["delete_instances"] == {org.ous["Test"]: {"regions": [REGION], "accounts_kept": []}}
+        assert plan["retain_stacks"] is True
+        assert sorted(i["Account"] for i in cf.list_stack_instances(StackSetName=name)["Summaries"]) == \
+            sorted(org.accounts[f"Prod-{n}"] for n in range(3))
+        assert cf.describe_stack_set(StackSetName=name)["StackSet"]["OrganizationalUnitIds"] == [org.ous["Prod"]]
+        for account in leaving:
+            kept = [s for s in org.member(account, "cloudformation").describe_stacks()["Stacks"]
+                    if s["StackName"].startswith(f"StackSet-{name}-")]
+            assert [s["StackStatus"] for s in kept] == ["CREATE_COMPLETE"], account
+    # the evidence stays: each leaving account still has its log bucket
+    for account in leaving:
+        assert any("log" in b["Name"] for b in org.member(account, "s3").list_buckets()["Buckets"]), account
+    # nothing left to do: no write; an account joining the OU now gets nothing
+    o["endpoint"].reset_calls()
+    for what in names:
+        code, out, err = deploy(o, hc, what)
+        assert code == 0, err
+        assert all(p["action"] == "none" and not p["delete_instances"] for p in out["stack_sets"]), out
+    assert writes(o["endpoint"]) == []
+    joining = org.accounts["Sandbox-2"]
+    org.client("organizations").move_account(AccountId=joining, SourceParentId=org.ous["Sandbox"],
+                                             DestinationParentId=org.ous["Test"])
+    assert all(cf.list_stack_instances(StackSetName=n, StackInstanceAccount=joining)["Summaries"] == []
+               for n in names.values())

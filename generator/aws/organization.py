@@ -51,14 +51,21 @@ def target_accounts(org_client, settings: OrganizationSettings, management_accou
     """Every account under the targets (each once, in the order met), without the management account."""
     found: dict[str, Account] = {}
     for target in settings.target_ids:
-        env = settings.environment_of(target)
-        stack = [target]
-        while stack:
-            parent = stack.pop(0)
-            where = f"organisation node {parent}"
-            for a in aws.pages(org_client, "ListAccountsForParent", "Accounts", where, ParentId=parent):
-                if a["Id"] != management_account and a["Id"] not in found:
-                    found[a["Id"]] = Account(a["Id"], a.get("Name", ""), a.get("Status", ""), parent, target, env)
-            stack += [ou["Id"] for ou in aws.pages(org_client, "ListOrganizationalUnitsForParent",
-                                                     "OrganizationalUnits", where, ParentId=parent)]
+        for a in accounts_under(org_client, target, management_account, settings.environment_of(target)):
+            found.setdefault(a.id, a)
+    return list(found.values())
+
+
+def accounts_under(org_client, node: str, management_account: str, environment: str = "") -> list[Account]:
+    """Every account in the root or OU ``node`` and the OUs below it, without the management account."""
+    found: dict[str, Account] = {}
+    stack = [node]
+    while stack:
+        parent = stack.pop(0)
+        where = f"organisation node {parent}"
+        for a in aws.pages(org_client, "ListAccountsForParent", "Accounts", where, ParentId=parent):
+            if a["Id"] != management_account and a["Id"] not in found:
+                found[a["Id"]] = Account(a["Id"], a.get("Name", ""), a.get("Status", ""), parent, node, environment)
+        stack += [ou["Id"] for ou in aws.pages(org_client, "ListOrganizationalUnitsForParent",
+                                                 "OrganizationalUnits", where, ParentId=parent)]
     return list(found.values())

@@ -25,6 +25,11 @@ primary region, with the settings' ``[organization]``:
   OperationPreferences (MaxConcurrentCount, FailureToleranceCount, ConcurrencyMode; they "don't apply to
   AutoDeployment"), waited for with DescribeStackSetOperation, and progress per stack instance from
   ListStackSetOperationResults (Account, Region, Status, StatusReason).  Nothing changed: no write call.
+- **An OU no longer in the targets.** Its accounts' stack instances are listed in the preview as ``delete``
+  rows; running removes them with DeleteStackInstances (that OU as DeploymentTargets, with
+  AccountFilterType DIFFERENCE for accounts of it that another target still covers), which also takes the OU
+  out of the stack set's targets, so accounts joining it later get nothing.  ``RETAIN_STACKS``: the stacks
+  are kept in the accounts (see there why).
 - **Prerequisite.** Trusted access between StackSets and Organizations (DescribeOrganizationsAccess);
   ActivateOrganizationsAccess is the fix, run in the management account.
 
@@ -88,6 +93,18 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 ACCOUNT_INPUTS = ("VpcId", "PrivateSubnetIds", "PublicSubnetIds", "ProdCertificateArn", "ProdHostedZoneId",
                   "ProdDomain", "InstanceSubnetId", "InstanceAvailabilityZone", "WebServerImageId")
 DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
+# DeleteStackInstances' RetainStacks for an OU removed from the targets: "Removes the stack instances from the
+# specified StackSet, but doesn't delete the stacks" (*DeleteStackInstances*, AWS CloudFormation API Reference,
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html); "you manage
+# retained stacks in CloudFormation, in the target account" (*StackSets concepts*, Retain stacks).  Kept, never
+# deleted: deleting the baseline's stack deletes every resource without a DeletionPolicy ("If a resource has no
+# DeletionPolicy attribute, AWS CloudFormation deletes the resource by default", *DeletionPolicy attribute*):
+# its buckets are Retain, but the LogKey that encrypts the log bucket is not, and "When you remove a KMS key
+# from a CloudFormation stack, AWS KMS schedules the KMS key for deletion" (*AWS::KMS::Key*,
+# PendingWindowInDays): the evidence would become unreadable; the trail's log group would go at once.  The
+# launch role is kept too: the portfolio stays shared with the OU until its share is removed, and the
+# products provisioned there are updated and terminated as that role.
+RETAIN_STACKS = True
 BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 
 
@@ -117,6 +134,7 @@ class Current:
     parameters: dict = field(default_factory=dict)
     auto_deployment: dict = field(default_factory=dict)
     ous: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
     instances: list[dict] = field(default_factory=list)
 
 
@@ -128,7 +146,7 @@ class InstanceChange:
     environment: str
     target: str
     region: str
-    action: str                  # create | update | unchanged
+    action: str                  # create | update | unchanged | delete
     status: str = ""             # the instance's Status now ("" when there is none)
     detailed_status: str = ""
     drift: str = ""
@@ -148,17 +166,21 @@ class StackSetPlan:
     instances: list[InstanceChange]
     parameters: list[dict]
     not_targets: list[str]               # OUs the stack set deploys to that the settings no longer name
+    delete_targets: dict = field(default_factory=dict)   # such an OU -> {"regions": [...], "keep": [accounts]}
 
     @property
     def has_changes(self) -> bool:
-        return self.set_action != "none" or bool(self.create_targets)
+        return self.set_action != "none" or bool(self.create_targets) or bool(self.delete_targets)
 
     def to_json(self) -> dict:
         return {"stack_set": self.spec.name, "product": self.spec.product, "version": self.spec.version,
                 "regions": list(self.spec.regions), "action": self.set_action, "reasons": self.reasons,
                 "template_changes": self.diff,
                 "create_instances": {r: list(t) for r, t in sorted(self.create_targets.items())},
-                "instances": [i.to_json() for i in self.instances], "not_targets": self.not_targets}
+                "instances": [i.to_json() for i in self.instances], "not_targets": self.not_targets,
+                "delete_instances": {ou: {"regions": list(d["regions"]), "accounts_kept": list(d["keep"])}
+                                     for ou, d in sorted(self.delete_targets.items())},
+                "retain_stacks": RETAIN_STACKS}
 
 
 # ------------------------------------------------------------------------------------------ the wanted sets
@@ -296,7 +318,8 @@ def observe(cf, name: str, call_as: str) -> Current:
                           StackSetName=name, CallAs=call_as)
     return Current(True, json.loads(s.get("TemplateBody") or "{}"),
                    {p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])},
-                   dict(s.get("AutoDeployment") or {}), tuple(s.get("OrganizationalUnitIds") or ()), instances)
+                   dict(s.get("AutoDeployment") or {}), tuple(s.get("OrganizationalUnitIds") or ()),
+                   tuple(s.get("Regions") or ()), instances)
 
 
 def template_diff(old: dict, new: dict) -> dict:
@@ -310,8 +333,10 @@ def template_diff(old: dict, new: dict) -> dict:
 
 # ------------------------------------------------------------------------------------------ planning
 
-def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account]) -> StackSetPlan:
-    """Compare the stack set with the wanted one and list, per account and region, what would happen."""
+def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
+         leaving: Callable[[str], list[Account]] = lambda _ou: []) -> StackSetPlan:
+    """Compare the stack set with the wanted one and list, per account and region, what would happen;
+    ``leaving(ou)``: the accounts now in an OU the stack set deploys to and the settings no longer name."""
     current = observe(cf, spec.name, org.call_as)
     previous = set(current.parameters) if current.exists else set()
     params = deploy.check_parameters(spec.template, spec.given, previous, spec.product)
@@ -359,8 +384,25 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account]) -> 
                 create_targets.setdefault(region, set()).add(target)
     wanted = set(org.target_ids)
     not_targets = sorted(set(current.ous) - wanted)
+    targeted = {a.id for a in accounts}
+    regions = tuple(sorted(set(current.regions) | set(spec.regions) | {i.get("Region", "") for i in current.instances}
+                           - {""}))
+    delete_targets = {}
+    for ou in not_targets:
+        under = leaving(ou)
+        for a in under:
+            if a.id in targeted:
+                continue
+            for region in regions:
+                i = have.get((a.id, region))
+                if i is not None:
+                    instances.append(InstanceChange(
+                        spec.name, a.id, a.name, "", ou, region, "delete", i.get("Status", ""),
+                        (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", "")))
+        delete_targets[ou] = {"regions": regions, "keep": tuple(sorted(a.id for a in under if a.id in targeted))}
     return StackSetPlan(spec, current, set_action, reasons, diff,
-                        {r: tuple(sorted(t)) for r, t in create_targets.items()}, instances, params, not_targets)
+                        {r: tuple(sorted(t)) for r, t in create_targets.items()}, instances, params, not_targets,
+                        delete_targets)
 
 
 # ------------------------------------------------------------------------------------------ execution
@@ -390,6 +432,19 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     count = str(len(history))
     auto = auto_deployment(org, spec.depends_on)
     fingerprint = json.dumps([spec.body, sorted(spec.given.items()), auto], sort_keys=True)
+    # first the OUs no longer targeted: their instances are not updated on the way out
+    for ou, d in sorted(p.delete_targets.items()):
+        op_id = _operation_id(spec.name, "delete-instances", ou, ",".join(d["keep"]), count)
+        leaving = sum(1 for i in p.instances if i.action == "delete" and i.target == ou)
+        progress(f"removing {leaving} stack instance(s) of {spec.name} in {ou}, no longer a target, from the stack "
+                 "set; their stacks stay in the accounts (RetainStacks)")
+        targets: dict = {"OrganizationalUnitIds": [ou]}
+        if d["keep"]:
+            targets.update(Accounts=list(d["keep"]), AccountFilterType="DIFFERENCE")
+        _call(cf, "DeleteStackInstances", spec.name, StackSetName=spec.name, DeploymentTargets=targets,
+              Regions=list(d["regions"]), RetainStacks=RETAIN_STACKS, OperationPreferences=prefs, OperationId=op_id,
+              CallAs=call_as)
+        operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))
     if p.set_action == "create":
         progress(f"creating stack set {spec.name}")
         _call(cf, "CreateStackSet", spec.name, StackSetName=spec.name,

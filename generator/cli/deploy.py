@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 from pathlib import Path
 
@@ -232,7 +233,8 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
     """Per stack set: what changes and why, the template's resource changes, then every account and region."""
     file = file or sys.stdout
     for p in plans:
-        what = {"create": "to be created", "update": "to be updated", "none": "no changes"}[p.set_action]
+        what = {"create": "to be created", "update": "to be updated",
+                "none": "its stack instances change" if p.has_changes else "no changes"}[p.set_action]
         print(f"stack set {p.spec.name} ({p.spec.product} {p.spec.version}, {', '.join(p.spec.regions)}): {what}"
               + (f" ({'; '.join(p.reasons)})" if p.reasons else ""), file=file)
         if p.set_action == "create":
@@ -243,11 +245,12 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
                     print(f"  resources to {key}: {', '.join(p.diff[key])}", file=file)
         for region, targets in sorted(p.create_targets.items()):
             print(f"  new stack instances in {region} for {', '.join(targets)}", file=file)
-        for ou in p.not_targets:
-            print(f"  {ou} is no longer a target: its stack instances are left (aws cloudformation "
-                  f"delete-stack-instances --stack-set-name {p.spec.name} --deployment-targets "
-                  f"OrganizationalUnitIds={ou} --regions {' '.join(p.spec.regions)} --no-retain-stacks)", file=file)
-    rows = [(i.stack_set, i.account, i.account_name, i.environment, i.region, i.action,
+        for ou, d in sorted(p.delete_targets.items()):
+            leaving = sum(1 for i in p.instances if i.action == "delete" and i.target == ou)
+            kept = f"; {len(d['keep'])} account(s) of it stay, under another target" if d["keep"] else ""
+            print(f"  {ou} is no longer a target: {leaving} stack instance(s) leave the stack set (delete), their "
+                  f"stacks kept in the accounts (RetainStacks), and accounts joining it later get none{kept}", file=file)
+    rows = [(i.stack_set, i.account, i.account_name, i.environment or "-", i.region, i.action,
              i.detailed_status or i.status or "-", i.drift or "-") for p in plans for i in p.instances]
     if rows:
         print(output.table(ORG_COLUMNS, rows), file=file)
@@ -278,7 +281,9 @@ def run_organization(args, product: str) -> int:
     accounts = org_tree.target_accounts(orgs, org, tree.management_account)
     output.progress(f"{product} {entry.version}: {len(accounts)} account(s) under {', '.join(org.target_ids)}, "
                     f"regions {', '.join(org.regions)}")
-    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts)
+    leaving = functools.lru_cache(maxsize=None)(
+        lambda ou: org_tree.accounts_under(orgs, ou, tree.management_account))
+    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts, leaving)
              for spec in specs]
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
