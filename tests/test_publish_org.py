@@ -141,3 +141,46 @@ def test_a_one_account_catalog_moves_to_the_organisation(account, hc, tmp_path):
     assert code == 0, err
     assert again["calls"]["write"] == 0, again["calls"]
     assert {a["action"] for a in again["actions"]} == {"unchanged"}
+
+
+def test_a_share_that_fails_for_some_accounts_is_reported_with_the_next_step(shared, hc):
+    """*DescribePortfolioShareStatus* (AWS Service Catalog API Reference): Status COMPLETED_WITH_ERRORS / ERROR,
+    ShareDetails.ShareErrors {Accounts, Message, Error}; the endpoint fails the accounts it is told to."""
+    org, endpoint = shared["org"], shared["endpoint"]
+    org.client("servicecatalog").enable_aws_organizations_access()
+    failing = org.accounts["Prod-1"]
+    endpoint.set_shares([failing], error="AccessDeniedException", message="the account refused the share")
+    code, report, _err = publish(shared, hc)
+    assert code != 0 and not report["ok"]
+    (failed,) = [a for a in report["actions"] if a["status"] == "failed"]
+    assert (failed["action"], failed["node"]) == ("share portfolio", org.ous["Prod"])
+    error = report["regions"][REGION]["error"]
+    assert failed["message"] in error
+    assert (f"with {org.ous['Prod']} in {REGION}: COMPLETED_WITH_ERRORS: 1 account(s) reached; AccessDeniedException: "
+            f"the account refused the share (accounts {failing})") in error, error
+    assert f"--organization-node Type=ORGANIZATIONAL_UNIT,Value={org.ous['Prod']}" in error, error
+    seen = {name: org.member(org.accounts[name], "servicecatalog").list_accepted_portfolio_shares(
+        PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"] for name in ("Prod-0", "Prod-1")}
+    assert len(seen["Prod-0"]) == 1 and seen["Prod-1"] == []
+    # the next step as the error gives it: the cause fixed, the share deleted, publish shares anew
+    endpoint.set_shares([])
+    sc = org.client("servicecatalog")
+    portfolio = sc.list_portfolios()["PortfolioDetails"][0]["Id"]
+    sc.delete_portfolio_share(PortfolioId=portfolio, OrganizationNode={"Type": "ORGANIZATIONAL_UNIT",
+                                                                       "Value": org.ous["Prod"]})
+    code, report, err = publish(shared, hc)
+    assert code == 0, err
+    assert [a["message"] for a in report["actions"] if a["action"] == "share portfolio"
+            and a["node"] == org.ous["Prod"]] == ["COMPLETED: 2 account(s)"]
+    assert len(org.member(failing, "servicecatalog").list_accepted_portfolio_shares(
+        PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]) == 1
+
+
+def test_a_share_that_reaches_no_account_is_an_error(shared, hc):
+    org, endpoint = shared["org"], shared["endpoint"]
+    org.client("servicecatalog").enable_aws_organizations_access()
+    endpoint.set_shares([org.accounts["Test-0"]])
+    code, report, _err = publish(shared, hc)
+    assert code != 0
+    error = report["regions"][REGION]["error"]
+    assert f"with {org.ous['Test']} in {REGION}: ERROR: 0 account(s) reached" in error, error

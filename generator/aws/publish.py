@@ -18,7 +18,9 @@ every region of ``organization.regions`` (``publish_plan``: shares, the develope
 role by LocalRoleName).  A share is asynchronous: CreatePortfolioShare "returns a PortfolioShareToken, which
 enables the administrator to monitor the status of the PortfolioShare creation process", so the publisher
 polls DescribePortfolioShareStatus until it is no longer NOT_STARTED or IN_PROGRESS and reports the accounts
-it reached (AWS Service Catalog API Reference).  Before creating or updating a share it checks, once per run,
+it reached (AWS Service Catalog API Reference); COMPLETED_WITH_ERRORS or ERROR fails the region with each
+ShareError (Error, Message, Accounts) and the next step: the share exists then, so it is deleted and published
+again to share anew.  Before creating or updating a share it checks, once per run,
 that Service Catalog's access to AWS Organizations is ENABLED (GetAWSOrganizationsAccessStatus: "can only be
 called by the management account in the organization or by a delegated admin").  None of this grows with the
 number of accounts: Service Catalog shares with every account of an OU, including accounts that join later.
@@ -672,8 +674,10 @@ class _Region:
         return self.share_settled(pid, a.node, out.get("PortfolioShareToken", ""))
 
     def _node(self, a: plan.Action) -> dict:
-        target = next(t for t in self.release.shares if t.node_id == a.node)
-        return {"Type": target.node_type, "Value": target.node_id}
+        return {"Type": self._node_type(a.node), "Value": a.node}
+
+    def _node_type(self, node: str) -> str:
+        return next(t for t in self.release.shares if t.node_id == node).node_type
 
     def share_settled(self, pid: str, node: str, token: str) -> Outcome:
         """Poll DescribePortfolioShareStatus (NOT_STARTED | IN_PROGRESS | COMPLETED | COMPLETED_WITH_ERRORS |
@@ -693,12 +697,21 @@ class _Region:
                 self.say(f"shared portfolio {pid} with {node}: {reached} account(s)")
                 return Outcome(artifact_id=token, note=f"COMPLETED: {reached} account(s)")
             if status in ("COMPLETED_WITH_ERRORS", "ERROR"):
+                # *ShareError* (AWS Service Catalog API Reference): Accounts "impacted by the error", Message,
+                # Error.  The share exists now, and CreatePortfolioShare on it "will have no effect": a re-run
+                # of publish finds it as it wants it, so sharing again means deleting it first.
+                reached = len(details.get("SuccessfulShares") or [])
                 errors = "; ".join(f"{e.get('Error', '')}: {e.get('Message', '')} (accounts "
                                    f"{', '.join(e.get('Accounts') or []) or 'none named'})"
                                    for e in details.get("ShareErrors") or []) or "no error named"
-                raise PublishError(f"{where}: {status}: {errors}",
-                                   hint="fix what Service Catalog names, then publish again (the share is updated, "
-                                        "not duplicated)")
+                node_type = self._node_type(node)
+                raise PublishError(
+                    f"{where}: {status}: {reached} account(s) reached; {errors}",
+                    hint="fix the cause in the accounts named, then share again: `aws servicecatalog "
+                         f"delete-portfolio-share --portfolio-id {pid} --organization-node Type={node_type},"
+                         f"Value={node} --region {self.region}` and publish again, which creates the share anew "
+                         "(until then the accounts reached keep the portfolio; `hipaa-catalog accounts` shows "
+                         "which accounts see it)")
             left = deadline - time.monotonic()
             if left <= 0:
                 raise PublishError(f"{where}: still {status or 'without a status'} after {limit} s",

@@ -8,6 +8,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from generator.errors import LocalAwsError
+
 from .conftest import FIXTURE_LAUNCH_POLICY, artifact_params, settle
 from .organization import create_organization
 from .test_sc_admin import error_code
@@ -261,3 +263,37 @@ def test_at_most_ten_iam_pattern_principals(hub, sc):
         sc.associate_principal_with_portfolio(PortfolioId=hub.portfolio, PrincipalType="IAM_PATTERN",
                                               PrincipalARN="arn:aws:iam:::role/OneTooMany")
     assert error_code(exc) == "LimitExceededException"
+
+
+def test_share_errors_leave_the_failed_accounts_without_the_portfolio_until_shared_again(hub, sc, aws_env):
+    """*DescribePortfolioShareStatus* (https://docs.aws.amazon.com/servicecatalog/latest/dg/API_DescribePortfolioShareStatus.html):
+    Status COMPLETED_WITH_ERRORS | ERROR, ShareDetails {SuccessfulShares, ShareErrors [{Accounts, Message, Error}]};
+    the failures are the endpoint's, on request (AWS does not document their causes)."""
+    sc.enable_aws_organizations_access()
+    failing, fine = hub.accounts["Prod-1"], hub.accounts["Prod-0"]
+    with pytest.raises(LocalAwsError, match="fail_accounts"):
+        aws_env.set_shares(["not-an-account"])
+    aws_env.set_shares([failing], error="AccessDeniedException", message="refused")
+    status = wait_for_share(sc, share_with_prod(hub, sc, wait=False))
+    assert status["Status"] == "COMPLETED_WITH_ERRORS"
+    assert status["ShareDetails"] == {"SuccessfulShares": [fine], "ShareErrors": [
+        {"Accounts": [failing], "Message": "refused", "Error": "AccessDeniedException"}]}
+    imported = lambda account: hub.member(account, "servicecatalog").list_accepted_portfolio_shares(  # noqa: E731
+        PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]
+    assert len(imported(fine)) == 1 and imported(failing) == []
+    assert sc.list_portfolio_access(PortfolioId=hub.portfolio)["AccountIds"] == [fine]
+    # CreatePortfolioShare on the share "will have no effect": the account stays without it
+    node = {"Type": "ORGANIZATIONAL_UNIT", "Value": hub.ous["Prod"]}
+    aws_env.set_shares([])
+    again = sc.create_portfolio_share(PortfolioId=hub.portfolio, OrganizationNode=node, SharePrincipals=True)
+    assert wait_for_share(sc, again["PortfolioShareToken"])["ShareDetails"]["SuccessfulShares"] == [fine]
+    assert imported(failing) == []
+    # an operation that shares (here UpdatePortfolioShare) reaches it; one that reaches no account is ERROR
+    updated = sc.update_portfolio_share(PortfolioId=hub.portfolio, OrganizationNode=node, SharePrincipals=True)
+    assert wait_for_share(sc, updated["PortfolioShareToken"])["Status"] == "COMPLETED"
+    assert len(imported(failing)) == 1
+    aws_env.set_shares([fine, failing])
+    updated = sc.update_portfolio_share(PortfolioId=hub.portfolio, OrganizationNode=node, SharePrincipals=True)
+    status = wait_for_share(sc, updated["PortfolioShareToken"])
+    assert (status["Status"], status["ShareDetails"]["SuccessfulShares"]) == ("ERROR", [])
+    assert imported(fine) == imported(failing) == []

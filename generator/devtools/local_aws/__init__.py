@@ -7,6 +7,7 @@
         endpoint.set_faults(throttle=0.2, seed=1, services=["servicecatalog"])
         endpoint.set_resource_failures([{"logical_id": "Instance", "action": "UPDATE"}])
         endpoint.set_artifacts(pending_reads=2, fail_names=["1.2.0"])
+        endpoint.set_shares(["111122223333"])   # organisation shares fail for that account
         endpoint.set_iam(enforce=False)          # IAM of launch roles: on by default
         endpoint.iam_requests()                  # every authorization request and its decision
         ...
@@ -134,6 +135,12 @@ class LocalAws:
         given = {"pending_reads": pending_reads, "pending_seconds": pending_seconds, "fail_next": fail_next,
                  "fail_names": fail_names}
         return self._control("POST", "artifacts", {k: v for k, v in given.items() if v is not None})
+
+    def set_shares(self, fail_accounts: list[str], error: str = "", message: str = "") -> dict[str, Any]:
+        """Make organisation portfolio share operations fail for ``fail_accounts`` (listed in ShareErrors with
+        ``error`` and ``message``; defaults chosen); ``set_shares([])`` turns it off."""
+        return self._control("POST", "shares", {"fail_accounts": list(fail_accounts), "error": error,
+                                                "message": message})
 
     def set_iam(self, enforce: bool) -> dict[str, Any]:
         """Turn IAM enforcement of Service Catalog launch roles on or off (off: still logged, never refused)."""

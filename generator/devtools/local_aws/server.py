@@ -11,8 +11,8 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               "account": "123456789012"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
   POST   /_local_aws/reset    drop every resource of every service, the call log, the faults, the
-                              resource failures and the IAM request log; artifact and IAM settings
-                              back to the start-up ones
+                              resource failures, the share faults and the IAM request log; artifact and
+                              IAM settings back to the start-up ones
   GET    /_local_aws/resource-failures   the CloudFormation resource failures in force
   POST   /_local_aws/resource-failures   add one or a list: {"logical_id": "Instance", "type": ...,
                               "stack": "part of a stack name", "action": "CREATE|UPDATE|DELETE|ANY",
@@ -28,6 +28,10 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               "fail_names": ["1.2.0"]}: CREATING for that many DescribeProvisioningArtifact
                               reads and seconds after creation; the next N new artifacts, or those
                               named, end FAILED
+  GET    /_local_aws/shares              the accounts organisation share operations fail for
+  POST   /_local_aws/shares              {"fail_accounts": ["111122223333"], "error": "...", "message": "..."}:
+                              share operations that reach them list them in ShareErrors
+                              (servicecatalog/sharing.py); an empty object turns it off
 
 With ``--ready-account`` (``make local-aws READY=1``) it first prepares a ready account on itself
 (``generator/devtools/local_account.py``, run as a process of its own with the endpoint's variables), writes its
@@ -150,6 +154,12 @@ class LocalAwsApp:
             elif (method, name) != ("GET", "iam"):
                 return None
             return enforcement.SETTINGS.to_dict()
+        if name == "shares" and method in ("GET", "POST"):
+            from .servicecatalog import sharing
+
+            if method == "POST":
+                sharing.SHARE_FAULTS.configure(_body(environ) or {})
+            return sharing.SHARE_FAULTS.to_dict()
         if name == "artifacts" and method in ("GET", "POST"):
             from .servicecatalog import models
 
@@ -161,18 +171,20 @@ class LocalAwsApp:
 
 def reset_state() -> None:
     """Forget every resource of every service (moto's own reset, which includes our backends), the
-    resource failures and the IAM request log, and artifact and IAM settings changed since the start."""
+    resource failures, the share faults and the IAM request log, and artifact and IAM settings changed since
+    the start."""
     from moto.moto_api._internal.models import moto_api_backend
 
     from . import organizations
     from .cloudformation import forced
     from .iam import enforcement
-    from .servicecatalog import models
+    from .servicecatalog import models, sharing
 
     moto_api_backend.reset()
     organizations.reset()
     forced.clear()
     models.ARTIFACTS.restore()
+    sharing.SHARE_FAULTS.restore()
     enforcement.SETTINGS.restore()
 
 

@@ -37,17 +37,29 @@ API note (what is emulated; a mixin of ``ServiceCatalogBackend``, handlers in re
   name in the account that launches ("the IAM role with that name in the account will be used",
   *CreateConstraint*, Parameters); provisioning then runs there, as that role, with IAM enforced.
 
+* Share errors, on request (``SHARE_FAULTS``, ``POST /_local_aws/shares {"fail_accounts": [...]}``): an
+  organisation share operation (CreatePortfolioShare of a new share, UpdatePortfolioShare) that reaches a
+  failing account lists it in ``ShareDetails.ShareErrors`` ({Accounts, Message, Error}: *ShareError*, AWS
+  Service Catalog API Reference) rather than in SuccessfulShares, and ends COMPLETED_WITH_ERRORS, or ERROR
+  when it reached no account (*DescribePortfolioShareStatus*, Status: NOT_STARTED | IN_PROGRESS | COMPLETED
+  | COMPLETED_WITH_ERRORS | ERROR); that account does not see the portfolio until a later operation on the
+  share reaches it.  Which errors AWS gives, and what each status means exactly, it does not document:
+  the causes, texts and that reading of the two statuses are chosen.
+
 Not modelled: TagOption sharing's effect (the flag is kept and reported), a recipient's own products or
-constraints added to an imported portfolio, share errors (COMPLETED_WITH_ERRORS, ERROR), principal
-checks on an account's own (not imported) portfolios (every caller is entitled, as before).
+constraints added to an imported portfolio, principal checks on an account's own (not imported) portfolios
+(every caller is entitled, as before).
 """
 
 from __future__ import annotations
 
 import contextvars
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from generator.errors import ConfigError
 
 from .common import new_id, paginate
 from .exceptions import (
@@ -69,6 +81,44 @@ ORG_NODE_TYPES = ("ORGANIZATION", "ORGANIZATIONAL_UNIT", "ACCOUNT")
 CALLER: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("servicecatalog_caller", default=None)
 
 
+class ShareFaults:
+    """Accounts an organisation share operation fails for (``POST /_local_aws/shares``), and the error given."""
+
+    ERROR = "AccessDeniedException"
+    MESSAGE = "The portfolio could not be shared with this account"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.restore()
+
+    def configure(self, data: Any) -> None:
+        if not isinstance(data, dict) or set(data) - {"fail_accounts", "error", "message"}:
+            raise ConfigError(f"shares: {data!r}; allowed keys: fail_accounts (a list of account ids), error, message")
+        accounts = data.get("fail_accounts", [])
+        if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a)
+                                                     for a in accounts):
+            raise ConfigError(f"shares fail_accounts: {accounts!r}; allowed: a list of 12-digit account ids")
+        for key in ("error", "message"):
+            if not isinstance(data.get(key, ""), str):
+                raise ConfigError(f"shares {key}: {data[key]!r}; allowed: text")
+        with self._lock:
+            self.fail_accounts = list(accounts)
+            self.error = data.get("error") or self.ERROR
+            self.message = data.get("message") or self.MESSAGE
+
+    def restore(self) -> None:
+        with self._lock:
+            self.fail_accounts: list[str] = []
+            self.error, self.message = self.ERROR, self.MESSAGE
+
+    def to_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {"fail_accounts": list(self.fail_accounts), "error": self.error, "message": self.message}
+
+
+SHARE_FAULTS = ShareFaults()
+
+
 @dataclass
 class Share:
     portfolio_id: str
@@ -78,6 +128,7 @@ class Share:
     share_principals: bool = False
     accepted: bool = False    # account-to-account shares only; organisation shares are imported at once
     created_by: "ShareOperation | None" = None  # an organisation share reaches no one until it is COMPLETED
+    failed: set[str] = field(default_factory=set)  # accounts its last operation failed for: it does not reach them
 
     @property
     def available(self) -> bool:
@@ -103,17 +154,27 @@ class ShareOperation:
     accounts: list[str] = field(default_factory=list)
     pending_reads: int = 1
     reads: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)   # ShareError: Accounts, Message, Error
 
     @property
     def settled(self) -> bool:
         return self.reads > self.pending_reads
 
+    @property
+    def status(self) -> str:
+        if not self.settled:
+            return "IN_PROGRESS"
+        if not self.errors:
+            return "COMPLETED"
+        return "COMPLETED_WITH_ERRORS" if self.accounts else "ERROR"
+
     def describe(self, observe: bool = False) -> dict[str, Any]:
         if observe and not self.settled:
             self.reads += 1
         return {"PortfolioShareToken": self.token, "PortfolioId": self.portfolio_id,
-                "OrganizationNodeValue": self.node_value, "Status": "COMPLETED" if self.settled else "IN_PROGRESS",
-                "ShareDetails": {"SuccessfulShares": list(self.accounts) if self.settled else [], "ShareErrors": []}}
+                "OrganizationNodeValue": self.node_value, "Status": self.status,
+                "ShareDetails": {"SuccessfulShares": list(self.accounts) if self.settled else [],
+                                 "ShareErrors": [dict(e) for e in self.errors] if self.settled else []}}
 
 
 def caller_arns(account_id: str, access_key: str) -> list[str] | None:
@@ -202,8 +263,9 @@ class SharingMixin:
         org = self._organization_admin("GetAWSOrganizationsAccessStatus")
         return "ENABLED" if org.is_enabled(SERVICE_PRINCIPAL) else "DISABLED"
 
-    def _node_accounts(self: "ServiceCatalogBackend", share: Share) -> list[str]:
-        """The accounts an organisation share reaches now (ACTIVE, under the node, not the sharer)."""
+    def _node_accounts(self: "ServiceCatalogBackend", share: Share, failed_too: bool = False) -> list[str]:
+        """The accounts an organisation share reaches now (ACTIVE, under the node, not the sharer, not failed
+        by its last operation unless ``failed_too``)."""
         org = self._organization()
         if org is None:
             return []
@@ -212,7 +274,7 @@ class SharingMixin:
             found = [account] if account is not None and account.status == "ACTIVE" else []
         else:
             found = org.accounts_under(share.value)
-        return [a.id for a in found if a.id != self.account_id]
+        return [a.id for a in found if a.id != self.account_id and (failed_too or a.id not in share.failed)]
 
     # -- the sharer's side -----------------------------------------------------------------------
     def _share_target(self: "ServiceCatalogBackend", params: dict[str, Any], what: str) -> tuple[str, str]:
@@ -247,12 +309,23 @@ class SharingMixin:
         return next((s for s in self.shares if (s.portfolio_id, s.kind, s.value) == (portfolio_id, kind, value)),
                     None)
 
-    def _operation(self: "ServiceCatalogBackend", share: Share) -> ShareOperation:
+    def _operation(self: "ServiceCatalogBackend", share: Share, reaches: bool = True) -> ShareOperation:
+        """A share operation; ``reaches``: it shares with the node's accounts (creating or updating the share),
+        so the accounts ``SHARE_FAULTS`` names fail and stay without the share until another one reaches them."""
         from . import provisioning
 
         token = new_id("share")
-        accounts = self._node_accounts(share) if share.organizational else []
-        operation = ShareOperation(token, share.portfolio_id, share.value, accounts, provisioning.PENDING_READS)
+        accounts = self._node_accounts(share, failed_too=reaches) if share.organizational else []
+        errors: list[dict[str, Any]] = []
+        if reaches and share.organizational:
+            faults = SHARE_FAULTS.to_dict()
+            share.failed = {a for a in accounts if a in faults["fail_accounts"]}
+            accounts = [a for a in accounts if a not in share.failed]
+            if share.failed:
+                errors.append({"Accounts": sorted(share.failed), "Message": faults["message"],
+                               "Error": faults["error"]})
+        operation = ShareOperation(token, share.portfolio_id, share.value, accounts, provisioning.PENDING_READS,
+                                   errors=errors)
         self.share_operations[token] = operation
         return operation
 
@@ -264,7 +337,7 @@ class SharingMixin:
             self._check_node(kind, value, "CreatePortfolioShare")
         share = self._find_share(portfolio.id, kind, value)
         if share is not None:  # "If the portfolio share ... already exists, this action will have no effect"
-            return self._operation(share).token if share.organizational else None
+            return self._operation(share, reaches=False).token if share.organizational else None
         share = Share(portfolio.id, kind, value, bool(params.get("ShareTagOptions")), bool(params.get("SharePrincipals")))
         self.shares.append(share)
         if not share.organizational:
@@ -298,7 +371,7 @@ class SharingMixin:
 
     def delete_portfolio_share(self: "ServiceCatalogBackend", params: dict[str, Any]) -> str | None:  # type: ignore[override]
         share = self._existing_share(params, "DeletePortfolioShare")
-        token = self._operation(share).token if share.organizational else None
+        token = self._operation(share, reaches=False).token if share.organizational else None
         self.shares.remove(share)
         return token
 
