@@ -255,3 +255,36 @@ def test_an_ou_removed_from_the_targets_leaves_the_stack_sets_with_its_stacks_ke
                                              DestinationParentId=org.ous["Test"])
     assert all(cf.list_stack_instances(StackSetName=n, StackInstanceAccount=joining)["Summaries"] == []
                for n in names.values())
+
+
+def test_accounts_of_a_removed_ou_still_under_another_target_keep_their_instances(organisation, hc):
+    """An OU below the removed one stays a target: DeleteStackInstances spares its accounts (DeploymentTargets
+    AccountFilterType DIFFERENCE: "all accounts in the selected OUs except for specific accounts listed")."""
+    o, org = organisation, organisation["org"]
+    organizations = org.client("organizations")
+    inner = organizations.create_organizational_unit(ParentId=org.ous["Test"], Name="Inner")["OrganizationalUnit"]["Id"]
+    staying = org.accounts["Test-2"]
+    organizations.move_account(AccountId=staying, SourceParentId=org.ous["Test"], DestinationParentId=inner)
+    path = o["settings"]
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(f'test = ["{org.ous["Test"]}"]\n', f'test = ["{org.ous["Test"]}"]\ninner = ["{inner}"]\n'))
+    code, _out, err = deploy(o, hc, "deploy-baseline")
+    assert code == 0, err
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text.replace(f'test = ["{org.ous["Test"]}"]\n', f'inner = ["{inner}"]\n'))
+    code, out, err = deploy(o, hc, "deploy-baseline")
+    assert code == 0, err
+    (plan,) = out["stack_sets"]
+    assert plan["delete_instances"] == {org.ous["Test"]: {"regions": [REGION], "accounts_kept": [staying]}}
+    assert sorted(i["account"] for i in plan["instances"] if i["action"] == "delete") == \
+        sorted([org.accounts["Test-0"], org.accounts["Test-1"]])
+    cf = org.client("cloudformation")
+    name = "hipaa-catalog-account-baseline"
+    left = {i["Account"] for i in cf.list_stack_instances(StackSetName=name)["Summaries"]}
+    assert left == {org.accounts[f"Prod-{n}"] for n in range(3)} | {staying}
+    assert sorted(cf.describe_stack_set(StackSetName=name)["StackSet"]["OrganizationalUnitIds"]) == \
+        sorted([org.ous["Prod"], inner])
+    code, out, err = deploy(o, hc, "deploy-baseline")
+    assert code == 0 and all(p["action"] == "none" and not p["delete_instances"] for p in out["stack_sets"]), out
