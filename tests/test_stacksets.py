@@ -96,3 +96,15 @@ def test_organisation_deploy_refuses_before_any_aws_call(hc, built, tmp_path, ar
     args = [settings_with_organization(tmp_path) if a == "ORG" else a for a in args]
     code, _out, err = hc(*args, "--out", str(built))
     assert code == 2 and message in err, err
+
+
+def test_instances_of_an_ou_removed_from_the_targets_keep_their_stacks_for_the_evidence(rendered):
+    """stacksets.RETAIN_STACKS's reason, kept true: the baseline's buckets survive a stack deletion, the key
+    encrypting the log bucket does not ("If a resource has no DeletionPolicy attribute, AWS CloudFormation
+    deletes the resource by default", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html;
+    "When you remove a KMS key from a CloudFormation stack, AWS KMS schedules the KMS key for deletion",
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html)."""
+    resources = template(rendered, "account-baseline")["Resources"]
+    assert {resources[b].get("DeletionPolicy") for b in ("LogBucket", "AccessLogBucket", "LogReplicaBucket")} == {"Retain"}
+    assert "DeletionPolicy" not in resources["LogKey"] and "LogKey" in json.dumps(resources["LogBucket"])
+    assert stacksets.RETAIN_STACKS is True

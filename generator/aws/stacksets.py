@@ -93,6 +93,7 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 ACCOUNT_INPUTS = ("VpcId", "PrivateSubnetIds", "PublicSubnetIds", "ProdCertificateArn", "ProdHostedZoneId",
                   "ProdDomain", "InstanceSubnetId", "InstanceAvailabilityZone", "WebServerImageId")
 DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
+BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 # DeleteStackInstances' RetainStacks for an OU removed from the targets: "Removes the stack instances from the
 # specified StackSet, but doesn't delete the stacks" (*DeleteStackInstances*, AWS CloudFormation API Reference,
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html); "you manage
@@ -105,7 +106,6 @@ DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
 # launch role is kept too: the portfolio stays shared with the OU until its share is removed, and the
 # products provisioned there are updated and terminated as that role.
 RETAIN_STACKS = True
-BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 
 
 @dataclass(frozen=True)
@@ -171,6 +171,10 @@ class StackSetPlan:
     @property
     def has_changes(self) -> bool:
         return self.set_action != "none" or bool(self.create_targets) or bool(self.delete_targets)
+
+    def departing(self, ou: str) -> list[InstanceChange]:
+        """The stack instances that leave the stack set with ``ou``, an OU no longer targeted."""
+        return [i for i in self.instances if i.action == "delete" and i.target == ou]
 
     def to_json(self) -> dict:
         return {"stack_set": self.spec.name, "product": self.spec.product, "version": self.spec.version,
@@ -435,8 +439,7 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     # first the OUs no longer targeted: their instances are not updated on the way out
     for ou, d in sorted(p.delete_targets.items()):
         op_id = _operation_id(spec.name, "delete-instances", ou, ",".join(d["keep"]), count)
-        leaving = sum(1 for i in p.instances if i.action == "delete" and i.target == ou)
-        progress(f"removing {leaving} stack instance(s) of {spec.name} in {ou}, no longer a target, from the stack "
+        progress(f"removing {len(p.departing(ou))} stack instance(s) of {spec.name} in {ou}, no longer a target, from the stack "
                  "set; their stacks stay in the accounts (RetainStacks)")
         targets: dict = {"OrganizationalUnitIds": [ou]}
         if d["keep"]:

@@ -246,9 +246,8 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
         for region, targets in sorted(p.create_targets.items()):
             print(f"  new stack instances in {region} for {', '.join(targets)}", file=file)
         for ou, d in sorted(p.delete_targets.items()):
-            leaving = sum(1 for i in p.instances if i.action == "delete" and i.target == ou)
             kept = f"; {len(d['keep'])} account(s) of it stay, under another target" if d["keep"] else ""
-            print(f"  {ou} is no longer a target: {leaving} stack instance(s) leave the stack set (delete), their "
+            print(f"  {ou} is no longer a target: {len(p.departing(ou))} stack instance(s) leave the stack set (delete), their "
                   f"stacks kept in the accounts (RetainStacks), and accounts joining it later get none{kept}", file=file)
     rows = [(i.stack_set, i.account, i.account_name, i.environment or "-", i.region, i.action,
              i.detailed_status or i.status or "-", i.drift or "-") for p in plans for i in p.instances]
