@@ -54,7 +54,7 @@ SHAPES = {
     "deploy-baseline --organization": {"product", "version", "region", "organization", "accounts", "stack_sets",
                                        "executed", "operations"},
     "accounts": {"organization", "management_account", "hub_account", "regions", "targets",
-                 "service_catalog_access", "accounts"},
+                 "service_catalog_access", "drift_detection", "accounts"},
     "error": {"error"},
 }
 SHAPES["deploy-launch-role"] = SHAPES["deploy-baseline"]

@@ -197,6 +197,26 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
         PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"] == []
     assert all(cf.list_stack_instances(StackSetName=n, StackInstanceAccount=outside)["Summaries"] == [] for n in names)
 
+    # drift: a stack deleted outside its stack set is found by `accounts --detect-drift`, which runs the
+    # detection on every stack set, waits for it and then lists
+    role_set = "hipaa-catalog-launch-role"
+    (instance,) = cf.list_stack_instances(StackSetName=role_set, StackInstanceAccount=test)["Summaries"]
+    org.member(test, "cloudformation").delete_stack(StackName=instance["StackId"])
+    code, listing, err = hc("--settings", o["settings"], "accounts", "--no-products")
+    assert code == 0, err
+    assert {a["launch_role"][REGION]["drift_status"] for a in listing["accounts"]} == {"NOT_CHECKED"}
+    assert listing["drift_detection"] == []
+    code, listing, err = hc("--settings", o["settings"], "accounts", "--no-products", "--detect-drift")
+    assert code == 0, err
+    check("accounts", listing)
+    detected = {d["stack_set"]: d for d in listing["drift_detection"]}
+    assert set(detected) == set(names) and all(d["status"] == "SUCCEEDED" for d in detected.values())
+    assert f"detecting drift of stack set {role_set}" in err and f"{role_set}: {test} {REGION}: SUCCEEDED" in err
+    drift = {a["account_id"]: (a["baseline"][REGION]["drift_status"], a["launch_role"][REGION]["drift_status"])
+             for a in listing["accounts"]}
+    assert drift.pop(test) == ("IN_SYNC", "DRIFTED")
+    assert set(drift.values()) == {("IN_SYNC", "IN_SYNC")}, drift
+
 
 def test_an_ou_removed_from_the_targets_leaves_the_stack_sets_with_its_stacks_kept(organisation, hc):
     """DeleteStackInstances with RetainStacks (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html):

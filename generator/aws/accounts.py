@@ -6,7 +6,9 @@ From the hub (the management account or a delegated administrator), reads only:
 - per stack set (``generator.aws.stacksets.STACK_SETS``), each account's stack instance in each region:
   Status (CURRENT | OUTDATED | INOPERABLE), StackInstanceStatus.DetailedStatus and DriftStatus (DRIFTED |
   IN_SYNC | UNKNOWN | NOT_CHECKED), from ListStackInstances (AWS CloudFormation API Reference); drift is
-  what the last drift detection found, ``aws cloudformation detect-stack-set-drift`` refreshes it;
+  what the last drift detection found; with ``detect_drift`` (``--detect-drift``) the command first runs
+  DetectStackSetDrift on every stack set and waits for each (``stacksets.detect_drift``), a write to
+  CloudFormation that checks every stack instance's stack;
 - whether the portfolio is visible there: the account is under a node the portfolio is shared with in that
   region (DescribePortfolioShares; "If the recipient is in an organization node, the share is automatically
   imported, and the field is always set to true", PortfolioShareDetail.Accepted, AWS Service Catalog API
@@ -102,7 +104,8 @@ def _products(sess, account: str, partition: str, settings: Settings, recorder) 
         return None, f"not read as {org.member_role}: {exc}"
 
 
-def status(settings: Settings, *, products: bool = True, recorder: aws.CallRecorder | None = None) -> dict:
+def status(settings: Settings, *, products: bool = True, detect_drift: bool = False,
+           progress: stacksets.Progress | None = None, recorder: aws.CallRecorder | None = None) -> dict:
     """The state of every target account (see the module docstring)."""
     org = settings.organization
     if org is None:
@@ -116,6 +119,8 @@ def status(settings: Settings, *, products: bool = True, recorder: aws.CallRecor
     tree = org_tree.describe(orgs)
     accounts = org_tree.target_accounts(orgs, org, tree.management_account)
     cf = aws.client(sess, "cloudformation", region, recorder)
+    detections = [d for d in (stacksets.detect_drift(cf, name, org, progress=progress)
+                              for name in (stacksets.stack_set_names() if detect_drift else ())) if d]
     baseline, launch_role = _instances(cf, BASELINE, org.call_as), _instances(cf, LAUNCH_ROLE, org.call_as)
     shared = {r: _shared_nodes(sess, settings, r, recorder) for r in org.regions}
     rows = [AccountStatus(a.id, a.name, a.status, a.environment, a.target, a.parent) for a in accounts]
@@ -132,4 +137,4 @@ def status(settings: Settings, *, products: bool = True, recorder: aws.CallRecor
     return {"organization": tree.id, "management_account": tree.management_account, "hub_account":
             identity["Account"], "regions": list(org.regions), "targets": {k: list(v) for k, v in org.targets.items()},
             "service_catalog_access": _access_status(sess, region, recorder),
-            "accounts": [r.to_json() for r in rows]}
+            "drift_detection": detections, "accounts": [r.to_json() for r in rows]}

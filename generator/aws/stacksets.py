@@ -484,6 +484,33 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     return operations
 
 
+def detect_drift(cf, name: str, org: OrganizationSettings, *, progress: Progress | None = None,
+                 timeout: float = 3600) -> dict | None:
+    """Run drift detection on stack set ``name`` and wait for it; None when there is no such stack set or it
+    has no stack instance (nothing to check).
+
+    DetectStackSetDrift "returns the OperationId of the StackSet drift detection operation. Use this operation
+    id with DescribeStackSetOperation to monitor the progress"; once it has completed, ListStackInstances has
+    "the drift status and last drift time checked of each instance", and "You can only run a single drift
+    detection operation on a given StackSet at one time" (*DetectStackSetDrift*, AWS CloudFormation API
+    Reference, https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DetectStackSetDrift.html).
+    So an operation of an earlier run still under way is waited for first.  The operation id is derived from
+    the stack set and its operation count, so a retried call is the same detection."""
+    progress = progress or (lambda _m: None)
+    current = observe(cf, name, org.call_as)
+    if not current.exists or not current.instances:
+        return None
+    history = _previous_operations(cf, name, org.call_as)
+    for op in history:
+        if op.get("Status") in BUSY_OPERATION:
+            wait(cf, name, op["OperationId"], org.call_as, progress, timeout)
+    op_id = _operation_id(name, "detect-drift", str(len(history)))
+    progress(f"detecting drift of stack set {name} ({len(current.instances)} stack instance(s))")
+    _call(cf, "DetectStackSetDrift", name, StackSetName=name, OperationPreferences=operation_preferences(org),
+          OperationId=op_id, CallAs=org.call_as)
+    return wait(cf, name, op_id, org.call_as, progress, timeout)
+
+
 def wait(cf, name: str, op_id: str, call_as: str, progress: Progress, timeout: float) -> dict:
     """Poll DescribeStackSetOperation until the operation ends; report each stack instance's result once."""
     deadline, delays = time.monotonic() + timeout, aws.backoff(5.0, first=0.2)

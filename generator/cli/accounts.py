@@ -13,12 +13,14 @@ examples:
   hipaa-catalog accounts                  every target account: baseline and launch-role stack instances (status,
                                           drift), whether the portfolio is visible, which product versions run
   hipaa-catalog accounts --no-products    hub-side data only: no role assumed in the member accounts
+  hipaa-catalog accounts --detect-drift   run drift detection on every stack set first (progress per stack
+                                          instance on stderr), wait for it, then list
   hipaa-catalog accounts --json           the same as JSON (snake_case keys)
 
 Run it with the hub's credentials (the management account, or a delegated administrator); the settings'
 [organization] names the targets.  Provisioned products are read in each account as organization.member_role
-(default OrganizationAccountAccessRole).  Drift is what the last drift detection found:
-aws cloudformation detect-stack-set-drift --stack-set-name hipaa-catalog-account-baseline refreshes it.
+(default OrganizationAccountAccessRole).  Drift is what the last drift detection found (NOT_CHECKED before
+the first); --detect-drift runs a new one on every stack set (DetectStackSetDrift) and waits for it.
 """
 
 
@@ -30,6 +32,8 @@ def register(sub) -> None:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--no-products", action="store_true",
                    help="do not assume a role in the member accounts to list their provisioned products")
+    p.add_argument("--detect-drift", action="store_true",
+                   help="run drift detection on every stack set (DetectStackSetDrift) and wait for it before listing")
     output.add_json_flag(p)
     p.set_defaults(func=run)
 
@@ -57,12 +61,17 @@ def rows(data: dict) -> list[tuple]:
 
 def run(args) -> int:
     settings = catalog_settings.load(args.settings)
-    data = accounts.status(settings, products=not args.no_products)
+    data = accounts.status(settings, products=not args.no_products, detect_drift=args.detect_drift,
+                           progress=output.progress)
     if args.json:
         output.emit_json(data)
         return 0
     print(f"organisation {data['organization']} (management account {data['management_account']}), hub "
           f"{data['hub_account']}, Service Catalog's Organizations access: {data['service_catalog_access']}")
+    for d in data["drift_detection"]:
+        drifted = sorted(f"{r['account']} {r['region']}" for r in d["results"] if r["status"] != "SUCCEEDED")
+        print(f"drift detection of {d['stack_set']}: {d['status']}"
+              + (f" (not checked: {', '.join(drifted)})" if drifted else ""))
     print(output.table(["account", "name", "environment", "target", "baseline", "launch role", "portfolio visible",
                         "provisioned products"], rows(data)))
     return 0

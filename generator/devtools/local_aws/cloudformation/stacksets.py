@@ -620,12 +620,15 @@ def detect_drift(stack_set: StackSet, params: dict[str, Any]) -> str:
 
 
 def _same_values(stack, stack_set: StackSet, instance: Instance) -> bool:
-    """Do the stack's parameter values (defaults included) match what the stack set would give it?"""
+    """Do the stack's parameter values (defaults included) match what the stack set would give it?
+
+    Compared as given, not as resolved: a Systems Manager parameter type's value is the parameter's name
+    and a list type's the comma-separated string, while moto's resolved values are the SSM value and a list."""
     declared = (stack.template_dict or {}).get("Parameters") or {}
-    expected = {k: str(spec["Default"]) for k, spec in declared.items() if "Default" in spec}
-    expected.update(stack_set.values_for(instance))
-    actual = stack.resource_map.resolved_parameters
-    return all(str(actual.get(k)) == v for k, v in expected.items())
+    defaults = {k: str(spec["Default"]) for k, spec in declared.items() if "Default" in spec}
+    expected = {**defaults, **stack_set.values_for(instance)}
+    actual = {**defaults, **{k: str(v) for k, v in stack.resource_map.input_parameters.items()}}
+    return all(actual.get(k) == v for k, v in expected.items())
 
 
 def _same_template(stack, template: str) -> bool:
