@@ -27,7 +27,8 @@ Trust: only ``servicecatalog.amazonaws.com``, and only on behalf of this account
 regions: the launch-constraint page's "Adding Confused Deputy to Launch Constraint": "you can restrict
 the launch role access by using ``sourceAccount`` and ``sourceArn`` conditions in the launch role trust
 policy" (``aws:SourceAccount``; ``aws:SourceArn`` ``arn:<partition>:servicecatalog:<region>:<account>:*``,
-the templated form the page says is the only one supported).
+the templated form the page says is the only one supported).  What AWS does not document is the source of a
+launch from a portfolio shared through AWS Organizations (``trust_policy``).
 
 Every statement's Sid says what it is for; the policy's Metadata (``needed-by``) lists,
 per Sid, the resource types (or Service Catalog operations) that need it.  Managed policies only, none
@@ -316,6 +317,19 @@ def _with_needs(policy, needed_by: dict[str, list[str]]):
 
 
 def trust_policy(cfg: LaunchRoleConfig):
+    """Service Catalog may assume the role only for launches of this account in the catalog's regions.
+
+    Documented: the conditions themselves, for a launch constraint of the account's own portfolio ("Adding
+    Confused Deputy to Launch Constraint", *AWS Service Catalog Launch Constraints*,
+    https://docs.aws.amazon.com/servicecatalog/latest/adminguide/constraints-launch.html), and that a
+    ``LocalRoleName`` constraint uses "the IAM role with that name in the account" of the user who launches
+    (*AWS::ServiceCatalog::LaunchRoleConstraint*, LocalRoleName,
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-servicecatalog-launchroleconstraint.html).
+    Not documented: which account and ARN Service Catalog gives as ``aws:SourceAccount`` / ``aws:SourceArn``
+    when a member account launches from a portfolio shared with it through AWS Organizations: neither page
+    says, and no other page of the Administrator Guide found (sharing, confused deputy, LocalRoleName) does.  This role is the member account's own and the provisioned product is
+    created there, so the conditions name the role's account (``AWS::AccountId``); the README ("Setting up an
+    organisation") says how a different source would show and what to do."""
     source_arns = [Sub(f"arn:${{AWS::Partition}}:servicecatalog:{region}:${{AWS::AccountId}}:*")
                    for region in cfg.regions]
     return service_trust(SERVICE_CATALOG, condition=Condition([
