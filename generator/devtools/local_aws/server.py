@@ -219,7 +219,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, servicecatalog, sts
+    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, s3, servicecatalog, sts
 
     servicecatalog.register()
     organizations.register()
@@ -227,6 +227,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     acm.register()
     codecommit.register()
     route53.register()
+    s3.register()
     elbv2.register()
     ready = threading.Event()
 
