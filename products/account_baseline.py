@@ -20,7 +20,9 @@ catalog must.  S3 needs the destination to exist when replication is configured 
 or buckets must already exist", *AWS::S3::Bucket*, AWS CloudFormation User Guide,
 https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-s3-bucket.html), so the
 replica bucket's ARN and key are parameters that deploy-baseline fills from the replica region's stack
-once it exists; until then they are empty and replication is off (``ReplicatesLogs``).
+once it exists; until then they are empty and replication is off (``ReplicatesLogs``).  In an organisation
+the stack sets read them from the settings of the log-replica stack set, deployed first
+(products/log_replica.py), so replication is on from the first deployment.
 """
 
 from __future__ import annotations
@@ -221,14 +223,12 @@ def _parameters(t: Template, cfg: BaselineConfig) -> dict:
         AllowedPattern=f"^$|^{BUCKET_ARN_PATTERN}$", ConstraintDescription="empty, or an S3 bucket ARN",
         Description="bucket the log bucket replicates to: "
                     + ("the settings' replica bucket" if external else
-                       "the LogReplicaBucketArn output of the baseline stack in the replica region, filled by "
-                       "deploy-baseline; empty (replication off) until that stack exists")))
+                       "set by deploy-baseline once it exists (empty: replication off)")))
     p["LogReplicaKeyArn"] = t.add_parameter(Parameter(
         admin.REPLICA_KEY_ARN, Type="String", Default=cfg.replica_kms_key_arn,
         AllowedPattern=f"^$|^{KMS_KEY_ARN_PATTERN}$", ConstraintDescription="empty, or a KMS key ARN",
         Description="KMS key of the replica region that encrypts the replicas: "
-                    + ("the settings' replica key" if external else
-                       "the LogKeyArn output of the baseline stack in the replica region, filled by deploy-baseline")))
+                    + ("the settings' replica key" if external else "set by deploy-baseline")))
     p["AdministratorEmail"] = t.add_parameter(Parameter(
         "AdministratorEmail", Type="String", AllowedPattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         ConstraintDescription="an e-mail address", Description="security administrator notified of alarms"))
@@ -301,7 +301,7 @@ def _log_key(t: Template, cfg: BaselineConfig):
     ]
     key = t.add_resource(kms.customer_key("LogKey", f"{cfg.catalog}: CloudTrail, CloudWatch Logs, Config and "
                                                     "notification topic encryption", statements=statements))
-    alias = t.add_resource(kms.alias("LogKeyAlias", f"alias/{cfg.catalog}/logs", key))
+    alias = t.add_resource(kms.alias("LogKeyAlias", admin.logs_key_alias(cfg.catalog), key))
     return key, alias
 
 
@@ -341,22 +341,40 @@ LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS = (
     "deploy-baseline prints the command that turns it on")
 
 
-def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
+def access_log_bucket(logical_id: str, days: int, not_replicated_because: str):
+    """A bucket receiving S3 server access logs (and ALB logs): SSE-S3, since neither can be delivered to an
+    SSE-KMS bucket, and not logging its own access (it would log into itself)."""
     no_self_logging = "this is the access-log bucket; logging it into itself would loop"
-    access = encrypted_bucket("AccessLogBucket", expire_after_days=cfg.log_expiration_days,
-                              noncurrent_expire_days=cfg.log_expiration_days)
+    access = encrypted_bucket(logical_id, expire_after_days=days, noncurrent_expire_days=days)
     waived(access, ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
                              "this bucket uses SSE-S3 (AES256)"),
            ("E9502", no_self_logging))
     checkov_skipped(access, ("CKV_AWS_18", f"{no_self_logging} (HIPAA waiver E9502)"))
     guard_suppressed(access, ("S3_BUCKET_LOGGING_ENABLED", f"{no_self_logging} (HIPAA waiver E9502)"))
-    t.add_resource(not_replicated(access, ACCESS_LOGS_NOT_REPLICATED))
+    return not_replicated(access, not_replicated_because)
+
+
+def server_access_logs_statement(access):
+    """S3 server access logging of this account's buckets may write into ``access``."""
+    return statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [GetAtt(access, "Arn"), "/*"]),
+                     principal=Principal("Service", "logging.s3.amazonaws.com"),
+                     condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
+
+
+def replica_bucket(logical_id: str, key_arn, access, days: int, name=None):
+    """The bucket holding the replica of another region's log bucket: SSE-KMS with ``key_arn``, logging its
+    access into ``access``, objects and old versions kept ``days``."""
+    return not_replicated(encrypted_bucket(
+        logical_id, kms_key_arn=key_arn, access_log_bucket=Ref(access), log_prefix="log-replica-bucket/",
+        expire_after_days=days, noncurrent_expire_days=days, name=name), REPLICA_NOT_REPLICATED)
+
+
+def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
+    access = t.add_resource(access_log_bucket("AccessLogBucket", cfg.log_expiration_days, ACCESS_LOGS_NOT_REPLICATED))
     access_arn = GetAtt(access, "Arn")
     elb_resources = [Join("", [access_arn, Sub("/AWSLogs/${AWS::AccountId}/*")]),
                      Join("", [access_arn, Sub("/*/AWSLogs/${AWS::AccountId}/*")])]
-    server_logs = statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [access_arn, "/*"]),
-                            principal=Principal("Service", "logging.s3.amazonaws.com"),
-                            condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
+    server_logs = server_access_logs_statement(access)
     with_account, service_only = _elb_log_statements(t, cfg, elb_resources)
     access_policy = t.add_resource(tls_only_policy("AccessLogBucketPolicy", access, [server_logs, *with_account]))
     if ELB_ACCOUNT_REGION in t.conditions:  # a catalog mixing both kinds of region: choose per region
@@ -372,7 +390,10 @@ def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
         (GUARD_REPLICATION_RULE, LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS)))
     role = t.add_resource(replication_role(
         "LogReplicationRole", logs, GetAtt(key, "Arn"), replica_arn, replica_key,
-        FindInMap(admin.REPLICATION_MAPPING, Ref("AWS::Region"), admin.REPLICA_REGION), condition=REPLICATES))
+        FindInMap(admin.REPLICATION_MAPPING, Ref("AWS::Region"), admin.REPLICA_REGION), condition=REPLICATES,
+        # the replica region's logs key (one account) or its log-replica key (an organisation), by alias
+        replica_key_aliases=() if cfg.external_replica else (admin.logs_key_alias(cfg.catalog),
+                                                            admin.replica_key_alias(cfg.catalog))))
     logs.ReplicationConfiguration = If(REPLICATES, kms_replication(role[0], replica_arn, replica_key), NoValue)
     log_policy = t.add_resource(tls_only_policy("LogBucketPolicy", logs, [
         *trail.bucket_statements(logs, trail_name(cfg.catalog)),
@@ -380,10 +401,8 @@ def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
     ]))
     replica = None
     if not cfg.external_replica:  # every catalog region holds the replica of the previous region's log bucket
-        replica = t.add_resource(not_replicated(encrypted_bucket(
-            "LogReplicaBucket", kms_key_arn=GetAtt(key, "Arn"), access_log_bucket=Ref(access),
-            log_prefix="log-replica-bucket/", expire_after_days=cfg.replica_expiration_days,
-            noncurrent_expire_days=cfg.replica_expiration_days), REPLICA_NOT_REPLICATED))
+        replica = t.add_resource(replica_bucket("LogReplicaBucket", GetAtt(key, "Arn"), access,
+                                                cfg.replica_expiration_days))
         t.add_resource(tls_only_policy("LogReplicaBucketPolicy", replica))
     templates = t.add_resource(not_replicated(encrypted_bucket(
         "TemplateBucket", kms_key_arn=GetAtt(template_key, "Arn"), access_log_bucket=Ref(access),

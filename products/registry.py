@@ -11,10 +11,10 @@ from generator.product import ProductSpec
 
 
 def _specs() -> dict[str, ProductSpec]:
-    from products import account_baseline, launch_role, web_server
+    from products import account_baseline, launch_role, log_replica, web_server
 
     # the launch role comes last: it covers the resource types of every product built before it
-    specs = [web_server.SPEC, account_baseline.SPEC, launch_role.SPEC]
+    specs = [web_server.SPEC, account_baseline.SPEC, log_replica.SPEC, launch_role.SPEC]
     return {s.name: s for s in specs}
 
 

@@ -443,10 +443,16 @@ def test_two_region_catalog_replicates_the_log_bucket_into_the_other_regions_rep
     assert stmts["WriteReplicas"]["Action"] == ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"]
     assert stmts["WriteReplicas"]["Resource"] == [{"Fn::Join": ["", [REPLICA["LogReplicaBucketArn"], "/*"]]}]
     assert stmts["DecryptSourceObjects"]["Resource"] == [{"Fn::GetAtt": ["LogKey", "Arn"]}]
-    assert stmts["EncryptReplicas"]["Resource"] == [REPLICA["LogReplicaKeyArn"]]
-    assert stmts["EncryptReplicas"]["Condition"] == {"StringLike": {"kms:ViaService": {"Fn::Sub": [
-        "s3.${Region}.amazonaws.com",
-        {"Region": {"Fn::FindInMap": ["LogReplication", {"Ref": "AWS::Region"}, "ReplicaRegion"]}}]}}}
+    # the replica key is named by its alias (an IAM policy cannot name a key by alias): the keys of the replica
+    # region with the logs alias (one account) or the log-replica alias (an organisation), through S3 there
+    replica_region = {"Region": {"Fn::FindInMap": ["LogReplication", {"Ref": "AWS::Region"}, "ReplicaRegion"]}}
+    assert stmts["EncryptReplicas"]["Resource"] == [
+        {"Fn::Sub": ["arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*", replica_region]}]
+    assert stmts["EncryptReplicas"]["Condition"] == {
+        "StringLike": {"kms:ViaService": {"Fn::Sub": ["s3.${Region}.amazonaws.com", replica_region]}},
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/hipaa-catalog/logs",
+                                                             "alias/hipaa-catalog/log-replica"]}}
+    assert _props(res["LogKeyAlias"])["AliasName"] == "alias/hipaa-catalog/logs"
     assert "kms:Encrypt" in stmts["EncryptReplicas"]["Action"]
     assert all(r != "*" for s in stmts.values() for r in s["Resource"])
 
@@ -470,6 +476,14 @@ def test_a_one_region_catalog_without_a_destination_is_refused_with_how(settings
         _with_options(settings, ["us-east-1"])
     assert "add a second region to catalog.regions" in err.value.hint
     assert "replica_bucket_arn" in err.value.hint and "replica_kms_key_arn" in err.value.hint
+
+
+def test_a_bucket_the_settings_name_is_encrypted_with_the_key_they_name(settings):
+    cfg = _with_options(settings, ["us-east-1"], replica_bucket_arn="arn:aws:s3:::evidence-replica",
+                        replica_kms_key_arn=KEY_ARN)
+    stmts = _statements(account_baseline.build(cfg).to_dict()["Resources"]["LogReplicationRolePolicy"])
+    assert stmts["EncryptReplicas"]["Resource"] == [{"Ref": "LogReplicaKeyArn"}]
+    assert set(stmts["EncryptReplicas"]["Condition"]) == {"StringLike"}
 
 
 def test_a_one_region_catalog_replicates_to_the_bucket_the_settings_name(settings):

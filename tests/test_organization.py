@@ -125,6 +125,24 @@ def writes(endpoint) -> list[str]:
     return [f"{c['service']}:{c['operation']}" for c in endpoint.calls() if aws.is_write(c["operation"])]
 
 
+def assert_replicates(org, cf, account: str) -> None:
+    """The account's baseline in REGION replicates its log bucket (LogReplicationRole exists, ReplicatesLogs)
+    into ``<catalog>-replica-<account>-<replica region>``, a bucket of the account."""
+    (instance,) = cf.list_stack_instances(StackSetName=stacksets.BASELINE_PRIMARY,
+                                          StackInstanceAccount=account)["Summaries"]
+    member_cf = org.member(account, "cloudformation")
+    logical = {r["LogicalResourceId"] for r in member_cf.describe_stack_resources(
+        StackName=instance["StackId"])["StackResources"]}
+    assert {"LogBucket", "LogReplicationRole", "LogReplicationRolePolicy"} <= logical, sorted(logical)
+    params = {p["ParameterKey"]: p.get("ResolvedValue", p["ParameterValue"])
+              for p in member_cf.describe_stacks(StackName=instance["StackId"])["Stacks"][0]["Parameters"]}
+    replica_region = catalog_settings.load().regions[1]
+    bucket = f"hipaa-catalog-replica-{account}-{replica_region}"
+    assert params["LogReplicaBucketArn"] == f"arn:aws:s3:::{bucket}", params
+    assert params["LogReplicaKeyArn"] == f"arn:aws:kms:{replica_region}:{account}:alias/hipaa-catalog/log-replica"
+    org.member(account, "s3").head_bucket(Bucket=bucket)
+
+
 def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, hc, monkeypatch):
     o, org = organisation, organisation["org"]
     code, report, err = publish(o, hc)
@@ -157,6 +175,11 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
         assert row["portfolio_visible"] == {REGION: True}
         assert row["provisioned_products"] == []
 
+    # every account's log bucket replicates into its own log-replica bucket of the replica region, which the
+    # log-replica stack set made first (the local S3 refuses replication into a bucket that does not exist)
+    for account in o["targets"]:
+        assert_replicates(org, org.client("cloudformation"), account)
+
     # developers of two member accounts launch the web server with their own credentials
     prod, test = org.accounts["Prod-0"], org.accounts["Test-1"]
     for account in (prod, test):
@@ -188,6 +211,7 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     names = ["hipaa-catalog-account-baseline", "hipaa-catalog-launch-role"]   # one organisation region: no regional one
     instances = {n: cf.list_stack_instances(StackSetName=n, StackInstanceAccount=sandbox)["Summaries"] for n in names}
     assert all(instances[n] and instances[n][0]["Status"] == "CURRENT" for n in names), instances
+    assert_replicates(org, cf, sandbox)
     out = launch_web_server(monkeypatch, hc, developer(org, sandbox), "web-joiner")
     assert out["status"] == "SUCCEEDED"
 
@@ -210,7 +234,7 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     assert code == 0, err
     check("accounts", listing)
     detected = {d["stack_set"]: d for d in listing["drift_detection"]}
-    assert set(detected) == set(names) and all(d["status"] == "SUCCEEDED" for d in detected.values())
+    assert set(detected) == {*names, stacksets.LOG_REPLICA_SET} and all(d["status"] == "SUCCEEDED" for d in detected.values())
     assert f"detecting drift of stack set {role_set}" in err and f"{role_set}: {test} {REGION}: SUCCEEDED" in err
     drift = {a["account_id"]: (a["baseline"][REGION]["drift_status"], a["launch_role"][REGION]["drift_status"])
              for a in listing["accounts"]}

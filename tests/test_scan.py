@@ -167,6 +167,9 @@ def test_the_catalog_is_clean_and_every_suppression_explained(cfn_guard, rendere
         ("account-baseline", "LogBucket", "S3_BUCKET_REPLICATION_ENABLED"),   # until the replica exists
         ("account-baseline", "LogReplicaBucket", "S3_BUCKET_REPLICATION_ENABLED"),
         ("account-baseline", "TemplateBucket", "S3_BUCKET_REPLICATION_ENABLED"),
+        ("log-replica", "ReplicaAccessLogBucket", "S3_BUCKET_LOGGING_ENABLED"),
+        ("log-replica", "ReplicaAccessLogBucket", "S3_BUCKET_REPLICATION_ENABLED"),
+        ("log-replica", "LogReplicaBucket", "S3_BUCKET_REPLICATION_ENABLED"),
         ("healthcare-web-server", "Instance", "EC2_INSTANCES_IN_VPC"),
         ("healthcare-web-server", "HttpsListener", "ELBV2_ACM_CERTIFICATE_REQUIRED"),
         ("healthcare-web-server", "LoadBalancer", "ELB_DELETION_PROTECTION_ENABLED"),

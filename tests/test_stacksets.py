@@ -21,9 +21,10 @@ def template(rendered, name):
 def test_the_baseline_is_a_primary_and_a_regional_stack_set(rendered):
     specs = stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"),
                             {"AdminCidr": "10.0.0.0/16"}, ORG, "us-east-1", "/hipaa-catalog")
-    assert [(s.name, s.regions, s.given["GlobalResources"]) for s in specs] == [
-        ("hipaa-catalog-account-baseline", ("us-east-1",), "YES"),
-        ("hipaa-catalog-account-baseline-regional", ("us-west-2",), "NO")]
+    assert [(s.name, s.regions, s.given["GlobalResources"], s.depends_on) for s in specs] == [
+        ("hipaa-catalog-account-baseline", ("us-east-1",), "YES", ("hipaa-catalog-log-replica",)),
+        ("hipaa-catalog-account-baseline-regional", ("us-west-2",), "NO", ("hipaa-catalog-log-replica",))]
+    assert stacksets.DEPLOYED_FIRST["account-baseline"] == ("log-replica",)
     one_region = OrganizationSettings(targets=ORG.targets, regions=("us-east-1",))
     assert len(stacksets.specs("account-baseline", "1.2.0", template(rendered, "account-baseline"), {}, one_region,
                                "us-east-1", "/hipaa-catalog")) == 1
@@ -32,9 +33,21 @@ def test_the_baseline_is_a_primary_and_a_regional_stack_set(rendered):
         ("hipaa-catalog-launch-role", ("us-east-1",), ("hipaa-catalog-account-baseline",))]
 
 
+def test_the_log_replicas_go_to_every_organisation_region_and_every_replica_region_of_one(rendered):
+    replicas = template(rendered, "log-replica")
+    (spec,) = stacksets.specs("log-replica", "1.0.0", replicas, {}, ORG, "us-east-1", "/hipaa-catalog")
+    assert (spec.name, spec.regions, spec.depends_on) == ("hipaa-catalog-log-replica", ("us-east-1", "us-west-2"), ())
+    # one organisation region: its log bucket's replica region gets the log replicas too
+    one_region = OrganizationSettings(targets=ORG.targets, regions=("us-east-1",))
+    (spec,) = stacksets.specs("log-replica", "1.0.0", replicas, {}, one_region, "us-east-1", "/hipaa-catalog")
+    assert spec.regions == ("us-east-1", "us-west-2")
+
+
 @pytest.mark.parametrize("given, message", [
     ({"GlobalResources": "NO"}, "-p GlobalResources is set by the organisation deploy"),
     ({"VpcId": "vpc-1"}, "-p VpcId is each account's own"),
+    ({"LogReplicaBucketArn": "arn:aws:s3:::elsewhere"},
+     "-p LogReplicaBucketArn is set in every account and region by stack set hipaa-catalog-log-replica"),
 ])
 def test_parameters_the_organisation_deploy_sets_are_refused(rendered, given, message):
     with pytest.raises(ConfigError, match=message):
@@ -51,6 +64,14 @@ def test_account_inputs_come_from_ssm_in_each_account_and_nothing_else_changes(r
         "Type": "AWS::SSM::Parameter::Value<AWS::EC2::VPC::Id>", "Default": "/hipaa-catalog/account-inputs/VpcId",
         "Description": built["Parameters"]["VpcId"]["Description"]}
     assert len(json.dumps(org, separators=(",", ":"), sort_keys=True)) <= 51_200   # TemplateBody limit
+    # where the log bucket replicates to: what the log-replica stack set wrote in the account and region
+    assert {k: org["Parameters"][k]["Default"] for k in ("LogReplicaBucketArn", "LogReplicaKeyArn")} == {
+        "LogReplicaBucketArn": "/hipaa-catalog/log-replica/destination-bucket-arn",
+        "LogReplicaKeyArn": "/hipaa-catalog/log-replica/destination-key-arn"}
+    assert org["Parameters"]["LogReplicaKeyArn"]["Type"] == "AWS::SSM::Parameter::Value<String>"
+    written = {r["Properties"]["Name"] for r in template(rendered, "log-replica")["Resources"].values()
+               if r["Type"] == "AWS::SSM::Parameter"}
+    assert written == {org["Parameters"][k]["Default"] for k in ("LogReplicaBucketArn", "LogReplicaKeyArn")}
     assert org["Parameters"]["PrivateSubnetIds"]["Type"] == "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>"
     assert org["Parameters"]["AdminCidr"] == built["Parameters"]["AdminCidr"]   # one value for the organisation
     assert "Rules" in built and "Rules" not in org
@@ -108,3 +129,11 @@ def test_instances_of_an_ou_removed_from_the_targets_keep_their_stacks_for_the_e
     assert {resources[b].get("DeletionPolicy") for b in ("LogBucket", "AccessLogBucket", "LogReplicaBucket")} == {"Retain"}
     assert "DeletionPolicy" not in resources["LogKey"] and "LogKey" in json.dumps(resources["LogBucket"])
     assert stacksets.RETAIN_STACKS is True
+
+
+def test_an_organisation_cannot_replicate_into_one_bucket_the_settings_name(rendered):
+    built = template(rendered, "account-baseline")
+    built["Parameters"]["LogReplicaBucketArn"]["Default"] = "arn:aws:s3:::evidence-replica"
+    with pytest.raises(ConfigError, match="every account replicates into its own log-replica bucket") as err:
+        stacksets.specs("account-baseline", "1.3.0", built, {}, ORG, "us-east-1", "/hipaa-catalog")
+    assert "replica_bucket_arn" in err.value.hint

@@ -42,6 +42,7 @@ NOTHING_CHANGED = "stack {name}: interrupted before its change set was executed:
 # The administrator's stacks: which built template (manifest name) and which default stack name.
 BASELINE = "account-baseline"
 LAUNCH_ROLE = "launch-role"
+LOG_REPLICA = "log-replica"   # organisation only: deployed by deploy-baseline --organization before the baseline
 DEFAULT_STACK_NAMES = {BASELINE: "hipaa-catalog-account-baseline", LAUNCH_ROLE: "hipaa-catalog-launch-role"}
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]

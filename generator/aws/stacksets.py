@@ -4,8 +4,9 @@
 management account, or a delegated administrator with ``call_as = "DELEGATED_ADMIN"``), in the catalog's
 primary region, with the settings' ``[organization]``:
 
-- **Stack sets.** The launch role is one stack set with instances in the primary region only (IAM names are
-  account-wide).  The baseline is two: ``hipaa-catalog-account-baseline`` in the primary region with
+- **Stack sets.** The log replicas are one stack set in every organisation region and the replica region of
+  each (``deploy-baseline --organization`` deploys it before the baseline's).  The launch role is one stack set
+  with instances in the primary region only (IAM names are account-wide).  The baseline is two: ``hipaa-catalog-account-baseline`` in the primary region with
   ``GlobalResources=YES`` (the trail, the CIS alarms, the developer group: once per account) and
   ``hipaa-catalog-account-baseline-regional`` in the other organisation regions with ``GlobalResources=NO``.
   Two stack sets, not parameter overrides, so an account that joins later gets exactly the stack-set values
@@ -43,8 +44,10 @@ primary region, with the settings' ``[organization]``:
   account writes those parameters before it joins a target OU.  Its resources, conditions and outputs are
   the built ones byte for byte (a test checks it); the placement ``Rules``, which read subnet attributes
   of those parameters, are left out (``hipaa-catalog doctor`` in the account checks placement).  The
-  parameters deploy-baseline decides by looking at one account (ConfigRecording, the replica bucket) are
-  whatever ``-p`` gives, the same for every account; the README says what that means.
+  replica bucket and key (``REPLICA_INPUTS``) are read the same way, from what the stack set
+  ``hipaa-catalog-log-replica`` (products/log_replica.py), deployed first and depended on, wrote in each account
+  and region.  ConfigRecording, which deploy-baseline decides by looking at one account, is whatever ``-p``
+  gives, the same for every account; the README says what that means.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from typing import Callable, Mapping
 from generator.aws import api as aws, deploy
 from generator.aws.organization import Account
 from generator.aws.publish_plan import idempotency_token
+from generator.blocks import admin_settings as admin
 from generator.errors import AwsCallError, ConfigError, DeployError
 from generator.settings import CONCURRENCY_MODES, OrganizationSettings
 
@@ -65,9 +69,10 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Layout:
-    """One stack set of a product: its name, its regions ("primary" or "others"), the parameters it fixes, and
-    the stack sets an automatic deployment must finish first (AutoDeployment.DependsOn: "operations will be
-    sequenced to ensure all dependencies complete successfully before this StackSet's operation begins")."""
+    """One stack set of a product: its name, its regions ("primary", "others", or "replicas": every organisation
+    region and the region each replicates its log bucket to), the parameters it fixes, and the stack sets an
+    automatic deployment must finish first (AutoDeployment.DependsOn: "operations will be sequenced to ensure
+    all dependencies complete successfully before this StackSet's operation begins")."""
 
     name: str
     where: str
@@ -76,13 +81,22 @@ class Layout:
 
 
 BASELINE_PRIMARY = "hipaa-catalog-account-baseline"
-# The launch role reads the baseline's DNS settings (SSM, primary region): in a joining account the baseline
-# must be deployed first.
+LOG_REPLICA_SET = "hipaa-catalog-log-replica"
+# The baseline replicates its log bucket into the log-replica bucket of another region, which S3 needs to
+# exist first (products/log_replica.py); the launch role reads the baseline's DNS settings (SSM, primary
+# region).  So in an account that joins later the log replicas come first, then the baseline, then the role.
 STACK_SETS: dict[str, tuple[Layout, ...]] = {
-    deploy.BASELINE: (Layout(BASELINE_PRIMARY, "primary", {"GlobalResources": "YES"}),
-                      Layout("hipaa-catalog-account-baseline-regional", "others", {"GlobalResources": "NO"})),
+    deploy.LOG_REPLICA: (Layout(LOG_REPLICA_SET, "replicas", {}),),
+    deploy.BASELINE: (Layout(BASELINE_PRIMARY, "primary", {"GlobalResources": "YES"}, (LOG_REPLICA_SET,)),
+                      Layout("hipaa-catalog-account-baseline-regional", "others", {"GlobalResources": "NO"},
+                             (LOG_REPLICA_SET,))),
     deploy.LAUNCH_ROLE: (Layout("hipaa-catalog-launch-role", "primary", {}, (BASELINE_PRIMARY,)),),
 }
+# The command that deploys each product's stack sets, and the products it deploys first: the log replicas go
+# with the baseline.
+DEPLOYED_BY = {deploy.LOG_REPLICA: "deploy-baseline", deploy.BASELINE: "deploy-baseline",
+               deploy.LAUNCH_ROLE: "deploy-launch-role"}
+DEPLOYED_FIRST = {deploy.BASELINE: (deploy.LOG_REPLICA,)}
 
 
 def stack_set_names() -> list[str]:
@@ -92,6 +106,10 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 # The baseline parameters each account gives through SSM Parameter Store (see the module docstring).
 ACCOUNT_INPUTS = ("VpcId", "PrivateSubnetIds", "PublicSubnetIds", "ProdCertificateArn", "ProdHostedZoneId",
                   "ProdDomain", "InstanceSubnetId", "InstanceAvailabilityZone", "WebServerImageId")
+# The baseline parameters the log-replica stack set writes in each account and region (products/log_replica.py):
+# the bucket and key this region's log bucket replicates to.
+REPLICA_INPUTS = {admin.REPLICA_BUCKET_ARN: admin.REPLICA_DESTINATION_BUCKET,
+                  admin.REPLICA_KEY_ARN: admin.REPLICA_DESTINATION_KEY}
 DONE_OPERATION = {"SUCCEEDED", "FAILED", "STOPPED"}
 BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 # DeleteStackInstances' RetainStacks for an OU removed from the targets: "Removes the stack instances from the
@@ -193,15 +211,23 @@ def account_input_name(ssm_prefix: str, parameter: str) -> str:
     return f"{ssm_prefix}/account-inputs/{parameter}"
 
 
+def ssm_input_name(ssm_prefix: str, parameter: str) -> str:
+    """The SSM parameter a stack set's template reads ``parameter`` from in each account and region."""
+    if parameter in REPLICA_INPUTS:
+        return REPLICA_INPUTS[parameter].full_name(ssm_prefix)
+    return account_input_name(ssm_prefix, parameter)
+
+
 def organization_template(template: dict, ssm_prefix: str) -> dict:
-    """The template with its ACCOUNT_INPUTS read from SSM in each account; Rules on them dropped."""
-    inputs = [k for k in ACCOUNT_INPUTS if k in template.get("Parameters", {})]
+    """The template with its ACCOUNT_INPUTS and REPLICA_INPUTS read from SSM in each account and region; Rules
+    on them dropped."""
+    inputs = [k for k in (*ACCOUNT_INPUTS, *REPLICA_INPUTS) if k in template.get("Parameters", {})]
     if not inputs:
         return template
     out = json.loads(json.dumps(template))
     for name in inputs:
         old = out["Parameters"][name]
-        default = account_input_name(ssm_prefix, name)
+        default = ssm_input_name(ssm_prefix, name)
         # (the -p refusal in specs() keeps the name; the description stays the built one: the stack set's
         # template must stay under the 51,200-byte TemplateBody limit)
         out["Parameters"][name] = {"Type": f"AWS::SSM::Parameter::Value<{old['Type']}>", "Default": default,
@@ -224,6 +250,18 @@ def specs(product: str, version: str, template: dict, given: Mapping[str, str],
                           f"every account from the SSM parameter {account_input_name(ssm_prefix, inputs[0])}",
                           hint=f"leave out -p {inputs[0]}; write that parameter in each account (README: Setting up "
                                "an organisation)")
+    replica = sorted(set(REPLICA_INPUTS) & set(given))
+    if replica:
+        raise ConfigError(f"{product}: -p {replica[0]} is set in every account and region by stack set "
+                          f"{LOG_REPLICA_SET} (the SSM parameter {ssm_input_name(ssm_prefix, replica[0])})",
+                          hint=f"leave out -p {replica[0]}")
+    declared = template.get("Parameters", {})
+    if product == deploy.BASELINE and str(declared.get(admin.REPLICA_BUCKET_ARN, {}).get("Default", "")):
+        raise ConfigError(f"{product}: the settings name one replica bucket (replica_bucket_arn), and in an "
+                          "organisation every account replicates into its own log-replica bucket",
+                          hint="remove replica_bucket_arn and replica_kms_key_arn from "
+                               f"[products.{product}.options] (a catalog of two or more regions), make build, "
+                               "then run this again")
     template = organization_template(template, ssm_prefix)
     out = []
     for layout in STACK_SETS[product]:
@@ -231,27 +269,48 @@ def specs(product: str, version: str, template: dict, given: Mapping[str, str],
         if clash:
             raise ConfigError(f"{product}: -p {clash[0]} is set by the organisation deploy ({layout.fixed[clash[0]]} "
                               f"in stack set {layout.name})", hint=f"leave out -p {clash[0]}")
-        regions = (primary,) if layout.where == "primary" else tuple(r for r in org.regions if r != primary)
+        regions = _regions(layout.where, template, org, primary)
         if regions:
             out.append(Spec(layout.name, product, version, regions, template, {**given, **layout.fixed},
                             layout.depends_on))
     return out
 
 
-def resolve_dependencies(cf, spec: Spec, call_as: str) -> Spec:
-    """The spec with its dependencies' ARNs; a dependency not deployed yet is refused with the command."""
-    arns = []
+def _regions(where: str, template: dict, org: OrganizationSettings, primary: str) -> tuple[str, ...]:
+    if where == "primary":
+        return (primary,)
+    if where == "others":
+        return tuple(r for r in org.regions if r != primary)
+    ring = template.get("Mappings", {}).get(admin.REPLICATION_MAPPING, {})
+    replicas = [ring[r][admin.REPLICA_REGION] for r in org.regions if r in ring]
+    return (*org.regions, *sorted(set(replicas) - set(org.regions)))
+
+
+def resolve_dependencies(cf, spec: Spec, call_as: str, planned: tuple[str, ...] = ()) -> Spec:
+    """The spec with its dependencies' ARNs.  A dependency not deployed yet is refused with the command, unless
+    it is ``planned`` (deployed earlier in the same run): then its name stays until ``execute`` resolves it."""
+    found = []
     for name in spec.depends_on:
+        if name.startswith("arn:"):
+            found.append(name)
+            continue
         try:
-            arns.append(aws.call(cf, "DescribeStackSet", f"stack set {name}", StackSetName=name,
-                                 CallAs=call_as)["StackSet"]["StackSetARN"])
+            found.append(aws.call(cf, "DescribeStackSet", f"stack set {name}", StackSetName=name,
+                                  CallAs=call_as)["StackSet"]["StackSetARN"])
         except AwsCallError as exc:
             if exc.code != "StackSetNotFoundException":
                 raise DeployError(exc.message, code=exc.code, hint=exc.hint) from exc
-            raise DeployError(f"stack set {spec.name} needs stack set {name} first: {spec.product} reads the settings "
-                              "the account baseline writes in each account",
-                              hint="run hipaa-catalog deploy-baseline --organization first, then this again") from exc
-    return dataclasses.replace(spec, depends_on=tuple(arns))
+            if name in planned:
+                found.append(name)
+                continue
+            raise DeployError(f"stack set {spec.name} needs stack set {name} first: in each account it must be "
+                              "deployed before", hint=f"run hipaa-catalog {DEPLOYED_BY[_product_of(name)]} --organization "
+                                                      "first, then this again") from exc
+    return dataclasses.replace(spec, depends_on=tuple(found))
+
+
+def _product_of(stack_set: str) -> str:
+    return next(product for product, layouts in STACK_SETS.items() for layout in layouts if layout.name == stack_set)
 
 
 def operation_preferences(org: OrganizationSettings) -> dict:
@@ -424,7 +483,7 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
             progress: Progress | None = None, timeout: float = 3600) -> list[dict]:
     """Carry the plan out; return every operation with its status and per-instance results."""
     progress = progress or (lambda _m: None)
-    spec, call_as, prefs = p.spec, org.call_as, operation_preferences(org)
+    spec, call_as, prefs = resolve_dependencies(cf, p.spec, org.call_as), org.call_as, operation_preferences(org)
     source = deploy.template_args(spec.body, upload)
     tags = [{"Key": "hipaa-catalog:product", "Value": spec.product},
             {"Key": "hipaa-catalog:version", "Value": spec.version}]

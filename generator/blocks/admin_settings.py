@@ -88,3 +88,27 @@ REPLICATION_MAPPING = "LogReplication"        # Mappings: region -> {"ReplicaReg
 REPLICA_REGION = "ReplicaRegion"
 REPLICA_BUCKET_OUTPUT = "LogReplicaBucketArn"  # outputs of the baseline stack in the replica region
 LOG_KEY_OUTPUT = "LogKeyArn"
+
+# The organisation's log replicas (products/log_replica.py, one stack set in every account and region, deployed
+# before the baseline): each account and region has the bucket ``<catalog>-replica-<account>-<region>`` with the
+# key ``alias/<catalog>/log-replica``, and the two settings below, which name the bucket and key of this region's
+# replica region.  The baseline's stack sets read them as LogReplicaBucketArn and LogReplicaKeyArn.
+REPLICA_DESTINATION_BUCKET = AdminSetting(
+    "log-replica/destination-bucket-arn", "String", "AWS::SSM::Parameter::Value<String>",
+    "ARN of the bucket this region's log bucket replicates to (the log-replica bucket of the replica region)")
+REPLICA_DESTINATION_KEY = AdminSetting(
+    "log-replica/destination-key-arn", "String", "AWS::SSM::Parameter::Value<String>",
+    "alias ARN of the KMS key that encrypts the replicas in the replica region")
+
+
+def logs_key_alias(catalog: str) -> str:
+    return f"alias/{catalog}/logs"
+
+
+def replica_key_alias(catalog: str) -> str:
+    return f"alias/{catalog}/log-replica"
+
+
+def replica_bucket_prefix(catalog: str) -> str:
+    """Names of the log-replica buckets: ``<prefix>-<account>-<region>``."""
+    return f"{catalog}-replica"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from awacs.aws import Bool, Condition, Deny, Principal, StringLike
+from awacs.aws import Bool, Condition, Deny, ForAnyValueStringEquals, Principal, StringLike
 from troposphere import GetAtt, Join, Ref, Sub, iam as cfn_iam, s3
 
 from generator.blocks.iam import document, managed_policy, service_trust, statement
@@ -92,14 +92,24 @@ def tls_only_policy(logical_id: str, bucket: s3.Bucket, statements: Sequence = (
 
 
 def replication_role(logical_id: str, source: s3.Bucket, source_key_arn, replica_bucket_arn, replica_key_arn,
-                     replica_region, condition: str) -> list:
+                     replica_region, condition: str, replica_key_aliases: Sequence[str] = ()) -> list:
     """The role S3 assumes to replicate ``source``'s SSE-KMS objects into ``replica_bucket_arn``, and its
     managed policy: the permissions of *Setting up permissions* (S3 User Guide,
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html) plus, for
     SSE-KMS, ``kms:Decrypt`` on the source key and ``kms:Encrypt`` on the replica key, each limited to S3
     of its region by ``kms:ViaService``; ``kms:Decrypt`` on the replica key too, which an S3 Bucket Key in
     the destination needs (*Replicating objects created with server-side encryption*,
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html)."""
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
+
+    With ``replica_key_aliases`` the replica key may be given as an alias ARN (which ``ReplicaKmsKeyID``
+    accepts: "either the Amazon Resource Name (ARN) for the KMS key or the alias ARN", *EncryptionConfiguration*,
+    Amazon S3 API Reference, https://docs.aws.amazon.com/AmazonS3/latest/API/API_EncryptionConfiguration.html).
+    An IAM policy cannot name a key by its alias ("You cannot use a key id, alias name, or alias ARN to identify
+    a KMS key in an IAM policy statement", *Specifying KMS keys in IAM policy statements*,
+    https://docs.aws.amazon.com/kms/latest/developerguide/cmks-in-iam-policies.html), so the statement is on
+    the keys of the replica region and of this account that have one of those aliases (``kms:ResourceAliases``,
+    *Use aliases to control access to KMS keys*,
+    https://docs.aws.amazon.com/kms/latest/developerguide/alias-authorization.html)."""
     source_arn = GetAtt(source, "Arn")
     # the trust policy of the S3 User Guide's page, as given there (no condition keys)
     role = cfn_iam.Role(logical_id, Description="S3 replicates the log bucket to the replica region",
@@ -112,10 +122,19 @@ def replication_role(logical_id: str, source: s3.Bucket, source_key_arn, replica
                   Join("", [replica_bucket_arn, "/*"])),
         statement("DecryptSourceObjects", ["kms:Decrypt"], source_key_arn, condition=Condition(
             StringLike("kms:ViaService", Sub("s3.${AWS::Region}.amazonaws.com")))),
-        statement("EncryptReplicas", ["kms:Encrypt", "kms:Decrypt"], replica_key_arn, condition=Condition(
-            StringLike("kms:ViaService", Sub("s3.${Region}.amazonaws.com", Region=replica_region)))),
+        _encrypt_replicas(replica_key_arn, replica_region, replica_key_aliases),
     ], roles=[Ref(role)], condition=condition)
     return [role, policy]
+
+
+def _encrypt_replicas(replica_key_arn, replica_region, aliases: Sequence[str]):
+    via_s3 = StringLike("kms:ViaService", Sub("s3.${Region}.amazonaws.com", Region=replica_region))
+    if not aliases:
+        return statement("EncryptReplicas", ["kms:Encrypt", "kms:Decrypt"], replica_key_arn,
+                         condition=Condition(via_s3))
+    keys = Sub("arn:${AWS::Partition}:kms:${Region}:${AWS::AccountId}:key/*", Region=replica_region)
+    return statement("EncryptReplicas", ["kms:Encrypt", "kms:Decrypt"], keys, condition=Condition(
+        [via_s3, ForAnyValueStringEquals("kms:ResourceAliases", list(aliases))]))
 
 
 def kms_replication(role: cfn_iam.Role, replica_bucket_arn, replica_key_arn) -> s3.ReplicationConfiguration:

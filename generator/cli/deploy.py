@@ -270,7 +270,11 @@ def run_organization(args, product: str) -> int:
     entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
     deploy.check_given(template, given, product)
-    specs = stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)
+    specs = []
+    for first in stacksets.DEPLOYED_FIRST.get(product, ()):
+        first_entry, first_template = deploy.load_template(first, args.out)
+        specs += stacksets.specs(first, first_entry.version, first_template, {}, org, region, settings.ssm_prefix)
+    specs += stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)
     sess = aws.session(region)
     cf = aws.client(sess, "cloudformation", region)
     account = aws.call(aws.client(sess, "sts", region), "GetCallerIdentity", "the current AWS identity")["Account"]
@@ -282,8 +286,9 @@ def run_organization(args, product: str) -> int:
                     f"regions {', '.join(org.regions)}")
     leaving = functools.lru_cache(maxsize=None)(
         lambda ou: org_tree.accounts_under(orgs, ou, tree.management_account))
-    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts, leaving)
-             for spec in specs]
+    earlier = lambda i: tuple(s.name for s in specs[:i])  # noqa: E731  (deployed before, in this run)
+    plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as, earlier(i)), org, accounts,
+                            leaving) for i, spec in enumerate(specs)]
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
               "operations": []}

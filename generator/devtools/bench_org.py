@@ -5,7 +5,7 @@ accounts in two target OUs (and one account in an OU outside the targets), ``--o
 the catalog's regions:
 
 - **ours**: ``publish`` with the settings' ``[organization]`` (the portfolio shared with the two OUs) and the
-  organisation deploy of the baseline and the launch role (``generator.aws.stacksets``: three service-managed
+  organisation deploy of the baseline and the launch role (``generator.aws.stacksets``: four service-managed
   stack sets, with a one-resource template so that the endpoint's stack work does not hide the API cost);
   then the same again with nothing changed; then one new account moved into a target OU, with no command
   of ours at all (StackSets' automatic deployment and the OU share serve it), checked from the account;
@@ -133,7 +133,8 @@ def publish(settings, catalog) -> Callable:
 
 
 def deploy(settings) -> Callable:
-    """The organisation deploy of the baseline and the launch role (the bench's one-resource templates)."""
+    """The organisation deploy of the log replicas, the baseline and the launch role (the bench's one-resource
+    templates), in that order, as ``deploy-baseline --organization`` and ``deploy-launch-role --organization``."""
     def run(recorder) -> None:
         from generator.aws import api as aws, deploy as one_account, organization as org_tree, stacksets
 
@@ -144,10 +145,13 @@ def deploy(settings) -> Callable:
         account = aws.call(aws.client(sess, "sts", region, recorder), "GetCallerIdentity", "identity")["Account"]
         stacksets.check_trusted_access(cf, org.call_as, account)
         accounts = org_tree.target_accounts(orgs, org, org_tree.describe(orgs).management_account)
-        for product, template, given in ((one_account.BASELINE, TINY_STACK, {}),
+        planned: tuple[str, ...] = ()
+        for product, template, given in ((one_account.LOG_REPLICA, TINY_ROLE_STACK, {}),
+                                         (one_account.BASELINE, TINY_STACK, {}),
                                          (one_account.LAUNCH_ROLE, TINY_ROLE_STACK, {})):
             for spec in stacksets.specs(product, "1.0.0", template, given, org, region, settings.ssm_prefix):
-                p = stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as), org, accounts)
+                p = stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as, planned), org, accounts)
+                planned += (spec.name,)
                 if p.has_changes:
                     stacksets.execute(cf, p, org)
     return run
@@ -164,7 +168,9 @@ def served(settings, account: str) -> dict:
     member = member_session(account)
     visible = {r: bool(_client("servicecatalog", r, member).list_accepted_portfolio_shares(
         PortfolioShareType="AWS_ORGANIZATIONS")["PortfolioDetails"]) for r in org.regions}
-    expected = len(org.regions) + 1   # the baseline in every region, the launch role in the primary one
+    # the log replicas and the baseline in every region (the bench's log-replica template has no ring of
+    # replica regions), the launch role in the primary one
+    expected = 2 * len(org.regions) + 1
     return {"stack_instances": instances, "expected_instances": expected, "portfolio_visible": visible}
 
 
