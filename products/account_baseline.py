@@ -36,9 +36,10 @@ from troposphere import (And, Equals, FindInMap, GetAtt, If, Join, Not, NoValue,
 
 from generator.blocks import admin_settings as admin, alarms, config_rules, kms, trail
 from generator.blocks.catalog import (GUARD_REPLICATION_RULE, PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE,
-                                      checkov_skipped, guard_suppressed, not_replicated, template_bucket_prefix,
-                                      waived)
+                                      guard_suppressed, not_replicated, template_bucket_prefix)
 from generator.blocks.iam import Deny, aws_managed, document, managed_policy, statement
+from generator.blocks.log_buckets import (MIN_LOG_DAYS, access_log_bucket, replica_bucket,
+                                          server_access_logs_statement)
 from generator.blocks.logs import RETENTION_VALUES, log_group
 from generator.blocks.s3 import (bucket_arns, deny_insecure_transport, encrypted_bucket, kms_replication,
                                 replication_role, tls_only_policy)
@@ -49,7 +50,6 @@ NAME = "account-baseline"
 GLOBAL = "IsGlobalRegion"
 CREATES_RECORDING = "CreatesConfigRecording"
 REPLICATES = "ReplicatesLogs"
-MIN_LOG_DAYS = 2190  # six years (HIPAA 164.316(b)(2)(i) documentation retention)
 
 # Bucket names: 3-63 lower-case letters, numbers, dots and hyphens, beginning and ending with a letter or
 # number (*Bucket naming rules*, Amazon S3 User Guide,
@@ -333,40 +333,11 @@ TEMPLATES_NOT_REPLICATED = (
     "not replicated: it holds published templates, which make build reproduces and make publish uploads to "
     "the template bucket of every catalog region, content-addressed; Service Catalog keeps its own copy of "
     "every version it was given; it is no audit evidence")
-REPLICA_NOT_REPLICATED = "not replicated: this is the replica of another region's log bucket"
 LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS = (
     "replicated to the replica bucket of another region (ReplicatesLogs) once that bucket exists: S3 needs the "
     "destination to exist when replication is configured, so until deploy-baseline has filled "
     "LogReplicaBucketArn and LogReplicaKeyArn from that region's stack there is nothing to replicate to; "
     "deploy-baseline prints the command that turns it on")
-
-
-def access_log_bucket(logical_id: str, days: int, not_replicated_because: str):
-    """A bucket receiving S3 server access logs (and ALB logs): SSE-S3, since neither can be delivered to an
-    SSE-KMS bucket, and not logging its own access (it would log into itself)."""
-    no_self_logging = "this is the access-log bucket; logging it into itself would loop"
-    access = encrypted_bucket(logical_id, expire_after_days=days, noncurrent_expire_days=days)
-    waived(access, ("E9106", "S3 server access logging and ALB access logs cannot be delivered to an SSE-KMS bucket; "
-                             "this bucket uses SSE-S3 (AES256)"),
-           ("E9502", no_self_logging))
-    checkov_skipped(access, ("CKV_AWS_18", f"{no_self_logging} (HIPAA waiver E9502)"))
-    guard_suppressed(access, ("S3_BUCKET_LOGGING_ENABLED", f"{no_self_logging} (HIPAA waiver E9502)"))
-    return not_replicated(access, not_replicated_because)
-
-
-def server_access_logs_statement(access):
-    """S3 server access logging of this account's buckets may write into ``access``."""
-    return statement("S3ServerAccessLogs", ["s3:PutObject"], Join("", [GetAtt(access, "Arn"), "/*"]),
-                     principal=Principal("Service", "logging.s3.amazonaws.com"),
-                     condition=Condition(StringEquals("aws:SourceAccount", Ref("AWS::AccountId"))))
-
-
-def replica_bucket(logical_id: str, key_arn, access, days: int, name=None):
-    """The bucket holding the replica of another region's log bucket: SSE-KMS with ``key_arn``, logging its
-    access into ``access``, objects and old versions kept ``days``."""
-    return not_replicated(encrypted_bucket(
-        logical_id, kms_key_arn=key_arn, access_log_bucket=Ref(access), log_prefix="log-replica-bucket/",
-        expire_after_days=days, noncurrent_expire_days=days, name=name), REPLICA_NOT_REPLICATED)
 
 
 def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):

@@ -19,7 +19,7 @@ before this StackSet's operation begins", *AutoDeployment*).  In each account an
 - ``LogReplicaBucket``, named ``<catalog>-replica-<account>-<region>``, so that the log bucket of the region
   replicating into this one can name it without reading this stack: SSE-KMS with the key below, versioned,
   private, TLS-only, logging its access into ``ReplicaAccessLogBucket``, kept ``replica_expiration_days``
-  (the account-baseline option);
+  (this product's option, at least six years);
 - ``ReplicaKey`` with the alias ``alias/<catalog>/log-replica``, by which the replication names it
   (``ReplicaKmsKeyID`` takes "the Amazon Resource Name (ARN) for the KMS key or the alias ARN", *EncryptionConfiguration*,
   Amazon S3 API Reference, https://docs.aws.amazon.com/AmazonS3/latest/API/API_EncryptionConfiguration.html;
@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from troposphere import FindInMap, GetAtt, Output, Ref, Sub, Template, ssm
 
 from generator.blocks import admin_settings as admin, kms
+from generator.blocks.log_buckets import MIN_LOG_DAYS, access_log_bucket, replica_bucket, server_access_logs_statement
 from generator.blocks.s3 import tls_only_policy
-from generator.product import ProductConfig, ProductSpec
-from products import account_baseline
+from generator.errors import ConfigError
+from generator.product import ProductConfig, ProductSpec, config_error, options_for
 
 NAME = "log-replica"
 
@@ -49,20 +50,33 @@ REPLICA_ACCESS_LOGS_NOT_REPLICATED = (
     "its log bucket, which is replicated")
 
 
+BASELINE = "account-baseline"
+
+
 @dataclass(frozen=True)
 class LogReplicaConfig(ProductConfig):
     catalog: str = "hipaa-catalog"
-    replica_expiration_days: int = 2192
+    replica_expiration_days: int = 2192   # replicas (and their old versions) kept this long
     ring: tuple[tuple[str, str], ...] = ()   # (region, the region its log bucket replicates to)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        days = self.replica_expiration_days
+        if not isinstance(days, int) or isinstance(days, bool) or days < MIN_LOG_DAYS:
+            raise config_error(self.product, "replica_expiration_days", days,
+                               f"a whole number of days >= {MIN_LOG_DAYS} (six years)")
 
 
 def make_config(settings, product, built) -> LogReplicaConfig:
-    """The baseline's settings decide: its replica retention and its ring of regions."""
-    baseline = account_baseline.make_config(settings, settings.products[account_baseline.NAME], built)
+    """The ring of regions is the built account baseline's (its LogReplication mapping), built before."""
+    if BASELINE not in built:
+        raise ConfigError(f"product {product.name}: the account baseline must be built before it (its regions' ring)",
+                          hint="keep account-baseline before log-replica in products/registry.py")
+    mapping = built[BASELINE].template["Mappings"][admin.REPLICATION_MAPPING]
     return LogReplicaConfig(product=product.name, version=product.version, ssm_prefix=settings.ssm_prefix,
-                            regions=settings.regions, catalog=baseline.catalog,
-                            replica_expiration_days=baseline.replica_expiration_days,
-                            ring=tuple((r, baseline.replica_region(r)) for r in settings.regions))
+                            regions=settings.regions, catalog=settings.name,
+                            ring=tuple((r, mapping[r][admin.REPLICA_REGION]) for r in settings.regions),
+                            **options_for(LogReplicaConfig, product.name, product.options))
 
 
 def build(cfg: LogReplicaConfig) -> Template:
@@ -75,12 +89,11 @@ def build(cfg: LogReplicaConfig) -> Template:
     # --- key and buckets
     key = t.add_resource(kms.customer_key("ReplicaKey", f"{cfg.catalog}: replicas of another region's log bucket"))
     t.add_resource(kms.alias("ReplicaKeyAlias", admin.replica_key_alias(cfg.catalog), key))
-    access = t.add_resource(account_baseline.access_log_bucket(
-        "ReplicaAccessLogBucket", cfg.replica_expiration_days, REPLICA_ACCESS_LOGS_NOT_REPLICATED))
-    t.add_resource(tls_only_policy("ReplicaAccessLogBucketPolicy", access,
-                                   [account_baseline.server_access_logs_statement(access)]))
+    access = t.add_resource(access_log_bucket("ReplicaAccessLogBucket", cfg.replica_expiration_days,
+                                              REPLICA_ACCESS_LOGS_NOT_REPLICATED))
+    t.add_resource(tls_only_policy("ReplicaAccessLogBucketPolicy", access, [server_access_logs_statement(access)]))
     prefix = admin.replica_bucket_prefix(cfg.catalog)
-    replica = t.add_resource(account_baseline.replica_bucket(
+    replica = t.add_resource(replica_bucket(
         "LogReplicaBucket", GetAtt(key, "Arn"), access, cfg.replica_expiration_days,
         name=Sub(prefix + "-${AWS::AccountId}-${AWS::Region}")))
     t.add_resource(tls_only_policy("LogReplicaBucketPolicy", replica))

@@ -6,7 +6,8 @@ primary region, with the settings' ``[organization]``:
 
 - **Stack sets.** The log replicas are one stack set in every organisation region and the replica region of
   each (``deploy-baseline --organization`` deploys it before the baseline's).  The launch role is one stack set
-  with instances in the primary region only (IAM names are account-wide).  The baseline is two: ``hipaa-catalog-account-baseline`` in the primary region with
+  with instances in the primary region only (IAM names are account-wide).  The baseline is two:
+  ``hipaa-catalog-account-baseline`` in the primary region with
   ``GlobalResources=YES`` (the trail, the CIS alarms, the developer group: once per account) and
   ``hipaa-catalog-account-baseline-regional`` in the other organisation regions with ``GlobalResources=NO``.
   Two stack sets, not parameter overrides, so an account that joins later gets exactly the stack-set values
@@ -303,9 +304,9 @@ def resolve_dependencies(cf, spec: Spec, call_as: str, planned: tuple[str, ...] 
             if name in planned:
                 found.append(name)
                 continue
+            command = f"hipaa-catalog {DEPLOYED_BY[_product_of(name)]} --organization"
             raise DeployError(f"stack set {spec.name} needs stack set {name} first: in each account it must be "
-                              "deployed before", hint=f"run hipaa-catalog {DEPLOYED_BY[_product_of(name)]} --organization "
-                                                      "first, then this again") from exc
+                              "deployed before", hint=f"run {command} first, then this again") from exc
     return dataclasses.replace(spec, depends_on=tuple(found))
 
 

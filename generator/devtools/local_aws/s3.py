@@ -73,5 +73,5 @@ def register() -> None:
         return update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name)
 
     S3Backend.put_bucket_replication = put_bucket_replication  # type: ignore[method-assign]
-    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore[assignment]
-    FakeBucket.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore[assignment]
+    FakeBucket.create_from_cloudformation_json = classmethod(create_from_cloudformation_json)  # type: ignore
+    FakeBucket.update_from_cloudformation_json = classmethod(update_from_cloudformation_json)  # type: ignore
