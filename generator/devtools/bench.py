@@ -346,6 +346,8 @@ def where_time_goes(timings: Sequence[Mapping], anchor: Mapping | None) -> dict:
             "workers: loading cfn-lint and the rules (CPU, all workers)":
                 med([t.get("jobs_cpu_s", {}).get("rule set") for t in timings]),
             "workers: linting (CPU, all workers)": med([t.get("jobs_cpu_s", {}).get("lint") for t in timings]),
+            "build process: template.yaml while the workers lint (CPU)":
+                med([t.get("jobs_cpu_s", {}).get("meanwhile") for t in timings]),
             "workers: reports (CPU, all workers)": med([t.get("jobs_cpu_s", {}).get("reports") for t in timings])}
     return {"ours": ours, "lint_parts": dict(anchor or {})}
 

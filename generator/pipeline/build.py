@@ -49,6 +49,7 @@ class Built:
     json_text: str
     lint: LintResult = field(default_factory=LintResult)  # set by validate()
     extra: dict = field(default_factory=dict)
+    yaml: str = ""   # template.yaml's text, when written while the template was linted (build())
 
     @property
     def sha256(self) -> str:
@@ -115,9 +116,11 @@ def render_all(settings: Settings, only: Iterable[str] | None = None,
 
 def validate(items: list[Built], regions: Iterable[str], progress: Progress | None = None,
              cache: buildcache.BuildCache | None = None, jobs: int | None = None,
-             workers: pool.Workers | None = None) -> None:
+             workers: pool.Workers | None = None,
+             while_linting: Callable[[Sequence[Built]], None] | None = None) -> None:
     """Lint every item: its lint result from ``cache`` when it has it; the rest by ``workers`` (default:
-    ``jobs`` worker processes for this call, one after the other in this process without a cache)."""
+    ``jobs`` worker processes for this call, one after the other in this process without a cache).
+    ``while_linting(items to lint)`` runs in this process while the workers lint them."""
     regions = list(regions)
     todo = []
     for item in items:
@@ -130,7 +133,8 @@ def validate(items: list[Built], regions: Iterable[str], progress: Progress | No
     if not todo:
         return
     with _workers(workers, regions, 1 if cache is None else jobs) as run:
-        results = run.lint([(i.json_text, _lint_name(i)) for i in todo])
+        results = run.lint([(i.json_text, _lint_name(i)) for i in todo],
+                           (lambda: while_linting(todo)) if while_linting else None)
     for item, result in zip(todo, results):
         item.lint = result
         if cache:
@@ -165,11 +169,18 @@ def derived_texts(item: Built, scan: dict | None = None, coverage: Mapping | Non
     ``coverage``: which products of the catalog each HIPAA rule has something to check in)."""
     from generator.compliance import report as compliance   # building a report loads cfn-lint
 
-    texts = {"template.yaml": render.canonical_yaml(item.json_text)}
+    texts = {"template.yaml": item.yaml or render.canonical_yaml(item.json_text)}
     rep = compliance.build_report(item.template, item.lint, item.name, item.version, item.title, item.sha256,
                                   scan=scan, coverage=coverage, catalog_link=CATALOG_LINK)
     compliance.write(rep, Path("."), writer=lambda path, text: texts.__setitem__(path.name, text))
     return texts
+
+
+def write_yaml_texts(items: Sequence[Built]) -> None:
+    """Set each item's ``template.yaml`` text (it needs no lint result: the build writes it while the
+    workers lint, on the core they leave free while the rule set loads)."""
+    for item in items:
+        item.yaml = render.canonical_yaml(item.json_text)
 
 
 def catalog_texts(items: Sequence[Built], name: str, scans: Sequence[dict | None]) -> dict[str, str]:
@@ -280,7 +291,8 @@ def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterabl
         items = render_all(settings, only=only, registry=registry, progress=progress)
         timings.phase("render")
         store = buildcache.BuildCache(out_dir, settings.regions) if cache else None
-        validate(items, settings.regions, progress=progress, cache=store, workers=workers)
+        validate(items, settings.regions, progress=progress, cache=store, workers=workers,
+                 while_linting=write_yaml_texts)
         timings.phase("lint")
         for item in items:
             _write(out_dir / item.rel_dir / "template.json", item.json_text)

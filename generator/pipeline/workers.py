@@ -142,14 +142,16 @@ class Workers:
         return self
 
     def map(self, kind: str, func: Callable[..., Any], jobs: Sequence[tuple], sizes: Sequence[int],
-            labels: Sequence[str]) -> list[Any]:
+            labels: Sequence[str], meanwhile: Callable[[], Any] | None = None) -> list[Any]:
         """``func(*job)`` for every job, in the order given; run largest ``size`` first.  ``kind`` and
-        ``labels`` name the jobs in the timings."""
+        ``labels`` name the jobs in the timings.  ``meanwhile()`` runs in this process while the workers
+        run the jobs (before them when they run here); its CPU time is in the timings as ``meanwhile``."""
         order = sorted(range(len(jobs)), key=lambda i: -sizes[i])
         # one job runs here, unless the workers are already up (they have the rule set loaded)
         if self._loader is not None or (self.parallel and len(jobs) > 1):
             self.start()
             self._conn.send((func, [jobs[i] for i in order]))
+            self._meanwhile(kind, meanwhile)
             try:
                 answer = self._conn.recv()
             except EOFError:
@@ -163,6 +165,7 @@ class Workers:
             if startup:
                 self.timings.job("rule set", "loading cfn-lint and the rules", startup)
         else:
+            self._meanwhile(kind, meanwhile)
             done = [_timed(func, jobs[i]) for i in order]
         results: list[Any] = [None] * len(jobs)
         for i, (value, cpu) in zip(order, done):
@@ -170,10 +173,15 @@ class Workers:
             self.timings.job(kind, labels[i], cpu)
         return results
 
-    def lint(self, texts: Sequence[tuple[str, str]]) -> list["LintResult"]:
-        """The lint result of each ``(text, filename)``, in order."""
+    def _meanwhile(self, kind: str, func: Callable[[], Any] | None) -> None:
+        if func is not None:
+            _, cpu = _timed(func, ())
+            self.timings.job("meanwhile", f"in the build process, during {kind}", cpu)
+
+    def lint(self, texts: Sequence[tuple[str, str]], meanwhile: Callable[[], Any] | None = None) -> list["LintResult"]:
+        """The lint result of each ``(text, filename)``, in order (``meanwhile``: as for :meth:`map`)."""
         return self.map("lint", lint_job, [(self.regions, t, f) for t, f in texts], [len(t) for t, _ in texts],
-                        [f for _, f in texts])
+                        [f for _, f in texts], meanwhile)
 
     def close(self) -> None:
         """Stop the loader and its workers (after the batch they are running, if any)."""
