@@ -41,7 +41,8 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from generator.compliance import scenarios as sc
 from generator.compliance.evidence import ALL, Space, show
@@ -211,11 +212,13 @@ def _worst(values: Iterable[str]) -> str:
 def build_report(template: Mapping, lint: LintResult, product: str, version: str, title: str = "",
                  sha256: str = "", rules: Sequence[hipaa.HipaaRule] | None = None,
                  scan: dict | None = None, coverage: Mapping[str, list[str]] | None = None,
-                 generated: str = "", catalog_link: str = "", graph: bool = True) -> Report:
+                 generated: str = "", catalog_link: str = "", evidence: bool = True) -> Report:
     """The report's data from the lint pass over ``template`` (its findings and every HIPAA rule's
     verdicts: no rule is evaluated here); ``template`` gives the values, waivers, checkov skips, Guard
     suppressions and the graph; ``scan`` the independent scanners' results on this template, when known;
-    ``coverage`` which catalog products each rule has something to check in (:func:`coverage`)."""
+    ``coverage`` which catalog products each rule has something to check in (:func:`coverage`).
+    ``evidence=False``: the verdicts without the evidence lines and the picture (what the catalog page
+    reads of a product)."""
     from generator.compliance import hipaa
 
     if not lint.scenarios:  # E9000 (conditions not evaluable), or cfn-lint stopped before any rule ran
@@ -225,7 +228,7 @@ def build_report(template: Mapping, lint: LintResult, product: str, version: str
                         hint="fix these findings; the report is made of the HIPAA rules' verdicts")
     rules = list(rules) if rules is not None else hipaa.rules_in(load_rules())
     space = Space.of(template, lint.scenarios)
-    effective = {s.label: s for s in hipaa.scenarios_of(template)}
+    effective = {s.label: s for s in hipaa.scenarios_of(template)} if evidence else {}
     by_rule: dict[str, list] = {}
     for v in lint.verdicts:
         by_rule.setdefault(v.rule, []).append(v)
@@ -236,8 +239,10 @@ def build_report(template: Mapping, lint: LintResult, product: str, version: str
             bad = [f for f in lint.findings if f.rule_id == rule.id]
             verdicts = {label: "FAIL" if bad else "PASS" for label in space.labels}
             lines = [_finding_line(template, rule, f) for f in bad]
-        else:
+        elif evidence:
             verdicts, lines = _verdicts_and_lines(template, rule, by_rule.get(rule.id, []), space, effective)
+        else:
+            verdicts, lines = _verdicts(by_rule.get(rule.id, []), space), []
         reports[rule.id] = RuleReport(rule, verdicts, lines)
         for c in rule.hipaa:
             citations.setdefault(c, []).append(rule.id)
@@ -260,23 +265,29 @@ def build_report(template: Mapping, lint: LintResult, product: str, version: str
             if isinstance(s, Mapping):
                 skips.append((lid, str(s.get("id", "")), str(s.get("comment", "")).strip() or "(no reason: E9002)"))
     scan = dict(scan or {})
-    dot = resource_graph_dot(template, reports) if graph else ""
+    dot = resource_graph_dot(template, reports) if evidence else ""
     return Report(product=product, version=version, title=title or product, sha256=sha256, space=space,
                   rules=reports, citations=dict(sorted(citations.items())), columns=space.columns(signature),
                   waivers=waivers, checkov_skips=skips,
                   other_findings=[f for f in lint.findings if not f.rule_id[1:2] == "9"],
                   guard_suppressions=_guard_suppressions(resources, scan, space), scan=scan,
                   coverage=dict(coverage or {}), generated=generated or generated_now(),
-                  tools=tool_versions(scan), catalog_link=catalog_link, dot=dot, svg=render_svg(dot) if graph else "")
+                  tools=tool_versions(scan), catalog_link=catalog_link, dot=dot, svg=render_svg(dot) if evidence else "")
 
 
-def _verdicts_and_lines(template: Mapping, rule, results: list, space: Space,
-                        effective: Mapping) -> tuple[dict[str, str], list[Line]]:
+def _verdicts(results: list, space: Space) -> dict[str, str]:
+    """A rule's verdict in each scenario, from its verdicts on the resources."""
     verdicts = {}
     for label in space.labels:
         statuses = {r.status for r in results if r.scenario == label}
         verdicts[label] = ("FAIL" if "fail" in statuses else "WAIVED" if "waived" in statuses
                            else "PASS" if statuses else "n/a")
+    return verdicts
+
+
+def _verdicts_and_lines(template: Mapping, rule, results: list, space: Space,
+                        effective: Mapping) -> tuple[dict[str, str], list[Line]]:
+    verdicts = _verdicts(results, space)
     grouped: dict[tuple, list[str]] = {}
     for v in results:
         status = v.status.upper()
@@ -400,7 +411,10 @@ def resource_graph_dot(template: Mapping, reports: Mapping[str, RuleReport] | No
     from cfnlint.graph import Graph
     from cfnlint.template import Template as CfnTemplate
 
-    cfn = CfnTemplate("template.json", dict(template), ["us-east-1"])
+    # cfn-lint's Graph reads a template's dict and its deep key search and nothing else; a full
+    # Template() would also build the conditions (sympy), the context and a second graph
+    cfn = CfnTemplate.__new__(CfnTemplate)
+    cfn.template, cfn.transform_pre = dict(template), {"Globals": {}}
     graph = Graph(cfn).graph
     resources = template.get("Resources") or {}
     status: dict[str, str] = {}

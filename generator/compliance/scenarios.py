@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from generator.errors import ScenarioError
 

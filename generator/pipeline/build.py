@@ -190,7 +190,7 @@ def catalog_texts(items: Sequence[Built], name: str, scans: Sequence[dict | None
 
     coverage = compliance.coverage((i.name, i.version, i.lint) for i in items)
     reports = [(compliance.build_report(i.template, i.lint, i.name, i.version, i.title, i.sha256, scan=scan,
-                                        coverage=coverage, graph=False), f"{i.rel_dir}/compliance.html")
+                                        coverage=coverage, evidence=False), f"{i.rel_dir}/compliance.html")
                for i, scan in zip(items, scans)]
     texts: dict[str, str] = {}
     compliance.write_catalog(compliance.build_catalog(name, reports), Path("."),
