@@ -6,11 +6,11 @@ template version and a diff always means a real change.  YAML is rendered from t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Any
 
-from cfn_flip import to_yaml
 from troposphere import Template
 
 
@@ -24,8 +24,47 @@ def canonical_json(template: Template | dict[str, Any]) -> str:
 
 
 def canonical_yaml(json_text: str) -> str:
-    text = to_yaml(json_text, clean_up=False, long_form=False)
+    """The YAML of cfn-flip's ``to_yaml(json_text)`` (short-form functions, its scalar styles), byte for
+    byte (tests/test_render.py), made with plain dicts: cfn-flip wraps every mapping and its items in
+    classes it builds per item to keep PyYAML from sorting the keys, which was most of the time."""
+    import yaml
+    from cfn_clean import cfn_literal_parser
+    from cfn_tools._config import config
+
+    text = yaml.dump(cfn_literal_parser(json.loads(json_text)), Dumper=_yaml_dumper(), default_flow_style=False,
+                     allow_unicode=True, width=config.max_col_width)
     return text if text.endswith("\n") else text + "\n"
+
+
+@functools.lru_cache(maxsize=None)
+def _yaml_dumper() -> type:
+    """cfn-flip's standard dumper, its mapping representer on plain dicts: a mapping of one ``Ref``,
+    ``Condition`` or ``Fn::*`` key becomes the short-form tag, any other mapping keeps its key order
+    (its items are given as a list, which PyYAML does not sort)."""
+    from cfn_flip import yaml_dumper as flip
+
+    def function(dumper, name: str, value: Any):
+        tag = f"!{name}"
+        if tag == "!GetAtt" and isinstance(value, list):
+            value = ".".join(value)
+        if isinstance(value, list):
+            return dumper.represent_sequence(tag, value)
+        if isinstance(value, dict):
+            return dumper.represent_mapping(tag, list(value.items()))
+        return dumper.represent_scalar(tag, value)
+
+    def mapping(dumper, value: dict):
+        if len(value) == 1:
+            (key, inner), = value.items()
+            if key in flip.CONVERTED_SUFFIXES:
+                return function(dumper, key, inner)
+            if key.startswith(flip.FN_PREFIX):
+                return function(dumper, key[len(flip.FN_PREFIX):], inner)
+        return dumper.represent_mapping(flip.TAG_MAP, list(value.items()), flow_style=False)
+
+    dumper = type("CanonicalYamlDumper", (flip.Dumper,), {})
+    dumper.add_representer(dict, mapping)
+    return dumper
 
 
 def sha256(text: str) -> str:
