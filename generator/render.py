@@ -9,9 +9,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from troposphere import Template
+if TYPE_CHECKING:
+    from troposphere import Template
 
 
 def to_dict(template: Template | dict) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from generator import settings as catalog_settings
 from generator.cli import output
-from generator.pipeline import build as pipeline, manifest as manifests
+from generator.pipeline import cache as buildcache, manifest as manifests, workers as pool
 
 
 def register(sub) -> None:
@@ -22,8 +22,15 @@ def register(sub) -> None:
 
 def run(args) -> int:
     settings = catalog_settings.load(args.settings)
-    manifest = pipeline.build(settings, out_dir=args.out, only=args.only,
-                              progress=output.quiet if args.json else output.progress)
+    with pool.Workers(settings.regions) as workers:
+        # a cold build starts loading the rule set before this process imports the renderer and the products
+        if pool.cold(args.out, buildcache.CACHE_DIR):
+            workers.start()
+        from generator.pipeline import build as pipeline
+
+        workers.timings.phase("imports")
+        manifest = pipeline.build(settings, out_dir=args.out, only=args.only,
+                                  progress=output.quiet if args.json else output.progress, workers=workers)
     if args.json:
         output.emit_json(manifest.to_json())
         return 0

@@ -339,6 +339,8 @@ def where_time_goes(timings: Sequence[Mapping], anchor: Mapping | None) -> dict:
         return round(statistics.median(values), 3) if values else 0.0
 
     ours = {"build process: start and imports (CPU)": med([t.get("process_start_cpu_s") for t in timings]),
+            "build process: importing the renderer and the products (wall, while the loader starts)":
+                med([t.get("phases_wall_s", {}).get("imports") for t in timings]),
             "rendering (wall)": med([t.get("phases_wall_s", {}).get("render") for t in timings]),
             "linting, waiting for the workers (wall)": med([t.get("phases_wall_s", {}).get("lint") for t in timings]),
             "reports and catalog page (wall)": med([t.get("phases_wall_s", {}).get("reports") for t in timings]),

@@ -143,12 +143,13 @@ def validate(items: list[Built], regions: Iterable[str], progress: Progress | No
 
 
 @contextmanager
-def _workers(workers: pool.Workers | None, regions: Sequence[str], jobs: int | None) -> Iterator[pool.Workers]:
+def _workers(workers: pool.Workers | None, regions: Sequence[str], jobs: int | None,
+             timings: pool.Timings | None = None) -> Iterator[pool.Workers]:
     """``workers``, or workers of this call only (closed when it ends)."""
     if workers is not None:
         yield workers
         return
-    with pool.Workers(regions, jobs) as own:
+    with pool.Workers(regions, jobs, timings) as own:
         yield own
 
 
@@ -276,16 +277,20 @@ def manifest(settings: Settings, items: list[Built], regions: Iterable[str]) -> 
 
 def build(settings: Settings, out_dir: Path = manifests.BUILD_DIR, only: Iterable[str] | None = None,
           progress: Progress | None = None, registry: Mapping | None = None, cache: bool = True,
-          jobs: int | None = None) -> manifests.Manifest:
+          jobs: int | None = None, workers: pool.Workers | None = None) -> manifests.Manifest:
     """Render, validate and write everything; return the manifest.  Raises LintError on findings.
 
     ``cache=False`` ignores and leaves alone ``<out_dir>/.cache`` and works in this process alone;
-    ``jobs`` caps the worker processes (default: ``HIPAA_CATALOG_JOBS`` or the number of cores).
+    ``jobs`` caps the worker processes (default: ``HIPAA_CATALOG_JOBS`` or the number of cores);
+    ``workers``: started by the caller, for the regions of ``settings``, and closed by it
+    (``hipaa-catalog build`` starts them before it imports this module); with ``cache`` only.
     A cold build starts its workers before rendering (generator.pipeline.workers).
     """
     out_dir = Path(out_dir)
-    timings = pool.Timings()
-    with pool.Workers(settings.regions, jobs if cache else 1, timings) as workers:
+    if workers is not None and not cache:
+        raise ValueError("build(cache=False) works in this process alone: it takes no workers")
+    timings = workers.timings if workers is not None else pool.Timings()
+    with _workers(workers, settings.regions, jobs if cache else 1, timings) as workers:
         if cache and pool.cold(out_dir, buildcache.CACHE_DIR):
             workers.start()
         items = render_all(settings, only=only, registry=registry, progress=progress)
