@@ -9,7 +9,7 @@ the build cache and the CLI all use that one result, so each rule is evaluated o
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
@@ -88,6 +88,13 @@ class Verdict:
         return f"{self.logical_id}: {'/'.join(str(p) for p in self.path[2:]) or '(resource)'}"
 
 
+def _fields(record: "Finding | Verdict") -> dict:
+    """A finding's or a verdict's fields as a dict (what ``dataclasses.asdict`` gives, whose deep copy
+    of every value these records of strings, ints and tuples of them do not need, and which took
+    most of the time of writing a lint result to the build cache)."""
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
 @dataclass(frozen=True)
 class LintResult:
     """What one lint pass found in one template.
@@ -103,8 +110,8 @@ class LintResult:
     verdicts: tuple[Verdict, ...] = ()
 
     def to_json(self) -> dict:
-        return {"findings": [asdict(f) for f in self.findings], "scenarios": list(self.scenarios),
-                "verdicts": [asdict(v) for v in self.verdicts]}
+        return {"findings": [_fields(f) for f in self.findings], "scenarios": list(self.scenarios),
+                "verdicts": [_fields(v) for v in self.verdicts]}
 
     @classmethod
     def from_json(cls, data: Mapping) -> "LintResult":
