@@ -80,9 +80,13 @@ def _loader(conn, regions: tuple[str, ...], jobs: int) -> None:
     """The loader process: load the rule set, fork ``jobs`` workers from here (they start with it
     loaded, sharing its memory), then run each batch of jobs the build sends (``None`` ends it).  It
     answers ``("ok", startup CPU, [(value, cpu), ...])`` or ``("error", exception)``."""
+    import gc
     import multiprocessing
 
     startup = _load(regions)   # reported with the first batch
+    # the rule set and cfn-lint's module state stay for the workers' life: out of the collector's
+    # generations, so that the workers' collections neither scan them nor copy their pages
+    gc.freeze()
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         while True:
             batch = conn.recv()
