@@ -10,8 +10,9 @@ failed build can never be published.
 Each template is linted once (cfn-lint's rules and the HIPAA rules in one pass); its lint result holds
 the findings and the HIPAA rules' verdicts, from which the compliance report is written.  A no-change
 build reuses the lint results and the derived files kept in ``build/.cache/``
-(generator.pipeline.cache); what must be redone is linted and written by worker processes
-(generator.pipeline.workers; with one job, in the build process itself).  A report is not rewritten
+(generator.pipeline.cache); what must be redone is linted and its reports written by worker processes
+(generator.pipeline.workers; with one job, in the build process itself), and ``template.yaml``, which
+needs no lint result, is written by the build process while they lint.  A report is not rewritten
 for its generation time alone.
 """
 

@@ -1,13 +1,15 @@
 """The build's worker processes: lint templates and build their derived files on every core.
 
 A build that has templates to lint starts a loader process: it imports cfn-lint and loads the rule set
-once, then forks ``jobs`` workers (``HIPAA_CATALOG_JOBS`` or the number of cores), which start with it
-loaded and share its memory.  A cold build (no lint results kept in ``build/.cache``) starts the loader
-before it renders, so loading the rule set overlaps rendering and the build process itself never imports
-cfn-lint.  Jobs are sent largest template first, so the longest one starts at once and the small ones
-fill the other worker.  Only plain data travels
-between the processes (template text, ``LintResult``, the derived files' texts); the build process writes
-every file, so the cache and the output folder have one writer.
+once (with the cyclic garbage collector off), moves it out of the collector's generations
+(``gc.freeze``), then forks ``jobs`` workers (``HIPAA_CATALOG_JOBS`` or the number of cores), which
+start with it loaded and share its memory without their collections scanning it.  A cold build (no
+lint results kept in ``build/.cache``) starts the loader before it renders, so loading the rule set
+overlaps rendering and the build process itself never imports cfn-lint.  Jobs are sent largest
+template first, so the longest one starts at once and the small ones fill the other worker; the build
+process can do its own work meanwhile (``map(..., meanwhile=)``).  Only plain data travels between the
+processes (template text, ``LintResult``, the derived files' texts); the build process writes every
+file, so the cache and the output folder have one writer.
 
 With one job, or where ``fork`` is unavailable, the same functions run in the build process, one after
 the other: the results are the same either way (tests/test_workers.py).
