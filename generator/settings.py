@@ -79,9 +79,11 @@ class OrganizationSettings:
     max_concurrent_accounts: int = 10
     failure_tolerance: int = 0
     concurrency_mode: str = "soft"
-    # AutoDeployment: new accounts of a target OU get the stacks; an account leaving keeps them or not.
+    # AutoDeployment: new accounts of a target OU get the stacks; an account leaving keeps them (the default,
+    # as for an OU removed from the targets: its trail, Config and alarms go on) or has them deleted (the
+    # evidence resources are Retain either way).  Only with auto_deployment.
     auto_deployment: bool = True
-    retain_stacks_on_account_removal: bool = False
+    retain_stacks_on_account_removal: bool = True
     # CallAs of the StackSets calls: SELF in the management account, DELEGATED_ADMIN in a delegated one.
     call_as: str = "SELF"
     # The role `hipaa-catalog accounts` assumes in a member account to read its provisioned products.
@@ -270,6 +272,8 @@ def _organization(path: Path, data: Any, regions: tuple[str, ...]) -> Organizati
     for key in ("auto_deployment", "retain_stacks_on_account_removal"):
         if key in data:
             kwargs[key] = _bool(path, f"organization.{key}", data[key])
+    if kwargs.get("auto_deployment") is False:
+        kwargs.setdefault("retain_stacks_on_account_removal", False)   # there is no removal to retain on
     if "call_as" in data:
         kwargs["call_as"] = _choice(path, "organization.call_as", data["call_as"], CALL_AS)
     if "member_role" in data:

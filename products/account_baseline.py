@@ -36,7 +36,7 @@ from troposphere import (And, Equals, FindInMap, GetAtt, If, Join, Not, NoValue,
 
 from generator.blocks import admin_settings as admin, alarms, config_rules, kms, trail
 from generator.blocks.catalog import (GUARD_REPLICATION_RULE, PROVISIONING_TAG_KEY, PROVISIONING_TAG_VALUE,
-                                      guard_suppressed, not_replicated, template_bucket_prefix)
+                                      guard_suppressed, not_replicated, retained, template_bucket_prefix)
 from generator.blocks.iam import Deny, aws_managed, document, managed_policy, statement
 from generator.blocks.log_buckets import (MIN_LOG_DAYS, access_log_bucket, replica_bucket,
                                           server_access_logs_statement)
@@ -299,8 +299,9 @@ def _log_key(t: Template, cfg: BaselineConfig):
         statement("AlarmsAndEventsPublishToTopic", ["kms:Decrypt", "kms:GenerateDataKey*"], "*",
                   principal=Principal("Service", ["cloudwatch.amazonaws.com", "events.amazonaws.com"])),
     ]
-    key = t.add_resource(kms.customer_key("LogKey", f"{cfg.catalog}: CloudTrail, CloudWatch Logs, Config and "
-                                                    "notification topic encryption", statements=statements))
+    key = t.add_resource(retained(kms.customer_key(
+        "LogKey", f"{cfg.catalog}: CloudTrail, CloudWatch Logs, Config and notification topic encryption",
+        statements=statements)))
     alias = t.add_resource(kms.alias("LogKeyAlias", admin.logs_key_alias(cfg.catalog), key))
     return key, alias
 
@@ -324,20 +325,18 @@ def _elb_log_statements(t: Template, cfg: BaselineConfig, elb_resources) -> tupl
 # Why the access-log and template buckets are not replicated (the HIPAA Guard rule
 # S3_BUCKET_REPLICATION_ENABLED asks every bucket to replicate); the log bucket is.
 ACCESS_LOGS_NOT_REPLICATED = (
-    "not replicated: it receives S3 server access logs and ALB access logs, and a replica must log its own "
-    "access, so replicating it into a replica that logs to the other region's access-log bucket, which "
-    "replicates back, would never settle; these logs are delivered best effort (Amazon S3 User Guide, "
-    "\"Logging requests using server access logging\"), while the trail records every S3 object request as "
-    "data events in the log bucket, which is replicated")
+    "not replicated: it receives S3 server and ALB access logs; its replica would log into the other region's "
+    "access-log bucket, which replicates back, never settling; these logs are delivered best effort (Amazon S3 "
+    "User Guide, \"Logging requests using server access logging\"), and the trail records every S3 object "
+    "request as data events in the replicated log bucket")
 TEMPLATES_NOT_REPLICATED = (
     "not replicated: it holds published templates, which make build reproduces and make publish uploads to "
     "the template bucket of every catalog region, content-addressed; Service Catalog keeps its own copy of "
     "every version it was given; it is no audit evidence")
 LOGS_REPLICATE_ONCE_THE_REPLICA_EXISTS = (
-    "replicated to the replica bucket of another region (ReplicatesLogs) once that bucket exists: S3 needs the "
-    "destination to exist when replication is configured, so until deploy-baseline has filled "
-    "LogReplicaBucketArn and LogReplicaKeyArn from that region's stack there is nothing to replicate to; "
-    "deploy-baseline prints the command that turns it on")
+    "replicated to another region's replica bucket (ReplicatesLogs) once it exists: S3 needs the destination "
+    "to exist when replication is configured, so it waits until deploy-baseline has filled LogReplicaBucketArn "
+    "and LogReplicaKeyArn from that region's stack; deploy-baseline prints the command that turns it on")
 
 
 def _buckets(t: Template, cfg: BaselineConfig, p: dict, key, template_key):
@@ -440,8 +439,8 @@ def build(cfg: BaselineConfig) -> Template:
 
     # --- keys and buckets
     key, key_alias = _log_key(t, cfg)
-    template_key = t.add_resource(kms.customer_key(
-        "TemplateKey", f"{cfg.catalog}: template bucket encryption (readers are granted through IAM)"))
+    template_key = t.add_resource(retained(kms.customer_key(
+        "TemplateKey", f"{cfg.catalog}: template bucket encryption (readers are granted through IAM)")))
     t.add_resource(kms.alias("TemplateKeyAlias", f"alias/{cfg.catalog}/templates", template_key))
     access, logs, log_policy, templates, replica = _buckets(t, cfg, p, key, template_key)
 
@@ -462,8 +461,9 @@ def build(cfg: BaselineConfig) -> Template:
     t.add_resource(config_rules.non_compliant_alert("NonCompliantAlert", topic))
 
     # --- once per account: trail, CIS alarms, developer group
-    trail_logs = t.add_resource(log_group("TrailLogGroup", GetAtt(key, "Arn"), name=f"/{cfg.catalog}/cloudtrail",
-                                          retention_days=cfg.trail_log_retention_days, condition=GLOBAL))
+    trail_logs = t.add_resource(retained(log_group(
+        "TrailLogGroup", GetAtt(key, "Arn"), name=f"/{cfg.catalog}/cloudtrail",
+        retention_days=cfg.trail_log_retention_days, condition=GLOBAL)))
     trail_role = t.add_resource(trail.logs_role("TrailLogsRole", trail_logs, trail_name(cfg.catalog),
                                                 condition=GLOBAL))
     t.add_resource(trail.trail("Trail", trail_name(cfg.catalog), bucket=logs, kms_alias=key_alias,

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from troposphere import FindInMap, GetAtt, Output, Ref, Sub, Template, ssm
 
 from generator.blocks import admin_settings as admin, kms
+from generator.blocks.catalog import retained
 from generator.blocks.log_buckets import MIN_LOG_DAYS, access_log_bucket, replica_bucket, server_access_logs_statement
 from generator.blocks.s3 import tls_only_policy
 from generator.errors import ConfigError
@@ -87,7 +88,8 @@ def build(cfg: LogReplicaConfig) -> Template:
     replica_region = FindInMap(admin.REPLICATION_MAPPING, Ref("AWS::Region"), admin.REPLICA_REGION)
 
     # --- key and buckets
-    key = t.add_resource(kms.customer_key("ReplicaKey", f"{cfg.catalog}: replicas of another region's log bucket"))
+    key = t.add_resource(retained(kms.customer_key("ReplicaKey",
+                                                   f"{cfg.catalog}: replicas of another region's log bucket")))
     t.add_resource(kms.alias("ReplicaKeyAlias", admin.replica_key_alias(cfg.catalog), key))
     access = t.add_resource(access_log_bucket("ReplicaAccessLogBucket", cfg.replica_expiration_days,
                                               REPLICA_ACCESS_LOGS_NOT_REPLICATED))

@@ -82,7 +82,9 @@ def test_organization_targets_regions_and_stackset_options(tmp_path):
     assert org.environment_of("ou-ab12-33333333") == "test"
     assert org.regions == ("us-east-1",)
     assert (org.max_concurrent_accounts, org.failure_tolerance, org.concurrency_mode) == (5, 1, "soft")
-    assert org.auto_deployment and not org.retain_stacks_on_account_removal
+    assert org.auto_deployment and org.retain_stacks_on_account_removal
+    off = load_text(tmp_path, GOOD + ORG.replace('failure_tolerance = 1', 'auto_deployment = false')).organization
+    assert not off.auto_deployment and not off.retain_stacks_on_account_removal
     assert (org.call_as, org.member_role) == ("SELF", "OrganizationAccountAccessRole")
 
 

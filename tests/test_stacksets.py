@@ -83,7 +83,7 @@ def test_operation_preferences_and_auto_deployment_come_from_the_settings():
     assert stacksets.operation_preferences(ORG) == {"MaxConcurrentCount": 7, "FailureToleranceCount": 2,
                                                     "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
                                                     "RegionConcurrencyType": "PARALLEL"}
-    assert stacksets.auto_deployment(ORG) == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert stacksets.auto_deployment(ORG) == {"Enabled": True, "RetainStacksOnAccountRemoval": True}
     assert stacksets.auto_deployment(ORG, ("arn:b", "arn:a"))["DependsOn"] == ["arn:a", "arn:b"]
     off = OrganizationSettings(targets=ORG.targets, regions=ORG.regions, auto_deployment=False)
     assert stacksets.auto_deployment(off) == {"Enabled": False}
@@ -119,16 +119,27 @@ def test_organisation_deploy_refuses_before_any_aws_call(hc, built, tmp_path, ar
     assert code == 2 and message in err, err
 
 
-def test_instances_of_an_ou_removed_from_the_targets_keep_their_stacks_for_the_evidence(rendered):
-    """stacksets.RETAIN_STACKS's reason, kept true: the baseline's buckets survive a stack deletion, the key
-    encrypting the log bucket does not ("If a resource has no DeletionPolicy attribute, AWS CloudFormation
-    deletes the resource by default", https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html;
-    "When you remove a KMS key from a CloudFormation stack, AWS KMS schedules the KMS key for deletion",
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html)."""
-    resources = template(rendered, "account-baseline")["Resources"]
-    assert {resources[b].get("DeletionPolicy") for b in ("LogBucket", "AccessLogBucket", "LogReplicaBucket")} == {"Retain"}
-    assert "DeletionPolicy" not in resources["LogKey"] and "LogKey" in json.dumps(resources["LogBucket"])
+def test_evidence_outlives_a_deleted_stack_instance_and_leaving_accounts_keep_their_stacks(rendered):
+    """A stack instance deleted (an account leaving a target with retain_stacks_on_account_removal = false, or its
+    stack deleted in the account) keeps every resource holding evidence and the keys encrypting them: "If a
+    resource has no DeletionPolicy attribute, AWS CloudFormation deletes the resource by default"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html), and
+    "When you remove a KMS key from a CloudFormation stack, AWS KMS schedules the KMS key for deletion"
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-kms-key.html).  By default the
+    stacks stay anyway, their audit controls running: RetainStacks for an OU removed from the targets, and
+    RetainStacksOnAccountRemoval ("If set to true, stack resources are retained when an account is removed from
+    a target organization or OU", https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_AutoDeployment.html)."""
+    kept = {"account-baseline": ("LogBucket", "AccessLogBucket", "LogReplicaBucket", "TemplateBucket", "LogKey",
+                                 "TemplateKey", "TrailLogGroup"),
+            "log-replica": ("LogReplicaBucket", "ReplicaAccessLogBucket", "ReplicaKey")}
+    for product, ids in kept.items():
+        resources = template(rendered, product)["Resources"]
+        for lid in ids:
+            assert (resources[lid].get("DeletionPolicy"), resources[lid].get("UpdateReplacePolicy")) == \
+                ("Retain", "Retain"), (product, lid)
+    assert "LogKey" in json.dumps(template(rendered, "account-baseline")["Resources"]["LogBucket"])
     assert stacksets.RETAIN_STACKS is True
+    assert OrganizationSettings(targets=ORG.targets).retain_stacks_on_account_removal is True
 
 
 def test_an_organisation_cannot_replicate_into_one_bucket_the_settings_name(rendered):

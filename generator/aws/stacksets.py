@@ -15,7 +15,9 @@ primary region, with the settings' ``[organization]``:
   deploys additional stack instances to AWS Organizations accounts that are added to a target organization
   or organizational unit (OU) in the specified Regions. If an account is removed from a target organization
   or OU, StackSets deletes stack instances from the account", AutoDeployment, AWS CloudFormation API
-  Reference): an account moved into a target OU needs no command of ours.
+  Reference): an account moved into a target OU needs no command of ours.  One moved out keeps its stacks
+  by default (RetainStacksOnAccountRemoval: "If set to true, stack resources are retained when an account is
+  removed from a target organization or OU", same page; see ``RETAIN_STACKS``).
 - **Preview.** Before any change: the stack set's template and parameters against the built ones (the
   resources a template change adds, modifies or removes, by logical id), and for every account of the
   targets (AWS Organizations, ``generator.aws.organization``) and region whether its stack instance is
@@ -117,13 +119,12 @@ BUSY_OPERATION = {"RUNNING", "QUEUED", "STOPPING"}
 # specified StackSet, but doesn't delete the stacks" (*DeleteStackInstances*, AWS CloudFormation API Reference,
 # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DeleteStackInstances.html); "you manage
 # retained stacks in CloudFormation, in the target account" (*StackSets concepts*, Retain stacks).  Kept, never
-# deleted: deleting the baseline's stack deletes every resource without a DeletionPolicy ("If a resource has no
-# DeletionPolicy attribute, AWS CloudFormation deletes the resource by default", *DeletionPolicy attribute*):
-# its buckets are Retain, but the LogKey that encrypts the log bucket is not, and "When you remove a KMS key
-# from a CloudFormation stack, AWS KMS schedules the KMS key for deletion" (*AWS::KMS::Key*,
-# PendingWindowInDays): the evidence would become unreadable; the trail's log group would go at once.  The
-# launch role is kept too: the portfolio stays shared with the OU until its share is removed, and the
-# products provisioned there are updated and terminated as that role.
+# deleted: deleting the baseline's stack would end the account's trail, AWS Config recording and CIS alarms,
+# its audit controls, by a change of the hub's settings.  The evidence would survive a deletion (its buckets,
+# log group and keys are DeletionPolicy Retain, HIPAA rule E9410), not the controls.  The launch role is kept
+# too: the portfolio stays shared with the OU until its share is removed, and the products provisioned there
+# are updated and terminated as that role.  The same reasons make retain_stacks_on_account_removal true by
+# default (an account leaving a target, AutoDeployment).
 RETAIN_STACKS = True
 
 

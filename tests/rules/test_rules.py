@@ -77,6 +77,9 @@ BAD = {
     "W9408": {("Resources/Filter/Properties/MetricTransformations/0", BOTH)},
     "E9409": {("Resources/TaggedBackups/Properties/Scope", BOTH),
               ("Resources/TrailEncrypted/Properties/Scope/Fn::If/2", "Environment=TEST")},
+    "E9410": {("Resources/Key/UpdateReplacePolicy", ""), ("Resources/Logs/DeletionPolicy", ""),
+              ("Resources/Logs/UpdateReplacePolicy", ""), ("Resources/BucketKey/DeletionPolicy", ""),
+              ("Resources/BucketKey/UpdateReplacePolicy", ""), ("Resources/Bucket/UpdateReplacePolicy", "")},
     "E9501": {("Resources/Bucket/Properties/VersioningConfiguration", BOTH)},
     "E9502": {("Resources/Bucket/Properties/LoggingConfiguration", BOTH)},  # its waiver has a blank reason
     "E9503": {("Resources/Partial/Properties/PublicAccessBlockConfiguration/RestrictPublicBuckets", BOTH),
