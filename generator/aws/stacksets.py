@@ -34,6 +34,9 @@ primary region, with the settings' ``[organization]``:
   AccountFilterType DIFFERENCE for accounts of it that another target still covers), which also takes the OU
   out of the stack set's targets, so accounts joining it later get nothing.  ``RETAIN_STACKS``: the stacks
   are kept in the accounts (see there why).
+- **A region no longer in the settings.** The same: ``delete`` rows for the instances there, then one
+  DeleteStackInstances (the OUs that stay targets, those regions, RetainStacks), run before an update so the
+  stack set is not applied there again.
 - **Prerequisite.** Trusted access between StackSets and Organizations (DescribeOrganizationsAccess);
   ActivateOrganizationsAccess is the fix, run in the management account.
 
@@ -187,10 +190,13 @@ class StackSetPlan:
     parameters: list[dict]
     not_targets: list[str]               # OUs the stack set deploys to that the settings no longer name
     delete_targets: dict = field(default_factory=dict)   # such an OU -> {"regions": [...], "keep": [accounts]}
+    # regions the stack set deploys to that the settings no longer name: {"regions": [...], "targets": [OUs]}
+    delete_regions: dict = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
-        return self.set_action != "none" or bool(self.create_targets) or bool(self.delete_targets)
+        return (self.set_action != "none" or bool(self.create_targets) or bool(self.delete_targets)
+                or bool(self.delete_regions))
 
     def departing(self, ou: str) -> list[InstanceChange]:
         """The stack instances that leave the stack set with ``ou``, an OU no longer targeted."""
@@ -204,6 +210,7 @@ class StackSetPlan:
                 "instances": [i.to_json() for i in self.instances], "not_targets": self.not_targets,
                 "delete_instances": {ou: {"regions": list(d["regions"]), "accounts_kept": list(d["keep"])}
                                      for ou, d in sorted(self.delete_targets.items())},
+                "delete_regions": {k: list(v) for k, v in sorted(self.delete_regions.items())},
                 "retain_stacks": RETAIN_STACKS}
 
 
@@ -244,8 +251,8 @@ def organization_template(template: dict, ssm_prefix: str) -> dict:
 
 def specs(product: str, version: str, template: dict, given: Mapping[str, str],
           org: OrganizationSettings, primary: str, ssm_prefix: str) -> list[Spec]:
-    """The stack sets of ``product`` (one without instances is left out: a one-region organisation has no
-    regional baseline)."""
+    """The stack sets of ``product``; one may have no region (a one-region organisation's regional baseline):
+    ``plan`` then only removes the instances it still has, and the deploy leaves it out when it has none."""
     inputs = sorted(set(ACCOUNT_INPUTS) & set(given))
     if inputs:
         raise ConfigError(f"{product}: -p {inputs[0]} is each account's own: the organisation deploy reads it in "
@@ -271,10 +278,8 @@ def specs(product: str, version: str, template: dict, given: Mapping[str, str],
         if clash:
             raise ConfigError(f"{product}: -p {clash[0]} is set by the organisation deploy ({layout.fixed[clash[0]]} "
                               f"in stack set {layout.name})", hint=f"leave out -p {clash[0]}")
-        regions = _regions(layout.where, template, org, primary)
-        if regions:
-            out.append(Spec(layout.name, product, version, regions, template, {**given, **layout.fixed},
-                            layout.depends_on))
+        out.append(Spec(layout.name, product, version, _regions(layout.where, template, org, primary), template,
+                        {**given, **layout.fixed}, layout.depends_on))
     return out
 
 
@@ -403,6 +408,8 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
     """Compare the stack set with the wanted one and list, per account and region, what would happen;
     ``leaving(ou)``: the accounts now in an OU the stack set deploys to and the settings no longer name."""
     current = observe(cf, spec.name, org.call_as)
+    if not spec.regions and not current.exists:   # no region and nothing deployed: nothing to do
+        return StackSetPlan(spec, current, "none", [], {}, {}, [], [], [])
     previous = set(current.parameters) if current.exists else set()
     params = deploy.check_parameters(spec.template, spec.given, previous, spec.product)
     reasons: list[str] = []
@@ -422,10 +429,11 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
         wanted = auto_deployment(org, spec.depends_on)
         if not _same_auto_deployment(current.auto_deployment, wanted):
             reasons.append(f"automatic deployment: {current.auto_deployment} -> {wanted}")
-        outdated = [i for i in current.instances if i.get("Status") == "OUTDATED"]
+        outdated = [i for i in current.instances if i.get("Status") == "OUTDATED" and i.get("Region") in spec.regions]
         if outdated and not reasons:
             reasons.append(f"{len(outdated)} stack instance(s) OUTDATED: applied again")
-        set_action = "update" if reasons else "none"
+        # no region left (a one-region organisation's regional baseline): nothing to update, only instances to remove
+        set_action = "update" if reasons and spec.regions else "none"
     have = {(i.get("Account"), i.get("Region")): i for i in current.instances}
     instances, create_targets = [], {}
     for a in accounts:
@@ -465,9 +473,23 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
                         spec.name, a.id, a.name, "", ou, region, "delete", i.get("Status", ""),
                         (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", "")))
         delete_targets[ou] = {"regions": regions, "keep": tuple(sorted(a.id for a in under if a.id in targeted))}
+    # Regions no longer in the settings: the instances there of the targets that stay leave the stack set the
+    # same way (those of an OU no longer targeted leave with it, above, in every region).
+    gone = tuple(r for r in regions if r not in spec.regions)
+    staying = tuple(sorted(set(current.ous) & wanted))
+    delete_regions: dict = {}
+    if gone and staying:
+        for a in accounts:
+            for region in gone:
+                i = have.get((a.id, region))
+                if i is not None:
+                    instances.append(InstanceChange(
+                        spec.name, a.id, a.name, a.environment, a.target, region, "delete", i.get("Status", ""),
+                        (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", "")))
+        delete_regions = {"regions": gone, "targets": staying}
     return StackSetPlan(spec, current, set_action, reasons, diff,
                         {r: tuple(sorted(t)) for r, t in create_targets.items()}, instances, params, not_targets,
-                        delete_targets)
+                        delete_targets, delete_regions)
 
 
 # ------------------------------------------------------------------------------------------ execution
@@ -508,6 +530,16 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
         _call(cf, "DeleteStackInstances", spec.name, StackSetName=spec.name, DeploymentTargets=targets,
               Regions=list(d["regions"]), RetainStacks=RETAIN_STACKS, OperationPreferences=prefs, OperationId=op_id,
               CallAs=call_as)
+        operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))
+    if p.delete_regions:   # then the regions no longer named, before an update would apply the stack set there
+        gone, staying = p.delete_regions["regions"], p.delete_regions["targets"]
+        op_id = _operation_id(spec.name, "delete-regions", ",".join(gone), ",".join(staying), count)
+        leaving = [i for i in p.instances if i.action == "delete" and i.region in gone and i.target in staying]
+        progress(f"removing {len(leaving)} stack instance(s) of {spec.name} in {', '.join(gone)}, no longer an "
+                 "organisation region, from the stack set; their stacks stay in the accounts (RetainStacks)")
+        _call(cf, "DeleteStackInstances", spec.name, StackSetName=spec.name,
+              DeploymentTargets={"OrganizationalUnitIds": list(staying)}, Regions=list(gone),
+              RetainStacks=RETAIN_STACKS, OperationPreferences=prefs, OperationId=op_id, CallAs=call_as)
         operations.append(wait(cf, spec.name, op_id, call_as, progress, timeout))
     if p.set_action == "create":
         progress(f"creating stack set {spec.name}")

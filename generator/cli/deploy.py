@@ -249,6 +249,13 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
             kept = f"; {len(d['keep'])} account(s) of it stay, under another target" if d["keep"] else ""
             print(f"  {ou} is no longer a target: {len(p.departing(ou))} stack instance(s) leave the stack set (delete), their "
                   f"stacks kept in the accounts (RetainStacks), and accounts joining it later get none{kept}", file=file)
+        if p.delete_regions:
+            gone = p.delete_regions["regions"]
+            leaving = [i for i in p.instances if i.action == "delete" and i.region in gone
+                       and i.target in p.delete_regions["targets"]]
+            print(f"  {', '.join(gone)} no longer an organisation region: {len(leaving)} stack instance(s) leave the "
+                  "stack set (delete), their stacks kept in the accounts (RetainStacks), and accounts joining later "
+                  "get none there", file=file)
     rows = [(i.stack_set, i.account, i.account_name, i.environment or "-", i.region, i.action,
              i.detailed_status or i.status or "-", i.drift or "-") for p in plans for i in p.instances]
     if rows:
@@ -289,6 +296,7 @@ def run_organization(args, product: str) -> int:
     earlier = lambda i: tuple(s.name for s in specs[:i])  # noqa: E731  (deployed before, in this run)
     plans = [stacksets.plan(cf, stacksets.resolve_dependencies(cf, spec, org.call_as, earlier(i)), org, accounts,
                             leaving) for i, spec in enumerate(specs)]
+    plans = [p for p in plans if p.spec.regions or p.current.exists]   # a stack set with no region and none yet
     result = {"product": product, "version": entry.version, "region": region, "organization": tree.id,
               "accounts": len(accounts), "stack_sets": [p.to_json() for p in plans], "executed": False,
               "operations": []}
