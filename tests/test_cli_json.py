@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 # Fields whose keys are names (data), with how many levels of such keys they hold.
 NAMED = {"outputs": 1, "parameters": 1, "given": 1, "citations": 2, "not_applicable": 1, "files": 1,
-         "regions": 1, "tools": 1, "by_operation": 1, "targets": 1, "baseline": 1, "launch_role": 1,
+         "regions": 1, "tools": 1, "by_operation": 1, "targets": 1, "baseline": 1, "log_replica": 1, "launch_role": 1,
          "portfolio_visible": 1, "create_instances": 1, "delete_instances": 1}
 # Each command's top-level keys (README.md, "JSON output", lists the same).
 SHAPES = {

@@ -171,6 +171,9 @@ def test_publish_and_deploy_once_serve_every_account_and_joiners(organisation, h
     assert set(rows) == set(o["targets"])
     for row in rows.values():
         assert row["baseline"][REGION]["status"] == "CURRENT", row
+        # the log replicas: the organisation region and the region its log bucket replicates to
+        assert {r: i["status"] for r, i in row["log_replica"].items()} == {REGION: "CURRENT", "us-west-2": "CURRENT"}
+        assert {i["stack_set"] for i in row["log_replica"].values()} == {stacksets.LOG_REPLICA_SET}
         assert row["launch_role"][REGION]["status"] == "CURRENT", row
         assert row["portfolio_visible"] == {REGION: True}
         assert row["provisioned_products"] == []

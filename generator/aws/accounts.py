@@ -3,7 +3,8 @@
 From the hub (the management account or a delegated administrator), reads only:
 
 - the accounts under the targets (``generator.aws.organization``);
-- per stack set (``generator.aws.stacksets.STACK_SETS``), each account's stack instance in each region:
+- per stack set (``generator.aws.stacksets.STACK_SETS``: the baseline's, the log replicas', the launch role's),
+  each account's stack instance in each region:
   Status (CURRENT | OUTDATED | INOPERABLE), StackInstanceStatus.DetailedStatus and DriftStatus (DRIFTED |
   IN_SYNC | UNKNOWN | NOT_CHECKED), from ListStackInstances (AWS CloudFormation API Reference); drift is
   what the last drift detection found; with ``detect_drift`` (``--detect-drift``) the command first runs
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from generator.aws import api as aws, organization as org_tree, publish as publisher, stacksets
-from generator.aws.deploy import BASELINE, LAUNCH_ROLE
+from generator.aws.deploy import BASELINE, LAUNCH_ROLE, LOG_REPLICA
 from generator.errors import AwsError, ConfigError
 from generator.settings import Settings
 
@@ -47,6 +48,7 @@ class AccountStatus:
     target: str
     parent: str
     baseline: dict = field(default_factory=dict)        # region -> instance status
+    log_replica: dict = field(default_factory=dict)     # every organisation region and replica region
     launch_role: dict = field(default_factory=dict)
     portfolio_visible: dict = field(default_factory=dict)   # region -> bool
     provisioned_products: list | None = None
@@ -122,10 +124,15 @@ def status(settings: Settings, *, products: bool = True, detect_drift: bool = Fa
     detections = [d for d in (stacksets.detect_drift(cf, name, org, progress=progress)
                               for name in (stacksets.stack_set_names() if detect_drift else ())) if d]
     baseline, launch_role = _instances(cf, BASELINE, org.call_as), _instances(cf, LAUNCH_ROLE, org.call_as)
+    replicas = _instances(cf, LOG_REPLICA, org.call_as)
+    # the log replicas are in the organisation regions and the regions their log buckets replicate to, which
+    # only the built template's ring knows: those seen among the instances
+    replica_regions = [*org.regions, *sorted({r for _a, r in replicas} - set(org.regions))]
     shared = {r: _shared_nodes(sess, settings, r, recorder) for r in org.regions}
     rows = [AccountStatus(a.id, a.name, a.status, a.environment, a.target, a.parent) for a in accounts]
     for row in rows:
         row.baseline = {r: baseline.get((row.account_id, r)) for r in org.regions}
+        row.log_replica = {r: replicas.get((row.account_id, r)) for r in replica_regions}
         row.launch_role = {region: launch_role.get((row.account_id, region))}
         row.portfolio_visible = {r: bool({row.target, tree.id} & shared[r]) for r in org.regions}
     if products:

@@ -10,8 +10,8 @@ from generator.cli import output
 
 EPILOG = """\
 examples:
-  hipaa-catalog accounts                  every target account: baseline and launch-role stack instances (status,
-                                          drift), whether the portfolio is visible, which product versions run
+  hipaa-catalog accounts                  every target account: baseline, log-replica and launch-role stack instances
+                                          (status, drift), whether the portfolio is visible, which product versions run
   hipaa-catalog accounts --no-products    hub-side data only: no role assumed in the member accounts
   hipaa-catalog accounts --detect-drift   run drift detection on every stack set first (progress per stack
                                           instance on stderr), wait for it, then list
@@ -27,8 +27,8 @@ the first); --detect-drift runs a new one on every stack set (DetectStackSetDrif
 def register(sub) -> None:
     p = sub.add_parser("accounts", help="administrator: every account of the organisation's targets",
                        description="List every account under the settings' [organization] targets with its "
-                                   "baseline and launch-role stack-instance status and drift, whether the portfolio "
-                                   "is visible there, and which versions its provisioned products run.",
+                                   "baseline, log-replica and launch-role stack-instance status and drift, whether "
+                                   "the portfolio is visible there, and which versions its provisioned products run.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--no-products", action="store_true",
                    help="do not assume a role in the member accounts to list their provisioned products")
@@ -54,6 +54,7 @@ def rows(data: dict) -> list[tuple]:
                                                      for p in a["provisioned_products"]) or "none")
         out.append((a["account_id"], a["name"], a["environment"], a["target"],
                     " ".join(f"{r}:{_instance(i)}" for r, i in a["baseline"].items()),
+                    " ".join(f"{r}:{_instance(i)}" for r, i in a["log_replica"].items()),
                     " ".join(f"{r}:{_instance(i)}" for r, i in a["launch_role"].items()),
                     " ".join(f"{r}:{'yes' if v else 'no'}" for r, v in a["portfolio_visible"].items()), products))
     return out
@@ -72,6 +73,6 @@ def run(args) -> int:
         drifted = sorted(f"{r['account']} {r['region']}" for r in d["results"] if r["status"] != "SUCCEEDED")
         print(f"drift detection of {d['stack_set']}: {d['status']}"
               + (f" (not checked: {', '.join(drifted)})" if drifted else ""))
-    print(output.table(["account", "name", "environment", "target", "baseline", "launch role", "portfolio visible",
-                        "provisioned products"], rows(data)))
+    print(output.table(["account", "name", "environment", "target", "baseline", "log replica", "launch role",
+                        "portfolio visible", "provisioned products"], rows(data)))
     return 0
