@@ -22,6 +22,7 @@ existing AWS Config recorder and channel) and the replica bucket of the log buck
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -530,8 +531,10 @@ def replication_followups(template: Mapping, region: str, regions: tuple[str, ..
 
 
 def upload_template(s3, bucket: str, entry: manifests.Entry, body: str) -> str:
-    """Upload a template too large to send inline; return the URL CloudFormation reads it from."""
-    key = f"admin/{entry.name}/{entry.version}/{entry.sha256}.json"
+    """Upload a template too large to send inline; return the URL CloudFormation reads it from.  The key is
+    the sha256 of ``body``, which may differ from the built file (a stack set's template reads its account inputs
+    from SSM)."""
+    key = f"admin/{entry.name}/{entry.version}/{hashlib.sha256(body.encode('utf-8')).hexdigest()}.json"
     try:
         aws.call(s3, "PutObject", f"s3://{bucket}/{key}", Bucket=bucket, Key=key, Body=body.encode("utf-8"),
                  ServerSideEncryption="aws:kms", ContentType="application/json")

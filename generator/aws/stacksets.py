@@ -508,7 +508,8 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     """Carry the plan out; return every operation with its status and per-instance results."""
     progress = progress or (lambda _m: None)
     spec, call_as, prefs = resolve_dependencies(cf, p.spec, org.call_as), org.call_as, operation_preferences(org)
-    source = deploy.template_args(spec.body, upload)
+    # the template is sent (and uploaded, when over the inline limit) only by a create or an update
+    source = deploy.template_args(spec.body, upload) if p.set_action != "none" else {}
     tags = [{"Key": "hipaa-catalog:product", "Value": spec.product},
             {"Key": "hipaa-catalog:version", "Value": spec.version}]
     operations: list[dict] = []

@@ -277,9 +277,10 @@ def run_organization(args, product: str) -> int:
     entry, template = deploy.load_template(product, args.out)
     given = deploy.parse_assignments(args.parameters)
     deploy.check_given(template, given, product)
-    specs = []
+    specs, entries = [], {product: entry}
     for first in stacksets.DEPLOYED_FIRST.get(product, ()):
         first_entry, first_template = deploy.load_template(first, args.out)
+        entries[first] = first_entry
         specs += stacksets.specs(first, first_entry.version, first_template, {}, org, region, settings.ssm_prefix)
     specs += stacksets.specs(product, entry.version, template, given, org, region, settings.ssm_prefix)
     sess = aws.session(region)
@@ -316,11 +317,11 @@ def run_organization(args, product: str) -> int:
         if not _confirm(f"apply these changes to {len(changes)} stack set(s)? [y/N] "):
             print(f"{product}: nothing changed", file=sys.stderr)
             return _finish_org(args, result, code=1)
-    upload = None
-    if args.template_bucket:
-        s3 = aws.client(sess, "s3", region)
-        upload = lambda body: deploy.upload_template(s3, args.template_bucket, entry, body)  # noqa: E731
+    s3 = aws.client(sess, "s3", region) if args.template_bucket else None
     for p in changes:
+        upload = None
+        if s3 is not None:   # each stack set's template under its own product
+            upload = functools.partial(deploy.upload_template, s3, args.template_bucket, entries[p.spec.product])
         result["operations"] += stacksets.execute(cf, p, org, upload=upload, progress=output.progress)
     result["executed"] = True
     return _finish_org(args, result)

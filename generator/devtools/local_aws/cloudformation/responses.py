@@ -26,6 +26,20 @@ class CloudFormationResponse(MotoCloudFormationResponse):
     def _validate_different_update(self, incoming_params: Any, stack_body: str, old_stack: Any) -> None:
         return None  # see the module docstring
 
+    def _get_stack_from_s3_url(self, template_url: str) -> str:
+        """A TemplateURL in any form S3 is addressed by, the endpoint's path style ``http://127.0.0.1:PORT/BUCKET/KEY``
+        included (moto's own reads only ``localhost`` and AWS host names), from the caller's S3.  An object that is
+        not there is AWS's "TemplateURL must reference a valid S3 object to which you have access."
+        (serverless/serverless#2775)."""
+        from ..servicecatalog.exceptions import InvalidParametersException
+        from ..servicecatalog.templates import fetch
+
+        try:
+            return fetch(template_url, self.current_account, self.partition)
+        except InvalidParametersException as exc:
+            raise ValidationError(message="TemplateURL must reference a valid S3 object to which you have "
+                                          "access.") from exc
+
 
     # -- service-managed StackSets --------------------------------------------------------------
     STACK_SET_ACTIONS = frozenset({
