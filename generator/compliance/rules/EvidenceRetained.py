@@ -30,7 +30,7 @@ class EvidenceRetained(hipaa.HipaaRule):
     shortdesc = "Evidence and its keys retained"
     description = ("AWS::S3::Bucket, AWS::Logs::LogGroup, AWS::Backup::BackupVault, and every AWS::KMS::Key "
                    "their properties name, have DeletionPolicy and UpdateReplacePolicy Retain.")
-    hipaa = ("164.312(b)", "164.312(c)(1)")
+    hipaa = ("164.312(b)",)   # as E9401: audit records kept, here past their stack
     fix = "set DeletionPolicy: Retain and UpdateReplacePolicy: Retain on the resource"
     resource_types = (*HOLDERS, KEY)
 
@@ -40,7 +40,9 @@ class EvidenceRetained(hipaa.HipaaRule):
                 yield lid, res
 
     def shown(self, s, lid, res):
-        out = [(name, res.get(name)) for name in POLICIES]
+        values = [res.get(name) for name in POLICIES]
+        out = ([(", ".join(POLICIES), values[0])] if len(set(values)) == 1
+               else [(name, value) for name, value in zip(POLICIES, values)])
         if res.get("Type") == KEY:
             out.append(("encrypts", ", ".join(_encrypts(s, lid))))
         return out
