@@ -174,6 +174,15 @@ class InstanceChange:
     detailed_status: str = ""
     drift: str = ""
 
+    @classmethod
+    def of(cls, stack_set: str, account: Account, environment: str, target: str, region: str, action: str,
+           instance: Mapping | None) -> "InstanceChange":
+        """The row of ``account`` in ``region``, with the state of its stack instance now (ListStackInstances'
+        summary; None when it has none)."""
+        i = instance or {}
+        return cls(stack_set, account.id, account.name, environment, target, region, action, i.get("Status", ""),
+                   (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", ""))
+
     def to_json(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
@@ -201,6 +210,11 @@ class StackSetPlan:
     def departing(self, ou: str) -> list[InstanceChange]:
         """The stack instances that leave the stack set with ``ou``, an OU no longer targeted."""
         return [i for i in self.instances if i.action == "delete" and i.target == ou]
+
+    def departing_regions(self) -> list[InstanceChange]:
+        """The stack instances that leave the stack set with the regions no longer in the settings."""
+        gone, staying = self.delete_regions.get("regions", ()), self.delete_regions.get("targets", ())
+        return [i for i in self.instances if i.action == "delete" and i.region in gone and i.target in staying]
 
     def to_json(self) -> dict:
         return {"stack_set": self.spec.name, "product": self.spec.product, "version": self.spec.version,
@@ -444,11 +458,7 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
                 create_targets.setdefault(region, set()).add(a.target)
             else:
                 action = "update" if set_action == "update" else "unchanged"
-            i = i or {}
-            instances.append(InstanceChange(spec.name, a.id, a.name, a.environment, a.target, region, action,
-                                            i.get("Status", ""),
-                                            (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""),
-                                            i.get("DriftStatus", "")))
+            instances.append(InstanceChange.of(spec.name, a, a.environment, a.target, region, action, i))
     # A target the stack set does not deploy to yet becomes one even without accounts, so that accounts moved
     # into it later are deployed to.
     for region in spec.regions:
@@ -467,11 +477,8 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
             if a.id in targeted:
                 continue
             for region in regions:
-                i = have.get((a.id, region))
-                if i is not None:
-                    instances.append(InstanceChange(
-                        spec.name, a.id, a.name, "", ou, region, "delete", i.get("Status", ""),
-                        (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", "")))
+                if (a.id, region) in have:
+                    instances.append(InstanceChange.of(spec.name, a, "", ou, region, "delete", have[(a.id, region)]))
         delete_targets[ou] = {"regions": regions, "keep": tuple(sorted(a.id for a in under if a.id in targeted))}
     # Regions no longer in the settings: the instances there of the targets that stay leave the stack set the
     # same way (those of an OU no longer targeted leave with it, above, in every region).
@@ -481,11 +488,9 @@ def plan(cf, spec: Spec, org: OrganizationSettings, accounts: list[Account],
     if gone and staying:
         for a in accounts:
             for region in gone:
-                i = have.get((a.id, region))
-                if i is not None:
-                    instances.append(InstanceChange(
-                        spec.name, a.id, a.name, a.environment, a.target, region, "delete", i.get("Status", ""),
-                        (i.get("StackInstanceStatus") or {}).get("DetailedStatus", ""), i.get("DriftStatus", "")))
+                if (a.id, region) in have:
+                    instances.append(InstanceChange.of(spec.name, a, a.environment, a.target, region, "delete",
+                                                       have[(a.id, region)]))
         delete_regions = {"regions": gone, "targets": staying}
     return StackSetPlan(spec, current, set_action, reasons, diff,
                         {r: tuple(sorted(t)) for r, t in create_targets.items()}, instances, params, not_targets,
@@ -535,8 +540,7 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     if p.delete_regions:   # then the regions no longer named, before an update would apply the stack set there
         gone, staying = p.delete_regions["regions"], p.delete_regions["targets"]
         op_id = _operation_id(spec.name, "delete-regions", ",".join(gone), ",".join(staying), count)
-        leaving = [i for i in p.instances if i.action == "delete" and i.region in gone and i.target in staying]
-        progress(f"removing {len(leaving)} stack instance(s) of {spec.name} in {', '.join(gone)}, no longer an "
+        progress(f"removing {len(p.departing_regions())} stack instance(s) of {spec.name} in {', '.join(gone)}, no longer an "
                  "organisation region, from the stack set; their stacks stay in the accounts (RetainStacks)")
         _call(cf, "DeleteStackInstances", spec.name, StackSetName=spec.name,
               DeploymentTargets={"OrganizationalUnitIds": list(staying)}, Regions=list(gone),

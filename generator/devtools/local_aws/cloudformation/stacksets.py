@@ -687,15 +687,11 @@ DEPENDENCY_FAILED = "Cancelled since the operation of stack set {} it depends on
 def on_account_moved(org, account_id: str, old: str | None, new: str | None) -> None:
     """Organizations listener: deploy to an account that joined a target OU, remove it from one it left; the
     stack sets' operations run dependencies first (AutoDeployment.DependsOn)."""
-    from moto.cloudformation.models import cloudformation_backends
-
     if account_id == org.account_id:
         return
-    regions = cloudformation_backends[org.account_id]
     with LOCK:
-        enabled = [stack_set for region in list(regions.keys()) if dict.get(regions, region) is not None
-                   for stack_set in list(dict.get(regions, region).org_stack_sets.values())
-                   if stack_set.auto_deployment.get("Enabled")]
+        enabled = [stack_set for backend in _management_regions(org.account_id)
+                   for stack_set in list(backend.org_stack_sets.values()) if stack_set.auto_deployment.get("Enabled")]
         outcomes: dict[str, str] = {}   # stack set ARN -> how its operation for this account ended
         for stack_set in dependency_order(enabled):
             failed = next((arn for arn in stack_set.auto_deployment.get("DependsOn") or []
@@ -726,7 +722,7 @@ def dependency_order(stack_sets: list[StackSet]) -> list[StackSet]:
 def check_dependencies(backend, stack_set_arn: str, depends_on: list[str]) -> None:
     """Refuse a DependsOn that names an unknown stack set, the stack set itself, or closes a cycle (errors
     AWS does not document: chosen as ValidationError)."""
-    known = {s.arn: s for region in _management_regions(backend) for s in region.org_stack_sets.values()}
+    known = {s.arn: s for region in _management_regions(backend.account_id) for s in region.org_stack_sets.values()}
     for arn in depends_on:
         if arn not in known:
             raise ValidationError(message=f"DependsOn: stack set {arn} not found")
@@ -740,10 +736,12 @@ def check_dependencies(backend, stack_set_arn: str, depends_on: list[str]) -> No
             stack.extend(known[arn].auto_deployment.get("DependsOn") or [])
 
 
-def _management_regions(backend) -> list:
+def _management_regions(account_id: str) -> list:
+    """The CloudFormation backends of ``account_id`` (the management account's hold the stack sets), one per
+    region used so far (read without creating the others)."""
     from moto.cloudformation.models import cloudformation_backends
 
-    regions = cloudformation_backends[backend.account_id]
+    regions = cloudformation_backends[account_id]
     return [dict.get(regions, r) for r in list(regions.keys()) if dict.get(regions, r) is not None]
 
 
