@@ -25,10 +25,28 @@ from generator.errors import Interrupted
 GRACE = 10.0   # seconds the calls under way get to finish after the first Ctrl-C (developer and admin commands)
 
 
+class Stop(threading.Event):
+    """The event a first Ctrl-C sets, safe to request from a signal handler.
+
+    The handler runs in the main thread between two bytecodes, possibly while that thread holds the event's
+    lock inside ``wait()``; ``set()`` there would wait for that lock forever.  ``request()`` takes no lock: it
+    marks the stop at once (``is_set()`` is true from then on, so no new work starts) and leaves ``set()``,
+    which wakes the waiters, to a thread of its own, which gets the lock once the main thread lets it go."""
+
+    requested = False
+
+    def request(self) -> None:
+        self.requested = True
+        threading.Thread(target=self.set, name="interrupt-stop", daemon=True).start()
+
+    def is_set(self) -> bool:
+        return self.requested or super().is_set()
+
+
 @contextmanager
 def first_stops(what: str, *, grace: float | None = None,
-                last_words: Callable[[], str] | None = None) -> Iterator[threading.Event]:
-    stop = threading.Event()
+                last_words: Callable[[], str] | None = None) -> Iterator[Stop]:
+    stop = Stop()
     if threading.current_thread() is not threading.main_thread():
         yield stop   # signal handlers can only be set in the main thread; nothing to catch elsewhere
         return
@@ -42,7 +60,7 @@ def first_stops(what: str, *, grace: float | None = None,
             os._exit(Interrupted.exit_code)
 
     def handler(_signum, _frame) -> None:
-        stop.set()
+        stop.request()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         print(f"hipaa-catalog: interrupted: {what} stops after the calls under way (Ctrl-C again to quit at once)",
               file=sys.stderr, flush=True)
