@@ -103,9 +103,8 @@ def developer(org, account: str):
     iam.create_user(UserName=user)
     iam.add_user_to_group(GroupName=admin.DEVELOPER_GROUP, UserName=user)
     key = iam.create_access_key(UserName=user)["AccessKey"]
-    import boto3
-    return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
-                         region_name=REGION)
+    return aws.boto3_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+                             region_name=REGION)
 
 
 def launch_web_server(monkeypatch, hc, sess, name: str) -> dict:

@@ -28,7 +28,7 @@ import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import boto3
 import botocore.exceptions as bexc
@@ -91,21 +91,26 @@ def _shared_loader():
         return _LOADER
 
 
-def session(region: str | None = None, profile: str | None = None) -> boto3.Session:
-    """A new boto3 session (one per thread) for ``region`` (default: AWS_REGION) and AWS_PROFILE."""
+def boto3_session(**kwargs: Any) -> boto3.Session:
+    """``boto3.Session(**kwargs)`` reading service models through the process's one data loader."""
     core = botocore.session.Session()
     loader = _shared_loader()
     core.register_component("data_loader", loader)
-    try:
-        sess = boto3.Session(botocore_session=core, profile_name=profile or os.environ.get("AWS_PROFILE") or None,
-                             region_name=region or default_region())
-    except bexc.ProfileNotFound as exc:
-        raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
-                       hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
+    sess = boto3.Session(botocore_session=core, **kwargs)
     with _LOADER_LOCK:   # each boto3.Session appends its data folder to the loader's search path
         paths = loader.search_paths
         paths[:] = list(dict.fromkeys(paths))
     return sess
+
+
+def session(region: str | None = None, profile: str | None = None) -> boto3.Session:
+    """A new boto3 session (one per thread) for ``region`` (default: AWS_REGION) and AWS_PROFILE."""
+    try:
+        return boto3_session(profile_name=profile or os.environ.get("AWS_PROFILE") or None,
+                             region_name=region or default_region())
+    except bexc.ProfileNotFound as exc:
+        raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
+                       hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
 
 
 def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, region: str,
@@ -113,11 +118,8 @@ def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, regio
     """A session acting as ``role_arn`` (sts:AssumeRole from ``sess``), e.g. a role in a member account."""
     out = call(client(sess, "sts", region, recorder), "AssumeRole", f"role {role_arn}", RoleArn=role_arn,
                RoleSessionName=session_name)["Credentials"]
-    core = botocore.session.Session()
-    core.register_component("data_loader", _shared_loader())
-    return boto3.Session(botocore_session=core, aws_access_key_id=out["AccessKeyId"],
-                         aws_secret_access_key=out["SecretAccessKey"], aws_session_token=out["SessionToken"],
-                         region_name=region)
+    return boto3_session(aws_access_key_id=out["AccessKeyId"], aws_secret_access_key=out["SecretAccessKey"],
+                         aws_session_token=out["SessionToken"], region_name=region)
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None,

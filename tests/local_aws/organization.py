@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 import boto3
 from botocore.config import Config
 
+from generator.aws.api import boto3_session
+
 ACCESS_ROLE = "OrganizationAccountAccessRole"
 
 
@@ -18,17 +20,28 @@ class Organization:
     management: str
     ous: dict[str, str] = field(default_factory=dict)        # name -> ou id
     accounts: dict[str, str] = field(default_factory=dict)   # name -> account id
+    # made once each: a boto3 session or client costs tens of milliseconds, and the tests ask for many
+    _sessions: dict[tuple[str, str], boto3.Session] = field(default_factory=dict, repr=False)
+    _clients: dict[tuple[str, int], tuple[boto3.Session | None, object]] = field(default_factory=dict, repr=False)
 
     def session(self, account_id: str, role: str = ACCESS_ROLE) -> boto3.Session:
         """Credentials of ``sts:AssumeRole`` into ``role`` of ``account_id`` (acting in that account)."""
-        creds = self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
-                                               RoleSessionName="tests")["Credentials"]
-        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                             aws_session_token=creds["SessionToken"], region_name="us-east-1")
+        if (account_id, role) not in self._sessions:
+            creds = self.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/{role}",
+                                                   RoleSessionName="tests")["Credentials"]
+            self._sessions[account_id, role] = boto3_session(
+                aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                aws_session_token=creds["SessionToken"], region_name="us-east-1")
+        return self._sessions[account_id, role]
 
     def client(self, service: str, session: boto3.Session | None = None):
-        return (session or boto3.Session(region_name="us-east-1")).client(
-            service, endpoint_url=self.url, config=Config(retries={"total_max_attempts": 1}))
+        """A client of ``service`` in us-east-1 for ``session`` (default: the management account's credentials)."""
+        key = (service, id(session))
+        if key not in self._clients:   # the session is kept with its client, so its id is not reused
+            made = (session or boto3_session(region_name="us-east-1")).client(
+                service, endpoint_url=self.url, config=Config(retries={"total_max_attempts": 1}))
+            self._clients[key] = (session, made)
+        return self._clients[key][1]
 
     def member(self, account_id: str, service: str):
         """A client acting in member ``account_id`` as its OrganizationAccountAccessRole."""
@@ -41,7 +54,7 @@ class Organization:
         iam.create_user(UserName=user)
         iam.add_user_to_group(GroupName=group, UserName=user)
         key = iam.create_access_key(UserName=user)["AccessKey"]
-        return boto3.Session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
+        return boto3_session(aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"],
                              region_name="us-east-1")
 
 

@@ -217,9 +217,9 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     Service Catalog requests (which provision through CloudFormation) wait for it, so the endpoint is
     ready for S3, IAM, SSM, … at once.
     """
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from moto.moto_server.werkzeug_app import create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, organizations, route53, s3, servicecatalog, sts
+    from . import acm, cloudformation, codecommit, elbv2, kms, organizations, route53, s3, servicecatalog, sts
 
     servicecatalog.register()
     organizations.register()
@@ -229,6 +229,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     route53.register()
     s3.register()
     elbv2.register()
+    kms.register()
     ready = threading.Event()
 
     def register_cloudformation() -> None:
@@ -241,7 +242,25 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
         threading.Thread(target=register_cloudformation, name="register-cloudformation", daemon=True).start()
     else:
         register_cloudformation()
-    return LocalAwsApp(DomainDispatcherApplication(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+    return LocalAwsApp(_dispatcher()(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+
+
+def _dispatcher() -> type:
+    """moto's ``DomainDispatcherApplication`` with its list of service folders read once: moto lists its
+    package folder (a listdir and an isdir per entry) on every request to find the service a host names."""
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = frozenset(backends.list_of_moto_modules())
+
+    class Dispatcher(DomainDispatcherApplication):
+        def get_backend_for_host(self, host: str | None) -> Any:   # moto's, with ``modules`` read once
+            if host is None or host == "moto_api" or host in modules:
+                return host
+            return next((backend for backend, pattern in self.backend_url_patterns
+                         if pattern.match(f"http://{host}")), None)
+
+    return Dispatcher
 
 
 def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):

@@ -9,7 +9,8 @@ every account and region, and adds the resource types of ``resources`` to moto's
 * ``AWS::IAM::Group`` and ``AWS::EC2::SecurityGroupEgress`` (``resources``);
 * an ``AWS::EC2::Instance``'s ``NetworkInterfaces`` (``instances``);
 * DescribeStacks' parameters: the inputs, and ``ResolvedValue`` of SSM-typed ones (``stack_parameters``);
-* service-managed StackSets across the organisation's accounts, with automatic deployment (``stacksets``).
+* service-managed StackSets across the organisation's accounts, with automatic deployment (``stacksets``);
+* JSON template bodies read as JSON, not by moto's YAML parser (``templates``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ def register() -> None:
     import moto.cloudformation.models as cfn_models
     from moto.cloudformation import parsing
 
-    from . import instances, resources, stack_parameters, stacksets  # noqa: F401  - defining models registers them
+    from . import instances, resources, stack_parameters, stacksets, templates  # noqa: F401  - defining models registers them
     from .models import CloudFormationBackend
 
     instances.register()
     stacksets.register()
     stack_parameters.register()
+    templates.register()
     cfn_models.cloudformation_backends.backend = CloudFormationBackend
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
