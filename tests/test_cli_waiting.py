@@ -29,6 +29,8 @@ from tests.test_publish import _wait_for_line
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 LATENCY_MS = 500
+# the calls an update waits on: the signal lands while one of them is under way
+UPDATE_CALLS = ["UpdateProvisionedProduct", "DescribeRecord"]
 
 
 def _cli(*argv: str, stdin=subprocess.DEVNULL) -> subprocess.Popen:
@@ -113,7 +115,7 @@ def test_progress_no_wait_status_watch_and_terminate_s_question(probe, hc):
 def test_ctrl_c_during_a_launch_and_an_update_names_the_next_step_and_it_finishes_the_job(probe, hc):
     endpoint = probe["endpoint"]
     # during the launch request: it is accepted, so the next step is status --watch, not a re-run
-    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"], operations=["ProvisionProduct"])
     proc = _cli("launch", PROBE, "--name", "clinic", *GOOD)
     # "launching ..." is printed just before ProvisionProduct is sent; the signal lands while it is under way
     out, err, seconds = _interrupt(proc, "launching probe-site 1.1.0 as clinic", delay=LATENCY_MS / 4000)
@@ -131,7 +133,7 @@ def test_ctrl_c_during_a_launch_and_an_update_names_the_next_step_and_it_finishe
     assert st["outputs"]["CompliantWebsiteURL"] == "https://clinic.example.org/"
 
     # while waiting for an update: the wait stops, the update goes on
-    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"], operations=UPDATE_CALLS)
     proc = _cli("update", "clinic", "-p", "Environment=PROD")
     out, err, seconds = _interrupt(proc, "UPDATE_PROVISIONED_PRODUCT IN_PROGRESS")
     assert proc.returncode == Interrupted.exit_code, err
@@ -143,7 +145,7 @@ def test_ctrl_c_during_a_launch_and_an_update_names_the_next_step_and_it_finishe
     assert code == 0 and st["outputs"]["Environment"] == "PROD", err
 
     # a second Ctrl-C: the process ends at once, killed by the signal, without a traceback
-    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"])
+    endpoint.set_faults(latency_ms=LATENCY_MS, services=["servicecatalog"], operations=UPDATE_CALLS)
     proc = _cli("update", "clinic", "-p", "Environment=TEST")
     printed = _wait_for(proc.stderr, "updating clinic")
     proc.send_signal(signal.SIGINT)
@@ -165,7 +167,7 @@ def test_ctrl_c_during_a_deploy_before_execution_changes_nothing_after_it_says_h
     session, stack = account["session"], "hipaa-catalog-account-baseline"
     before = _stack_parameters(session, stack)
     out_dir = str(account["built"])
-    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
+    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"], operations=["CreateChangeSet"])
     proc = _cli("deploy-baseline", "--yes", "--out", out_dir, "-p", "AdminCidr=10.30.0.0/16")
     out, err, seconds = _interrupt(proc, "creating change set", delay=LATENCY_MS / 4000)
     assert proc.returncode == Interrupted.exit_code, err
@@ -178,7 +180,7 @@ def test_ctrl_c_during_a_deploy_before_execution_changes_nothing_after_it_says_h
     assert not [c for c in left if c[1] != "EXECUTE_COMPLETE"], left   # only the executed ones of the set-up
     assert _stack_parameters(session, stack) == before
 
-    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"])
+    account["endpoint"].set_faults(latency_ms=LATENCY_MS, services=["cloudformation"], operations=["ExecuteChangeSet"])
     proc = _cli("deploy-baseline", "--yes", "--out", out_dir, "-p", "AdminCidr=10.30.0.0/16")
     # "executing ..." is printed just before ExecuteChangeSet is sent; the signal lands while it is under way
     out, err, _seconds = _interrupt(proc, "executing UPDATE of stack", delay=LATENCY_MS / 4000)

@@ -96,11 +96,13 @@ class LocalAws:
             raise LocalAwsError(f"local AWS endpoint at {self.url} did not answer: {err}") from None
 
     def set_faults(self, throttle: float = 0.0, unavailable: float = 0.0, latency_ms: int = 0, seed: int = 0,
-                   services: list[str] | None = None) -> dict[str, Any]:
-        """Inject faults from now on (all zero: off).  ``services=None`` means every service."""
+                   services: list[str] | None = None, operations: list[str] | None = None) -> dict[str, Any]:
+        """Inject faults from now on (all zero: off) into the calls of ``services`` to ``operations``
+        (None: every service, every operation)."""
         return self._control("POST", "faults", {"throttle": throttle, "unavailable": unavailable,
                                                 "latency_ms": latency_ms, "seed": seed,
-                                                "services": list(services) if services is not None else None})
+                                                "services": list(services) if services is not None else None,
+                                                "operations": list(operations) if operations is not None else None})
 
     def faults(self) -> dict[str, Any]:
         """The fault settings and the count of faults injected since they were set."""

@@ -4,7 +4,8 @@ Off by default.  Each call to a selected service draws one number from a ``rando
 below ``throttle`` it is answered with a throttling error (HTTP 400, except S3: 503 ``SlowDown``, as
 S3 throttles: "503 Slow Down", Amazon S3 User Guide, *Amazon S3 error best practices* and the AWS
 knowledge-center article *http-5xx-errors-s3*), below ``throttle + unavailable`` with HTTP 503;
-otherwise it goes through.  ``latency_ms`` is slept before every selected call.  The
+otherwise it goes through.  ``latency_ms`` is slept before every selected call.  A call is selected when
+its service is in ``services`` and its operation in ``operations`` (None: every one).  The
 error body has the shape the service's protocol uses, so botocore parses and retries it like a real one.
 """
 
@@ -27,6 +28,7 @@ class FaultConfig:
     latency_ms: int = 0
     seed: int = 0
     services: list[str] | None = None  # None: every service
+    operations: list[str] | None = None  # None: every operation of those services
 
     def __post_init__(self) -> None:
         for name in ("throttle", "unavailable"):
@@ -43,13 +45,17 @@ class FaultConfig:
                                           not all(isinstance(s, str) for s in self.services)):
             raise ConfigError(f"fault services: {self.services!r}; allowed: a list of service names such as "
                               "[\"servicecatalog\", \"s3\"], or null for all")
+        if self.operations is not None and (isinstance(self.operations, str) or
+                                            not all(isinstance(o, str) for o in self.operations)):
+            raise ConfigError(f"fault operations: {self.operations!r}; allowed: a list of operation names such as "
+                              "[\"ProvisionProduct\"], or null for all")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":
-        unknown = set(data) - {"throttle", "unavailable", "latency_ms", "seed", "services"}
+        unknown = set(data) - {"throttle", "unavailable", "latency_ms", "seed", "services", "operations"}
         if unknown:
             raise ConfigError(f"faults: unknown key(s) {sorted(unknown)}; allowed: throttle, unavailable, "
-                              "latency_ms, seed, services")
+                              "latency_ms, seed, services, operations")
         return cls(**data)
 
     def to_dict(self) -> dict[str, Any]:
@@ -71,13 +77,15 @@ class FaultInjector:
             self._random = random.Random(config.seed)
             self.injected = {"throttle": 0, "unavailable": 0}
 
-    def applies(self, service: str) -> bool:
-        return self.config.services is None or service in self.config.services
-
-    def draw(self, service: str) -> str | None:
-        """``"throttle"``, ``"unavailable"`` or None for one call to ``service``."""
+    def applies(self, service: str, operation: str) -> bool:
         cfg = self.config
-        if not self.applies(service) or not (cfg.throttle or cfg.unavailable):
+        return ((cfg.services is None or service in cfg.services)
+                and (cfg.operations is None or operation in cfg.operations))
+
+    def draw(self, service: str, operation: str) -> str | None:
+        """``"throttle"``, ``"unavailable"`` or None for one call to ``service``'s ``operation``."""
+        cfg = self.config
+        if not self.applies(service, operation) or not (cfg.throttle or cfg.unavailable):
             return None
         with self._lock:
             roll = self._random.random()

@@ -6,7 +6,9 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
   GET    /_local_aws/health   {"status": "ok"}
   GET    /_local_aws/faults   the fault settings and how many faults were injected since they were set
   POST   /_local_aws/faults   set them: {"throttle": 0.3, "unavailable": 0.0, "latency_ms": 20, "seed": 1,
-                              "services": ["servicecatalog", "s3"]}; an empty object turns faults off
+                              "services": ["servicecatalog", "s3"], "operations": ["ProvisionProduct"]}
+                              (services and operations: null or left out for all); an empty object turns
+                              faults off
   GET    /_local_aws/calls    [{"service": "servicecatalog", "operation": "ListPortfolios",
                               "account": "123456789012"}, ...]
   DELETE /_local_aws/calls    forget the calls logged so far
@@ -93,9 +95,9 @@ class LocalAwsApp:
         account = account_of(environ)
         with self._lock:
             self._calls.append({"service": service, "operation": operation, "account": account})
-        if self.faults.config.latency_ms and self.faults.applies(service):
+        if self.faults.config.latency_ms and self.faults.applies(service, operation):
             time.sleep(self.faults.config.latency_ms / 1000.0)
-        fault = self.faults.draw(service)
+        fault = self.faults.draw(service, operation)
         if fault:
             status, headers, body = error_response(fault, protocol)
             return _respond(start_response, status, headers, body)
