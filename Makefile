@@ -138,8 +138,8 @@ lint: $(STAMP) ## cfn-lint + HIPAA rules in every scenario on TEMPLATES="a.yaml 
 	$(if $(TEMPLATES),,$(CLI) build >/dev/null)
 	$(CLI) lint $(or $(TEMPLATES),build/*/*/template.json)
 
-scan: build $(CHECKOV_STAMP) $(GUARD_STAMP) ## checkov + the Guard HIPAA rule set (cfn-guard) on every built template and scenario; fails on any unexplained finding
-	$(BIN)/python -m generator.compliance.scan --guard $(GUARD)
+scan: build $(CHECKOV_STAMP) $(GUARD_STAMP) ## checkov + the Guard HIPAA rule set (cfn-guard) on every built template and scenario; fails on any unexplained finding (not rerun when nothing changed since it passed; FORCE=1 reruns)
+	$(BIN)/python -m generator.compliance.scan --guard $(GUARD) $(if $(filter-out 0,$(FORCE)),--force)
 
 guard-rules: $(STAMP) ## Re-vendor the Guard HIPAA rule set: make guard-rules REGISTRY=<registry checkout> [COMMIT=<sha>]
 	$(if $(REGISTRY),,$(error give REGISTRY=<a checkout of aws-cloudformation/aws-guard-rules-registry>))

@@ -91,6 +91,34 @@ def test_scanning_the_build_fails_names_the_finding_and_keeps_it_for_the_report(
         f for f in summary["failures"] if f["rule"] == ENCRYPTION).items()
 
 
+def test_an_unchanged_build_that_passed_is_not_scanned_again(cfn_guard, tmp_path, capsys, monkeypatch):
+    """With scan.json of every built template passing with the same inputs, no scanner runs; a changed
+    template, other scanner files or --force scan again (here the scan then stops at the absent checkov)."""
+    built = tmp_path / "build" / "plain" / "1.0.0"
+    built.mkdir(parents=True)
+    path = _template(built, {"Properties": {"BucketEncryption": SSE}})
+    entry = manifests.entry_for("plain", "1.0.0", "first", path.read_text(encoding="utf-8"))
+    manifests.write(tmp_path / "build", manifests.Manifest("c", ("us-east-1",), (entry,), "not checked"))
+    monkeypatch.setattr(scan, "BUILD_DIR", tmp_path / "build")
+    monkeypatch.setattr(scan, "refresh_reports", lambda _out: None)
+    checkov = tmp_path / "venv" / "bin" / "checkov"   # absent: running it would be an error
+    passed = [{"scanner": "checkov", "passed": 3, "failed": 0, "suppressed": 0},
+              {"scanner": guard.NAME, "passed": 2, "failed": 0, "suppressed": 1}]
+    scan.write_results(path, passed, scan.scanner_inputs(checkov, cfn_guard))
+    argv = ["--checkov", str(checkov), "--guard", str(cfn_guard)]
+    assert scan.main(argv) == 0
+    assert "1 template(s) unchanged since they passed" in capsys.readouterr().out
+    assert scan.main([*argv, "--force"]) == 2 and "checkov is not installed" in capsys.readouterr().err
+    other_guard = tmp_path / "cfn-guard"
+    other_guard.write_bytes(cfn_guard.read_bytes() + b"\0")
+    assert scan.main(["--checkov", str(checkov), "--guard", str(other_guard)]) == 2
+    capsys.readouterr()
+    path.write_text(path.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert scan.main(argv) == 2 and "checkov is not installed" in capsys.readouterr().err
+    scan.write_results(path, [passed[0], {**passed[1], "failed": 1}], scan.scanner_inputs(checkov, cfn_guard))
+    assert scan.main(argv) == 2   # a scan that failed is run again
+
+
 def test_a_suppression_without_a_reason_fails_the_scan(cfn_guard, tmp_path, capsys):
     path = _template(tmp_path, _suppressed([ENCRYPTION]))
     code, out = _scan(capsys, path)

@@ -14,17 +14,22 @@ suppression without a reason, of a shape that silences every rule, or that hides
 
 Scanning the built products (no paths given) also writes ``build/<product>/<version>/scan.json`` (each
 scanner run: version, rule set, passed/failed/suppressed counts, failures and suppressions with their
-reasons), also when the scan fails, and refreshes the compliance reports, which show it.
+reasons), also when the scan fails, and refreshes the compliance reports, which show it.  It names what the
+results depend on (``inputs_sha256``: the template, both scanners' installed files, the pinned rule set and
+this package's code); when every built template's scan.json passed with the same inputs, the scanners do not
+run again (``--force`` runs them anyway): they read nothing else, so they would find the same.
 
     python -m generator.compliance.scan                       every built template, both scanners
     python -m generator.compliance.scan t1.json t2.yaml       these files (nothing written)
     python -m generator.compliance.scan --only guard t.json   one scanner
     python -m generator.compliance.scan --json                the results as JSON
+    python -m generator.compliance.scan --force               scan the build even if nothing changed
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -144,14 +149,31 @@ def guard_summary(result: guard.GuardResult, t: guard.TemplateResult) -> dict:
             "failures": [f.to_json() for f in t.failed], "suppressions": [s.to_json() for s in t.suppressed]}
 
 
-def write_results(path: Path, summaries: Sequence[dict]) -> Path:
-    """``scan.json`` beside the template at ``path``, naming the template's sha256 (deterministic bytes)."""
-    import hashlib
+def scanner_inputs(checkov: Path = CHECKOV, guard_exe: Path = guard.GUARD) -> str:
+    """sha256 of what the scanners are, besides the template: checkov's installed distributions (the names
+    and versions in its virtualenv), the cfn-guard binary, the pinned rule set and this package's code."""
+    digest = hashlib.sha256()
+    site = sorted(Path(checkov).resolve().parent.parent.glob("lib/python*/site-packages/*.dist-info"))
+    digest.update("\n".join(d.name for d in site).encode())
+    for part in (Path(guard_exe).read_bytes() if Path(guard_exe).is_file() else b"",
+                 guard.load_rule_set().text.encode(),
+                 *(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))):
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()
 
+
+def _inputs_sha256(path: Path, scanners: str) -> str:
+    return hashlib.sha256(hashlib.sha256(Path(path).read_bytes()).digest() + scanners.encode()).hexdigest()
+
+
+def write_results(path: Path, summaries: Sequence[dict], scanners: str = "") -> Path:
+    """``scan.json`` beside the template at ``path``, naming the template's sha256 and, given ``scanners``
+    (``scanner_inputs()``), the sha256 of every input of the results (deterministic bytes)."""
     out = Path(path).parent / RESULTS
+    inputs = {"inputs_sha256": _inputs_sha256(path, scanners)} if scanners else {}
     body = json.dumps({"format": FORMAT, "template": Path(path).name,
                        "template_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-                       "scanners": list(summaries)}, indent=2, sort_keys=True) + "\n"
+                       "scanners": list(summaries), **inputs}, indent=2, sort_keys=True) + "\n"
     if not (out.exists() and out.read_text(encoding="utf-8") == body):
         tmp = out.with_name(f".{RESULTS}.{os.getpid()}.tmp")
         tmp.write_text(body, encoding="utf-8")
@@ -171,6 +193,23 @@ def load_results(directory: Path, sha256: str) -> dict:
     if data.get("template_sha256") != sha256:
         return {"status": "stale", "scanners": [], "template_sha256": str(data.get("template_sha256", ""))}
     return {"status": "current", "scanners": data["scanners"]}
+
+
+def unchanged(paths: Sequence[Path], scanners: str) -> list[dict] | None:
+    """The kept results of ``paths`` when each passed both scanners with these inputs, else None."""
+    kept = []
+    for path in paths:
+        try:
+            data = json.loads((Path(path).parent / RESULTS).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        runs = data.get("scanners") if isinstance(data, Mapping) else None
+        if (data.get("format") != FORMAT or data.get("inputs_sha256") != _inputs_sha256(path, scanners)
+                or not isinstance(runs, list) or sorted(r.get("scanner") for r in runs) != sorted(
+                    ["checkov", guard.NAME]) or any(r.get("failed") for r in runs)):
+            return None
+        kept.append(data)
+    return kept
 
 
 def refresh_reports(out_dir: Path = BUILD_DIR) -> None:
@@ -217,13 +256,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkov", type=Path, default=CHECKOV, help="checkov executable (default: .venv-checkov)")
     ap.add_argument("--guard", type=Path, default=guard.GUARD, help="cfn-guard executable (default: %(default)s)")
     ap.add_argument("--json", action="store_true", help="print the per-template results as JSON")
+    ap.add_argument("--force", action="store_true",
+                    help="scan the built templates even when their scan.json passed with the same inputs")
     args = ap.parse_args(argv)
     built = not args.paths
-    paths = args.paths or built_templates(BUILD_DIR)
     wanted = [args.only] if args.only else list(SCANNERS)
-    summaries: dict[Path, list[dict]] = {p: [] for p in paths}
     ok = True
     try:
+        paths = args.paths or built_templates(BUILD_DIR)
+        scanners = scanner_inputs(args.checkov, args.guard) if built else ""
+        kept = unchanged(paths, scanners) if built and not args.only and not args.force else None
+        if kept is not None:
+            if args.json:
+                print(json.dumps([{"template": str(p), "scanners": k["scanners"]} for p, k in zip(paths, kept)],
+                                 indent=2))
+            else:
+                counts = Counter()
+                for k in kept:
+                    for r in k["scanners"]:
+                        counts[r["scanner"], "passed"] += r["passed"]
+                        counts[r["scanner"], "suppressed"] += r["suppressed"]
+                print(f"scan: {len(paths)} template(s) unchanged since they passed (same templates, scanners and "
+                      f"rule set): checkov {counts['checkov', 'passed']} passed, {counts['checkov', 'suppressed']} "
+                      f"skipped; Guard HIPAA {counts[guard.NAME, 'passed']} rule pass(es), "
+                      f"{counts[guard.NAME, 'suppressed']} suppressed; results in "
+                      f"{', '.join(str(p.parent / RESULTS) for p in paths)} (--force scans again)")
+            return 0
+        summaries: dict[Path, list[dict]] = {p: [] for p in paths}
         if "checkov" in wanted:
             ck = run_checkov(paths, args.checkov)
             ok &= ck.ok
@@ -240,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print_guard(gd)
         if built:
             for p in paths:
-                write_results(p, summaries[p])
+                write_results(p, summaries[p], scanners if not args.only else "")
             refresh_reports(BUILD_DIR)
     except CatalogError as exc:
         print(f"scan: error: {exc}", file=sys.stderr)
