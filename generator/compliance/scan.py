@@ -151,13 +151,17 @@ def guard_summary(result: guard.GuardResult, t: guard.TemplateResult) -> dict:
 
 def scanner_inputs(checkov: Path = CHECKOV, guard_exe: Path = guard.GUARD) -> str:
     """sha256 of what the scanners are, besides the template: checkov's installed distributions (the names
-    and versions in its virtualenv), the cfn-guard binary, the pinned rule set and this package's code."""
+    and versions in its virtualenv), the cfn-guard binary, the pinned rule set, the code that runs them and
+    makes the scenarios (this package, the metadata keys of ``generator.blocks.catalog``) and the cfn-lint
+    version whose parser reads YAML templates for Guard."""
+    from importlib.metadata import version
+
     digest = hashlib.sha256()
     site = sorted(Path(checkov).resolve().parent.parent.glob("lib/python*/site-packages/*.dist-info"))
-    digest.update("\n".join(d.name for d in site).encode())
+    digest.update("\n".join([*(d.name for d in site), f"cfn-lint {version('cfn-lint')}"]).encode())
+    code = sorted(Path(__file__).parent.rglob("*.py")) + [ROOT / "generator" / "blocks" / "catalog.py"]
     for part in (Path(guard_exe).read_bytes() if Path(guard_exe).is_file() else b"",
-                 guard.load_rule_set().text.encode(),
-                 *(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))):
+                 guard.load_rule_set().text.encode(), *(f.read_bytes() for f in code)):
         digest.update(hashlib.sha256(part).digest())
     return digest.hexdigest()
 
