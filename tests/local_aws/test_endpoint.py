@@ -52,6 +52,18 @@ def test_throttling_is_a_json_error_botocore_retries(aws_env, client, sc):
     assert aws_env.faults()["injected"] == {"throttle": 1, "unavailable": 0}
 
 
+def test_faults_of_named_operations_leave_the_others_alone(aws_env, client, sc):
+    aws_env.set_faults(throttle=1.0, services=["servicecatalog"], operations=["ListPortfolios"])
+    with pytest.raises(ClientError) as exc:
+        sc.list_portfolios()
+    assert exc.value.response["Error"]["Code"] == "ThrottlingException"
+    assert sc.search_products_as_admin()["ProductViewDetails"] == []   # another operation of that service
+    aws_env.set_faults(throttle=1.0, operations=["ListBuckets"])        # every service: the name alone selects
+    with pytest.raises(ClientError):
+        client("s3").list_buckets()
+    assert sc.list_portfolios()["PortfolioDetails"] == []
+
+
 def test_faults_have_each_protocols_error_shape(aws_env, client):
     aws_env.set_faults(throttle=1.0)
     with pytest.raises(ClientError) as exc:
@@ -104,7 +116,8 @@ def test_call_log_names_service_and_operation_and_reset_clears_state(aws_env, cl
 
 
 def test_control_api_rejects_bad_fault_settings(aws_env):
-    for bad in ({"throttle": 2}, {"throttle": 0.7, "unavailable": 0.7}, {"services": "s3"}, {"latency": 5}):
+    for bad in ({"throttle": 2}, {"throttle": 0.7, "unavailable": 0.7}, {"services": "s3"}, {"latency": 5},
+                {"operations": "ListBuckets"}, {"operations": [1]}):
         request = urllib.request.Request(f"{aws_env.url}/_local_aws/faults", data=json.dumps(bad).encode(),
                                          method="POST")
         with pytest.raises(urllib.error.HTTPError) as exc:
