@@ -15,9 +15,10 @@ suppression without a reason, of a shape that silences every rule, or that hides
 Scanning the built products (no paths given) also writes ``build/<product>/<version>/scan.json`` (each
 scanner run: version, rule set, passed/failed/suppressed counts, failures and suppressions with their
 reasons), also when the scan fails, and refreshes the compliance reports, which show it.  It names what the
-results depend on (``inputs_sha256``: the template, both scanners' installed files, the pinned rule set and
-this package's code); when every built template's scan.json passed with the same inputs, the scanners do not
-run again (``--force`` runs them anyway): they read nothing else, so they would find the same.
+results depend on (``inputs_sha256``: the template and ``scanner_inputs()``: both scanners' installed files,
+the pinned rule set, the code that runs them); when every built template's scan.json passed with the same
+inputs, the scanners do not run again (``--force`` runs them anyway): they read nothing else, so they would
+find the same.
 
     python -m generator.compliance.scan                       every built template, both scanners
     python -m generator.compliance.scan t1.json t2.yaml       these files (nothing written)
@@ -207,10 +208,13 @@ def unchanged(paths: Sequence[Path], scanners: str) -> list[dict] | None:
             data = json.loads((Path(path).parent / RESULTS).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        runs = data.get("scanners") if isinstance(data, Mapping) else None
-        if (data.get("format") != FORMAT or data.get("inputs_sha256") != _inputs_sha256(path, scanners)
-                or not isinstance(runs, list) or sorted(r.get("scanner") for r in runs) != sorted(
-                    ["checkov", guard.NAME]) or any(r.get("failed") for r in runs)):
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT \
+                or data.get("inputs_sha256") != _inputs_sha256(path, scanners):
+            return None
+        runs = data.get("scanners")
+        if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs) \
+                or sorted(str(r.get("scanner")) for r in runs) != sorted(["checkov", guard.NAME]) \
+                or any(r.get("failed") for r in runs):
             return None
         kept.append(data)
     return kept
@@ -252,6 +256,21 @@ def _print_guard(result: guard.GuardResult) -> None:
           f"finding(s), {suppressed} suppressed (each in the resource's Metadata with a reason)")
 
 
+def _print_unchanged(paths: Sequence[Path], kept: Sequence[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([{"template": str(p), "scanners": k["scanners"]} for p, k in zip(paths, kept)], indent=2))
+        return
+    counts: Counter = Counter()
+    for k in kept:
+        for r in k["scanners"]:
+            counts[r["scanner"], "passed"] += r.get("passed", 0)
+            counts[r["scanner"], "suppressed"] += r.get("suppressed", 0)
+    print(f"scan: {len(paths)} template(s) unchanged since they passed (same templates, scanners and rule set): "
+          f"checkov {counts['checkov', 'passed']} passed, {counts['checkov', 'suppressed']} skipped; Guard HIPAA "
+          f"{counts[guard.NAME, 'passed']} rule pass(es), {counts[guard.NAME, 'suppressed']} suppressed; results in "
+          f"{', '.join(str(p.parent / RESULTS) for p in paths)} (--force scans again)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m generator.compliance.scan", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -271,20 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         scanners = scanner_inputs(args.checkov, args.guard) if built else ""
         kept = unchanged(paths, scanners) if built and not args.only and not args.force else None
         if kept is not None:
-            if args.json:
-                print(json.dumps([{"template": str(p), "scanners": k["scanners"]} for p, k in zip(paths, kept)],
-                                 indent=2))
-            else:
-                counts = Counter()
-                for k in kept:
-                    for r in k["scanners"]:
-                        counts[r["scanner"], "passed"] += r["passed"]
-                        counts[r["scanner"], "suppressed"] += r["suppressed"]
-                print(f"scan: {len(paths)} template(s) unchanged since they passed (same templates, scanners and "
-                      f"rule set): checkov {counts['checkov', 'passed']} passed, {counts['checkov', 'suppressed']} "
-                      f"skipped; Guard HIPAA {counts[guard.NAME, 'passed']} rule pass(es), "
-                      f"{counts[guard.NAME, 'suppressed']} suppressed; results in "
-                      f"{', '.join(str(p.parent / RESULTS) for p in paths)} (--force scans again)")
+            _print_unchanged(paths, kept, as_json=args.json)
             return 0
         summaries: dict[Path, list[dict]] = {p: [] for p in paths}
         if "checkov" in wanted:
