@@ -167,17 +167,17 @@ def scanner_inputs(checkov: Path = CHECKOV, guard_exe: Path = guard.GUARD) -> st
     return digest.hexdigest()
 
 
-def _inputs_sha256(path: Path, scanners: str) -> str:
-    return hashlib.sha256(hashlib.sha256(Path(path).read_bytes()).digest() + scanners.encode()).hexdigest()
+def _inputs_sha256(template_sha256: str, scanners: str) -> str:
+    return hashlib.sha256(f"{template_sha256} {scanners}".encode()).hexdigest()
 
 
 def write_results(path: Path, summaries: Sequence[dict], scanners: str = "") -> Path:
     """``scan.json`` beside the template at ``path``, naming the template's sha256 and, given ``scanners``
     (``scanner_inputs()``), the sha256 of every input of the results (deterministic bytes)."""
     out = Path(path).parent / RESULTS
-    inputs = {"inputs_sha256": _inputs_sha256(path, scanners)} if scanners else {}
-    body = json.dumps({"format": FORMAT, "template": Path(path).name,
-                       "template_sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+    sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    inputs = {"inputs_sha256": _inputs_sha256(sha256, scanners)} if scanners else {}
+    body = json.dumps({"format": FORMAT, "template": Path(path).name, "template_sha256": sha256,
                        "scanners": list(summaries), **inputs}, indent=2, sort_keys=True) + "\n"
     if not (out.exists() and out.read_text(encoding="utf-8") == body):
         tmp = out.with_name(f".{RESULTS}.{os.getpid()}.tmp")
@@ -186,14 +186,22 @@ def write_results(path: Path, summaries: Sequence[dict], scanners: str = "") -> 
     return out
 
 
-def load_results(directory: Path, sha256: str) -> dict:
-    """The scan results kept beside a built template, for its compliance report:
-    ``{"status": "missing" | "stale" | "current", "scanners": [...]}`` (scanners only when current)."""
+def _read_results(directory: Path) -> Mapping | None:
+    """The scan.json in ``directory`` when it is one of this format, else None."""
     try:
         data = json.loads((Path(directory) / RESULTS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {"status": "missing", "scanners": []}
+        return None
     if not isinstance(data, Mapping) or data.get("format") != FORMAT or not isinstance(data.get("scanners"), list):
+        return None
+    return data
+
+
+def load_results(directory: Path, sha256: str) -> dict:
+    """The scan results kept beside a built template, for its compliance report:
+    ``{"status": "missing" | "stale" | "current", "scanners": [...]}`` (scanners only when current)."""
+    data = _read_results(directory)
+    if data is None:
         return {"status": "missing", "scanners": []}
     if data.get("template_sha256") != sha256:
         return {"status": "stale", "scanners": [], "template_sha256": str(data.get("template_sha256", ""))}
@@ -204,19 +212,15 @@ def unchanged(paths: Sequence[Path], scanners: str) -> list[dict] | None:
     """The kept results of ``paths`` when each passed both scanners with these inputs, else None."""
     kept = []
     for path in paths:
-        try:
-            data = json.loads((Path(path).parent / RESULTS).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        data = _read_results(Path(path).parent)
+        sha256 = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if data is None or data.get("inputs_sha256") != _inputs_sha256(sha256, scanners):
             return None
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT \
-                or data.get("inputs_sha256") != _inputs_sha256(path, scanners):
+        runs = data["scanners"]
+        if not all(isinstance(r, Mapping) for r in runs) or any(r.get("failed") for r in runs) \
+                or sorted(str(r.get("scanner")) for r in runs) != sorted(["checkov", guard.NAME]):
             return None
-        runs = data.get("scanners")
-        if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs) \
-                or sorted(str(r.get("scanner")) for r in runs) != sorted(["checkov", guard.NAME]) \
-                or any(r.get("failed") for r in runs):
-            return None
-        kept.append(data)
+        kept.append(dict(data))
     return kept
 
 
@@ -287,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     try:
         paths = args.paths or built_templates(BUILD_DIR)
-        scanners = scanner_inputs(args.checkov, args.guard) if built else ""
+        scanners = scanner_inputs(args.checkov, args.guard) if built and not args.only else ""
         kept = unchanged(paths, scanners) if built and not args.only and not args.force else None
         if kept is not None:
             _print_unchanged(paths, kept, as_json=args.json)
@@ -309,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
                 _print_guard(gd)
         if built:
             for p in paths:
-                write_results(p, summaries[p], scanners if not args.only else "")
+                write_results(p, summaries[p], scanners)
             refresh_reports(BUILD_DIR)
     except CatalogError as exc:
         print(f"scan: error: {exc}", file=sys.stderr)
