@@ -540,8 +540,9 @@ def execute(cf, p: StackSetPlan, org: OrganizationSettings, *, upload: Callable[
     if p.delete_regions:   # then the regions no longer named, before an update would apply the stack set there
         gone, staying = p.delete_regions["regions"], p.delete_regions["targets"]
         op_id = _operation_id(spec.name, "delete-regions", ",".join(gone), ",".join(staying), count)
-        progress(f"removing {len(p.departing_regions())} stack instance(s) of {spec.name} in {', '.join(gone)}, no longer an "
-                 "organisation region, from the stack set; their stacks stay in the accounts (RetainStacks)")
+        progress(f"removing {len(p.departing_regions())} stack instance(s) of {spec.name} in {', '.join(gone)}, "
+                 "no longer an organisation region, from the stack set; their stacks stay in the accounts "
+                 "(RetainStacks)")
         _call(cf, "DeleteStackInstances", spec.name, StackSetName=spec.name,
               DeploymentTargets={"OrganizationalUnitIds": list(staying)}, Regions=list(gone),
               RetainStacks=RETAIN_STACKS, OperationPreferences=prefs, OperationId=op_id, CallAs=call_as)

@@ -251,9 +251,9 @@ def print_org_plan(plans: list[stacksets.StackSetPlan], file=None) -> None:
                   f"stacks kept in the accounts (RetainStacks), and accounts joining it later get none{kept}", file=file)
         if p.delete_regions:
             gone = p.delete_regions["regions"]
-            print(f"  {', '.join(gone)} no longer an organisation region: {len(p.departing_regions())} stack instance(s) leave the "
-                  "stack set (delete), their stacks kept in the accounts (RetainStacks), and accounts joining later "
-                  "get none there", file=file)
+            print(f"  {', '.join(gone)} no longer an organisation region: {len(p.departing_regions())} stack "
+                  "instance(s) leave the stack set (delete), their stacks kept in the accounts (RetainStacks), and "
+                  "accounts joining later get none there", file=file)
     rows = [(i.stack_set, i.account, i.account_name, i.environment or "-", i.region, i.action,
              i.detailed_status or i.status or "-", i.drift or "-") for p in plans for i in p.instances]
     if rows:

@@ -41,14 +41,11 @@ class FaultConfig:
             raise ConfigError(f"fault latency_ms: {self.latency_ms!r}; allowed: an integer >= 0")
         if not isinstance(self.seed, int):
             raise ConfigError(f"fault seed: {self.seed!r}; allowed: an integer")
-        if self.services is not None and (isinstance(self.services, str) or
-                                          not all(isinstance(s, str) for s in self.services)):
-            raise ConfigError(f"fault services: {self.services!r}; allowed: a list of service names such as "
-                              "[\"servicecatalog\", \"s3\"], or null for all")
-        if self.operations is not None and (isinstance(self.operations, str) or
-                                            not all(isinstance(o, str) for o in self.operations)):
-            raise ConfigError(f"fault operations: {self.operations!r}; allowed: a list of operation names such as "
-                              "[\"ProvisionProduct\"], or null for all")
+        for name, example in (("services", '["servicecatalog", "s3"]'), ("operations", '["ProvisionProduct"]')):
+            names = getattr(self, name)
+            if names is not None and (isinstance(names, str) or not all(isinstance(n, str) for n in names)):
+                raise ConfigError(f"fault {name}: {names!r}; allowed: a list of names such as {example}, "
+                                  "or null for all")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FaultConfig":

@@ -20,7 +20,8 @@ def register() -> None:
     import moto.cloudformation.models as cfn_models
     from moto.cloudformation import parsing
 
-    from . import instances, resources, stack_parameters, stacksets, templates  # noqa: F401  - defining models registers them
+    from . import resources  # noqa: F401  - defining its models registers them
+    from . import instances, stack_parameters, stacksets, templates
     from .models import CloudFormationBackend
 
     instances.register()
