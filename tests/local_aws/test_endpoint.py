@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -113,6 +114,23 @@ def test_call_log_names_service_and_operation_and_reset_clears_state(aws_env, cl
     aws_env.reset()
     assert s3.list_buckets()["Buckets"] == []
     s3.create_bucket(Bucket="logged-bucket")  # the global bucket name is free again
+
+
+def test_public_amis_answer_alike_before_and_after_a_reset(aws_env, client):
+    # the endpoint makes an EC2 backend's public AMIs when they are first read (generator/devtools/local_aws/ec2.py)
+    ec2 = client("ec2")
+
+    def amazon_images() -> list[str]:
+        images = ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["al2023-ami-*"]}])
+        return sorted(i["ImageId"] for i in images["Images"])
+
+    ec2.create_security_group(GroupName="before-any-image", Description="no image read yet")
+    first = amazon_images()
+    aws_env.reset()
+    image = ec2.describe_images(ImageIds=[first[0]])["Images"][0]["ImageId"]
+    assert image == first[0] and amazon_images() == first
+    ec2.deregister_image(ImageId=image)
+    assert image not in amazon_images()
 
 
 def test_control_api_rejects_bad_fault_settings(aws_env):

@@ -221,7 +221,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     """
     from moto.moto_server.werkzeug_app import create_backend_app
 
-    from . import acm, cloudformation, codecommit, elbv2, kms, organizations, route53, s3, servicecatalog, sts
+    from . import acm, cloudformation, codecommit, ec2, elbv2, kms, organizations, route53, s3, servicecatalog, sts
 
     servicecatalog.register()
     organizations.register()
@@ -230,6 +230,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     codecommit.register()
     route53.register()
     s3.register()
+    ec2.register()
     elbv2.register()
     kms.register()
     ready = threading.Event()
