@@ -11,6 +11,8 @@
   are how every wait on a stack shows its progress.
 - A client made with ``progress`` reports each retry of a call that could not reach the endpoint, so an
   unreachable endpoint is never silent while botocore retries it (see :func:`client`).
+- A client made without a recorder or a progress line is made once and shared: making one costs tens of
+  milliseconds.
 - :class:`CallRecorder` counts the API calls made, read or write, through botocore's event hooks; the
   tests and the benchmark assert on it.
 
@@ -122,10 +124,54 @@ def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, regio
                          aws_session_token=out["SessionToken"], region_name=region)
 
 
+class _ClientCache:
+    """The clients :func:`client` made without a recorder or a progress line, handed out again to every caller
+    asking for the same service, region and identity (at most ``size``; the least recently used goes first).
+
+    Making a client costs tens of milliseconds of CPU (botocore builds its class from the service model and
+    sets up its endpoint rules), and the commands ask for the same ones again and again (``doctor`` one per
+    check, every command run in one process, as the tests do).  "Low-level clients are thread safe", except
+    where custom botocore event hooks are added (*Multithreading or multiprocessing with clients*, Boto3
+    documentation, https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html): the clients
+    of a recorder or a progress line, which are event hooks, are never shared."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._clients: dict[tuple, Any] = {}
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            c = self._clients.pop(key, None)
+            if c is not None:
+                self._clients[key] = c   # the most recently used last
+            return c
+
+    def put(self, key: tuple, c: Any) -> None:
+        with self._lock:
+            self._clients[key] = c
+            while len(self._clients) > self.size:
+                del self._clients[next(iter(self._clients))]
+
+
+_SHARED_CLIENTS = _ClientCache(size=64)
+
+
+def _shared_client_key(sess: boto3.Session, service: str, region: str) -> tuple:
+    """What a client depends on: service, region, the session's profile and credentials (as they are now; a
+    refreshed key pair is another identity), and the AWS_* settings of the environment (endpoint, retries,
+    configuration files, CA bundle, …) as they are when it is asked for."""
+    credentials = sess.get_credentials()
+    identity = tuple(credentials.get_frozen_credentials()) if credentials is not None else None
+    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    return service, region, sess.profile_name, identity, settings
+
+
 def client(sess: boto3.Session, service: str, region: str | None = None,
            recorder: "CallRecorder | None" = None, progress: Callable[[str], None] | None = None):
     """A client with bounded standard retries, the endpoint override, and (optionally) call recording and
-    a ``progress`` line for each retry of a call that could not reach the endpoint.
+    a ``progress`` line for each retry of a call that could not reach the endpoint.  One without either is
+    shared with the callers asking for the same one (:class:`_ClientCache`).
 
     Standard retry mode retries "transient errors" including socket and connection errors, with
     exponential backoff (*Retries*, Boto3 documentation,
@@ -142,7 +188,13 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
     retries = retry_config()
     cfg = Config(retries=dict(retries), connect_timeout=CONNECT_TIMEOUT, read_timeout=60, **extra)
     try:
-        c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+        shared = recorder is None and progress is None
+        key = _shared_client_key(sess, service, region) if shared else None
+        c = _SHARED_CLIENTS.get(key) if shared else None
+        if c is None:
+            c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+            if shared:
+                _SHARED_CLIENTS.put(key, c)
     except bexc.ProfileNotFound as exc:
         raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
                        hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
