@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from generator.aws import api as aws
@@ -47,3 +49,13 @@ def test_clients_with_a_recorder_or_a_progress_line_are_their_callers_own():
     assert len({id(shared), id(recorded), id(reported)}) == 3
     assert aws.client(sess, "ssm", "us-east-1", recorder) is not recorded
     assert aws.client(sess, "ssm", "us-east-1") is shared
+
+
+def test_a_forked_process_makes_its_own_clients():
+    # Boto3: clients "cannot be shared across processes" (the build's lint workers are forked)
+    first = aws.client(aws.session("us-east-1"), "ssm", "us-east-1")
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if aws.client(aws.session("us-east-1"), "ssm", "us-east-1") is not first else 1)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -27,7 +27,7 @@ import functools
 import os
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
@@ -126,45 +126,50 @@ def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, regio
 
 class _ClientCache:
     """The clients :func:`client` made without a recorder or a progress line, handed out again to every caller
-    asking for the same service, region and identity (at most ``size``; the least recently used goes first).
+    of this process asking for the same service, region and identity (at most ``size``; the least recently
+    used goes first).
 
     Making a client costs tens of milliseconds of CPU (botocore builds its class from the service model and
     sets up its endpoint rules), and the commands ask for the same ones again and again (``doctor`` one per
-    check, every command run in one process, as the tests do).  "Low-level clients are thread safe", except
-    where custom botocore event hooks are added (*Multithreading or multiprocessing with clients*, Boto3
-    documentation, https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html): the clients
-    of a recorder or a progress line, which are event hooks, are never shared."""
+    check, every command run in one process, as the tests do).  "Unlike Resources and Sessions, clients
+    **are** generally *thread-safe*", with two caveats that matter here: they "cannot be shared across
+    processes", and those given custom botocore event hooks should "no longer" be considered thread-safe
+    (*Multithreading or multiprocessing with clients*, Boto3 documentation,
+    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html).  So the key holds the process
+    id (a forked lint worker never gets its parent's clients), and the clients of a recorder or a progress
+    line, which are event hooks, are never shared."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._clients: dict[tuple, Any] = {}
+        self._clients: OrderedDict[tuple, Any] = OrderedDict()
 
     def get(self, key: tuple) -> Any:
         with self._lock:
-            c = self._clients.pop(key, None)
+            c = self._clients.get(key)
             if c is not None:
-                self._clients[key] = c   # the most recently used last
+                self._clients.move_to_end(key)
             return c
 
-    def put(self, key: tuple, c: Any) -> None:
+    def put(self, key: tuple, c: Any) -> Any:
         with self._lock:
             self._clients[key] = c
-            while len(self._clients) > self.size:
-                del self._clients[next(iter(self._clients))]
+            if len(self._clients) > self.size:
+                self._clients.popitem(last=False)
+        return c
 
 
 _SHARED_CLIENTS = _ClientCache(size=64)
 
 
 def _shared_client_key(sess: boto3.Session, service: str, region: str) -> tuple:
-    """What a client depends on: service, region, the session's profile and credentials (as they are now; a
-    refreshed key pair is another identity), and the AWS_* settings of the environment (endpoint, retries,
-    configuration files, CA bundle, …) as they are when it is asked for."""
+    """What a client depends on: the process, service, region, the session's profile and credentials (as they
+    are now; a refreshed key pair is another identity), and the AWS_* settings of the environment (endpoint,
+    retries, configuration files, CA bundle, …) as they are when it is asked for."""
     credentials = sess.get_credentials()
-    identity = tuple(credentials.get_frozen_credentials()) if credentials is not None else None
+    identity = credentials.get_frozen_credentials() if credentials is not None else None
     settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-    return service, region, sess.profile_name, identity, settings
+    return os.getpid(), service, region, sess.profile_name, identity, settings
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None,
@@ -182,19 +187,12 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
     region = region or sess.region_name or default_region()
     if not region:
         raise AwsError("no AWS region set", hint="set AWS_REGION (for example us-east-1)")
-    extra = {}
-    if service == "s3" and endpoint_url():
-        extra["s3"] = {"addressing_style": "path"}  # a local endpoint has no per-bucket host names
     retries = retry_config()
-    cfg = Config(retries=dict(retries), connect_timeout=CONNECT_TIMEOUT, read_timeout=60, **extra)
     try:
-        shared = recorder is None and progress is None
-        key = _shared_client_key(sess, service, region) if shared else None
-        c = _SHARED_CLIENTS.get(key) if shared else None
-        if c is None:
-            c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
-            if shared:
-                _SHARED_CLIENTS.put(key, c)
+        if recorder is None and progress is None:
+            key = _shared_client_key(sess, service, region)
+            return _SHARED_CLIENTS.get(key) or _SHARED_CLIENTS.put(key, _new_client(sess, service, region, retries))
+        c = _new_client(sess, service, region, retries)
     except bexc.ProfileNotFound as exc:
         raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
                        hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
@@ -206,6 +204,14 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
         c.meta.events.register("needs-retry.*.*", functools.partial(_report_unreachable, progress=progress,
                                                                     limit=retries["max_attempts"]))
     return c
+
+
+def _new_client(sess: boto3.Session, service: str, region: str, retries: dict):
+    extra = {}
+    if service == "s3" and endpoint_url():
+        extra["s3"] = {"addressing_style": "path"}  # a local endpoint has no per-bucket host names
+    cfg = Config(retries=dict(retries), connect_timeout=CONNECT_TIMEOUT, read_timeout=60, **extra)
+    return sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
 
 
 UNREACHABLE = (bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ConnectionClosedError)
