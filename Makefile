@@ -60,13 +60,21 @@ shell: $(STAMP) ## A new bash with .venv/bin (hipaa-catalog, aws) first on PATH;
 # set every process would compile the project's sources again (about 0.1 s of CPU per build), so the
 # targets that time or run builds compile them first (only what changed; a stale .pyc is never used).
 BYTECODE := $(BIN)/python -m compileall -q generator products
+# pytest rewrites the asserts of every test module it imports and keeps the result next to the module
+# (tests/**/__pycache__, git-ignored) unless bytecode writing is off ("Assertion rewriting caches files on
+# disk", https://docs.pytest.org/en/stable/how-to/assert.html#assertion-rewriting-caches-files-on-disk).
+# With PYTHONDONTWRITEBYTECODE set, each pytest-xdist worker would rewrite them all on every run (about 3 s
+# of CPU per worker here), so the test targets run pytest with it empty, which Python reads as unset
+# (`PYTHONDONTWRITEBYTECODE= python -c 'import sys; print(sys.dont_write_bytecode)'` prints False): a test
+# module is rewritten again only when it changed.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest
 
 build: $(STAMP) $(GRAPHVIZ_STAMP) ## Render, validate and report every product into build/
 	$(BYTECODE)
 	$(CLI) build
 
 test: $(STAMP) $(APACHE_STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, Guard HIPAA), then the whole test suite (parallel with pytest-xdist)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PYTEST) -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The loop of changing one product or rule: the products' golden and behaviour tests, the rules' fixtures,
 # lint, build, cache and reports; not the local AWS endpoint, the browser, Apache, the scanners, the demo or
@@ -75,7 +83,7 @@ test: $(STAMP) $(APACHE_STAMP) scan $(BROWSER_STAMP) ## Run the scan (checkov, G
 FAST_SKIP := tests/local_aws tests/test_report_browser.py tests/test_bootstrap_apache.py tests/test_scan.py \
   tests/test_demo.py tests/test_bench.py
 test-fast: $(STAMP) ## The quick loop while changing a product or a rule (no AWS endpoint, browser, Apache, scanners)
-	$(BIN)/python -m pytest -n $(FAST_WORKERS) --dist load -q -m "not aws and not slow" $(addprefix --ignore=,$(FAST_SKIP)) $(PYTEST_ARGS)
+	$(PYTEST) -n $(FAST_WORKERS) --dist load -q -m "not aws and not slow" $(addprefix --ignore=,$(FAST_SKIP)) $(PYTEST_ARGS)
 
 # --- HIPAA rules, compliance report, independent scanner ---------------------------------------------
 
@@ -164,7 +172,7 @@ bench: $(STAMP) $(GRAPHVIZ_STAMP) ## Benchmark build + publish vs the naive way,
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 golden: $(STAMP) ## Rewrite the golden templates under tests/golden/ (review the diff!)
-	UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_golden.py
+	UPDATE_GOLDEN=1 $(PYTEST) -q tests/test_golden.py
 
 clean: ## Remove generated output (build/)
 	rm -rf build .pytest_cache

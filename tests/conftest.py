@@ -3,6 +3,7 @@ endpoint, and an account set up with the catalog published on it."""
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -18,6 +19,7 @@ from generator.pipeline import build as pipeline, manifest as manifests
 # The compliance reports carry their generation time; the tests fix it (as reproducible builds do) so that
 # two builds compare byte for byte.  tests/test_report.py checks what changes when the time does.
 os.environ["SOURCE_DATE_EPOCH"] = "1767225600"   # 2026-01-01 00:00:00 UTC
+REGION = "us-east-1"   # the region `account` is set up in
 
 
 @pytest.fixture(scope="session")
@@ -156,17 +158,45 @@ def hc(capsys):
 @pytest.fixture
 def account(aws_env, built, hc):
     """An account set up by the administrator with the CLI, and the catalog published (us-east-1)."""
-    return set_up_account(aws_env, built, hc)
+    return _account(aws_env, built, hc)
 
 
 @pytest.fixture
 def fresh_account(aws_env, built, hc):
-    """``fresh_account()`` resets the endpoint and sets the account up again (as ``account``), for tests that
+    """``fresh_account()`` gives the endpoint a freshly set up account again (as ``account``), for tests that
     need more than one fresh account."""
     def make() -> dict:
         aws_env.reset()
-        return set_up_account(aws_env, built, hc)
+        return _account(aws_env, built, hc)
     return make
+
+
+# The first `account` of a worker is set up with the CLI (about 1.5 s) and the endpoint keeps a snapshot of
+# it (generator/devtools/local_aws/snapshot.py); every later one restores that snapshot (a few ms), which is
+# the same state: every resource, id, call logged and setting as right after the set-up.
+_SET_UP: dict[int, tuple[tuple, dict]] = {}   # id of the endpoint -> (its untouched state, the account)
+
+
+def _account(endpoint, built, hc) -> dict:
+    from generator.aws import api as aws
+
+    untouched = _untouched(endpoint)
+    if id(endpoint) not in _SET_UP:
+        result = set_up_account(endpoint, built, hc)
+        endpoint.snapshot()
+        _SET_UP[id(endpoint)] = (untouched, {k: result[k] for k in ("network", "baseline", "launch_role")})
+    expected, kept = _SET_UP[id(endpoint)]
+    # restoring throws away whatever was done since the reset: a fixture that changes the endpoint before
+    # `account` is set up would be silently undone
+    assert untouched == expected, ("the endpoint was changed after its reset and before `account`: request "
+                                   f"`account` first, then change it\n{untouched}\n{expected}")
+    endpoint.restore()
+    return {**copy.deepcopy(kept), "endpoint": endpoint, "built": built, "session": aws.session(REGION)}
+
+
+def _untouched(endpoint) -> tuple:
+    """What a reset sets and a test may change: the call log and every setting."""
+    return endpoint.calls(), endpoint.settings()
 
 
 def administer(built, hc, region: str = "us-east-1") -> tuple[dict, dict, dict]:
@@ -186,9 +216,8 @@ def set_up_account(aws_env, built, hc) -> dict:
     """Deploy the baseline and the launch role and publish the catalog on the (reset) endpoint."""
     from generator.aws import api as aws
 
-    region = "us-east-1"
-    network, result, role = administer(built, hc, region)
-    code, _published, err = hc("publish", "--out", str(built), "--region", region)
+    network, result, role = administer(built, hc, REGION)
+    code, _published, err = hc("publish", "--out", str(built), "--region", REGION)
     assert code == 0, err
     return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,
-            "session": aws.session(region)}
+            "session": aws.session(REGION)}

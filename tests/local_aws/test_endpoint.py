@@ -172,3 +172,36 @@ def test_start_and_stop_a_second_endpoint_on_a_free_port():
         assert endpoint.url.startswith("http://127.0.0.1:")
     with pytest.raises(LocalAwsError):
         endpoint.calls()  # stopped: nothing answers
+
+
+def test_a_restore_brings_back_the_snapshot_each_time_and_stop_ends_every_process(monkeypatch):
+    with LocalAws.start(port=0) as endpoint:
+        for name, value in (("AWS_ENDPOINT_URL", endpoint.url), ("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_REGION", "us-east-1")):
+            monkeypatch.setenv(name, value)
+        s3 = boto3.client("s3")            # one client throughout: its kept-alive connections must not break
+        with pytest.raises(LocalAwsError, match="no snapshot to restore"):
+            endpoint.restore()
+        s3.create_bucket(Bucket="kept")
+        big = b"x" * 6_000_000   # past moto's 5 MiB key buffer: a temporary file, shared with the snapshot
+        s3.put_object(Bucket="kept", Key="big", Body=big)
+        endpoint.set_faults(latency_ms=2, services=["sts"])
+        calls, settings = endpoint.calls(), endpoint.settings()
+        endpoint.snapshot()
+        with pytest.raises(LocalAwsError, match="a snapshot was taken already"):
+            endpoint.snapshot()
+        for round in range(3):
+            s3.create_bucket(Bucket=f"gone-{round}")
+            if round == 0:
+                s3.put_object(Bucket="kept", Key="big", Body=b"y" * 6_000_000)
+            s3.delete_object(Bucket="kept", Key="big")
+            endpoint.reset() if round == 1 else endpoint.set_faults()
+            endpoint.restore()
+            assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["kept"]
+            assert s3.get_object(Bucket="kept", Key="big")["Body"].read() == big
+            assert endpoint.settings() == settings
+            assert endpoint.calls()[:len(calls)] == calls and len(endpoint.calls()) == len(calls) + 2   # and those two
+        parked = endpoint._process
+    assert parked.returncode == 0
+    with pytest.raises(LocalAwsError):
+        endpoint.calls()   # nothing listens: the parked process and its serving child have ended

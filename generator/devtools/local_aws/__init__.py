@@ -12,6 +12,7 @@
         endpoint.iam_requests()                  # every authorization request and its decision
         ...
         endpoint.calls()                         # [{"service": ..., "operation": ..., "account": ...}, ...]
+        endpoint.snapshot(); ...; endpoint.restore()   # back to the state of the snapshot, again and again
 
 The server (``generator.devtools.local_aws.server``) is moto's server with the Service Catalog API moto lacks
 (``generator.devtools.local_aws.servicecatalog``), fault injection and a call log.  This module only starts and
@@ -120,6 +121,20 @@ class LocalAws:
         """Forget every resource, the call log, the faults and the resource failures (a fresh endpoint,
         without a restart); artifact settings go back to the start-up ones."""
         self._control("POST", "reset")
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting a reset puts back: faults (with their count), IAM, artifacts, resource failures, shares."""
+        return {"faults": self.faults(), "iam": self.iam(), "artifacts": self._control("GET", "artifacts"),
+                "resource_failures": self._control("GET", "resource-failures"),
+                "shares": self._control("GET", "shares")}
+
+    def snapshot(self) -> None:
+        """Keep the endpoint's whole state as it is now (resources, call log, every setting); one per endpoint."""
+        self._control("POST", "snapshot")
+
+    def restore(self) -> None:
+        """Go back to the snapshot: the state exactly as ``snapshot()`` kept it, however often."""
+        self._control("POST", "restore")
 
     def set_resource_failures(self, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Make CloudFormation resources fail: ``[{"logical_id": "Instance", "action": "UPDATE"}]``

@@ -30,6 +30,9 @@ AWS APIs it serves a small control API (not subject to faults, not logged):
                               "fail_names": ["1.2.0"]}: CREATING for that many DescribeProvisioningArtifact
                               reads and seconds after creation; the next N new artifacts, or those
                               named, end FAILED
+  POST   /_local_aws/snapshot            keep the whole state as it is now (one snapshot per process)
+  POST   /_local_aws/restore             go back to the snapshot: every resource, the call log and every
+                              setting as they were when it was taken (snapshot.py: the process forks)
   GET    /_local_aws/shares              the accounts organisation share operations fail for
   POST   /_local_aws/shares              {"fail_accounts": ["111122223333"], "error": "...", "message": "..."}:
                               share operations that reach them list them in ShareErrors
@@ -60,6 +63,7 @@ from generator.errors import ConfigError
 from .calls import account_of, classify
 from .faults import FaultConfig, FaultInjector, error_response
 from .regions import region_of, unknown_region_response
+from .snapshot import Snapshots
 
 CONTROL_PREFIX = "/_local_aws/"
 READY_LINE = "local-aws: listening on"
@@ -79,6 +83,7 @@ class LocalAwsApp:
         self.ready = ready if ready is not None else _set_event()
         self._calls: list[dict[str, str]] = []
         self._lock = threading.Lock()
+        self.snapshots: Snapshots | None = None   # set by make_server
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         path = environ.get("PATH_INFO", "")
@@ -130,6 +135,9 @@ class LocalAwsApp:
             with self._lock:
                 self._calls.clear()
             return {"status": "ok"}
+        if (method, name) in (("POST", "snapshot"), ("POST", "restore")) and self.snapshots is not None:
+            snapshots = self.snapshots
+            return (snapshots.take if name == "snapshot" else snapshots.restore)(environ["werkzeug.socket"])
         if (method, name) == ("POST", "reset"):
             reset_state()
             self.faults.configure(FaultConfig())
@@ -271,6 +279,16 @@ def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
     from werkzeug.serving import make_server as werkzeug_server
 
     class Handler(MotoRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            self.server.snapshots.opened(self.connection)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            finally:
+                self.server.snapshots.closed(self.connection)
+
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if verbose:
                 super().log_request(code, size)
@@ -278,6 +296,12 @@ def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
     server = werkzeug_server(host, port, app, threaded=True, request_handler=Handler)
     server.daemon_threads = True  # idle keep-alive connections must not hold up a shutdown
     server.block_on_close = False
+    server.snapshots = app.snapshots = Snapshots(server)
+
+    def in_child() -> None:     # a request of the parent may have been logging a call at the fork
+        app._lock = threading.Lock()
+
+    server.snapshots.in_child.append(in_child)
     return server
 
 
@@ -362,21 +386,32 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"local-aws: error: {err}", file=sys.stderr)
         return err.exit_code
-    server = make_server(args.host, args.port, make_app(faults, background=True), verbose=args.verbose)
+    app = make_app(faults, background=True)
+    server = make_server(args.host, args.port, app, verbose=args.verbose)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)
     url = f"http://{args.host}:{port}"
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
+    start_up = [threading.Thread(target=warm_up, name="warm-up", daemon=True)]
+    snapshots = server.snapshots
     if args.exit_with_stdin:
-        threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
+        def watch_stdin() -> None:
+            threading.Thread(target=_exit_on_eof, args=(server,), daemon=True).start()
+
+        watch_stdin()
+        snapshots.in_child.append(watch_stdin)
     failed: list[int] = []
     if args.ready_account:
-        threading.Thread(target=_prepare_then_announce, args=(server, url, args, started, failed), daemon=True).start()
+        start_up.append(threading.Thread(target=_prepare_then_announce, args=(server, url, args, started, failed),
+                                         daemon=True))
     else:
         _announce(url, args, started)
+    for thread in start_up:
+        thread.start()
+        snapshots.before_fork.append(thread.join)
+    snapshots.before_fork.append(app.ready.wait)   # our CloudFormation registered
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
-        server.serve_forever(poll_interval=0.05)   # shutdown() answers within this
+        snapshots.serve(poll_interval=0.05)   # shutdown() answers within this
     except KeyboardInterrupt:
         pass
     finally:
@@ -425,7 +460,7 @@ def _prepare_then_announce(server: Any, url: str, args: argparse.Namespace, star
 def _exit_on_eof(server: Any) -> None:
     """Stop when the parent process (a test run) closes our stdin or dies: the serve loop ends and
     ``main`` returns (state lives only in memory, so there is nothing to flush)."""
-    while sys.stdin.buffer.read(1024):
+    while os.read(0, 1024):   # not sys.stdin: a forked child must not need a lock its parent's thread held
         pass
     server.shutdown()
 
