@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import re
 from pathlib import Path
@@ -16,7 +17,7 @@ from cfnlint.decode.decode import decode_str
 from generator import __version__
 from generator.cli.main import main
 from generator.compliance import evidence, guard, hipaa, pdf, report, scan
-from generator.compliance.lint import Linter, load_rules
+from generator.compliance.lint import Linter, LintResult, load_rules
 from generator.errors import LintError
 from generator.pipeline import build as pipeline
 from products.registry import REGISTRY
@@ -39,7 +40,14 @@ def _load(path: Path) -> dict:
 
 def _report(template: dict, product: str, version: str, **kw) -> report.Report:
     """The report of ``template`` from its lint pass, as the build makes it."""
-    return report.build_report(template, Linter(["us-east-1"]).lint_text(json.dumps(template)), product, version, **kw)
+    return report.build_report(template, _lint(json.dumps(template)), product, version, **kw)
+
+
+@functools.lru_cache(maxsize=None)
+def _lint(text: str) -> LintResult:
+    """One lint pass per template text in this module (a LintResult is immutable): the fixtures' reports are
+    made again and again, with other options."""
+    return Linter(["us-east-1"]).lint_text(text)
 
 
 def _sections(md: str) -> dict[str, list[str]]:
