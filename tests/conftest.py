@@ -72,6 +72,22 @@ def catalog_build(tmp_path_factory, settings) -> Path:
 
 
 @pytest.fixture(scope="session")
+def linted_clean(catalog_build, rendered, settings):
+    """``linted_clean(name)``: that the catalog build linted the product's template, as rendered here, in every
+    catalog region and found nothing blocking.  The build lints every template in every catalog region and
+    writes no manifest when a finding blocks (tests/test_build.py), so its manifest is the evidence."""
+    from generator.render import sha256
+
+    data = json.loads((catalog_build / manifests.MANIFEST).read_text(encoding="utf-8"))
+
+    def check(name: str) -> None:
+        entry = next(p for p in data["products"] if p["name"] == name)
+        assert data["linted_regions"] == list(settings.regions)
+        assert entry["sha256"] == sha256(rendered[name].json_text), f"{name}: the build linted another template"
+    return check
+
+
+@pytest.fixture(scope="session")
 def report_build(tmp_path_factory, catalog_build):
     """A copy of ``catalog_build`` of this test session's own: the catalog with its compliance reports and
     catalog page, as `make build` writes them."""

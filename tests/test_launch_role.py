@@ -87,8 +87,8 @@ def test_registered_last_and_covers_every_product(rendered, settings):
     assert covers == [{"name": n, "version": settings.products[n].version} for n in products]
 
 
-def test_lint_clean_in_every_catalog_region(rendered, settings):
-    assert blocking(Linter(list(settings.regions)).lint_text(rendered[launch_role.NAME].json_text).findings) == []
+def test_lint_clean_in_every_catalog_region(linted_clean):
+    linted_clean(launch_role.NAME)
 
 
 def test_trusted_only_by_service_catalog_of_this_account_in_the_catalog_regions(template, settings):
