@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import gc
 import json
 import os
 import shutil
@@ -237,3 +238,10 @@ def set_up_account(aws_env, built, hc) -> dict:
     assert code == 0, err
     return {"endpoint": aws_env, "network": network, "baseline": result, "launch_role": role, "built": built,
             "session": aws.session(REGION)}
+
+
+def pytest_collection_finish(session):
+    """What collection imported (troposphere, cfn-lint, boto3 and their schemas) lives as long as the run, so
+    it is moved out of the garbage collector's reach: later collections no longer walk it again and again.
+    https://docs.python.org/3/library/gc.html#gc.freeze"""
+    gc.freeze()
