@@ -41,7 +41,7 @@ def canonical_yaml(json_text: str) -> str:
 def _yaml_dumper() -> type:
     """cfn-flip's standard dumper, its mapping representer on plain dicts: a mapping of one ``Ref``,
     ``Condition`` or ``Fn::*`` key becomes the short-form tag, any other mapping keeps its key order
-    (its items are given as a list, which PyYAML does not sort)."""
+    (its items are given as a list, which PyYAML does not sort); the analysis of each scalar is kept."""
     from cfn_flip import yaml_dumper as flip
 
     def function(dumper, name: str, value: Any):
@@ -63,7 +63,21 @@ def _yaml_dumper() -> type:
                 return function(dumper, key[len(flip.FN_PREFIX):], inner)
         return dumper.represent_mapping(flip.TAG_MAP, list(value.items()), flow_style=False)
 
-    dumper = type("CanonicalYamlDumper", (flip.Dumper,), {})
+    analyses: dict[tuple[type, str], Any] = {}
+
+    def analyze_scalar(self, scalar: str):
+        # PyYAML's analysis of a scalar (which styles can write it) depends on the string, its type
+        # (cfn-flip's LiteralString has its own) and the dumper's allow_unicode, which canonical_yaml
+        # fixes; a template repeats its keys and values many times, and a build dumps many templates.
+        key = (type(scalar), scalar)
+        found = analyses.get(key)
+        if found is None:
+            if len(analyses) >= 100_000:   # a bound for long-lived processes (the tests dump thousands)
+                analyses.clear()
+            found = analyses[key] = flip.Dumper.analyze_scalar(self, scalar)
+        return found
+
+    dumper = type("CanonicalYamlDumper", (flip.Dumper,), {"analyze_scalar": analyze_scalar})
     dumper.add_representer(dict, mapping)
     return dumper
 
