@@ -105,14 +105,38 @@ def boto3_session(**kwargs: Any) -> boto3.Session:
     return sess
 
 
+_THREAD = threading.local()
+
+
 def session(region: str | None = None, profile: str | None = None) -> boto3.Session:
-    """A new boto3 session (one per thread) for ``region`` (default: AWS_REGION) and AWS_PROFILE."""
-    try:
-        return boto3_session(profile_name=profile or os.environ.get("AWS_PROFILE") or None,
-                             region_name=region or default_region())
-    except bexc.ProfileNotFound as exc:
-        raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
-                       hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
+    """This thread's boto3 session for ``region`` (default: AWS_REGION) and ``profile`` (default: AWS_PROFILE).
+
+    "Session objects are not thread safe and should not be shared across threads and processes. It's
+    recommended to create a new Session object for each thread or process" (*Multithreading or
+    multiprocessing with sessions*, Boto3 documentation,
+    https://boto3.amazonaws.com/v1/documentation/api/latest/guide/session.html): so each thread keeps its
+    own, made on its first call, and a forked process makes new ones (the key holds the process id).
+    Making one costs milliseconds of CPU (botocore registers its event handlers), and one thread asks for
+    the same one again and again (every command run in one process, as the tests do).  The key also holds
+    the AWS_* settings of the environment as they are when it is asked for, so a changed profile,
+    credential or endpoint gets a new session."""
+    profile = profile or os.environ.get("AWS_PROFILE") or None
+    region = region or default_region()
+    key = (os.getpid(), profile, region, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    kept = getattr(_THREAD, "sessions", None)
+    if kept is None:
+        kept = _THREAD.sessions = {}
+    sess = kept.get(key)
+    if sess is None:
+        try:
+            sess = boto3_session(profile_name=profile, region_name=region)
+        except bexc.ProfileNotFound as exc:
+            raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
+                           hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
+        if len(kept) >= 16:   # the settings of a long-lived thread change (the tests'); keep the recent ones
+            kept.pop(next(iter(kept)))
+        kept[key] = sess
+    return sess
 
 
 def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, region: str,
