@@ -492,7 +492,8 @@ def observe(sc, region: str, portfolio_name: str, product_names: list[str],
 # --- carrying out a region's plan -----------------------------------------------------------------
 
 class _Region:
-    """Carries out one region's plan with one boto3 session (one thread): one method per action kind."""
+    """Carries out one region's plan in one thread, with clients made by the thread that makes it: one method
+    per action kind."""
 
     def __init__(self, region: str, release: Release, settings: Settings, recorder: aws.CallRecorder,
                  progress: Progress, bucket_override: str | None, stop: threading.Event):
@@ -981,12 +982,14 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
              f"(account {account})")
 
-    def one(region: str) -> RegionResult:
-        return _Region(region, release, settings, recorder, progress, bucket, stop).run(dry_run)
-
+    # Each region's clients are made here, from this thread's sessions, and each is then used by its region's
+    # thread alone: a client may be handed to another thread (clients "are generally thread-safe", *Multithreading
+    # or multiprocessing with clients*, https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html),
+    # a session may not (aws.session), and a session of a new thread would cost its own start every time.
+    carriers = [_Region(region, release, settings, recorder, progress, bucket, stop) for region in regions]
     workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
-        results = list(pool.map(one, regions))
+        results = list(pool.map(lambda carrier: carrier.run(dry_run), carriers))
     report = PublishReport(catalog=settings.name, account=account, dry_run=dry_run, launch_role_arn=role_arn,
                            principals=principals, seconds=round(time.time() - started, 2),
                            regions={r.region: r for r in results}, calls=recorder.summary(),
