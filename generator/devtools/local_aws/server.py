@@ -49,6 +49,7 @@ A request signed for a region AWS does not have is answered at once with the err
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import signal
@@ -253,7 +254,18 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
         threading.Thread(target=register_cloudformation, name="register-cloudformation", daemon=True).start()
     else:
         register_cloudformation()
+    _method_names_once()
     return LocalAwsApp(_dispatcher()(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+
+
+def _method_names_once() -> None:
+    """moto finds the method of a request's action among the functions of its response class, which it lists
+    (``inspect.getmembers``) on every request; here each class's list is made once.  A response class gets
+    its methods when its service is registered, before any request of that service is answered (above)."""
+    from moto.core import responses
+
+    if not hasattr(responses.method_names_from_class, "cache_info"):
+        responses.method_names_from_class = functools.cache(responses.method_names_from_class)
 
 
 def _dispatcher() -> type:
