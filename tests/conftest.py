@@ -240,8 +240,16 @@ def set_up_account(aws_env, built, hc) -> dict:
             "session": aws.session(REGION)}
 
 
+def pytest_configure(config):
+    """The cyclic garbage collector is off while the test modules are collected: what they import stays for
+    the whole run, and collecting while it piles up finds nothing to free (as the build's loader does,
+    generator/pipeline/workers.py)."""
+    gc.disable()
+
+
 def pytest_collection_finish(session):
     """What collection imported (troposphere, cfn-lint, boto3 and their schemas) lives as long as the run, so
     it is moved out of the garbage collector's reach: later collections no longer walk it again and again.
     https://docs.python.org/3/library/gc.html#gc.freeze"""
     gc.freeze()
+    gc.enable()
