@@ -347,12 +347,10 @@ def test_converges_with_30_percent_throttled_or_unavailable_calls(catalog, basel
     assert catalog.publish()[1].writes() == []
 
 
-def _publisher_process(cat: Catalog, kill_at: int | str | None = None) -> subprocess.Popen:
+def _publisher_process(cat: Catalog, kill_at: int | str | None = None) -> killable_publisher.Publisher:
     """A publisher in its own process (tests/killable_publisher.py), killed right after the answer to the
     ``kill_at``-th write call, or to the Nth call of an operation (``"Operation:N"``)."""
-    args = [str(cat.root / "catalog.toml"), str(cat.out)] + ([str(kill_at)] if kill_at else [])
-    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "killable_publisher.py"), *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return killable_publisher.start(cat.root / "catalog.toml", cat.out, kill_at)
 
 
 def test_two_publishers_at_once_create_one_of_each(catalog, local_aws):
