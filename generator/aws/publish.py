@@ -982,10 +982,11 @@ def publish(settings: Settings, out_dir: Path | None = None, regions: list[str] 
     progress(f"{'planning' if dry_run else 'publishing'} {len(templates)} product(s) to {', '.join(regions)} "
              f"(account {account})")
 
-    # Each region's clients are made here, from this thread's sessions, and each is then used by its region's
-    # thread alone: a client may be handed to another thread (clients "are generally thread-safe", *Multithreading
-    # or multiprocessing with clients*, https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html),
-    # a session may not (aws.session), and a session of a new thread would cost its own start every time.
+    # Each region's clients are made here, from this thread's sessions, with their event hooks (the recorder's,
+    # the progress line's) registered, and each is then used by its region's thread alone: a client may be
+    # handed to another thread (clients "are generally thread-safe", *Multithreading or multiprocessing with
+    # clients*, https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html), a session may not
+    # (aws.session), and a session of a new thread would cost its own start on every publish.
     carriers = [_Region(region, release, settings, recorder, progress, bucket, stop) for region in regions]
     workers = max(1, min(settings.publish.max_parallel_regions, len(regions)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="publish") as pool:
