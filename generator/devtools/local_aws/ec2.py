@@ -39,3 +39,14 @@ def register() -> None:
 
     AmiBackend.__init__ = __init__   # type: ignore[method-assign]
     AmiBackend.amis = property(amis)   # type: ignore[attr-defined]
+
+
+def make_amis() -> None:
+    """Make the public AMIs of every account's EC2 in every region it has been used in so far (otherwise made
+    when first read): a snapshot calls this before it forks, so the processes restored from it find them
+    made instead of each making them again (snapshot.py)."""
+    from moto.ec2.models import ec2_backends
+
+    for regions in list(dict.values(ec2_backends)):
+        for backend in list(dict.values(regions)):
+            backend.amis   # noqa: B018 (the property makes them)

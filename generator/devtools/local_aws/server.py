@@ -64,6 +64,7 @@ from generator.errors import ConfigError
 from .calls import account_of, classify
 from .faults import FaultConfig, FaultInjector, error_response
 from .regions import region_of, unknown_region_response
+from .ec2 import make_amis
 from .snapshot import Snapshots
 
 CONTROL_PREFIX = "/_local_aws/"
@@ -421,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         thread.start()
         snapshots.before_fork.append(thread.join)
     snapshots.before_fork.append(app.ready.wait)   # our CloudFormation registered
+    snapshots.before_fork.append(make_amis)         # once in the snapshot, not in every restored process
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         snapshots.serve(poll_interval=0.05)   # shutdown() answers within this
