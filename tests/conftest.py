@@ -65,11 +65,19 @@ def catalog_build(tmp_path_factory, settings) -> Path:
             lint = manifests.BUILD_DIR / ".cache" / "lint"
             if lint.is_dir():
                 shutil.copytree(lint, out / ".cache" / "lint")
-            for scan in manifests.BUILD_DIR.glob("*/*/scan.json"):
-                (out / scan.relative_to(manifests.BUILD_DIR)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(scan, out / scan.relative_to(manifests.BUILD_DIR))
+            copy_scan_results(manifests.BUILD_DIR, out)
             pipeline.build(settings, out_dir=out)
     return out
+
+
+def copy_scan_results(source: Path, dest: Path) -> None:
+    """The scanners' results kept in the build folder ``source`` (`make scan`), copied into ``dest`` where a
+    build finds them."""
+    from generator.compliance import scan
+
+    for found in Path(source).glob(f"*/*/{scan.RESULTS}"):
+        (Path(dest) / found.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(found, Path(dest) / found.relative_to(source))
 
 
 @pytest.fixture(scope="session")
@@ -240,16 +248,16 @@ def set_up_account(aws_env, built, hc) -> dict:
             "session": aws.session(REGION)}
 
 
-def pytest_configure(config):
-    """The cyclic garbage collector is off while the test modules are collected: what they import stays for
-    the whole run, and collecting while it piles up finds nothing to free (as the build's loader does,
-    generator/pipeline/workers.py)."""
+@pytest.hookimpl(wrapper=True)
+def pytest_collection(session):
+    """What collection imports (troposphere, cfn-lint, boto3 and their schemas) lives as long as the run: the
+    cyclic garbage collector is off meanwhile (collecting while it piles up frees nothing, as in the build's
+    loader, generator/pipeline/workers.py), and then it is moved out of the collector's reach, so later
+    collections no longer walk it again and again (https://docs.python.org/3/library/gc.html#gc.freeze).
+    A pytest-xdist controller, which collects nothing, passes through at once."""
     gc.disable()
-
-
-def pytest_collection_finish(session):
-    """What collection imported (troposphere, cfn-lint, boto3 and their schemas) lives as long as the run, so
-    it is moved out of the garbage collector's reach: later collections no longer walk it again and again.
-    https://docs.python.org/3/library/gc.html#gc.freeze"""
-    gc.freeze()
-    gc.enable()
+    try:
+        return (yield)
+    finally:
+        gc.freeze()
+        gc.enable()

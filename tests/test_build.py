@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from generator.cli.main import main
 from generator.errors import LintError
 from generator.pipeline import build as pipeline
+from tests.conftest import copy_scan_results
 
 
 def _snapshot(out: Path) -> dict[str, bytes]:
@@ -28,9 +28,7 @@ def test_build_twice_is_byte_identical(tmp_path, capsys, catalog_build):
     from the lint results `make build` kept where they are current), given the same scanner results, which
     the pages show.  Only the build caches are left out: they record what each build did."""
     out = tmp_path / "cold"
-    for scan in catalog_build.glob("*/*/scan.json"):
-        (out / scan.relative_to(catalog_build)).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(scan, out / scan.relative_to(catalog_build))
+    copy_scan_results(catalog_build, out)
     assert main(["build", "--out", str(out)]) == 0
     a, b = _snapshot(catalog_build), _snapshot(out)
     assert a.keys() == b.keys() and "manifest.json" in a
