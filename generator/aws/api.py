@@ -122,7 +122,7 @@ def session(region: str | None = None, profile: str | None = None) -> boto3.Sess
     credential or endpoint gets a new session."""
     profile = profile or os.environ.get("AWS_PROFILE") or None
     region = region or default_region()
-    key = (os.getpid(), profile, region, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))))
+    key = (os.getpid(), profile, region, _aws_settings())
     kept = getattr(_THREAD, "sessions", None)
     if kept is None:
         kept = _THREAD.sessions = {}
@@ -192,8 +192,13 @@ def _shared_client_key(sess: boto3.Session, service: str, region: str) -> tuple:
     retries, configuration files, CA bundle, …) as they are when it is asked for."""
     credentials = sess.get_credentials()
     identity = credentials.get_frozen_credentials() if credentials is not None else None
-    settings = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
-    return os.getpid(), service, region, sess.profile_name, identity, settings
+    return os.getpid(), service, region, sess.profile_name, identity, _aws_settings()
+
+
+def _aws_settings() -> tuple:
+    """The AWS_* variables of the environment as they are now (endpoint, profile, credentials, retries,
+    configuration files, CA bundle, …)."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None,
