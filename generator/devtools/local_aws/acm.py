@@ -12,8 +12,11 @@ is in a hosted zone of the account's local Route 53, then it is ``ISSUED``.  Exp
 moto makes a new 2048-bit RSA key for each requested certificate and parses it back (81 ms of CPU a
 certificate, measured here); here every requested certificate of the process carries one key, made on first
 use (1 ms a certificate), and is moto's otherwise (subject, issuer, serial, validity, subject alternative
-names).  Only ExportCertificate, which hands out a certificate's private key, could tell them apart; nothing
-of this project calls it.
+names).  A client could tell: GetCertificate returns each certificate, whose public key is then the same,
+and ExportCertificate returns "the certificate, the certificate chain, and the encrypted private key"
+(*ExportCertificate*, AWS Certificate Manager API Reference,
+https://docs.aws.amazon.com/acm/latest/APIReference/API_ExportCertificate.html); nothing of this project
+calls either.
 """
 
 from __future__ import annotations
