@@ -47,6 +47,6 @@ def make_amis() -> None:
     made instead of each making them again (snapshot.py)."""
     from moto.ec2.models import ec2_backends
 
-    for regions in list(dict.values(ec2_backends)):
-        for backend in list(dict.values(regions)):
+    for regions in list(ec2_backends.values()):
+        for backend in list(regions.values()):
             backend.amis   # noqa: B018 (the property makes them)

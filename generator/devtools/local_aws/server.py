@@ -62,9 +62,9 @@ from typing import Any
 from generator.errors import ConfigError
 
 from .calls import account_of, classify
+from .ec2 import make_amis
 from .faults import FaultConfig, FaultInjector, error_response
 from .regions import region_of, unknown_region_response
-from .ec2 import make_amis
 from .snapshot import Snapshots
 
 CONTROL_PREFIX = "/_local_aws/"
