@@ -16,6 +16,7 @@ from troposphere.sns import Topic
 from generator import settings as catalog_settings
 from generator.cli.main import main
 from generator.compliance import hipaa
+from generator.compliance import lint as linting
 from generator.compliance.lint import Linter, LintResult, load_rules
 from generator.pipeline import build as pipeline
 from generator.pipeline import workers
@@ -32,6 +33,34 @@ TWO_SCENARIOS = json.dumps({
             "KmsMasterKeyId": {"Fn::If": ["IsProd", "alias/aws/sns", {"Ref": "AWS::NoValue"}]}}},
         "Audit": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}}},
 }, indent=2, sort_keys=True) + "\n"
+# cfn-lint's own checks failing on every kind of value: a misspelt property, wrong types, a value outside
+# its enum in one branch of an Fn::If, over a maximum, a Ref and a GetAtt to nothing, a Sub with no
+# variable, an output's unknown condition.
+CFN_LINT_ERRORS = """\
+AWSTemplateFormatVersion: "2010-09-09"
+Parameters:
+  Env: {Type: String, AllowedValues: [PROD, TEST]}
+Conditions:
+  IsProd: !Equals [!Ref Env, PROD]
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketNam: typo
+      VersioningConfiguration: {Status: !If [IsProd, Enabled, Sometimes]}
+      ObjectLockEnabled: "maybe"
+  Topic:
+    Type: AWS::SNS::Topic
+    Properties:
+      KmsMasterKeyId: !Ref Missing
+      DisplayName: !Sub "plain"
+      Tags: [{Key: name, Value: !GetAtt Bucket.NoSuchAttribute}]
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties: {DelaySeconds: 9999, MessageRetentionPeriod: [1]}
+Outputs:
+  Url: {Value: !GetAtt Queue.Arn, Condition: NoSuchCondition}
+"""
 ONE_SCENARIO = json.dumps({"AWSTemplateFormatVersion": "2010-09-09",
                            "Resources": {"Alerts": {"Type": "AWS::SNS::Topic"}}}, indent=2) + "\n"
 
@@ -160,3 +189,32 @@ def test_worker_processes_return_the_same_lint_results():
     assert all(isinstance(r, LintResult) and r.verdicts and r.findings for r in serial)
     with workers.Workers(REGIONS, jobs=2) as forked:
         assert forked.lint(jobs) == serial
+
+
+@pytest.mark.slow   # two lint passes over the catalog and every bad fixture
+def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, rendered, settings):
+    """cfn-lint with its validator classes shared (generator.compliance.lint.share_validator_classes)
+    finds what it finds without: on the catalog, every HIPAA rule's bad fixture and cfn-lint's own errors."""
+    import cfnlint.jsonschema.validators as cfn_validators
+
+    from tests.rules.test_rules import FIXTURES
+
+    linter = Linter(settings.regions)
+    assert hasattr(cfn_validators.create, "__wrapped__"), "the pinned cfn-lint is one the sharing was checked against"
+    texts = [(b.json_text, b.name) for b in rendered.values()] + [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
+    texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted((FIXTURES / "bad").glob("*.yaml"))]
+    shared = [linter.lint_text(text, name) for text, name in texts]
+    monkeypatch.setattr(cfn_validators, "create", cfn_validators.create.__wrapped__)
+    assert [linter.lint_text(text, name) for text, name in texts] == shared
+    errors = {f.rule_id for f in shared[len(rendered)].findings}
+    assert {"E1010", "E1020", "E3002", "E3012", "E3024", "E3030", "E3034", "E6005", "W1020"} <= errors
+    assert all(r.findings for r in shared[len(rendered) + 1:])   # each bad fixture fails its rule
+
+
+def test_under_another_cfn_lint_version_its_validator_classes_are_left_alone(monkeypatch):
+    import cfnlint.jsonschema.validators as cfn_validators
+
+    plain = getattr(cfn_validators.create, "__wrapped__", cfn_validators.create)
+    monkeypatch.setattr(cfn_validators, "create", plain)
+    monkeypatch.setattr(linting, "CFN_LINT_VERSION", "1.0.0")
+    assert linting.share_validator_classes() is False and cfn_validators.create is plain
