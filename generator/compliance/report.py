@@ -32,6 +32,7 @@ report for its time alone.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -450,8 +451,13 @@ def dot_available() -> bool:
 def render_svg(dot: str) -> str:
     """SVG from DOT with Graphviz (deterministic for one Graphviz version); "" when dot is missing."""
     exe = shutil.which("dot")
-    if not exe:
-        return ""
+    return _svg(exe, dot) if exe else ""
+
+
+@functools.lru_cache(maxsize=32)
+def _svg(exe: str, dot: str) -> str:
+    """``dot -Tsvg`` of ``dot`` by ``exe``, kept per process: products built alike have the same picture
+    (the 50 benchmark variants one), and each Graphviz run costs about 20 ms."""
     proc = subprocess.run([exe, "-Tsvg"], input=dot, capture_output=True, text=True, timeout=60, check=False)
     if proc.returncode != 0:
         return ""
