@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import json
+from pathlib import Path
 
 import pytest
 from cfnlint.config import ConfigMixIn
@@ -23,6 +24,7 @@ from generator.pipeline import workers
 from generator.product import ProductSpec
 
 REGIONS = ["us-east-1"]
+BAD_FIXTURES = Path(__file__).parent / "rules" / "fixtures" / "bad"   # one per HIPAA rule (tests/rules)
 # A topic encrypted in PROD only (E9104 fails in TEST), a second one always encrypted.
 TWO_SCENARIOS = json.dumps({
     "AWSTemplateFormatVersion": "2010-09-09",
@@ -197,12 +199,10 @@ def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, 
     finds what it finds without: on the catalog, every HIPAA rule's bad fixture and cfn-lint's own errors."""
     import cfnlint.jsonschema.validators as cfn_validators
 
-    from tests.rules.test_rules import FIXTURES
-
     linter = Linter(settings.regions)
     assert hasattr(cfn_validators.create, "__wrapped__"), "the pinned cfn-lint is one the sharing was checked against"
     texts = [(b.json_text, b.name) for b in rendered.values()] + [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
-    texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted((FIXTURES / "bad").glob("*.yaml"))]
+    texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted(BAD_FIXTURES.glob("*.yaml"))]
     shared = [linter.lint_text(text, name) for text, name in texts]
     monkeypatch.setattr(cfn_validators, "create", cfn_validators.create.__wrapped__)
     assert [linter.lint_text(text, name) for text, name in texts] == shared
