@@ -200,7 +200,9 @@ def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, 
     import cfnlint.jsonschema.validators as cfn_validators
 
     linter = Linter(settings.regions)
-    assert hasattr(cfn_validators.create, "__wrapped__"), "the pinned cfn-lint is one the sharing was checked against"
+    assert hasattr(cfn_validators.create, "__wrapped__"), (
+        f"cfn-lint {linting.CFN_LINT_VERSION} is not in generator.compliance.lint.SHARED_VALIDATOR_CLASSES: check "
+        "that its validators.create still makes a class of its three arguments alone, then add the version")
     texts = [(b.json_text, b.name) for b in rendered.values()] + [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
     texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted(BAD_FIXTURES.glob("*.yaml"))]
     shared = [linter.lint_text(text, name) for text, name in texts]
