@@ -229,6 +229,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     Service Catalog requests (which provision through CloudFormation) wait for it, so the endpoint is
     ready for S3, IAM, SSM, … at once.
     """
+    _one_data_loader()
     from moto.moto_server.werkzeug_app import create_backend_app
 
     from . import acm, cloudformation, codecommit, ec2, elbv2, kms, organizations, route53, s3, servicecatalog, sts
@@ -257,6 +258,21 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
         register_cloudformation()
     _method_names_once()
     return LocalAwsApp(_dispatcher()(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+
+
+def _one_data_loader() -> None:
+    """Every botocore session of this process reads the model files through one loader (per data path).
+
+    moto asks a new ``boto3.Session()`` for a list of regions where it needs one, three of them when
+    ``moto.ec2`` is imported, and each new session makes its own loader, which reads and parses the
+    endpoints file and the EC2 model (5 MB) again: about a third of the endpoint's start-up CPU.  botocore's
+    loader keeps what it has loaded (``instance_cache``) and hands the same object to every caller of one
+    session already, so sharing it between sessions hands out nothing a session could not already get.
+    Only this process is changed: nothing of moto runs in a process that makes the catalog's own calls."""
+    import botocore.session
+
+    if not hasattr(botocore.session.create_loader, "cache_info"):
+        botocore.session.create_loader = functools.cache(botocore.session.create_loader)
 
 
 def _method_names_once() -> None:
