@@ -9,8 +9,10 @@ import gc
 import json
 import os
 import shutil
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -119,19 +121,26 @@ def seed_lint(catalog_build):
 # One server process per pytest(-xdist) worker, started on first use on a free port; every test that
 # asks for `local_aws` gets it freshly reset (no resources, no faults, empty call log).
 
-@pytest.fixture(scope="session")
-def _local_aws_server():
+def _endpoint():
     from generator.devtools.local_aws import LocalAws
 
     with LocalAws.start(port=0) as endpoint:
         yield endpoint
 
 
+_local_aws_server = pytest.fixture(scope="session", name="_local_aws_server")(_endpoint)
+# a module that sets OWN_ENDPOINT = True gets an endpoint of its own (an endpoint process takes one snapshot,
+# and the worker's keeps `account`'s)
+_module_local_aws = pytest.fixture(scope="module", name="_module_local_aws")(_endpoint)
+
+
 @pytest.fixture
-def local_aws(_local_aws_server):
+def local_aws(request):
     """The local AWS endpoint (``LocalAws``), reset: no resources, faults off, empty call log."""
-    _local_aws_server.reset()
-    return _local_aws_server
+    own = getattr(request.module, "OWN_ENDPOINT", False)
+    endpoint = request.getfixturevalue("_module_local_aws" if own else "_local_aws_server")
+    endpoint.reset()
+    return endpoint
 
 
 @pytest.fixture
@@ -198,25 +207,42 @@ def fresh_account(aws_env, built, hc):
 
 # The first `account` of a worker is set up with the CLI (about 1.5 s) and the endpoint keeps a snapshot of
 # it (generator/devtools/local_aws/snapshot.py); every later one restores that snapshot (a few ms), which is
-# the same state: every resource, id, call logged and setting as right after the set-up.
-_SET_UP: dict[int, tuple[tuple, dict]] = {}   # id of the endpoint -> (its untouched state, the account)
+# the same state: every resource, id, call logged and setting as right after the set-up.  An endpoint process
+# takes one snapshot, so another state kept this way needs an endpoint of its own.
+_SNAPSHOT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()   # endpoint -> (whose, untouched state, kept)
+
+
+def restored(endpoint, whose: str, set_up: Callable[[], Any], copy_kept: Callable[[Any], Any] = copy.deepcopy):
+    """The state ``set_up()`` leaves on the (reset) ``endpoint``: set up and kept in the endpoint's snapshot the
+    first time, restored from it after that.  Returns ``copy_kept`` of what ``set_up`` returned, so that what
+    one test changes of it is not what the next one gets."""
+    untouched = _untouched(endpoint)
+    held = _SNAPSHOT.get(endpoint)
+    if held is not None and held[0] != whose:
+        raise AssertionError(f"the endpoint's snapshot holds `{held[0]}`, and an endpoint process takes one "
+                             f"snapshot: give `{whose}`'s module an endpoint of its own (OWN_ENDPOINT = True)")
+    if held is None:
+        kept = set_up()
+        endpoint.snapshot()
+        _SNAPSHOT[endpoint] = held = (whose, untouched, kept)
+    _whose, expected, kept = held
+    # restoring throws away whatever was done since the reset: a fixture that changes the endpoint before
+    # this one is set up would be silently undone
+    assert untouched == expected, (f"the endpoint was changed after its reset and before `{whose}`: request "
+                                   f"`{whose}` first, then change it\n{untouched}\n{expected}")
+    endpoint.restore()
+    return copy_kept(kept)
 
 
 def _account(endpoint, built, hc) -> dict:
     from generator.aws import api as aws
 
-    untouched = _untouched(endpoint)
-    if id(endpoint) not in _SET_UP:
+    def set_up() -> dict:
         result = set_up_account(endpoint, built, hc)
-        endpoint.snapshot()
-        _SET_UP[id(endpoint)] = (untouched, {k: result[k] for k in ("network", "baseline", "launch_role")})
-    expected, kept = _SET_UP[id(endpoint)]
-    # restoring throws away whatever was done since the reset: a fixture that changes the endpoint before
-    # `account` is set up would be silently undone
-    assert untouched == expected, ("the endpoint was changed after its reset and before `account`: request "
-                                   f"`account` first, then change it\n{untouched}\n{expected}")
-    endpoint.restore()
-    return {**copy.deepcopy(kept), "endpoint": endpoint, "built": built, "session": aws.session(REGION)}
+        return {k: result[k] for k in ("network", "baseline", "launch_role")}
+
+    kept = restored(endpoint, "account", set_up)
+    return {**kept, "endpoint": endpoint, "built": built, "session": aws.session(REGION)}
 
 
 def _untouched(endpoint) -> tuple:

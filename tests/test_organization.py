@@ -14,6 +14,7 @@ baseline's account inputs in SSM (``<ssm_prefix>/account-inputs/<Name>``, genera
 from __future__ import annotations
 
 import base64
+import dataclasses
 from contextlib import contextmanager
 
 import pytest
@@ -22,11 +23,12 @@ from generator import settings as catalog_settings
 from generator.aws import api as aws, stacksets
 from generator.blocks import admin_settings as admin
 from generator.devtools import local_account
-from tests.conftest import administer
-from tests.local_aws.organization import create_organization
+from tests.conftest import administer, restored
+from tests.local_aws.organization import Organization, create_organization
 from tests.test_cli_json import check
 
 pytestmark = pytest.mark.aws
+OWN_ENDPOINT = True   # its snapshot keeps the organisation (tests/conftest.py)
 
 REGION = "us-east-1"
 OUS = {"Prod": 3, "Test": 3, "Sandbox": 14}
@@ -72,18 +74,30 @@ def vend(monkeypatch, org, account: str) -> None:
 
 @pytest.fixture
 def organisation(aws_env, built, hc, tmp_path, monkeypatch):
-    org = create_organization(aws_env.url, OUS)
-    org.client("servicecatalog").enable_aws_organizations_access()
-    org.client("cloudformation").activate_organizations_access()
-    targets = [a for n, a in org.accounts.items() if not n.startswith("Sandbox")]
-    for account in targets:
-        vend(monkeypatch, org, account)
-    # the hub's own baseline and launch role (its template bucket, group and the LocalRoleName's role)
-    administer(built, hc, REGION)
+    def set_up() -> Organization:
+        org = create_organization(aws_env.url, OUS)
+        org.client("servicecatalog").enable_aws_organizations_access()
+        org.client("cloudformation").activate_organizations_access()
+        for account in targets_of(org):
+            vend(monkeypatch, org, account)
+        # the hub's own baseline and launch role (its template bucket, group and the LocalRoleName's role)
+        administer(built, hc, REGION)
+        return org
+
+    # set up once and restored from the snapshot of this module's endpoint (tests/conftest.py): each test gets the
+    # organisation as the set-up left it, with the sessions and clients made then (their credentials are in
+    # the snapshot) and none a test made after it
+    org = restored(aws_env, "organisation", set_up, copy_kept=lambda kept: dataclasses.replace(
+        kept, ous=dict(kept.ous), accounts=dict(kept.accounts), _sessions=dict(kept._sessions),
+        _clients=dict(kept._clients)))
     path = tmp_path / "catalog.toml"
     path.write_text(catalog_settings.DEFAULT_SETTINGS.read_text(encoding="utf-8") + organization_toml(org),
                     encoding="utf-8")
-    return {"org": org, "settings": str(path), "built": str(built), "targets": targets, "endpoint": aws_env}
+    return {"org": org, "settings": str(path), "built": str(built), "targets": targets_of(org), "endpoint": aws_env}
+
+
+def targets_of(org: Organization) -> list[str]:
+    return [a for n, a in org.accounts.items() if not n.startswith("Sandbox")]
 
 
 def publish(o, hc):
