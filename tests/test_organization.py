@@ -14,7 +14,6 @@ baseline's account inputs in SSM (``<ssm_prefix>/account-inputs/<Name>``, genera
 from __future__ import annotations
 
 import base64
-import dataclasses
 from contextlib import contextmanager
 
 import pytest
@@ -84,12 +83,10 @@ def organisation(aws_env, built, hc, tmp_path, monkeypatch):
         administer(built, hc, REGION)
         return org
 
-    # set up once and restored from the snapshot of this module's endpoint (tests/conftest.py): each test gets the
-    # organisation as the set-up left it, with the sessions and clients made then (their credentials are in
-    # the snapshot) and none a test made after it
-    org = restored(aws_env, "organisation", set_up, copy_kept=lambda kept: dataclasses.replace(
-        kept, ous=dict(kept.ous), accounts=dict(kept.accounts), _sessions=dict(kept._sessions),
-        _clients=dict(kept._clients)))
+    # set up once and restored from the snapshot of this module's endpoint (tests/conftest.py): each test gets
+    # the organisation as the set-up left it, with the sessions and clients made then (their credentials are
+    # in the snapshot) and none a test made after it
+    org = restored(aws_env, "organisation", set_up, copy_kept=Organization.copy)
     path = tmp_path / "catalog.toml"
     path.write_text(catalog_settings.DEFAULT_SETTINGS.read_text(encoding="utf-8") + organization_toml(org),
                     encoding="utf-8")

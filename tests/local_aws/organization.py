@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import boto3
 from botocore.config import Config
@@ -23,6 +23,12 @@ class Organization:
     # made once each: a boto3 session or client costs tens of milliseconds, and the tests ask for many
     _sessions: dict[tuple[str, str], boto3.Session] = field(default_factory=dict, repr=False)
     _clients: dict[tuple[str, int], tuple[boto3.Session | None, object]] = field(default_factory=dict, repr=False)
+
+    def copy(self) -> Organization:
+        """The organisation as it is now, with the sessions and clients made so far; what the copy adds or
+        changes is its own."""
+        return replace(self, ous=dict(self.ous), accounts=dict(self.accounts), _sessions=dict(self._sessions),
+                       _clients=dict(self._clients))
 
     def session(self, account_id: str, role: str = ACCESS_ROLE) -> boto3.Session:
         """Credentials of ``sts:AssumeRole`` into ``role`` of ``account_id`` (acting in that account)."""

@@ -265,7 +265,8 @@ def _one_data_loader() -> None:
 
     moto asks a new ``boto3.Session()`` for a list of regions where it needs one, three of them when
     ``moto.ec2`` is imported, and each new session makes its own loader, which reads and parses the
-    endpoints file and the EC2 model (5 MB) again: about a third of the endpoint's start-up CPU.  botocore's
+    endpoints file (1.3 MB) and the EC2 model (4.4 MB) again; reading them once instead of three times
+    saves about 0.3 s of the endpoint's 2.3 s of start-up CPU.  botocore's
     loader keeps what it has loaded (``instance_cache``) and hands the same object to every caller of one
     session already, so sharing it between sessions hands out nothing a session could not already get.
     Only this process is changed: nothing of moto runs in a process that makes the catalog's own calls."""
