@@ -3,7 +3,7 @@ or :func:`start` from a test.
 
 Publishes like ``hipaa-catalog publish`` (without the freshness check: the tests' builds are synthetic).
 With ``AT``, the process exits at once (``os._exit``, as a kill would) right after the answer to a chosen
-call, through a botocore ``after-call`` handler on every client the publisher creates: ``N`` is its Nth
+call (its recorder's ``answered``, which botocore's ``after-call`` event calls): ``N`` is its Nth
 write call, ``Operation:N`` its Nth call of that operation (e.g. ``DescribeProvisioningArtifact:2``).
 
 :func:`start` forks the process from a multiprocessing fork server that imported this module (and so boto3
@@ -39,18 +39,14 @@ class KillingRecorder(api.CallRecorder):
         operation, _, count = at.rpartition(":")
         self.operation = operation          # "" counts every write call
         self.after = int(count)
-        self.answered = 0
+        self.answered_count = 0
         self.lock = threading.Lock()
 
-    def watch(self, c) -> None:
-        super().watch(c)
-        c.meta.events.register("after-call.*.*", self._after_call)
-
-    def _after_call(self, model, **_kwargs) -> None:
-        if model.name == self.operation or (not self.operation and api.is_write(model.name)):
+    def answered(self, call_: api.Call) -> None:
+        if call_.operation == self.operation or (not self.operation and call_.write):
             with self.lock:
-                self.answered += 1
-                if self.answered >= self.after:
+                self.answered_count += 1
+                if self.answered_count >= self.after:
                     os._exit(EXIT_CODE_KILLED)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -40,15 +41,32 @@ def test_a_changed_setting_of_the_environment_gives_a_new_client(env):
     assert aws.client(aws.session("us-east-1"), "ssm", "us-east-1").meta.endpoint_url == "http://127.0.0.1:2"
 
 
-def test_clients_with_a_recorder_or_a_progress_line_are_their_callers_own():
+def _refused(c) -> None:
+    """One call of ``c`` to ENDPOINT, which refuses the connection (botocore's before-call has fired)."""
+    with pytest.raises(aws.AwsCallError, match="cannot reach AWS"):
+        aws.call(c, "GetParameter", "parameter /x", Name="/x")
+
+
+def test_a_recorder_or_a_progress_line_sees_only_the_calls_made_through_it(env):
+    env.setenv("AWS_MAX_ATTEMPTS", "1")   # one refused attempt per call, no retry
     sess = aws.session("us-east-1")
     shared = aws.client(sess, "ssm", "us-east-1")
-    recorder = aws.CallRecorder()
-    recorded = aws.client(sess, "ssm", "us-east-1", recorder)
-    reported = aws.client(sess, "ssm", "us-east-1", progress=print)
-    assert len({id(shared), id(recorded), id(reported)}) == 3
-    assert aws.client(sess, "ssm", "us-east-1", recorder) is not recorded
-    assert aws.client(sess, "ssm", "us-east-1") is shared
+    mine, theirs = aws.CallRecorder(), aws.CallRecorder()
+    lines: list[str] = []
+    recorded = aws.client(sess, "ssm", "us-east-1", mine)
+    reported = aws.client(sess, "ssm", "us-east-1", theirs, progress=lines.append)
+    assert recorded.client is shared and reported.client is shared   # one client, made once
+    _refused(recorded)
+    _refused(shared)
+    thread = threading.Thread(target=_refused, args=(reported,))
+    thread.start()
+    thread.join()
+    assert [(c.service, c.operation, c.region, c.write) for c in mine.calls] == [
+        ("ssm", "GetParameter", "us-east-1", False)]
+    assert len(theirs.calls) == 1 and lines == []   # the last attempt is not retried, so not reported
+    with pytest.raises(aws.AwsCallError, match="cannot reach AWS"):   # a paginator's page is a call too
+        aws.pages(recorded, "DescribeParameters", "Parameters")
+    assert [c.operation for c in mine.calls] == ["GetParameter", "DescribeParameters"]
 
 
 def test_a_forked_process_makes_its_own_clients():

@@ -9,12 +9,11 @@
   botocore's paginator where the service model has one, else by its page token.
 - :func:`backoff` gives the delays of every polling loop; :func:`new_stack_events` and :func:`event_line`
   are how every wait on a stack shows its progress.
-- A client made with ``progress`` reports each retry of a call that could not reach the endpoint, so an
-  unreachable endpoint is never silent while botocore retries it (see :func:`client`).
-- A client made without a recorder or a progress line is made once and shared: making one costs tens of
-  milliseconds.
-- :class:`CallRecorder` counts the API calls made, read or write, through botocore's event hooks; the
-  tests and the benchmark assert on it.
+- A client is made once and shared by every caller asking for the same one: making one costs tens of
+  milliseconds.  A caller that asks for it with ``progress`` or a :class:`CallRecorder` gets it seen
+  through them (:class:`Observed`): ``progress`` reports each retry of a call that could not reach the
+  endpoint, so an unreachable endpoint is never silent while botocore retries it; the recorder counts the
+  API calls made, read or write (the tests and the benchmark assert on it).
 
 Every AWS call of publish, deploy and the developers' commands goes through this module.
 
@@ -149,19 +148,19 @@ def assumed_session(sess: boto3.Session, role_arn: str, session_name: str, regio
 
 
 class _ClientCache:
-    """The clients :func:`client` made without a recorder or a progress line, handed out again to every caller
-    of this process asking for the same service, region and identity (at most ``size``; the least recently
-    used goes first).
+    """The clients :func:`client` made, handed out again to every caller of this process asking for the same
+    service, region and identity (at most ``size``; the least recently used goes first).
 
     Making a client costs tens of milliseconds of CPU (botocore builds its class from the service model and
     sets up its endpoint rules), and the commands ask for the same ones again and again (``doctor`` one per
-    check, every command run in one process, as the tests do).  "Unlike Resources and Sessions, clients
-    **are** generally *thread-safe*", with two caveats that matter here: they "cannot be shared across
-    processes", and those given custom botocore event hooks should "no longer" be considered thread-safe
-    (*Multithreading or multiprocessing with clients*, Boto3 documentation,
+    check, publish one per service and thread, every command run in one process, as the tests do).  "Unlike
+    Resources and Sessions, clients **are** generally *thread-safe*", with two caveats that matter here: they
+    "cannot be shared across processes", and those given custom botocore event hooks should "no longer" be
+    considered thread-safe (*Multithreading or multiprocessing with clients*, Boto3 documentation,
     https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html).  So the key holds the process
-    id (a forked lint worker never gets its parent's clients), and the clients of a recorder or a progress
-    line, which are event hooks, are never shared."""
+    id (a forked lint worker never gets its parent's clients), and a client's hooks are registered once, by
+    :func:`_new_client`, before anyone else sees it: what a caller observes is chosen per call and per thread
+    (:class:`Observed`), never by registering more."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -203,9 +202,10 @@ def _aws_settings() -> tuple:
 
 def client(sess: boto3.Session, service: str, region: str | None = None,
            recorder: "CallRecorder | None" = None, progress: Callable[[str], None] | None = None):
-    """A client with bounded standard retries, the endpoint override, and (optionally) call recording and
-    a ``progress`` line for each retry of a call that could not reach the endpoint.  One without either is
-    shared with the callers asking for the same one (:class:`_ClientCache`).
+    """A client with bounded standard retries and the endpoint override, shared with the callers asking for
+    the same one (:class:`_ClientCache`); with a ``recorder`` or a ``progress`` line, that client seen
+    through them (:class:`Observed`): the recorder gets each call, ``progress`` a line for each retry of a
+    call that could not reach the endpoint.
 
     Standard retry mode retries "transient errors" including socket and connection errors, with
     exponential backoff (*Retries*, Boto3 documentation,
@@ -218,29 +218,105 @@ def client(sess: boto3.Session, service: str, region: str | None = None,
         raise AwsError("no AWS region set", hint="set AWS_REGION (for example us-east-1)")
     retries = retry_config()
     try:
-        if recorder is None and progress is None:
-            key = _shared_client_key(sess, service, region)
-            return _SHARED_CLIENTS.get(key) or _SHARED_CLIENTS.put(key, _new_client(sess, service, region, retries))
-        c = _new_client(sess, service, region, retries)
+        key = _shared_client_key(sess, service, region)
+        shared = _SHARED_CLIENTS.get(key) or _SHARED_CLIENTS.put(key, _new_client(sess, service, region, retries))
     except bexc.ProfileNotFound as exc:
         raise AwsError(f"AWS profile not found: {exc.kwargs.get('profile')}",
                        hint="set AWS_PROFILE to a profile in ~/.aws/config, or unset it") from exc
     except bexc.BotoCoreError as exc:
         raise AwsError(f"cannot create an AWS {service} client in {region}: {exc}") from exc
-    if recorder is not None:
-        recorder.watch(c)
-    if progress is not None:
-        c.meta.events.register("needs-retry.*.*", functools.partial(_report_unreachable, progress=progress,
-                                                                    limit=retries["max_attempts"]))
-    return c
+    if recorder is None and progress is None:
+        return shared
+    return Observed(shared, recorder, progress)
 
 
 def _new_client(sess: boto3.Session, service: str, region: str, retries: dict):
+    """A new client whose event hooks tell the observers of the thread's current call (:class:`Observed`)."""
     extra = {}
     if service == "s3" and endpoint_url():
         extra["s3"] = {"addressing_style": "path"}  # a local endpoint has no per-bucket host names
     cfg = Config(retries=dict(retries), connect_timeout=CONNECT_TIMEOUT, read_timeout=60, **extra)
-    return sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+    c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
+    # botocore emits before-call once per API call (before its retries) and after-call once it has the
+    # answer; needs-retry after each attempt: an observer returns None, so botocore's retry handler decides
+    c.meta.events.register("before-call.*.*", functools.partial(_before_call, region=region))
+    c.meta.events.register("after-call.*.*", functools.partial(_after_call, region=region))
+    c.meta.events.register("needs-retry.*.*", functools.partial(_needs_retry, limit=retries["max_attempts"]))
+    return c
+
+
+_OBSERVING = threading.local()   # .current: the Observed whose call this thread is making, if any
+
+
+class Observed:
+    """A shared client seen through a :class:`CallRecorder` and/or a ``progress`` line: its API methods and
+    its paginators' pages are calls of the shared client during which this thread's hooks
+    (:func:`_new_client`) tell them; everything else (``meta``, ``exceptions``, ``can_paginate``) is the
+    client's own.  Its waiters are not observed: nothing here waits through one."""
+
+    def __init__(self, c, recorder: "CallRecorder | None", progress: Callable[[str], None] | None) -> None:
+        self.client, self.recorder, self.progress = c, recorder, progress
+
+    @contextmanager
+    def observing(self) -> Iterator[None]:
+        outer = getattr(_OBSERVING, "current", None)
+        _OBSERVING.current = self
+        try:
+            yield
+        finally:
+            _OBSERVING.current = outer
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.client, name)
+        if name not in self.client.meta.method_to_api_mapping:
+            return attr
+
+        @functools.wraps(attr)
+        def observed(*args, **kwargs):
+            with self.observing():
+                return attr(*args, **kwargs)
+        return observed
+
+    def get_paginator(self, operation_name: str) -> "_ObservedPaginator":
+        return _ObservedPaginator(self, self.client.get_paginator(operation_name))
+
+
+class _ObservedPaginator:
+    """A paginator of an :class:`Observed` client: each page is fetched while its observers watch."""
+
+    def __init__(self, observed: Observed, paginator) -> None:
+        self._observed, self._paginator = observed, paginator
+
+    def paginate(self, **params) -> Iterator[dict]:
+        it = iter(self._paginator.paginate(**params))
+        while True:
+            with self._observed.observing():
+                page = next(it, None)
+            if page is None:
+                return
+            yield page
+
+
+def _current() -> Observed | None:
+    return getattr(_OBSERVING, "current", None)
+
+
+def _before_call(model, region: str, **_kwargs) -> None:
+    observed = _current()
+    if observed is not None and observed.recorder is not None:
+        observed.recorder.called(Call(model.service_model.service_name, model.name, region, is_write(model.name)))
+
+
+def _after_call(model, region: str, **_kwargs) -> None:
+    observed = _current()
+    if observed is not None and observed.recorder is not None:
+        observed.recorder.answered(Call(model.service_model.service_name, model.name, region, is_write(model.name)))
+
+
+def _needs_retry(limit: int, **kwargs) -> None:
+    observed = _current()
+    if observed is not None and observed.progress is not None:
+        _report_unreachable(observed.progress, limit, **kwargs)
 
 
 UNREACHABLE = (bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ConnectionClosedError)
@@ -401,25 +477,24 @@ class Call:
 
 
 class CallRecorder:
-    """Records every API call (once per call, not per retry) made by the clients it watches.
+    """Records every API call (once per call, not per retry) made through the clients handed out with it
+    (:func:`client`).
 
-    Thread-safe; one recorder may watch the clients of many threads.  ``writes()``/``reads()`` list
-    the calls; ``summary()`` counts them.  ``watch`` registers botocore event handlers on a client; a
-    subclass may register more (the tests' kill-at-a-chosen-point recorder does).
+    Thread-safe; one recorder may watch the calls of many threads.  ``writes()``/``reads()`` list the calls;
+    ``summary()`` counts them.  A subclass may act on each answer too (``answered``: the tests'
+    kill-at-a-chosen-point recorder does).
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.calls: list[Call] = []
 
-    def watch(self, c) -> None:
-        region = c.meta.region_name
-        c.meta.events.register("before-call.*.*", functools.partial(self._before, region=region))
-
-    def _before(self, model, region, **_kwargs) -> None:
-        call_ = Call(model.service_model.service_name, model.name, region, is_write(model.name))
+    def called(self, call_: Call) -> None:
         with self._lock:
             self.calls.append(call_)
+
+    def answered(self, call_: Call) -> None:
+        """``call_`` was answered (successfully or with an AWS error): nothing to do for the counts."""
 
     def writes(self) -> list[Call]:
         with self._lock:
