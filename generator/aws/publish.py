@@ -688,7 +688,7 @@ class _Region:
             return Outcome(note="already shared")
         limit = self.release.policy.artifact_wait_seconds
         deadline = time.monotonic() + limit
-        delays = aws.backoff(5.0, first=0.2)
+        delays = aws.backoff(5.0)
         while True:
             out = aws.call(self.sc, "DescribePortfolioShareStatus", where, PortfolioShareToken=token)
             status = out.get("Status", "")
@@ -895,7 +895,7 @@ class _Region:
         Status: AVAILABLE | CREATING | FAILED), polled for at most ``artifact_wait_seconds``."""
         limit = self.release.policy.artifact_wait_seconds
         deadline = time.monotonic() + limit
-        delays = aws.backoff(5.0, first=0.2)
+        delays = aws.backoff(5.0)
         where = self.version_where(t, product_id, artifact_id)
         while True:
             out = aws.call(self.sc, "DescribeProvisioningArtifact", where, ProductId=product_id,

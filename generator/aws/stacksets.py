@@ -612,7 +612,7 @@ def detect_drift(cf, name: str, org: OrganizationSettings, *, progress: Progress
 
 def wait(cf, name: str, op_id: str, call_as: str, progress: Progress, timeout: float) -> dict:
     """Poll DescribeStackSetOperation until the operation ends; report each stack instance's result once."""
-    deadline, delays = time.monotonic() + timeout, aws.backoff(5.0, first=0.2)
+    deadline, delays = time.monotonic() + timeout, aws.backoff(5.0)
     shown: dict[tuple[str, str], str] = {}
     while True:
         op = _call(cf, "DescribeStackSetOperation", name, StackSetName=name, OperationId=op_id,
