@@ -2,7 +2,7 @@
 
 import sys
 
-from generator.devtools.local_aws.server import main
+from generator.devtools.local_aws.server import run
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run(sys.argv[1:])

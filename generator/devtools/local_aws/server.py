@@ -57,7 +57,7 @@ import sys
 import threading
 import time
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 from generator.errors import ConfigError
 
@@ -499,5 +499,20 @@ def _exit_on_eof(server: Any) -> None:
     server.shutdown()
 
 
+def run(argv: list[str] | None = None) -> NoReturn:
+    """``main``, then the process ends at once with its exit code.  The state lives only in memory, so there
+    is nothing to write back, and the interpreter's usual teardown (freeing every object of moto's modules)
+    would add about 0.3 s to every stop (``os._exit``: "Exit the process with status n, without calling
+    cleanup handlers, flushing stdio buffers, etc.", https://docs.python.org/3/library/os.html#os._exit; so
+    stdout and stderr are flushed first)."""
+    try:
+        code = main(argv)
+    except SystemExit as stopped:   # the parked process ends with its serving child's code
+        code = stopped.code if isinstance(stopped.code, int) else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
