@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import threading
 import traceback
+from typing import NoReturn
 
 from generator import __version__
 from generator.cli import output
@@ -121,5 +124,24 @@ def main(argv: list[str] | None = None) -> int:
         return report_error(Interrupted("interrupted"), getattr(args, "json", False))
 
 
+def run() -> NoReturn:
+    """The ``hipaa-catalog`` command: :func:`main`, then the process ends with its exit code.  When the command
+    left nothing running (its one thread; files, pools and temporary folders are closed by then), it ends at
+    once: the interpreter's usual teardown, freeing every object of boto3's and cfn-lint's modules, would add
+    about 0.18 s to every command (``os._exit``: "Exit the process with status n, without calling cleanup
+    handlers, flushing stdio buffers, etc.", https://docs.python.org/3/library/os.html#os._exit; so stdout and
+    stderr are flushed first).  Otherwise, or when the output cannot be flushed (a closed pipe), the normal
+    exit does what it does."""
+    code = main()
+    if threading.active_count() == 1:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            sys.exit(code)
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()
