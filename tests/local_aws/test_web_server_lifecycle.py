@@ -278,7 +278,7 @@ def lifecycle(account, hc, environment: str, phi: str) -> Recording:
 
     done, err = site.run("terminate", site.name, "--yes")
     assert done["status"] == "SUCCEEDED" and done["deletion_protection_turned_off"] is (environment == "PROD"), err
-    assert aws_cli(site.endpoint, "servicecatalog", "search-provisioned-products")["TotalResultsCount"] == 0
+    assert aws.client(site.sess, "servicecatalog").search_provisioned_products()["TotalResultsCount"] == 0
     assert site.alias_records() == []
     if phi == "YES":   # the volume's final snapshot (filter volume-id, DescribeSnapshots, Amazon EC2 API Reference)
         final = aws.client(site.sess, "ec2").describe_snapshots(
