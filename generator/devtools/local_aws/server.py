@@ -64,6 +64,7 @@ from generator.errors import ConfigError
 from .calls import account_of, classify
 from .ec2 import make_amis
 from .faults import FaultConfig, FaultInjector, error_response
+from .keepalive import KeepAlive
 from .regions import region_of, unknown_region_response
 from .snapshot import Snapshots
 
@@ -311,7 +312,7 @@ def make_server(host: str, port: int, app: LocalAwsApp, verbose: bool = False):
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server as werkzeug_server
 
-    class Handler(MotoRequestHandler):
+    class Handler(KeepAlive, MotoRequestHandler):
         def setup(self) -> None:
             super().setup()
             self.server.snapshots.opened(self.connection)
