@@ -25,9 +25,10 @@ GUARD_SHA256_aarch64 := f596043df77b6e839759e90e3d08671b5384c6e07d4a9c34f6d0bfbc
 GUARD_DIR := .tools/cfn-guard
 GUARD := $(GUARD_DIR)/cfn-guard
 GUARD_STAMP := $(GUARD_DIR)/.installed-$(GUARD_PACKAGE_VERSION)
-# make test runs one pytest-xdist worker more than there are cores: about a third of the suite's time is
-# spent waiting (on subprocesses, on the local endpoint's IN_PROGRESS answers), which the extra worker fills
-# (on this 2-core machine: 2 workers 146 s, 3 workers 126 s, 4 workers 128 s); make test-fast is all CPU.
+# make test runs one pytest-xdist worker more than there are cores: part of the suite's time is spent
+# waiting (on subprocesses, on the local endpoint's IN_PROGRESS answers), which the extra worker fills (on
+# this 2-core machine, 2026-12-04, seconds of pytest: 2 workers 71.1-73.5, 3 workers 68.5-69.6, 4 workers
+# 68.6; 2 workers take the least CPU); make test-fast is all CPU.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 FAST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
