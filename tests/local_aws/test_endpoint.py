@@ -166,16 +166,10 @@ def test_s3_operation_names(method, path, query, expected):
     assert s3_operation(method, path, query, {}) == expected
 
 
-def test_start_and_stop_a_second_endpoint_on_a_free_port():
-    with LocalAws.start(port=0, faults={"latency_ms": 1}) as endpoint:
+def test_a_second_endpoint_on_a_free_port_restores_its_snapshot_each_time_and_stop_ends_every_process(monkeypatch):
+    with LocalAws.start(port=0, faults={"latency_ms": 1}) as endpoint:   # beside the worker's own endpoint
         assert endpoint.faults()["latency_ms"] == 1
         assert endpoint.url.startswith("http://127.0.0.1:")
-    with pytest.raises(LocalAwsError):
-        endpoint.calls()  # stopped: nothing answers
-
-
-def test_a_restore_brings_back_the_snapshot_each_time_and_stop_ends_every_process(monkeypatch):
-    with LocalAws.start(port=0) as endpoint:
         for name, value in (("AWS_ENDPOINT_URL", endpoint.url), ("AWS_ACCESS_KEY_ID", "testing"),
                             ("AWS_SECRET_ACCESS_KEY", "testing"), ("AWS_REGION", "us-east-1")):
             monkeypatch.setenv(name, value)
