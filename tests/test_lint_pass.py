@@ -21,6 +21,7 @@ from generator.compliance import lint as linting
 from generator.compliance.lint import Linter, LintResult, load_rules
 from generator.pipeline import build as pipeline
 from generator.pipeline import workers
+from generator.pipeline.cache import BuildCache
 from generator.product import ProductSpec
 
 REGIONS = ["us-east-1"]
@@ -193,19 +194,24 @@ def test_worker_processes_return_the_same_lint_results():
         assert forked.lint(jobs) == serial
 
 
-@pytest.mark.slow   # two lint passes over the catalog and every bad fixture
-def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, rendered, settings):
+@pytest.mark.slow   # two lint passes over every bad fixture, one over the catalog
+def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, rendered, settings, catalog_build):
     """cfn-lint with its validator classes shared (generator.compliance.lint.share_validator_classes)
-    finds what it finds without: on the catalog, every HIPAA rule's bad fixture and cfn-lint's own errors."""
+    finds what it finds without: on the catalog, every HIPAA rule's bad fixture and cfn-lint's own errors.
+    The catalog's results with them shared are the catalog build's (its workers share them), read from its
+    cache where it holds them."""
     import cfnlint.jsonschema.validators as cfn_validators
 
     linter = Linter(settings.regions)
     assert hasattr(cfn_validators.create, "__wrapped__"), (
         f"cfn-lint {linting.CFN_LINT_VERSION} is not in generator.compliance.lint.SHARED_VALIDATOR_CLASSES: check "
         "that its validators.create still makes a class of its three arguments alone, then add the version")
-    texts = [(b.json_text, b.name) for b in rendered.values()] + [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
+    texts = [(b.json_text, f"{b.rel_dir}/template.json") for b in rendered.values()]   # as the build names them
+    catalog = [BuildCache(catalog_build, settings.regions).lint_result(text, name) for text, name in texts]
+    assert all(catalog), "the catalog build keeps every product's lint result in its cache"
+    texts += [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
     texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted(BAD_FIXTURES.glob("*.yaml"))]
-    shared = [linter.lint_text(text, name) for text, name in texts]
+    shared = catalog + [linter.lint_text(text, name) for text, name in texts[len(catalog):]]
     monkeypatch.setattr(cfn_validators, "create", cfn_validators.create.__wrapped__)
     assert [linter.lint_text(text, name) for text, name in texts] == shared
     errors = {f.rule_id for f in shared[len(rendered)].findings}
