@@ -510,8 +510,11 @@ def run(argv: list[str] | None = None) -> NoReturn:
         code = main(argv)
     except SystemExit as stopped:   # the parked process ends with its serving child's code
         code = stopped.code if isinstance(stopped.code, int) else 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:   # a reader that has gone (a closed pipe) reads nothing more
+            pass
     os._exit(code)
 
 
