@@ -207,7 +207,8 @@ def test_shared_validator_classes_change_no_finding_and_no_verdict(monkeypatch, 
         f"cfn-lint {linting.CFN_LINT_VERSION} is not in generator.compliance.lint.SHARED_VALIDATOR_CLASSES: check "
         "that its validators.create still makes a class of its three arguments alone, then add the version")
     texts = [(b.json_text, f"{b.rel_dir}/template.json") for b in rendered.values()]   # as the build names them
-    catalog = [BuildCache(catalog_build, settings.regions).lint_result(text, name) for text, name in texts]
+    cache = BuildCache(catalog_build, settings.regions)
+    catalog = [cache.lint_result(text, name) for text, name in texts]
     assert all(catalog), "the catalog build keeps every product's lint result in its cache"
     texts += [(CFN_LINT_ERRORS, "cfn-lint-errors.yaml")]
     texts += [(p.read_text(encoding="utf-8"), p.name) for p in sorted(BAD_FIXTURES.glob("*.yaml"))]

@@ -239,8 +239,8 @@ def _new_client(sess: boto3.Session, service: str, region: str, retries: dict):
     c = sess.client(service, region_name=region, endpoint_url=endpoint_url(), config=cfg)
     # botocore emits before-call once per API call (before its retries) and after-call once it has the
     # answer; needs-retry after each attempt: an observer returns None, so botocore's retry handler decides
-    c.meta.events.register("before-call.*.*", functools.partial(_before_call, region=region))
-    c.meta.events.register("after-call.*.*", functools.partial(_after_call, region=region))
+    c.meta.events.register("before-call.*.*", functools.partial(_recorded, region=region, answered=False))
+    c.meta.events.register("after-call.*.*", functools.partial(_recorded, region=region, answered=True))
     c.meta.events.register("needs-retry.*.*", functools.partial(_needs_retry, limit=retries["max_attempts"]))
     return c
 
@@ -259,7 +259,7 @@ class Observed:
 
     @contextmanager
     def observing(self) -> Iterator[None]:
-        outer = getattr(_OBSERVING, "current", None)
+        outer = _current()
         _OBSERVING.current = self
         try:
             yield
@@ -301,22 +301,18 @@ def _current() -> Observed | None:
     return getattr(_OBSERVING, "current", None)
 
 
-def _before_call(model, region: str, **_kwargs) -> None:
-    observed = _current()
-    if observed is not None and observed.recorder is not None:
-        observed.recorder.called(Call(model.service_model.service_name, model.name, region, is_write(model.name)))
-
-
-def _after_call(model, region: str, **_kwargs) -> None:
-    observed = _current()
-    if observed is not None and observed.recorder is not None:
-        observed.recorder.answered(Call(model.service_model.service_name, model.name, region, is_write(model.name)))
+def _recorded(model, region: str, answered: bool, **_kwargs) -> None:
+    """The thread's current call, told to its recorder: made (``before-call``) or answered (``after-call``)."""
+    recorder = getattr(_current(), "recorder", None)
+    if recorder is not None:
+        call_ = Call(model.service_model.service_name, model.name, region, is_write(model.name))
+        (recorder.answered if answered else recorder.called)(call_)
 
 
 def _needs_retry(limit: int, **kwargs) -> None:
-    observed = _current()
-    if observed is not None and observed.progress is not None:
-        _report_unreachable(observed.progress, limit, **kwargs)
+    progress = getattr(_current(), "progress", None)
+    if progress is not None:
+        _report_unreachable(progress, limit, **kwargs)
 
 
 UNREACHABLE = (bexc.EndpointConnectionError, bexc.ConnectTimeoutError, bexc.ConnectionClosedError)

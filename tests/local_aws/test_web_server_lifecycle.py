@@ -280,7 +280,10 @@ def lifecycle(account, hc, environment: str, phi: str) -> Recording:
     assert done["status"] == "SUCCEEDED" and done["deletion_protection_turned_off"] is (environment == "PROD"), err
     assert aws.client(site.sess, "servicecatalog").search_provisioned_products()["TotalResultsCount"] == 0
     assert site.alias_records() == []
-    if phi == "YES":   # the volume's final snapshot (filter volume-id, DescribeSnapshots, Amazon EC2 API Reference)
+    if phi == "YES":
+        # the volume's final snapshot: filter "volume-id - The ID of the volume the snapshot is for"
+        # (DescribeSnapshots, Amazon EC2 API Reference,
+        # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html)
         final = aws.client(site.sess, "ec2").describe_snapshots(
             OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [before["PhiVolumeId"]]}])["Snapshots"]
         assert len(final) == 1, final
