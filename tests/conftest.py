@@ -9,6 +9,8 @@ import gc
 import json
 import os
 import shutil
+import tempfile
+import threading
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
@@ -120,12 +122,36 @@ def seed_lint(catalog_build):
 # -- the local AWS endpoint (generator/local_aws) ---------------------------------------------------
 # One server process per pytest(-xdist) worker, started on first use on a free port; every test that
 # asks for `local_aws` gets it freshly reset (no resources, no faults, empty call log).
+# Every endpoint LocalAws.start starts in the run, the tests' own and the demo's and the benchmark's, is forked
+# from one warm parent (generator/devtools/local_aws/forkserver.py), started by the first to need one and
+# ended with the run: an endpoint then serves at once instead of first importing moto and its models.
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):   # the workers inherit the run's (the controller's) settings
+        return
+    from generator.devtools.local_aws import FORK_SERVER
+
+    folder = tempfile.mkdtemp(prefix="hipaa-catalog-local-aws-")
+    os.environ[FORK_SERVER] = os.path.join(folder, "fork-server.sock")
+    os.environ["LOCAL_AWS_FORK_SERVER_OWNER"] = str(os.getpid())
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
 
 def _endpoint():
     from generator.devtools.local_aws import LocalAws
 
     with LocalAws.start(port=0) as endpoint:
         yield endpoint
+
+
+def pytest_collection_finish(session):
+    """A run with tests of the endpoint starts the warm parent as soon as it knows, beside its first tests,
+    rather than when the first of them asks for an endpoint (the first to ask waits for it then)."""
+    from generator.devtools.local_aws import FORK_SERVER, forkserver
+
+    if os.environ.get(FORK_SERVER) and any(item.get_closest_marker("aws") for item in session.items):
+        threading.Thread(target=forkserver.ensure, args=(os.environ[FORK_SERVER],), name="warm-parent",
+                         daemon=True).start()
 
 
 _local_aws_server = pytest.fixture(scope="session", name="_local_aws_server")(_endpoint)
@@ -287,3 +313,4 @@ def pytest_collection(session):
     finally:
         gc.freeze()
         gc.enable()
+

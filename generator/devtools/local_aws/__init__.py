@@ -14,6 +14,10 @@
         endpoint.calls()                         # [{"service": ..., "operation": ..., "account": ...}, ...]
         endpoint.snapshot(); ...; endpoint.restore()   # back to the state of the snapshot, again and again
 
+With LOCAL_AWS_FORK_SERVER naming a Unix socket, ``start`` forks the endpoint from a warm parent listening
+there (``generator.devtools.local_aws.forkserver``, started there if none answers), which has imported
+everything already: the test suite's endpoints start so (tests/conftest.py).
+
 The server (``generator.devtools.local_aws.server``) is moto's server with the Service Catalog API moto lacks
 (``generator.devtools.local_aws.servicecatalog``), fault injection and a call log.  This module only starts and
 talks to it over HTTP, so importing it is cheap.
@@ -35,13 +39,16 @@ from typing import Any
 from generator.errors import LocalAwsError
 
 START_TIMEOUT_S = 30.0
+# the socket of a warm parent to fork endpoints from (forkserver.py), started there if none answers
+FORK_SERVER = "LOCAL_AWS_FORK_SERVER"
 _ROOT = Path(__file__).resolve().parents[3]
 
 
 class LocalAws:
-    """A running local endpoint (a child process); stop it with ``stop()`` or a ``with`` block."""
+    """A running local endpoint (a child process, or one forked by the warm parent LOCAL_AWS_FORK_SERVER names);
+    stop it with ``stop()`` or a ``with`` block."""
 
-    def __init__(self, process: subprocess.Popen, url: str, log: Any):
+    def __init__(self, process: Any, url: str, log: Any):
         self._process = process
         self.url = url
         self._log = log
@@ -57,10 +64,16 @@ class LocalAws:
         log = tempfile.TemporaryFile()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
         env.pop("LOCAL_AWS_IAM", None)
-        cmd = [sys.executable, "-m", "generator.devtools.local_aws.server", "--host", host, "--port", str(port),
-               "--exit-with-stdin", *([] if iam else ["--no-iam"])]
-        process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                   cwd=str(_ROOT))
+        args = ["--host", host, "--port", str(port), "--exit-with-stdin", *([] if iam else ["--no-iam"])]
+        process: Any
+        if os.environ.get(FORK_SERVER):
+            from . import forkserver
+
+            process = forkserver.spawn(os.environ[FORK_SERVER], args, stderr=log, env=env, cwd=str(_ROOT))
+        else:
+            process = subprocess.Popen([sys.executable, "-m", "generator.devtools.local_aws.server", *args],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
+                                       cwd=str(_ROOT))
         endpoint = cls(process, "", log)
         endpoint.url = endpoint._wait_ready(host)
         if faults:
@@ -74,9 +87,10 @@ class LocalAws:
         ready, _, _ = select.select([stdout], [], [], START_TIMEOUT_S)
         line = stdout.readline().decode("utf-8", "replace") if ready else ""  # type: ignore[union-attr]
         if READY_LINE not in line:
-            self.stop()
+            self._end()
             self._log.seek(0)
             detail = self._log.read().decode("utf-8", "replace").strip().splitlines()[-5:]
+            self.stop()
             raise LocalAwsError(f"the local AWS endpoint did not start (exit code {self._process.returncode}): "
                                 + ("; ".join(detail) or line.strip() or "no output"),
                                 hint="run `python -m generator.devtools.local_aws.server --port 0` to see why")
@@ -177,6 +191,13 @@ class LocalAws:
 
     # -- lifecycle -----------------------------------------------------------------------------
     def stop(self) -> None:
+        self._end()
+        process = self._process
+        if process.stdout:
+            process.stdout.close()
+        self._log.close()
+
+    def _end(self) -> None:
         process = self._process
         if process.poll() is None:
             process.stdin.close()  # type: ignore[union-attr]  # the server exits on EOF
@@ -185,9 +206,6 @@ class LocalAws:
             except subprocess.TimeoutExpired:
                 process.terminate()
                 process.wait(timeout=5)
-        if process.stdout:
-            process.stdout.close()
-        self._log.close()
 
     def __enter__(self) -> "LocalAws":
         return self

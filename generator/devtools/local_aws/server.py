@@ -228,11 +228,22 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     Registering our CloudFormation backend imports moto's CloudFormation (about 0.9 s).  With
     ``background`` that happens in a thread while the server already answers: only CloudFormation and
     Service Catalog requests (which provision through CloudFormation) wait for it, so the endpoint is
-    ready for S3, IAM, SSM, … at once.
+    ready for S3, IAM, SSM, … at once.  In a process forked from a warm parent (forkserver.py) everything is
+    registered already.
     """
-    _one_data_loader()
-    from moto.moto_server.werkzeug_app import create_backend_app
+    ready = register(background)
+    return LocalAwsApp(_moto_app(), FaultInjector(faults or FaultConfig()), ready)
 
+
+_registered: threading.Event | None = None   # set once our CloudFormation backend is registered
+
+
+def register(background: bool = False) -> threading.Event:
+    """Register our backends with moto, once per process; returns the event set once CloudFormation's is."""
+    global _registered
+    if _registered is not None:
+        return _registered
+    _one_data_loader()
     from . import acm, cloudformation, codecommit, ec2, elbv2, kms, organizations, route53, s3, servicecatalog, sts
 
     servicecatalog.register()
@@ -245,7 +256,7 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     ec2.register()
     elbv2.register()
     kms.register()
-    ready = threading.Event()
+    _registered = ready = threading.Event()
 
     def register_cloudformation() -> None:
         try:
@@ -258,7 +269,16 @@ def make_app(faults: FaultConfig | None = None, background: bool = False) -> Loc
     else:
         register_cloudformation()
     _method_names_once()
-    return LocalAwsApp(_dispatcher()(create_backend_app), FaultInjector(faults or FaultConfig()), ready)
+    return ready
+
+
+@functools.cache
+def _moto_app() -> Any:
+    """moto's dispatcher, one per process: it makes each service's application when the service is first
+    asked for and keeps it."""
+    from moto.moto_server.werkzeug_app import create_backend_app
+
+    return _dispatcher()(create_backend_app)
 
 
 def _one_data_loader() -> None:
