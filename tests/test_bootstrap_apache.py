@@ -51,6 +51,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_MADE_PAIR: list[bytes] = []   # the key and certificate the module's first server made
+
+
 class Server:
     """The bootstrap's files under ``root``, with the adaptations the module docstring lists."""
 
@@ -92,10 +95,20 @@ class Server:
         return main
 
     def https_step(self) -> None:
-        """The https config's commands: the certificate, the health file."""
+        """The https config's commands: the certificate, the health file.  The module's first server makes its
+        key and certificate (an RSA 3072 key: about half a second of CPU); the next ones start with a copy of
+        that pair, and their script keeps it, as it does on an instance whose pair is there already."""
+        key, crt = Path(self.paths[bootstrap.KEY_FILE]), Path(self.paths[bootstrap.CERT_FILE])
+        for path, made in zip((key, crt), _MADE_PAIR):
+            path.write_bytes(made)
         script = self.root / "make-certificate"
         script.write_text(self.adapt(bootstrap.MAKE_CERTIFICATE))
         subprocess.run(["bash", str(script)], check=True, capture_output=True, timeout=120)
+        if _MADE_PAIR:
+            assert [key.read_bytes(), crt.read_bytes()] == _MADE_PAIR, "the script replaced a pair that was there"
+        else:
+            assert key.stat().st_mode & 0o777 == 0o600 and b"PRIVATE KEY" in key.read_bytes()
+            _MADE_PAIR.extend([key.read_bytes(), crt.read_bytes()])
         subprocess.run(["bash", "-c", self.adapt(bootstrap.HEALTH_INIT)], check=True, timeout=60)
         os.chmod(self.paths[bootstrap.KEY_FILE], 0o644 if os.geteuid() == 0 else 0o600)  # read by www-data here
 
