@@ -41,7 +41,8 @@ def _records(account_id: str, partition: str) -> set[tuple[str, str]]:
     return out
 
 
-def _one_key() -> tuple[Any, bytes]:
+def signing_key() -> tuple[Any, bytes]:
+    """The process's one RSA key for the certificates it issues, made on first use, and its PEM."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -66,7 +67,7 @@ def _generate_cert(cls, domain_name: str, account_id: str, region: str, sans: li
     from moto.acm.models import IPV4_REGEX
     from moto.core.utils import utcnow
 
-    key, pem = _one_key()
+    key, pem = signing_key()
     names = [IPAddress(ipaddress.IPv4Address(n)) if IPV4_REGEX.match(n) else DNSName(n)
              for n in (set(sans or ()) | {domain_name})]
     subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),

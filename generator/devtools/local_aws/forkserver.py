@@ -169,6 +169,7 @@ def serve(path: str, owner: int) -> int:
     server.warm_up()
     _warm_services(server.make_app())
     server.reset_state()
+    _warm_data()
     gc.collect()
     gc.freeze()   # the children's collections leave the parent's objects (and their pages) alone
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -308,6 +309,19 @@ def _warm_services(app: Any) -> None:
         client.meta.events.register("before-send", answer)
         with contextlib.suppress(ClientError):
             getattr(client, operation)()
+
+
+def _warm_data() -> None:
+    """What an endpoint makes once per process when it first needs it: the IAM reference the launch role's
+    authorization reads, AWS's managed policies (a 4.7 MB JSON string in moto) and ACM's signing key."""
+    from generator.blocks import handlers
+
+    from . import acm
+    from .cloudformation import resources
+
+    handlers.iam_reference()
+    resources.aws_policies()
+    acm.signing_key()
 
 
 class _Body:

@@ -35,14 +35,14 @@ def ensure_aws_managed_policy(backend: Any, arn: str) -> None:
     from moto.iam.models import AWSManagedPolicy
 
     name = arn.rsplit("/", 1)[-1]
-    data = _aws_policies().get(name)
+    data = aws_policies().get(name)
     if data is not None:
         policy = AWSManagedPolicy.from_data(name, backend.account_id, backend.region_name, data)
         backend.managed_policies[policy.arn] = policy
 
 
 @functools.lru_cache(maxsize=1)
-def _aws_policies() -> dict[str, Any]:
+def aws_policies() -> dict[str, Any]:
     from moto.iam.aws_managed_policies import aws_managed_policies_data  # a 4.7 MB string: imported on first use
 
     return json.loads(aws_managed_policies_data)
