@@ -149,9 +149,16 @@ def pytest_collection_finish(session):
     rather than when the first of them asks for an endpoint (the first to ask waits for it then)."""
     from generator.devtools.local_aws import FORK_SERVER, forkserver
 
-    if os.environ.get(FORK_SERVER) and any(item.get_closest_marker("aws") for item in session.items):
-        threading.Thread(target=forkserver.ensure, args=(os.environ[FORK_SERVER],), name="warm-parent",
-                         daemon=True).start()
+    def start(path: str) -> None:
+        try:
+            forkserver.ensure(path)
+        except Exception:   # noqa: BLE001 - the first test asking for an endpoint starts it again and says why not
+            pass
+
+    if session.config.option.collectonly or not os.environ.get(FORK_SERVER):
+        return
+    if any(item.get_closest_marker("aws") for item in session.items):
+        threading.Thread(target=start, args=(os.environ[FORK_SERVER],), name="warm-parent", daemon=True).start()
 
 
 _local_aws_server = pytest.fixture(scope="session", name="_local_aws_server")(_endpoint)
@@ -180,6 +187,29 @@ def aws_env(local_aws, monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     return local_aws
+
+
+# -- boto3 clients for the tests' own calls --------------------------------------------------------
+_CLIENTS: dict[tuple, Any] = {}
+
+
+def client_of(service: str, region: str | None = None, retries: int | None = None) -> Any:
+    """``boto3.client(service, region_name=region)`` as the environment says now (endpoint, credentials and
+    default region: ``aws_env``), with ``retries`` retries (None: boto3's default), made once per worker for the
+    same arguments and environment and kept.  Making a client costs milliseconds of CPU (its class from the
+    service model, its SSL context, its endpoint rules) and the tests ask for thousands; a client is "generally
+    thread-safe" (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html) and keeps
+    nothing of a test but its open connections, which it opens again once the endpoint has closed them (as a
+    restore does: generator/devtools/local_aws/snapshot.py)."""
+    import boto3
+    from botocore.config import Config
+
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    key = (service, region, retries, environment)
+    if key not in _CLIENTS:
+        config = None if retries is None else Config(retries={"total_max_attempts": retries + 1, "mode": "standard"})
+        _CLIENTS[key] = boto3.client(service, region_name=region, config=config)
+    return _CLIENTS[key]
 
 
 # -- the hipaa-catalog command and an account with the catalog published ---------------------------

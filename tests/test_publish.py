@@ -31,6 +31,7 @@ from generator.errors import AwsError, BuildError, Interrupted, PublishError
 from generator.pipeline import manifest as manifests
 from generator.render import canonical_json
 from tests import killable_publisher
+from tests.conftest import client_of
 
 pytestmark = pytest.mark.aws
 
@@ -44,7 +45,7 @@ REGION = "us-east-1"
 def baseline(aws_env):
     """What deploy-baseline would create: template bucket + SSM parameter per region, launch role, group."""
     prefix = f"/t{uuid.uuid4().hex[:10]}"
-    iam = boto3.client("iam", region_name=REGION)
+    iam = client_of("iam", REGION)
     for create in (lambda: iam.create_role(RoleName=admin_settings.LAUNCH_ROLE_NAME, AssumeRolePolicyDocument=json.dumps(
                        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                         "Principal": {"Service": "servicecatalog.amazonaws.com"}}]})),
@@ -56,15 +57,15 @@ def baseline(aws_env):
     buckets, keys = {}, {}
     for region in ("us-east-1", "us-west-2"):
         bucket = f"templates-{uuid.uuid4().hex[:12]}"
-        s3 = boto3.client("s3", region_name=region)
+        s3 = client_of("s3", region)
         kw = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         s3.create_bucket(Bucket=bucket, **kw)
         if region == "us-east-1":   # like the baseline: default encryption with the bucket's own key
-            key = boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+            key = client_of("kms", region).create_key()["KeyMetadata"]["Arn"]
             s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
                 {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}]})
             keys[region] = key
-        boto3.client("ssm", region_name=region).put_parameter(
+        client_of("ssm", region).put_parameter(
             Name=admin_settings.TEMPLATE_BUCKET.full_name(prefix), Value=bucket, Type="String")
         buckets[region] = bucket
     return {"prefix": prefix, "buckets": buckets, "keys": keys, "endpoint": aws_env}
@@ -129,7 +130,7 @@ class Catalog:
 
     def availability(self, region: str = REGION) -> dict:
         """Every artifact of this catalog's products: version -> [(status, confirmed in its Description)]."""
-        sc = boto3.client("servicecatalog", region_name=region)
+        sc = client_of("servicecatalog", region)
         out: dict = {}
         for page in sc.get_paginator("search_products_as_admin").paginate():
             for d in page["ProductViewDetails"]:
@@ -145,7 +146,7 @@ class Catalog:
 
     def state(self, region: str = REGION) -> dict:
         """What the endpoint holds for this catalog: portfolios, products, artifacts, constraints, principals."""
-        sc = boto3.client("servicecatalog", region_name=region)
+        sc = client_of("servicecatalog", region)
         portfolios = [p for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
                       if p["DisplayName"] == self.portfolio]
         paginator = sc.get_paginator("list_portfolios")
@@ -198,7 +199,7 @@ def test_first_publish_creates_everything_second_makes_no_write_call(tmp_path, b
             "portfolios": 1, "products": {web: [[("1.0.0", "DEFAULT", True)]], db: [[("2.1.0", "DEFAULT", True)]]},
             "constraints": sorted([("LAUNCH", web), ("LAUNCH", db)]), "principals": ["HealthcareDeveloper"],
             "in_portfolio": sorted([web, db])}
-        s3 = boto3.client("s3", region_name=region)
+        s3 = client_of("s3", region)
         entry = next(a for a in report.actions if a.region == region and a.product == web)
         key = f"{web}/1.0.0/{entry.sha256}.json"
         assert entry.key == key and entry.url.endswith(f"/{baseline['buckets'][region]}/{key}")
@@ -295,14 +296,14 @@ def test_changed_portfolio_description_and_provider_are_updated_in_place(catalog
     report, rec = catalog.publish()
     assert report.ok and ops(rec.writes()) == ["UpdatePortfolio"]
     assert [a.status for a in report.actions if a.action == "update portfolio"] == ["done"]
-    [portfolio] = [p for p in boto3.client("servicecatalog").list_portfolios()["PortfolioDetails"]
+    [portfolio] = [p for p in client_of("servicecatalog").list_portfolios()["PortfolioDetails"]
                    if p["DisplayName"] == catalog.portfolio]
     assert (portfolio["Description"], portfolio["ProviderName"]) == ("HIPAA products, reviewed", "Security")
     assert catalog.publish()[1].writes() == []
 
 def test_launch_constraint_with_another_role_is_reported_not_changed(catalog):
     assert catalog.set("web", "1.0.0").publish()[0].ok
-    other = boto3.client("iam").create_role(RoleName=f"Other{catalog.tag}", AssumeRolePolicyDocument="{}")
+    other = client_of("iam").create_role(RoleName=f"Other{catalog.tag}", AssumeRolePolicyDocument="{}")
     report, rec = catalog.publish(launch_role_arn=other["Role"]["Arn"])
     assert report.ok and rec.writes() == []
     [warning] = report.regions[REGION].warnings
@@ -437,7 +438,7 @@ def test_killed_before_a_version_was_seen_available_the_rerun_checks_it(tmp_path
 
 def test_missing_bucket_parameter_or_bucket_is_named(catalog, baseline, capsys):
     settings = catalog.set("web", "1.0.0").write()
-    boto3.client("ssm", region_name=REGION).delete_parameter(
+    client_of("ssm", REGION).delete_parameter(
         Name=admin_settings.TEMPLATE_BUCKET.full_name(baseline["prefix"]))
     rec = aws.CallRecorder()
     report = publisher.publish(settings, out_dir=catalog.out, check_fresh=False, recorder=rec)
@@ -462,10 +463,10 @@ def _other_account(monkeypatch) -> str:
     exists there), as its OrganizationAccountAccessRole: the role Organizations makes in an account it creates,
     trusting the management account (*CreateAccount*, RoleName, AWS Organizations API Reference,
     https://docs.aws.amazon.com/organizations/latest/APIReference/API_CreateAccount.html)."""
-    org = boto3.client("organizations", region_name=REGION)
+    org = client_of("organizations", REGION)
     org.create_organization(FeatureSet="ALL")
     account = org.create_account(AccountName="release", Email="release@example.org")["CreateAccountStatus"]["AccountId"]
-    creds = boto3.client("sts", region_name=REGION).assume_role(
+    creds = client_of("sts", REGION).assume_role(
         RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole", RoleSessionName="test")["Credentials"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds["SecretAccessKey"])

@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
 import pytest
-from botocore.config import Config
+
+from tests.conftest import client_of
 
 TEMPLATE = Path(__file__).with_name("hipaa_bucket.yaml").read_text()
 BUCKET = "catalog-templates"
@@ -16,10 +16,10 @@ BUCKET = "catalog-templates"
 
 @pytest.fixture
 def client(aws_env):
-    """``client("servicecatalog")``: a boto3 client for the local endpoint (no retries: errors surface)."""
+    """``client("servicecatalog")``: a boto3 client for the local endpoint (no retries: errors surface), kept
+    for the next tests (tests/conftest.py, ``client_of``)."""
     def make(service: str, retries: int = 0):
-        return boto3.client(service, endpoint_url=aws_env.url,
-                            config=Config(retries={"total_max_attempts": retries + 1, "mode": "standard"}))
+        return client_of(service, retries=retries)
     return make
 
 
