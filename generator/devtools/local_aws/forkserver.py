@@ -164,39 +164,52 @@ def _read_line(conn: socket.socket) -> bytes:
 # -- the warm parent ------------------------------------------------------------------------------
 
 def serve(path: str, owner: int) -> int:
-    from . import server
-
-    server.warm_up()
-    _warm_services(server.make_app())
-    server.reset_state()
-    _warm_data()
-    gc.collect()
-    gc.freeze()   # the children's collections leave the parent's objects (and their pages) alone
+    """Listen at ``path`` (and say so), warm up, then fork an endpoint for each request until ``owner`` has
+    ended.  Requests made during the warm-up wait in the socket's queue; an owner that ends during it ends it."""
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
-    listener.listen(16)
-    wake_read, wake_write = os.pipe()
-    os.set_blocking(wake_write, False)
-    signal.set_wakeup_fd(wake_write)             # an ended child wakes the loop below
-    signal.signal(signal.SIGCHLD, lambda *_: None)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    print(f"{READY_LINE} {path}", flush=True)
-    children: dict[int, socket.socket] = {}
     try:
-        while _alive(owner):
-            readable, _, _ = select.select([listener, wake_read], [], [], 0.5)
-            if wake_read in readable:
-                os.read(wake_read, 4096)
-            _reap(children)
-            if listener in readable:
-                conn, _ = listener.accept()
-                pid = _fork(conn, listener, [wake_read, wake_write], children)
-                if pid:
-                    children[pid] = conn
+        listener.listen(16)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        print(f"{READY_LINE} {path}", flush=True)
+        if _warm_up(owner):
+            _fork_for_requests(listener, owner)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
     return 0
+
+
+def _warm_up(owner: int) -> bool:
+    """Import, register and make everything an endpoint would on its own (False: the owner ended meanwhile)."""
+    from . import server
+
+    steps = (server.warm_up, lambda: _warm_services(server.make_app()), server.reset_state, _warm_data)
+    for step in steps:
+        if not _alive(owner):
+            return False
+        step()
+    gc.collect()
+    gc.freeze()   # the children's collections leave the parent's objects (and their pages) alone
+    return True
+
+
+def _fork_for_requests(listener: socket.socket, owner: int) -> None:
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)             # an ended child wakes the loop below
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    children: dict[int, socket.socket] = {}
+    while _alive(owner):
+        readable, _, _ = select.select([listener, wake_read], [], [], 0.5)
+        if wake_read in readable:
+            os.read(wake_read, 4096)
+        _reap(children)
+        if listener in readable:
+            conn, _ = listener.accept()
+            pid = _fork(conn, listener, [wake_read, wake_write], children)
+            if pid:
+                children[pid] = conn
 
 
 def _alive(pid: int) -> bool:
