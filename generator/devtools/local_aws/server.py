@@ -311,19 +311,25 @@ def _method_names_once() -> None:
 
 
 def _dispatcher() -> type:
-    """moto's ``DomainDispatcherApplication`` with its list of service folders read once: moto lists its
-    package folder (a listdir and an isdir per entry) on every request to find the service a host names."""
+    """moto's ``DomainDispatcherApplication`` with its list of service folders read once and the backend of each
+    host name found once: moto lists its package folder (a listdir and an isdir per entry) on every request to
+    find the service a host names, then tries its URL patterns one by one (hundreds) against the host it
+    infers from the request's signature (``<service>.<region>.amazonaws.com``: a few names per endpoint)."""
     from moto import backends
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     modules = frozenset(backends.list_of_moto_modules())
 
     class Dispatcher(DomainDispatcherApplication):
+        found: dict[str, Any] = {}   # host name -> backend; moto asks under the dispatcher's lock
+
         def get_backend_for_host(self, host: str | None) -> Any:   # moto's, with ``modules`` read once
             if host is None or host == "moto_api" or host in modules:
                 return host
-            return next((backend for backend, pattern in self.backend_url_patterns
-                         if pattern.match(f"http://{host}")), None)
+            if host not in self.found:
+                self.found[host] = next((backend for backend, pattern in self.backend_url_patterns
+                                         if pattern.match(f"http://{host}")), None)
+            return self.found[host]
 
     return Dispatcher
 
