@@ -27,8 +27,9 @@ GUARD := $(GUARD_DIR)/cfn-guard
 GUARD_STAMP := $(GUARD_DIR)/.installed-$(GUARD_PACKAGE_VERSION)
 # make test runs one pytest-xdist worker more than there are cores: part of the suite's time is spent
 # waiting (on subprocesses, on the local endpoint's IN_PROGRESS answers), which the extra worker fills (on
-# this 2-core machine, 2026-12-04, seconds of pytest: 2 workers 71.1-73.5, 3 workers 68.5-69.6, 4 workers
-# 68.6; 2 workers take the least CPU); make test-fast is all CPU.
+# this 2-core machine, 2026-12-04, seconds of pytest, runs side by side: 2 workers 71.3 and 74.5 against 3
+# workers' 64.9; 4 workers 62.5 and 62.9 against 3 workers' 61.8 and 62.7, with 3% more CPU); make
+# test-fast is all CPU.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 FAST_WORKERS ?= auto
 LOCAL_AWS_PORT ?= 4566
