@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 from generator.errors import LocalAwsError
 
 READY_LINE = "local-aws fork server: listening on"
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 60.0   # for the parent's ready line, and for its answer to a request (after its warm-up)
 _ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -89,10 +89,12 @@ def spawn(path: str, argv: list[str], stderr: IO[bytes], env: dict[str, str], cw
     child_stdin, stdin = os.pipe()
     stdout, child_stdout = os.pipe()
     request = json.dumps({"argv": argv, "env": env, "cwd": cwd}).encode() + b"\n"
+    conn.settimeout(START_TIMEOUT_S)
     try:
         socket.send_fds(conn, [request], [child_stdin, child_stdout, stderr.fileno()])
         answer = _read_line(conn)
-    except OSError:   # the parent ended meanwhile
+        conn.settimeout(None)
+    except OSError:   # the parent ended, or did not answer in time
         answer = b""
     finally:
         os.close(child_stdin)   # the child's ends are the child's alone: its exit closes them
