@@ -5,13 +5,15 @@ run anywhere but on a local endpoint."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
-import sys
+import tempfile
 
 import pytest
 
 from generator.aws import api as aws
 from generator.devtools import local_account
+from generator.devtools.local_aws import FORK_SERVER, forkserver
 
 pytestmark = [pytest.mark.aws, pytest.mark.slow]
 REGION = "us-east-1"
@@ -78,11 +80,18 @@ def test_it_refuses_to_run_anywhere_but_on_a_local_endpoint(monkeypatch, capsys,
 
 
 def test_make_local_aws_ready_stops_with_the_reason_when_the_account_cannot_be_made(tmp_path):
-    """Nothing half-done: an endpoint whose ready account failed does not stay up looking ready."""
+    """Nothing half-done: an endpoint whose ready account failed does not stay up looking ready.  The server's
+    command line (``server.run``, what ``python -m generator.devtools.local_aws.server`` runs) is forked from
+    the run's warm parent, without an interpreter's start and imports of its own."""
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
-    done = subprocess.run([sys.executable, "-m", "generator.devtools.local_aws.server", "--port", "0",
-                           "--ready-account", "--account-dir", str(blocked / "local-account")],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert done.returncode == 1 and "listening on" not in done.stdout
-    assert "cannot write the values into" in done.stderr and "the ready account could not be prepared" in done.stderr
+    argv = ["--port", "0", "--ready-account", "--account-dir", str(blocked / "local-account")]
+    with tempfile.TemporaryFile() as err:
+        server = forkserver.spawn(os.environ[FORK_SERVER], argv, stderr=err, env=dict(os.environ), cwd=os.getcwd())
+        server.stdin.close()
+        out = server.stdout.read().decode()
+        server.stdout.close()
+        assert server.wait(timeout=120) == 1 and "listening on" not in out
+        err.seek(0)
+        said = err.read().decode()
+    assert "cannot write the values into" in said and "the ready account could not be prepared" in said
