@@ -41,7 +41,13 @@ from generator.errors import LocalAwsError
 START_TIMEOUT_S = 30.0
 # the socket of a warm parent to fork endpoints from (forkserver.py), started there if none answers
 FORK_SERVER = "LOCAL_AWS_FORK_SERVER"
-_ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[3]   # the checkout: an endpoint process's folder and first import path
+
+
+def process_env() -> dict[str, str]:
+    """The environment of an endpoint process (or of the warm parent): this one's, with the checkout first on
+    PYTHONPATH, so that it imports this code whatever the folder it was asked from."""
+    return dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
 class LocalAws:
@@ -62,18 +68,18 @@ class LocalAws:
         without IAM enforcement of launch roles (``--no-iam``).
         """
         log = tempfile.TemporaryFile()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
+        env = process_env()
         env.pop("LOCAL_AWS_IAM", None)
         args = ["--host", host, "--port", str(port), "--exit-with-stdin", *([] if iam else ["--no-iam"])]
         process: Any
         if os.environ.get(FORK_SERVER):
             from . import forkserver
 
-            process = forkserver.spawn(os.environ[FORK_SERVER], args, stderr=log, env=env, cwd=str(_ROOT))
+            process = forkserver.spawn(os.environ[FORK_SERVER], args, stderr=log, env=env, cwd=str(ROOT))
         else:
             process = subprocess.Popen([sys.executable, "-m", "generator.devtools.local_aws.server", *args],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-                                       cwd=str(_ROOT))
+                                       cwd=str(ROOT))
         endpoint = cls(process, "", log)
         endpoint.url = endpoint._wait_ready(host)
         if faults:

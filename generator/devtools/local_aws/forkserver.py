@@ -35,15 +35,15 @@ import subprocess
 import sys
 import time
 import traceback
-from pathlib import Path
 from typing import Any, IO, NoReturn
 from urllib.parse import urlsplit
 
 from generator.errors import LocalAwsError
 
+from . import ROOT, process_env
+
 READY_LINE = "local-aws fork server: listening on"
 START_TIMEOUT_S = 60.0   # for the parent's ready line, and for its answer to a request (after its warm-up)
-_ROOT = Path(__file__).resolve().parents[3]
 
 
 # -- the client (LocalAws.start) ------------------------------------------------------------------
@@ -136,12 +136,11 @@ def _start_then_connect(path: str) -> socket.socket:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
         owner = os.environ.get("LOCAL_AWS_FORK_SERVER_OWNER") or str(os.getpid())
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
         with open(f"{path}.log", "ab") as log:
             # a session of its own: a Ctrl-C in the terminal reaches the test run, and the parent ends with its owner
             parent = subprocess.Popen([sys.executable, "-m", __name__, path, "--owner", owner],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=env,
-                                      cwd=str(_ROOT), start_new_session=True)
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=process_env(),
+                                      cwd=str(ROOT), start_new_session=True)
         ready, _, _ = select.select([parent.stdout], [], [], START_TIMEOUT_S)
         line = parent.stdout.readline().decode("utf-8", "replace") if ready else ""   # type: ignore[union-attr]
         parent.stdout.close()   # type: ignore[union-attr]
@@ -310,7 +309,9 @@ def _warm_services(app: Any) -> None:
 
     local = Client(app)
 
-    def answer(request: Any, **_: Any) -> AWSResponse:   # botocore's before-send: this answer is the call's
+    # before-send "allows a response to be returned that fufills the request" (*Botocore Events*,
+    # https://docs.aws.amazon.com/botocore/latest/topics/events.html): nothing is sent to the endpoint URL
+    def answer(request: Any, **_: Any) -> AWSResponse:
         url = urlsplit(request.url)
         body = request.body.read() if hasattr(request.body, "read") else request.body
         headers = {k: v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()}
